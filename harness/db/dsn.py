@@ -1,0 +1,44 @@
+"""The `dsn` backend: any reachable PostgreSQL with pgvector, named by `--dsn` or `WARDBENCH_DSN`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+
+from harness.db.base import ServerHandle, check_pgvector, redact_dsn
+from harness.db.embedded import bin_dir
+from harness.errors import EnvironmentFailure, UsageError
+
+if TYPE_CHECKING:
+    from harness.config import RunConfig
+
+
+def validate_dsn(dsn: str) -> str:
+    """Return `dsn` if libpq can parse it, else raise UsageError naming the problem."""
+    try:
+        conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise UsageError(f"malformed DSN {redact_dsn(dsn)!r}: {exc}; "
+                         "expected e.g. postgresql://user:pass@host:5432/dbname") from exc
+    return dsn
+
+
+@contextmanager
+def open_server(cfg: RunConfig) -> Iterator[ServerHandle]:
+    """Check the server answers and has pgvector; the harness never starts or stops it."""
+    if not cfg.dsn:
+        raise UsageError("the dsn backend needs --dsn or WARDBENCH_DSN")
+    dsn = validate_dsn(cfg.dsn)
+    try:
+        with psycopg.connect(dsn, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.OperationalError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EnvironmentFailure(f"cannot reach {redact_dsn(dsn)}: {redact_dsn(first)}") from exc
+    check_pgvector(dsn)
+    # Client tools come from the embedded package: pg_dump/pgbench 18 work against servers 16 and up.
+    yield ServerHandle(dsn, "dsn", bin_dir(18))

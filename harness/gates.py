@@ -1,0 +1,25 @@
+"""Targets to verdicts. Gates only read observed values; a missing value is 'not evaluated', never a pass."""
+
+from __future__ import annotations
+
+import operator
+from typing import Literal
+
+from harness.results import Gate
+
+_OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq}
+Comparator = Literal["<", "<=", ">", ">=", "=="]
+
+
+def evaluate(name: str, stage: str, observed: float | None, target: float, unit: str,
+             comparator: Comparator, why_missing: str = "no measurement") -> Gate:
+    """A gate whose verdict is observed `comparator` target; observed None gives not_evaluated."""
+    if observed is None:
+        return Gate(name, stage, target, None, unit, comparator, "not_evaluated", why_missing)
+    ok = _OPS[comparator](observed, target)
+    return Gate(name, stage, target, float(observed), unit, comparator, "pass" if ok else "fail")
+
+
+def not_evaluated(name: str, stage: str, reason: str, target: float | None = None, unit: str = "") -> Gate:
+    """A gate that could not be evaluated, with the reason shown wherever it is rendered."""
+    return Gate(name, stage, target, None, unit, "<=", "not_evaluated", reason)
