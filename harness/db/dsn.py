@@ -19,11 +19,15 @@ if TYPE_CHECKING:
 
 def validate_dsn(dsn: str) -> str:
     """Return `dsn` if libpq can parse it, else raise UsageError naming the problem."""
+    hint = "expected e.g. postgresql://user:pass@host:5432/dbname"
     try:
-        conninfo_to_dict(dsn)
+        params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as exc:
-        raise UsageError(f"malformed DSN {redact_dsn(dsn)!r}: {exc}; "
-                         "expected e.g. postgresql://user:pass@host:5432/dbname") from exc
+        raise UsageError(f"malformed DSN {redact_dsn(dsn)!r}: {exc}; {hint}") from exc
+    # libpq only checks the port when connecting; a typo here should be a usage error, not "unreachable".
+    port = str(params.get("port") or "5432")
+    if not all(p.isdigit() and 0 < int(p) < 65536 for p in port.split(",")):
+        raise UsageError(f"malformed DSN {redact_dsn(dsn)!r}: port {port!r} is not a number; {hint}")
     return dsn
 
 

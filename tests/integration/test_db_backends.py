@@ -1,0 +1,122 @@
+"""The three database backends against real servers: lifecycle, disposable databases, fast failures."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from harness.config import build_config
+from harness.db import ServerHandle, open_database
+from harness.db.container import docker_client
+from harness.errors import EnvironmentFailure
+
+WARDBENCH = str(Path(sys.executable).with_name("wardbench"))
+
+
+def _run(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([WARDBENCH, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, check=False)
+
+
+def _postgres_pids(pgdata_fragment: str) -> list[int]:
+    out = subprocess.run(["ps", "-eo", "pid,stat,args"], capture_output=True, text=True, check=True).stdout
+    return [int(line.split()[0]) for line in out.splitlines()
+            if pgdata_fragment in line and "postgres" in line and not line.split()[1].startswith("Z")]
+
+
+def test_db_start_status_stop_prints_a_working_dsn(tmp_path: Path) -> None:
+    env = {"WARDBENCH_HOME": str(tmp_path / "home")}
+    started = _run("db", "start", "--set", "work_mem=8MB", env=env)
+    assert started.returncode == 0, started.stderr
+    dsn = started.stdout.strip()
+    try:
+        with psycopg.connect(dsn) as conn:
+            assert conn.execute("SHOW work_mem").fetchone() == ("8MB",)
+            conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        status = _run("db", "status", env=env)
+        assert status.returncode == 0 and dsn in status.stdout
+        assert _run("db", "start", env=env).stdout.strip() == dsn  # idempotent: finds the running one
+    finally:
+        assert _run("db", "stop", env=env).returncode == 0
+    assert _run("db", "status", env=env).returncode == 1
+    assert _postgres_pids(str(tmp_path / "home")) == []
+
+
+def test_throwaway_embedded_server_on_postgres_16_is_stopped_and_removed(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WARDBENCH_HOME", str(tmp_path / "home"))
+    cfg = build_config(cwd=tmp_path, pg_version=16)
+    with open_database(cfg) as db:
+        with db.connect() as conn:
+            assert conn.execute("SHOW server_version").fetchone()[0].startswith("16.")  # type: ignore[index]
+            assert conn.execute("SELECT current_database()").fetchone() == (f"wardbench_{cfg.run_id}",)
+    assert _postgres_pids(str(tmp_path / "home")) == []
+    assert list((tmp_path / "home").glob("run-*")) == []
+
+
+def test_dsn_backend_works_in_a_disposable_database_and_drops_it(pg_server: ServerHandle, tmp_path: Path) -> None:
+    cfg = build_config(cwd=tmp_path, dsn=pg_server.admin_dsn)
+    with open_database(cfg) as db:
+        assert db.disposable and db.name == f"wardbench_{cfg.run_id}"
+        with db.connect(autocommit=True) as conn:
+            conn.execute("CREATE TABLE scratch (id int)")
+    with psycopg.connect(pg_server.admin_dsn) as conn:
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname = %s", (db.name,)).fetchall()
+    assert left == []
+
+
+def test_dsn_backend_in_place_uses_the_named_database(pg_server: ServerHandle, tmp_path: Path) -> None:
+    pg_server.create_database("named_target")
+    try:
+        cfg = build_config(cwd=tmp_path, dsn=pg_server.database_dsn("named_target"), in_place=True)
+        with open_database(cfg) as db:
+            assert (db.name, db.disposable) == ("named_target", False)
+    finally:
+        pg_server.drop_database("named_target")
+
+
+def test_unreachable_dsn_is_an_environment_failure_in_one_line(tmp_path: Path) -> None:
+    started = time.monotonic()
+    result = _run("gate", "--dsn", "postgresql://u:topsecret@127.0.0.1:1/x")
+    assert result.returncode == 3
+    assert result.stderr.count("\n") == 1 and "cannot reach" in result.stderr
+    assert "topsecret" not in result.stderr + result.stdout
+    assert time.monotonic() - started < 30  # a hang guard, not a speed claim
+
+
+def test_unsupported_version_is_a_usage_error() -> None:
+    result = _run("gate", "--pg-version", "15")
+    assert result.returncode == 2 and "choose 16 or 18" in result.stderr
+
+
+def _engine_answers() -> bool:
+    try:
+        docker_client()
+    except EnvironmentFailure:
+        return False
+    return True
+
+
+def test_container_backend_fails_fast_without_engine() -> None:
+    if _engine_answers():
+        pytest.skip("a Docker engine answers here; the no-engine failure cannot be observed")
+    started = time.monotonic()
+    result = _run("gate", "--backend", "container")
+    assert result.returncode == 3
+    assert result.stderr.count("\n") == 1 and "no Docker engine" in result.stderr
+    assert "embedded" in result.stderr and "--dsn" in result.stderr
+    assert time.monotonic() - started < 20  # "within a few seconds", with a wide margin for a busy machine
+
+
+def test_container_backend_runs_pgvector_where_an_engine_answers(tmp_path: Path) -> None:
+    if not _engine_answers():
+        pytest.skip("no Docker engine answers on this machine, so the container backend cannot run")
+    cfg = build_config(cwd=tmp_path, backend="container", pg_version=16)
+    with open_database(cfg) as db, db.connect(autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
