@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Literal
 
 from rich.console import Console
 
 from harness.config import RunConfig
-from harness.db import Database
-from harness.errors import UsageError, WardbenchError
+from harness.db import Database, redact_dsn
+from harness.errors import UsageError
 from harness.results import Gate, Results, StageRecord
 
 Stage = Callable[[RunConfig, Database, Results], None]
@@ -49,9 +50,10 @@ def run_stages(cfg: RunConfig, db: Database, results: Results, names: list[str],
         start = time.perf_counter()
         try:
             STAGES[name](cfg, db, results)
-            status, detail = "ok", ""
-        except (WardbenchError, Exception) as exc:  # noqa: BLE001 - recorded, then surfaced as a gate
-            status, detail = "error", f"{type(exc).__name__}: {exc}"
+            status: Literal["ok", "error"] = "ok"
+            detail = ""
+        except Exception as exc:  # noqa: BLE001 - recorded, then surfaced as a failing gate
+            status, detail = "error", redact_dsn(f"{type(exc).__name__}: {exc}")
             results.gates.append(Gate(f"stage {name} completed", name, None, None, "", "==", "fail", detail))
             console.print(f"[red]stage {name} failed: {detail}")
         results.stages.append(StageRecord(name, status, round(time.perf_counter() - start, 3), detail))

