@@ -26,9 +26,16 @@ def _schema_stage(cfg: RunConfig, db: Database, results: Results) -> None:
     migrate_and_check(cfg, db, results)
 
 
+def _backup_stage(cfg: RunConfig, db: Database, results: Results) -> None:
+    from harness.backup.verify import verify_backup
+
+    verify_backup(cfg, db, results)
+
+
 # Order is execution order. Later issues register here: generate, verify, bench, load, backup.
 STAGES: dict[str, Stage] = {
     "schema": _schema_stage,
+    "backup": _backup_stage,
 }
 
 

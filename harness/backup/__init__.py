@@ -1,0 +1,1 @@
+"""Backup verification: pg_dump -> pg_restore into a fresh database -> data and schema compared."""
