@@ -1,0 +1,37 @@
+"""Benchmark connections: pgvector types registered, scenario settings applied, statement preparation fixed.
+
+psycopg 3 prepares a statement server-side after `prepare_threshold` (default 5) executions, and a
+prepared generic plan ignores later `SET` changes, so every benchmark connection states it explicitly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from pgvector.psycopg import register_vector
+
+from harness.errors import EnvironmentFailure
+
+# None: never prepare. Every execution is planned with its own parameter values, so the plan EXPLAIN
+# shows for a parameter set is the plan that ran, and SET changes always take effect.
+PREPARE_THRESHOLD: int | None = None
+
+
+def apply_settings(conn: psycopg.Connection[Any], settings: dict[str, str]) -> None:
+    """Set session settings by name through set_config (names are data, never spliced into SQL)."""
+    for name, value in settings.items():
+        conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+
+
+def connect(dsn: str, settings: dict[str, str] | None = None,
+            prepare_threshold: int | None = PREPARE_THRESHOLD) -> psycopg.Connection[Any]:
+    """An autocommit connection with vector types registered and `settings` applied for the session."""
+    conn = psycopg.connect(dsn, autocommit=True, prepare_threshold=prepare_threshold)
+    try:
+        register_vector(conn)
+    except psycopg.ProgrammingError as exc:
+        conn.close()
+        raise EnvironmentFailure(f"the database has no vector extension: {exc}") from exc
+    apply_settings(conn, settings or {})
+    return conn
