@@ -11,6 +11,11 @@ import sys
 import psycopg
 import typer
 
+try:  # recent typer vendors click; older ones depend on it
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import exceptions as click_errors  # type: ignore[no-redef]
+
 from harness.db import redact_dsn
 from harness.errors import WardbenchError
 
@@ -29,9 +34,22 @@ def _fail(message: str, code: int) -> None:
 def main() -> None:
     """Console entry point: run the app and map library errors to one line and an exit code."""
     try:
-        app()
+        code = app(standalone_mode=False, prog_name="wardbench")  # click's own error output is several lines: ours is one
+    except click_errors.NoArgsIsHelpError as exc:
+        text = exc.ctx.get_help() if exc.ctx else ""  # typer's rich help prints itself and returns ""
+        if text:
+            typer.echo(text)
+        sys.exit(2)
+    except click_errors.UsageError as exc:
+        hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx else ""
+        _fail(exc.format_message().replace("\n", " ") + hint, 2)
+    except click_errors.ClickException as exc:  # e.g. an unreadable file argument: bad input, not a gate
+        _fail(exc.format_message().replace("\n", " "), 2)
+    except typer.Abort:
+        _fail("aborted", 130)
     except WardbenchError as exc:
         _fail(exc.message, exc.exit_code)
     except psycopg.OperationalError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         _fail(f"database connection failed: {first}", 3)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,5 @@
+"""`python -m harness` runs the wardbench command line."""
+
+from harness.cli import main
+
+main()
