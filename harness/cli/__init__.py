@@ -34,7 +34,7 @@ def _fail(message: str, code: int) -> None:
 def main() -> None:
     """Console entry point: run the app and map library errors to one line and an exit code."""
     try:
-        code = app(standalone_mode=False, prog_name="wardbench")  # click's own error output is several lines: ours is one
+        code = app(standalone_mode=False, prog_name="wardbench")  # click prints several lines; we print one
     except click_errors.NoArgsIsHelpError as exc:
         text = exc.ctx.get_help() if exc.ctx else ""  # typer's rich help prints itself and returns ""
         if text:
