@@ -11,7 +11,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, create_engine, pool
+from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy import URL, Connection, create_engine, pool
 
 from harness import REPO_ROOT
 from harness.db import Database
@@ -21,11 +22,16 @@ REFERENCE_INI = REPO_ROOT / "migrations" / "alembic.ini"
 
 
 def sqlalchemy_url(dsn: str) -> str:
-    """A libpq URI as a SQLAlchemy URL with the psycopg 3 driver."""
+    """A libpq URI or key=value DSN as a SQLAlchemy URL with the psycopg 3 driver."""
     for prefix in ("postgresql://", "postgres://"):
         if dsn.startswith(prefix):
             return "postgresql+psycopg://" + dsn[len(prefix):]
-    return dsn
+    if "://" in dsn:
+        return dsn
+    # key=value (what ServerHandle.database_dsn builds): the psycopg dialect passes query items to libpq.
+    params = {k: str(v) for k, v in conninfo_to_dict(dsn).items()}
+    database = params.pop("dbname", None)
+    return URL.create("postgresql+psycopg", database=database, query=params).render_as_string(hide_password=False)
 
 
 def load_config(ini_path: Path | None = None) -> Config:

@@ -156,7 +156,6 @@ class WardResult(Base):
 class WardTurnout(Base):
     __tablename__ = "ward_turnout"
     __table_args__ = (
-        CheckConstraint("registered >= 0", name="ck_ward_turnout_registered_non_negative"),
         CheckConstraint("ballots_cast >= 0", name="ck_ward_turnout_ballots_non_negative"),
         CheckConstraint("ballots_cast <= registered", name="ck_ward_turnout_ballots_within_registered"),
         Index("ix_ward_turnout_ward_id_election_id", "ward_id", "election_id"),
