@@ -1,4 +1,4 @@
-"""`wardbench gate`: every stage against one database, results in reports/<run-id>/."""
+"""`wardbench gate`: every stage against one database; results.json, report.html, summary.md, junit.xml."""
 
 from __future__ import annotations
 
@@ -10,45 +10,84 @@ import typer
 from rich.console import Console
 
 from harness.cli import app
-from harness.cli.options import (Backend, Dsn, InPlace, JsonOut, Keep, PgVersion, Profile, ReportsDir,
-                                 ScaleFactor, Seed, make_config)
+from harness.cli.options import (
+    Backend,
+    Dsn,
+    InPlace,
+    JsonOut,
+    Keep,
+    PgVersion,
+    Profile,
+    ReportsDir,
+    ScaleFactor,
+    Seed,
+    make_config,
+)
 from harness.db import open_database
 from harness.environment import collect_environment
-from harness.pipeline import run_stages, select_stages
-from harness.results import Results
+from harness.errors import UsageError
+from harness.pipeline import STAGES, run_stages, select_stages
+from harness.report import write_reports
+from harness.results import Results, StageRecord
 
 StageList = Annotated[list[str] | None, typer.Option(help="stage name, repeatable")]
+TargetList = Annotated[list[str] | None, typer.Option(
+    "--target", help="override a target, KEY=VALUE (e.g. ward_p95_ms=50), repeatable")]
+
+
+def parse_targets(items: list[str] | None) -> dict[str, float] | None:
+    """KEY=VALUE pairs to a dict of floats; anything else is a UsageError naming the bad item."""
+    if not items:
+        return None
+    targets = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            if not sep or not key.strip():
+                raise ValueError
+            targets[key.strip()] = float(value)
+        except ValueError:
+            raise UsageError(f"bad --target {item!r}: use KEY=NUMBER, e.g. ward_p95_ms=50") from None
+    return targets
 
 
 @app.command()
 def gate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
          pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
          json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False,
-         skip: StageList = None, only: StageList = None) -> None:
-    """Run the whole pipeline; exit 0 only when every gate passed."""
+         skip: StageList = None, only: StageList = None, target: TargetList = None) -> None:
+    """Run the whole pipeline and write reports/<run-id>/; exit 0 only when every gate passed."""
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
                       seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
-                      keep_database=keep_database)
+                      keep_database=keep_database, targets=parse_targets(target))
     names = select_stages(only, skip)
+    not_run = [s for s in STAGES if s not in names]
     console = Console(stderr=True)
-    results = Results(run_id=cfg.run_id, command="gate", profile={"name": cfg.profile, **cfg.profile_data,
-                      "scale_factor": cfg.scale_factor, "seed": cfg.seed},
-                      selection={"stages": names, "skipped": skip or [], "only": only or []})
+    results = Results(run_id=cfg.run_id, command="gate", profile={
+        "name": cfg.profile, **cfg.profile_data, "scale_factor": cfg.scale_factor, "seed": cfg.seed,
+        "targets": dict(cfg.targets)},
+        selection={"stages": names, "not_run": not_run, "skip": skip or [], "only": only or []})
     with open_database(cfg) as db:
         console.print(f"database: {db.display_dsn}")
         results.environment = collect_environment(db)
         run_stages(cfg, db, results, names, console)
+    results.stages += [StageRecord(s, "skipped", 0.0, "not selected (--skip/--only)") for s in not_run]
     path = results.write(cfg.run_dir / "results.json")
+    written = write_reports(results, cfg.run_dir)
     if json is not None:
         json.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, json)
-    _print_verdict(console, results, path)
+    _print_verdict(console, results, [path, *written.values()])
     raise typer.Exit(results.exit_code)
 
 
-def _print_verdict(console: Console, results: Results, path: Path) -> None:
+def _print_verdict(console: Console, results: Results, paths: list[Path]) -> None:
+    from harness.report.view import banner
+
     for g in results.gates:
         colour = {"pass": "green", "fail": "red"}.get(g.verdict, "yellow")
         console.print(f"[{colour}]{g.verdict:>13}[/] {g.name}: observed {g.observed} {g.unit} "
                       f"(target {g.comparator} {g.target}) {g.reason}")
-    console.print(f"verdict: [bold]{results.verdict}[/]  results: {path}")
+    b = banner(results)
+    console.print(f"verdict: [bold]{b.title}[/] ({b.detail})")
+    console.print("wrote: " + ", ".join(str(p) for p in paths))

@@ -1,0 +1,70 @@
+"""report.html: one self-contained page (inline CSS and SVG, no network) a person who did not run it can read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from harness.report import plots, view
+from harness.results import Results
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.3g}"
+    return str(value)
+
+
+def capacity_rows(capacity: dict[str, Any] | None) -> list[dict[str, str]]:
+    """One line per fitted scenario and axis: exponent and predicted breaking point, with intervals."""
+    if not isinstance(capacity, dict):
+        return []
+    rows = []
+    for fit in capacity.get("fits", []):
+        if not isinstance(fit, dict):
+            continue
+        slope, ci = fit.get("slope"), fit.get("slope_ci") or [None, None]
+        breaks, bci = fit.get("breaks_at"), fit.get("breaks_at_ci") or [None, None]
+        rows.append({
+            "scenario": str(fit.get("scenario")), "axis": str(fit.get("axis")),
+            "at": "" if fit.get("at") is None else f"{'users' if fit.get('axis') == 'posts' else 'posts'}="
+                                                    f"{fit.get('at')}",
+            "slope": "not fitted" if slope is None else f"{slope:.2f} [{_fmt(ci[0])}, {_fmt(ci[1])}]",
+            "target": _fmt(fit.get("target_ms")),
+            "breaks": str(fit.get("verdict") or "") if breaks is None else
+            f"{_fmt(breaks)} {fit.get('axis')} [{_fmt(bci[0])}, {_fmt(bci[1])}]",
+        })
+    return rows
+
+
+def render_html(results: Results) -> str:
+    """The report page for `results` (reads only Results, never the database)."""
+    env = Environment(loader=PackageLoader("harness.report", "templates"), autoescape=select_autoescape(["j2"]))
+    scenarios = view.scenarios(results)
+    targets = results.profile.get("targets") if isinstance(results.profile.get("targets"), dict) else {}
+    recall_target = view.number(targets, "recall_at_10")
+    load = results.load if isinstance(results.load, dict) else None
+    timeline = view.load_timeline(load)
+    steps = view.migration_steps(results.migrations)
+    figures = {
+        "latency": plots.latency_distributions(scenarios),
+        "recall": plots.recall_latency([s for s in scenarios if s["kind"] == "vector" or s["recall"] is not None],
+                                       recall_target),
+        "load": plots.load_over_time(timeline, view.number(load, "target_p95_ms")
+                                     or view.number(targets, "ward_p95_ms")),
+        "migrations": plots.migration_timings(steps),
+        "capacity": plots.capacity_fits(results.capacity),
+    }
+    other = [("Backup", view.section_facts(results.backup)), ("Faults", view.section_facts(results.faults))]
+    return env.get_template("report.html.j2").render(
+        results=results, banner=view.banner(results), gates=view.gate_rows(results), stages=results.stages,
+        scenarios=scenarios, figures=figures, load_facts=view.load_summary(load),
+        load_groups=view.load_groups(load), steps=steps, migration_facts=view.migration_facts(results.migrations),
+        capacity_rows=capacity_rows(results.capacity), other_sections=other,
+        dataset=view.dataset_rows(results), environment=view.environment_rows(results),
+        selection=[(k, ", ".join(map(str, v)) if isinstance(v, list) else str(v))
+                   for k, v in results.selection.items()],
+        fmt=_fmt)

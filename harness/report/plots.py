@@ -1,0 +1,174 @@
+"""Figures for report.html, drawn with matplotlib's Agg backend and returned as inline SVG (no network)."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: never needs a display, also under CI
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "wardbench", "font.size": 9,
+                     "axes.spines.top": False, "axes.spines.right": False})
+
+PASS, FAIL, INK, TARGET = "#1a7f37", "#cf222e", "#24292f", "#d1242f"
+
+
+def to_svg(fig: Figure) -> str:
+    """The figure as an <svg> element to paste into HTML (XML prolog removed), then closed."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    text = buf.getvalue()
+    # Drop the prolog and the RDF metadata block (a creation date and links to W3C/Dublin Core vocabularies).
+    return re.sub(r"<metadata>.*?</metadata>", "", text[text.index("<svg"):], flags=re.S)
+
+
+def latency_distributions(rows: Sequence[dict[str, Any]]) -> str | None:
+    """One row per scenario: raw-sample box (5-95 % whiskers) or p50/p95/p99 marks, and its target line."""
+    rows = [r for r in rows if r["samples_ms"] or r["p95_ms"] is not None]
+    if not rows:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 0.45 * len(rows) + 1.2))
+    for y, r in enumerate(rows):
+        over = r["target_ms"] is not None and r["p95_ms"] is not None and r["p95_ms"] > r["target_ms"]
+        colour = FAIL if over else PASS
+        if r["samples_ms"]:
+            ax.boxplot([np.maximum(r["samples_ms"], 1e-3)], positions=[y], orientation="horizontal", widths=0.55,
+                       whis=(5, 95), showfliers=False, patch_artist=True,
+                       boxprops={"facecolor": colour + "55", "edgecolor": colour},
+                       medianprops={"color": INK}, whiskerprops={"color": colour}, capprops={"color": colour})
+        marks = [(r["p50_ms"], "|"), (r["p95_ms"], "D"), (r["p99_ms"], "^")]
+        for value, marker in marks:
+            if value is not None:
+                ax.plot([max(value, 1e-3)], [y], marker=marker, color=colour, markersize=6, linestyle="none")
+        if r["target_ms"] is not None:
+            ax.plot([r["target_ms"]] * 2, [y - 0.4, y + 0.4], color=TARGET, linewidth=2.2)
+    ax.set_yticks(range(len(rows)), [r["name"] for r in rows])
+    ax.set_xscale("log")
+    ax.set_xlabel("latency (ms, log scale) — box 25-75 %, whiskers 5-95 %, ◆ p95, ▲ p99, red bar = p95 target")
+    ax.invert_yaxis()
+    ax.grid(axis="x", which="both", alpha=0.25)
+    return to_svg(fig)
+
+
+def load_over_time(points: Sequence[dict[str, float]], target_ms: float | None) -> str | None:
+    """Throughput and p95 against elapsed time under load, p95 against its target."""
+    if not points:
+        return None
+    t = [p["t_s"] for p in points]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 4.2), sharex=True)
+    top.plot(t, [p["rps"] for p in points], color="#0969da", marker=".")
+    top.set_ylabel("requests / s")
+    top.set_ylim(bottom=0)
+    bottom.plot(t, [p["p95_ms"] for p in points], color="#8250df", marker=".", label="p95")
+    if target_ms is not None:
+        bottom.axhline(target_ms, color=TARGET, linewidth=1.8, label=f"target {target_ms:g} ms")
+    bottom.set_ylabel("p95 (ms)")
+    bottom.set_xlabel("elapsed (s)")
+    bottom.set_ylim(bottom=0)
+    bottom.legend(loc="best", frameon=False)
+    for ax in (top, bottom):
+        ax.grid(alpha=0.25)
+    return to_svg(fig)
+
+
+def recall_latency(rows: Sequence[dict[str, Any]], recall_target: float | None) -> str | None:
+    """Vector scenarios: recall@10 against p95, with the recall target and each scenario's latency target."""
+    pts = [r for r in rows if r["recall"] is not None and r["p95_ms"] is not None]
+    if not pts:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    for r in pts:
+        ok = (recall_target is None or r["recall"] >= recall_target) and (
+            r["target_ms"] is None or r["p95_ms"] <= r["target_ms"])
+        ax.scatter([r["p95_ms"]], [r["recall"]], color=PASS if ok else FAIL, s=40, zorder=3)
+        ax.annotate(r["name"], (r["p95_ms"], r["recall"]), textcoords="offset points", xytext=(6, 3),
+                    fontsize=8)
+    if recall_target is not None:
+        ax.axhline(recall_target, color=TARGET, linewidth=1.5, linestyle="--",
+                   label=f"recall target {recall_target:g}")
+    latency_targets = {r["target_ms"] for r in pts if r["target_ms"] is not None}
+    for target in sorted(latency_targets):
+        ax.axvline(target, color=TARGET, linewidth=1.5, label=f"p95 target {target:g} ms")
+    ax.set_xscale("log")
+    ax.set_xlabel("p95 latency (ms, log scale)")
+    ax.set_ylabel("recall@10")
+    low = min([r["recall"] for r in pts] + ([recall_target] if recall_target is not None else []))
+    ax.set_ylim(max(0.0, low - 0.05), 1.01)
+    ax.legend(loc="lower right", frameon=False)
+    ax.grid(alpha=0.25)
+    return to_svg(fig)
+
+
+def migration_timings(steps: Sequence[dict[str, Any]]) -> str | None:
+    """Duration of every migration step, red where the step lost data or could not be reversed."""
+    steps = [s for s in steps if s["duration_s"] is not None]
+    if not steps:
+        return None
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(steps) + 1.0))
+    labels = [f"{s['revision']} {s['direction']}".strip() for s in steps]
+    colours = [FAIL if s["ok"] is False else PASS for s in steps]
+    ax.barh(range(len(steps)), [s["duration_s"] * 1000 for s in steps], color=colours)
+    ax.set_yticks(range(len(steps)), labels, fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlabel("step duration (ms)")
+    ax.grid(axis="x", alpha=0.25)
+    return to_svg(fig)
+
+
+def capacity_fits(capacity: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """Per scenario and axis: measured p95 points, the log-log fit with its band, and the target line."""
+    if not isinstance(capacity, dict):
+        return []
+    figures = []
+    points = [p for p in capacity.get("points", []) if isinstance(p, dict)]
+    for fit in capacity.get("fits", []):
+        if not isinstance(fit, dict) or fit.get("slope") is None:
+            continue
+        axis = str(fit.get("axis", "posts"))
+        xs, ys = _fit_points(points, str(fit.get("scenario")), axis, fit.get("at"))
+        if len(xs) < 2:
+            continue
+        fig, ax = plt.subplots(figsize=(5.6, 3.2))
+        ax.scatter(xs, ys, color=INK, s=18, zorder=3, label="measured p95")
+        top = max(max(xs), float(fit.get("breaks_at") or 0) if _finite(fit.get("breaks_at")) else 0)
+        grid = np.geomspace(min(xs), max(top, max(xs)) * 1.2, 60)
+        pred = np.exp(fit["intercept"]) * grid ** fit["slope"]
+        ax.plot(grid, pred, color="#0969da", label=f"fit: p95 ∝ {axis}^{fit['slope']:.2f}")
+        band = fit.get("band")
+        if isinstance(band, dict) and band.get("x"):
+            ax.fill_between(band["x"], band["low"], band["high"], color="#0969da", alpha=0.15,
+                            label="95 % interval")
+        if _finite(fit.get("target_ms")):
+            ax.axhline(float(fit["target_ms"]), color=TARGET, linewidth=1.5, label="target")
+        if _finite(fit.get("breaks_at")):
+            ax.axvline(float(fit["breaks_at"]), color=TARGET, linestyle=":", linewidth=1.2)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel(axis)
+        ax.set_ylabel("p95 (ms)")
+        ax.legend(fontsize=7, frameon=False)
+        ax.grid(which="both", alpha=0.2)
+        figures.append((f"{fit.get('scenario')} vs {axis}", to_svg(fig)))
+    return figures
+
+
+def _fit_points(points: list[dict[str, Any]], scenario: str, axis: str, at: Any) -> tuple[list[float], list[float]]:
+    """Points of one scenario along `axis`, the other axis held at `at` when given."""
+    other = "users" if axis == "posts" else "posts"
+    chosen = [p for p in points if p.get("scenario") == scenario and _finite(p.get(axis))
+              and _finite(p.get("p95_ms")) and (at is None or p.get(other) == at)]
+    return [float(p[axis]) for p in chosen], [max(float(p["p95_ms"]), 1e-3) for p in chosen]
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,269 @@
+"""What the renderers show, read defensively from Results: a missing key means 'not run', never a crash.
+
+The scenarios, load and migrations sections are written by other stages whose shapes grow over time, so
+every accessor here tolerates absent or differently named keys and returns None / [] instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.results import Gate, Results
+
+NOT_RUN = "not run"
+
+
+def number(data: Mapping[str, Any] | None, *keys: str) -> float | None:
+    """The first of `keys` holding a finite number (bools excluded), else None."""
+    if not isinstance(data, Mapping):
+        return None
+    for key in keys:
+        value = data.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return float(value)
+    return None
+
+
+def numbers(value: Any) -> list[float]:
+    """A list of finite floats from a JSON array (anything else gives [])."""
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        return []
+    out = []
+    for v in value:
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+            out.append(float(v))
+    return out
+
+
+@dataclass(frozen=True)
+class Banner:
+    """The one line at the top: verdict, colour class, and why it is not a plain pass."""
+
+    verdict: str
+    title: str
+    detail: str
+    css: str
+
+
+def skipped_stages(results: Results) -> list[str]:
+    """Registered stages that this run did not execute (--skip / --only), as recorded in `selection`."""
+    names = list(results.selection.get("not_run", []) or results.selection.get("skipped", []) or [])
+    names += [s.name for s in results.stages if s.status == "skipped" and s.name not in names]
+    return names
+
+
+def banner(results: Results) -> Banner:
+    """Verdict banner; a pass with skipped stages is shown as partial so it never reads as fully verified."""
+    counts = {v: sum(g.verdict == v for g in results.gates) for v in ("pass", "fail", "not_evaluated")}
+    tally = f"{counts['pass']} passed, {counts['fail']} failed, {counts['not_evaluated']} not evaluated"
+    skipped = skipped_stages(results)
+    partial = f"; stages not run: {', '.join(skipped)}" if skipped else ""
+    if results.verdict == "fail":
+        return Banner("fail", "FAILED", tally + partial, "fail")
+    if results.verdict == "not_evaluated":
+        why = "no gate was evaluated" if not results.gates else "some gates could not be evaluated"
+        return Banner("not_evaluated", "NOT VERIFIED", f"{why}: {tally}{partial}", "warn")
+    if skipped:
+        return Banner("pass", "PASSED (PARTIAL RUN)", f"{tally}{partial}: their gates were not evaluated",
+                      "warn")
+    return Banner("pass", "PASSED", tally, "pass")
+
+
+def gate_rows(results: Results) -> list[dict[str, Any]]:
+    """Gate table rows, plus one not-evaluated row per stage this run did not execute."""
+    rows = [{"name": g.name, "stage": g.stage, "target": _target_text(g), "observed": _fmt(g.observed, g.unit),
+             "margin": _margin_text(g.margin), "verdict": g.verdict, "reason": g.reason} for g in results.gates]
+    for stage in skipped_stages(results):
+        rows.append({"name": f"stage {stage}", "stage": stage, "target": "", "observed": "", "margin": "",
+                     "verdict": "not_evaluated", "reason": "stage not run in this selection"})
+    return rows
+
+
+def _target_text(g: Gate) -> str:
+    return "" if g.target is None else f"{g.comparator} {_fmt(g.target, g.unit)}"
+
+
+def _fmt(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return ""
+    text = f"{value:.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+    return f"{text} {unit}".strip()
+
+
+def _margin_text(margin: float | None) -> str:
+    return "" if margin is None else f"{margin:+.0%}"
+
+
+def scenarios(results: Results) -> list[dict[str, Any]]:
+    """Scenario rows with normalised keys; raw samples as `samples_ms` (possibly empty)."""
+    return scenario_rows(results.scenarios or [])
+
+
+def scenario_rows(raw: Sequence[Any]) -> list[dict[str, Any]]:
+    """Normalise scenario-like dicts (bench scenarios, load groups); non-dict entries are dropped."""
+    rows = []
+    for i, s in enumerate(raw):
+        if not isinstance(s, Mapping):
+            continue
+        rows.append({
+            "name": str(s.get("name", f"scenario {i + 1}")), "kind": str(s.get("kind", "")),
+            "count": number(s, "count", "rounds", "n"), "errors": number(s, "errors", "error_count"),
+            "p50_ms": number(s, "p50_ms", "median_ms"), "p95_ms": number(s, "p95_ms"),
+            "p99_ms": number(s, "p99_ms"), "max_ms": number(s, "max_ms"),
+            "qps": number(s, "qps", "throughput_qps", "rps"),
+            "recall": number(s, "recall_at_10", "recall_at_k", "recall"),
+            "target_ms": number(s, "target_p95_ms", "p95_target_ms", "target_ms"),
+            "samples_ms": numbers(s.get("samples_ms")),
+        })
+    return rows
+
+
+def load_timeline(load: Mapping[str, Any] | None) -> list[dict[str, float]]:
+    """Points (t_s, rps, p95_ms) over time under load, from whichever list the load stage wrote."""
+    if not isinstance(load, Mapping):
+        return []
+    for key in ("timeline", "series", "intervals", "history"):
+        raw = load.get(key)
+        if isinstance(raw, list) and raw:
+            points = []
+            for i, p in enumerate(raw):
+                t = number(p, "t_s", "elapsed_s", "time_s", "t")
+                rps = number(p, "rps", "qps", "throughput_rps", "requests_per_s")
+                p95 = number(p, "p95_ms")
+                if rps is not None or p95 is not None:
+                    points.append({"t_s": t if t is not None else float(i),
+                                   "rps": math.nan if rps is None else rps,
+                                   "p95_ms": math.nan if p95 is None else p95})
+            return points
+    return []
+
+
+def load_summary(load: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """Scalar facts of the load run (users, rate, duration, totals) as label/value pairs."""
+    if not isinstance(load, Mapping):
+        return []
+    return [(k.replace("_", " "), _fmt(float(v)) if isinstance(v, int | float) and not isinstance(v, bool)
+             else str(v)) for k, v in load.items() if isinstance(v, str | int | float) and not k.startswith("_")]
+
+
+def load_groups(load: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Per-scenario or per-group rows of the load run (readers, writers, ...) in scenario-row shape."""
+    if not isinstance(load, Mapping):
+        return []
+    for key in ("scenarios", "groups", "requests", "stats"):
+        raw = load.get(key)
+        if isinstance(raw, list):
+            return scenario_rows(raw)
+        if isinstance(raw, Mapping):
+            return scenario_rows([{"name": k, **v} for k, v in raw.items() if isinstance(v, Mapping)])
+    return []
+
+
+def migration_steps(migrations: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Migration steps (revision, direction, duration, lossless, locks, rewritten tables)."""
+    if not isinstance(migrations, Mapping):
+        return []
+    steps = migrations.get("steps")
+    if not isinstance(steps, list):
+        return []
+    rows = []
+    for st in steps:
+        if not isinstance(st, Mapping):
+            continue
+        duration_s = number(st, "duration_s")
+        if duration_s is None and (ms := number(st, "duration_ms")) is not None:
+            duration_s = ms / 1000
+        lossless = st.get("lossless", st.get("checksums_equal"))
+        verdict = st.get("verdict") or ({True: "lossless", False: "data changed"}.get(lossless, "")
+                                        if isinstance(lossless, bool) else "")
+        rows.append({"revision": str(st.get("revision", st.get("to", st.get("name", "?")))),
+                     "direction": str(st.get("direction", st.get("step", ""))),
+                     "duration_s": duration_s, "verdict": str(verdict),
+                     "ok": lossless if isinstance(lossless, bool) else None,
+                     "locks": _lock_text(st.get("locks")),
+                     "rewritten": _rewritten_text(st.get("rewritten", st.get("tables_rewritten"))),
+                     "detail": str(st.get("detail", st.get("reason", "")) or "")})
+    return rows
+
+
+def _lock_text(locks: Any) -> str:
+    if isinstance(locks, Mapping):
+        return "; ".join(f"{t}: {_lock_one(v)}" for t, v in locks.items())
+    if isinstance(locks, list):
+        parts = []
+        for lk in locks:
+            if isinstance(lk, Mapping):
+                table = lk.get("table", lk.get("relation", "?"))
+                parts.append(f"{table}: {_lock_one(lk)}")
+            else:
+                parts.append(str(lk))
+        return "; ".join(parts)
+    return ""
+
+
+def _lock_one(value: Any) -> str:
+    if not isinstance(value, Mapping):
+        return str(value)
+    mode = value.get("mode", value.get("strongest", value.get("lock", "")))
+    held = number(value, "held_ms", "duration_ms", "max_held_ms")
+    return f"{mode}" + (f" ({held:.0f} ms)" if held is not None else "")
+
+
+def _rewritten_text(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return ", ".join(f"{k} ({v} rows)" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(str(v.get("table", v)) if isinstance(v, Mapping) else str(v) for v in value)
+    return ""
+
+
+def migration_facts(migrations: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """Top-level scalar facts of the migration section (chain, head, verdicts, under-load figures)."""
+    if not isinstance(migrations, Mapping):
+        return []
+    return [(k.replace("_", " "), str(v)) for k, v in migrations.items()
+            if isinstance(v, str | int | float | bool) and k != "steps"]
+
+
+def dataset_rows(results: Results) -> list[tuple[str, str]]:
+    """Table sizes (rows) and other dataset facts as label/value pairs."""
+    data = results.dataset or {}
+    tables = data.get("tables") or data.get("row_counts") or data.get("rows")
+    rows: list[tuple[str, str]] = []
+    if isinstance(tables, Mapping):
+        for name, v in tables.items():
+            count = number(v, "rows", "row_count", "count") if isinstance(v, Mapping) else v
+            rows.append((str(name), f"{count:,.0f} rows" if isinstance(count, int | float) else str(count)))
+    for key, v in data.items():
+        if isinstance(v, str | int | float) and not isinstance(v, bool):
+            rows.append((key.replace("_", " "), f"{v:,}" if isinstance(v, int) else str(v)))
+    return rows
+
+
+def environment_rows(results: Results) -> list[tuple[str, str]]:
+    """Environment facts as label/value pairs; server settings flattened as `setting name`."""
+    rows: list[tuple[str, str]] = []
+    for key, v in (results.environment or {}).items():
+        if isinstance(v, Mapping):
+            rows += [(f"{key.replace('_', ' ')}: {k}", str(x)) for k, x in v.items()]
+        elif key == "memory_bytes" and isinstance(v, int):
+            rows.append(("memory", f"{v / 2**30:.1f} GiB"))
+        else:
+            rows.append((key.replace("_", " "), "" if v is None else str(v)))
+    return rows
+
+
+def section_facts(section: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """Scalar facts of any other section (backup, faults, generate), flattened one level."""
+    if not isinstance(section, Mapping):
+        return []
+    rows = []
+    for k, v in section.items():
+        if isinstance(v, Mapping):
+            rows += [(f"{k}: {kk}", str(vv)) for kk, vv in v.items() if not isinstance(vv, Mapping | list)]
+        elif not isinstance(v, list):
+            rows.append((k.replace("_", " "), str(v)))
+    return rows

@@ -1,0 +1,165 @@
+"""Renderers on a full synthetic Results: html (also in headless Chromium), markdown, junit, 'not run' sections."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.capacity.fit import fit_section
+from harness.gates import evaluate
+from harness.report import write_reports
+from harness.report.html import render_html
+from harness.report.junit import render_junit
+from harness.report.markdown import render_markdown
+from harness.results import Results, StageRecord
+
+
+def full_results(tight_ward_target: bool = False) -> Results:
+    """Every section filled, with raw samples drawn from lognormal latencies (seeded)."""
+    rng = np.random.default_rng(3)
+    ward_target = 0.5 if tight_ward_target else 100.0
+    scenarios = []
+    for i, name in enumerate(["ward_dashboard", "sentiment_trend", "latest_posts", "turnout_ranking",
+                              "latest_reports", "swing"]):
+        scenarios.append(_scenario(rng, name, "ward", 0.4 + i * 0.3, ward_target))
+    for i, name in enumerate(["semantic_search", "semantic_ward", "semantic_dates", "similar_reports"]):
+        s = _scenario(rng, name, "vector", 2.0 + i, 200.0)
+        s["recall_at_10"] = [0.99, 0.97, 0.96, 0.98][i]
+        scenarios.append(s)
+    gates = [evaluate("schema at head", "schema", 1.0, 1.0, "bool", "==")]
+    for s in scenarios:
+        target = ward_target if s["kind"] == "ward" else 200.0
+        gates.append(evaluate(f"{s['name']} p95", "bench", s["p95_ms"], target, "ms", "<"))
+        if "recall_at_10" in s:
+            gates.append(evaluate(f"{s['name']} recall@10", "bench", s["recall_at_10"], 0.95, "", ">="))
+    points = [{"scenario": "ward_dashboard", "posts": n, "users": 1,
+               "p95_ms": 0.5 * (n / 1e4) ** 0.6 * float(np.exp(rng.normal(0, 0.05)))} for n in (1e4, 3e4, 1e5)]
+    timeline = [{"t_s": float(t), "rps": 900 + 40 * float(rng.normal()), "p95_ms": 3 + float(rng.random())}
+                for t in range(0, 60, 5)]
+    return Results(
+        run_id="fixture", command="gate",
+        environment={"postgres_version": "18.4", "pgvector_version": "0.8.5", "cpu_count": 2,
+                     "memory_bytes": 24 * 2**30, "harness_version": "0.1.0", "git_commit": "abc123",
+                     "server_settings": {"shared_buffers": "1GB"}},
+        profile={"name": "ci", "scale_factor": 0.1,
+                 "targets": {"ward_p95_ms": ward_target, "vector_p95_ms": 200.0, "recall_at_10": 0.95}},
+        dataset={"tables": {"wards": 2400, "posts": 6000, "post_embeddings": 6000}, "seed": 42},
+        stages=[StageRecord("schema", "ok", 1.2), StageRecord("bench", "ok", 30.5)],
+        scenarios=scenarios,
+        migrations={"chain": "migrations", "head": "009", "steps": [
+            {"revision": f"00{i}", "direction": d, "duration_s": 0.05 * i, "lossless": True,
+             "locks": [{"table": "posts", "mode": "AccessExclusiveLock", "held_ms": 12}]}
+            for i in range(1, 6) for d in ("up", "down")]},
+        load={"model": "closed", "users": 20, "duration_s": 60, "timeline": timeline,
+              "scenarios": [{"name": "readers", "count": 50000, "errors": 0, "p50_ms": 1.1, "p95_ms": 3.2}]},
+        capacity={"points": points, "fits": fit_section(points, "posts", {"ward_dashboard": 100.0})},
+        gates=gates,
+        selection={"stages": ["schema", "bench"], "not_run": [], "skip": [], "only": []})
+
+
+def _scenario(rng: np.random.Generator, name: str, kind: str, median_ms: float, target: float) -> dict:
+    samples = rng.lognormal(np.log(median_ms), 0.35, 800)
+    return {"name": name, "kind": kind, "count": 800, "errors": 0, "target_p95_ms": target,
+            "p50_ms": float(np.percentile(samples, 50)), "p95_ms": float(np.percentile(samples, 95)),
+            "p99_ms": float(np.percentile(samples, 99)), "max_ms": float(samples.max()),
+            "qps": 1000 / median_ms, "samples_ms": [round(float(v), 4) for v in samples]}
+
+
+def test_html_is_self_contained_with_every_section() -> None:
+    html = render_html(full_results())
+    assert "PASSED" in html and "<svg" in html
+    for marker in ("Scenario latency", "Recall against latency", "Under load", "Migrations", "Capacity",
+                   "Dataset", "Environment", "AccessExclusiveLock", "18.4", "0.8.5"):
+        assert marker in html, marker
+    assert html.count("<svg") >= 5  # latency, recall, load, migrations, capacity
+    # No network: nothing fetched from elsewhere.
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:|//)|url\(\s*["']?(https?:|//)|@import""", html)
+    assert "<script" not in html and "<link" not in html and "<img" not in html
+
+
+def test_missing_sections_say_not_run() -> None:
+    bare = Results(run_id="bare", command="gate", gates=[evaluate("schema at head", "schema", 1.0, 1.0, "", "==")],
+                   migrations={"steps": "garbage"}, load={"timeline": [None, 3]}, scenarios=[7, "x"])  # type: ignore[list-item]
+    html = render_html(bare)
+    for text in ("Load test: not run", "Migration verification: not run", "Capacity sweep: not run",
+                 "Vector recall: not run", "Data generation: not run"):
+        assert text in html, text
+    assert "not run" in render_markdown(bare)
+
+
+def test_failed_gate_is_red_everywhere() -> None:
+    results = full_results(tight_ward_target=True)
+    assert results.verdict == "fail" and results.exit_code == 1
+    html = render_html(results)
+    assert "FAILED" in html and 'class="row-fail"' in html
+    md = render_markdown(results)
+    assert md.startswith("## ❌") and "❌ | ward_dashboard p95" in md
+
+
+def test_skipped_stage_makes_the_banner_partial() -> None:
+    results = full_results()
+    results.selection["not_run"] = ["load"]
+    results.stages.append(StageRecord("load", "skipped", 0.0))
+    assert "PASSED (PARTIAL RUN)" in render_html(results)
+    assert "stages not run: load" in render_markdown(results)
+    root = ET.fromstring(render_junit(results))
+    assert root.find(".//testcase[@name='stage load']/skipped") is not None
+
+
+def test_junit_parses_with_one_testcase_per_gate() -> None:
+    results = full_results(tight_ward_target=True)
+    root = ET.fromstring(render_junit(results))
+    cases = root.findall(".//testcase")
+    assert len(cases) == len(results.gates)
+    failed = [c for c in cases if c.find("failure") is not None]
+    assert len(failed) == sum(g.verdict == "fail" for g in results.gates) > 0
+    assert "target <" in failed[0].find("failure").get("message")  # type: ignore[union-attr]
+    suite = root.find("testsuite")
+    assert suite is not None and int(suite.get("failures", "0")) == len(failed)
+
+
+def test_junit_parses_with_junitparser(tmp_path: Path) -> None:
+    junitparser = pytest.importorskip("junitparser", reason="junitparser not installed")
+    paths = write_reports(full_results(tight_ward_target=True), tmp_path)
+    xml = junitparser.JUnitXml.fromfile(str(paths["junit.xml"]))
+    cases = [case for suite in xml for case in suite]
+    assert cases and any(not case.is_passed for case in cases)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def _screenshot(html_path: Path, png: Path, width: int = 1200, height: int = 2400) -> None:
+    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
+        subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                        "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                        "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}",
+                        f"--screenshot={png}", f"--window-size={width},{height}", html_path.as_uri()],
+                       check=True, capture_output=True, timeout=120, env={**os.environ, "HOME": profile})
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (tests/run.sh installs Debian's chromium)")
+@pytest.mark.parametrize(("tight", "banner_rgb"), [(False, (0x1a, 0x7f, 0x37)), (True, (0xcf, 0x22, 0x2e))])
+def test_report_renders_in_headless_chromium(tmp_path: Path, tight: bool, banner_rgb: tuple[int, int, int]) -> None:
+    import matplotlib.image
+
+    paths = write_reports(full_results(tight_ward_target=tight), tmp_path)
+    png = tmp_path / "report.png"
+    _screenshot(paths["report.html"], png)
+    image = (matplotlib.image.imread(png)[:, :, :3] * 255).round().astype(int)
+    top = image[10:60, 20:400]
+    assert (np.abs(top - np.array(banner_rgb)).sum(axis=2) < 12).mean() > 0.8, "verdict banner colour missing"
+    # Plots rendered: below the banner, horizontal bands with many distinct colours (not blank or text only).
+    rows_with_ink = (image.std(axis=1).sum(axis=1) > 40)
+    assert rows_with_ink[200:].mean() > 0.3
+    # The latency plot's boxes use the pass/fail colour with transparency: find plot-coloured pixels.
+    green = (np.abs(image - np.array([0x1a, 0x7f, 0x37])).sum(axis=2) < 30)[100:]
+    assert green.sum() > 500, "no plot marks in the pass colour below the banner"
