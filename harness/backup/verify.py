@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from harness.backup import tools
 from harness.backup.catalog import SchemaSnapshot, diff_schema, snapshot_schema
 from harness.config import RunConfig
 from harness.db import Database
+from harness.db.base import scratch_database
 from harness.gates import evaluate, not_evaluated
 from harness.results import Results
 from harness.verify.checksums import TableChecksum, table_checksum
@@ -57,16 +57,6 @@ def diff_tables(expected: dict[str, TableChecksum], actual: dict[str, TableCheck
     return lines
 
 
-@contextmanager
-def scratch_database(db: Database, name: str) -> Iterator[Database]:
-    """A new empty database on `db`'s server, dropped on exit whatever happens."""
-    db.server.create_database(name)
-    try:
-        yield Database(db.server.database_dsn(name), name, db.server, disposable=True)
-    finally:
-        db.server.drop_database(name)
-
-
 def _timed(timings: dict[str, float], key: str, fn: Callable[[], Any]) -> Any:
     start = time.perf_counter()
     value = fn()
@@ -82,7 +72,7 @@ def verify_backup(cfg: RunConfig, db: Database, results: Results,
     """
     timings: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="wardbench-backup-") as tmp, \
-            scratch_database(db, f"wardbench_{cfg.run_id}_restore") as copy:
+            scratch_database(db.server, f"wardbench_{cfg.run_id}_restore") as copy:
         path = Path(tmp) / "dump.custom"
         _timed(timings, "dump_s", lambda: tools.dump(db, path))
         dump_bytes = path.stat().st_size

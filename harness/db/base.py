@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -104,12 +106,42 @@ def check_pgvector(admin_dsn: str) -> None:
 
 
 @contextmanager
+def scratch_database(server: ServerHandle, name: str) -> Iterator[Database]:
+    """A new empty database `name` on `server`, dropped on exit whatever happens."""
+    server.create_database(name)
+    try:
+        yield Database(server.database_dsn(name), name, server, disposable=True)
+    finally:
+        server.drop_database(name)
+
+
+def _exit_on_signal(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextmanager
+def _signals_unwind() -> Iterator[None]:
+    """Turn SIGTERM/SIGHUP (a CI job cancelled, `kill`, a closed terminal) into SystemExit while a database
+    is open, so the `finally` blocks that drop databases and stop servers run (Python's default dies at once).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _exit_on_signal) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@contextmanager
 def open_database(cfg: RunConfig) -> Iterator[Database]:
     """Yield the database this run works in; a disposable one is created here and dropped on exit."""
     opener = _backends().get(cfg.backend)
     if opener is None:
         raise UsageError(f"unknown backend {cfg.backend!r}: choose embedded, dsn or container")
-    with opener(cfg) as server:
+    with _signals_unwind(), opener(cfg) as server:
         if cfg.in_place:
             name = str(conninfo_to_dict(server.admin_dsn).get("dbname") or "postgres")
             yield Database(server.admin_dsn, name, server, disposable=False)
