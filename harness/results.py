@@ -74,6 +74,7 @@ class Results:
     faults: dict[str, Any] | None = None
     capacity: dict[str, Any] | None = None
     generate: dict[str, Any] | None = None
+    bench: dict[str, Any] | None = None
     gates: list[Gate] = field(default_factory=list)
     selection: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
