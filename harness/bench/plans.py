@@ -1,0 +1,56 @@
+"""EXPLAIN (FORMAT JSON) plans reduced to what a reader checks: node types, indexes, sequential scans."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+LARGE_TABLE_ROWS = 10_000  # a sequential scan over a table at least this big is reported
+
+
+def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield node
+    for child in node.get("Plans", []):
+        yield from _nodes(child)
+
+
+def explain(conn: psycopg.Connection[Any], query: str, params: dict[str, Any],
+            analyze: bool = False) -> dict[str, Any]:
+    """The plan JSON document (top object, with Plan, and timings under ANALYZE) for one parameter set."""
+    # TIMING OFF: per-node clocks would inflate the execution time we compare client latency against.
+    options = sql.SQL("ANALYZE, TIMING OFF, FORMAT JSON" if analyze else "FORMAT JSON")
+    statement = sql.SQL("EXPLAIN ({}) ").format(options) + sql.SQL(query)
+    row = conn.execute(statement, params).fetchone()
+    if row is None:
+        raise RuntimeError("EXPLAIN returned no plan")
+    doc = row[0]
+    return dict(doc[0] if isinstance(doc, list) else doc)
+
+
+def uses_index(plan: dict[str, Any]) -> bool:
+    """True when any node reads through an index (B-tree, HNSW, bitmap)."""
+    return any("Index" in n["Node Type"] or "Bitmap" in n["Node Type"] for n in _nodes(plan["Plan"]))
+
+
+def summarize(conn: psycopg.Connection[Any], plan: dict[str, Any],
+              large_table_rows: int = LARGE_TABLE_ROWS) -> dict[str, Any]:
+    """Node types in plan order, indexes used, and sequential scans with the scanned table's size."""
+    nodes = list(_nodes(plan["Plan"]))
+    seq = sorted({n["Relation Name"] for n in nodes if n["Node Type"] == "Seq Scan" and "Relation Name" in n})
+    sizes: dict[str, int] = {}
+    if seq:
+        # reltuples is -1 before the first ANALYZE; the live-tuple count covers that case.
+        rows = conn.execute("SELECT c.relname, greatest(c.reltuples, s.n_live_tup, 0)::bigint FROM pg_class c "
+                            "JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.relname = ANY(%s)",
+                            (seq,)).fetchall()
+        sizes = {str(name): int(tuples) for name, tuples in rows}
+    return {
+        "nodes": list(dict.fromkeys(n["Node Type"] for n in nodes)),
+        "indexes": list(dict.fromkeys(n["Index Name"] for n in nodes if "Index Name" in n)),
+        "seq_scans": [{"table": t, "table_rows": sizes.get(t, 0)} for t in seq],
+        "large_seq_scans": [t for t in seq if sizes.get(t, 0) >= large_table_rows],
+        "total_cost": plan["Plan"].get("Total Cost"),
+    }

@@ -1,0 +1,262 @@
+"""The bench stage: draw parameters, time every scenario in pytest-benchmark (a subprocess), then judge.
+
+Timing happens in the subprocess; everything judged here comes from files it wrote: raw per-round
+timings (pytest-benchmark's JSON, kept in the run directory), what each timed query returned, the plan
+executed and server-side times. Recall is measured against exact neighbours computed in this run on a
+separate connection with every index path off.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import re
+import statistics
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from harness.bench import plans, pytest_suite, session
+from harness.bench.sampling import draw_params
+from harness.bench.scenarios import Scenario
+from harness.bench.timing import latency_summary_ms, recall_at_k, tie_tolerant_recall
+from harness.config import RunConfig
+from harness.db import Database, redact_dsn
+from harness.errors import EnvironmentFailure
+from harness.gates import evaluate, not_evaluated
+from harness.results import Gate, Results
+
+STAGE = "bench"
+RECALL_K = 10
+# Fidelity target from the issue: harness overhead at p50 below 10 % of server time or 0.2 ms, the larger.
+OVERHEAD_SHARE, OVERHEAD_FLOOR_MS = 0.10, 0.2
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    """How much to measure; defaults suit the ci profile, a profile's [NAME.bench] table overrides them."""
+
+    rounds: int = 200
+    warmup_rounds: int = 20
+    recall_queries: int = 50
+    explain_samples: int = 30
+    prepare_threshold: int | None = session.PREPARE_THRESHOLD
+
+    @classmethod
+    def from_config(cls, cfg: RunConfig, **overrides: Any) -> BenchOptions:
+        table = {k: v for k, v in cfg.profile_data.get("bench", {}).items() if k in cls.__dataclass_fields__}
+        return cls(**{**table, **{k: v for k, v in overrides.items() if v is not None}})
+
+
+@dataclass
+class Measured:
+    """One scenario's outputs from the subprocess: raw timings (s) and its observation record."""
+
+    scenario: Scenario
+    timings_s: list[float]
+    observed: dict[str, Any]
+
+
+def session_settings(cfg: RunConfig, scenario: Scenario) -> dict[str, str]:
+    """The scenario's settings, with the profile's hnsw.ef_search for vector scenarios unless it sets its own."""
+    base = {"hnsw.ef_search": str(cfg.profile_data["ef_search"])} if (
+        scenario.kind == "vector" and "ef_search" in cfg.profile_data) else {}
+    return {**base, **scenario.settings}
+
+
+def _write_plan(cfg: RunConfig, db: Database, scenarios: list[Scenario], options: BenchOptions,
+                draws: dict[str, list[dict[str, Any]]], out: Path) -> Path:
+    plan = {
+        "dsn": db.dsn, "prepare_threshold": options.prepare_threshold, "rounds": options.rounds,
+        "warmup_rounds": options.warmup_rounds, "explain_samples": options.explain_samples,
+        "observations_dir": str(out / "observations"),
+        "scenarios": {s.name: {"name": s.name, "kind": s.kind, "sql": s.sql, "settings": session_settings(cfg, s),
+                               "params": draws[s.name]} for s in scenarios},
+    }
+    (out / "observations").mkdir(parents=True, exist_ok=True)
+    path = out / "plan.pickle"
+    with open(path, "wb") as fh:
+        pickle.dump(plan, fh)
+    path.chmod(0o600)  # holds the DSN
+    return path
+
+
+def _run_pytest(plan_path: Path, out: Path, names: list[str], console: Console) -> Path:
+    """Run the benchmark module in a fresh interpreter, one progress step per finished scenario."""
+    json_path = out / "pytest-benchmark.json"
+    (out / "pytest.ini").write_text("[pytest]\n")  # isolate from whatever project config is around
+    args = [sys.executable, "-m", "pytest", pytest_suite.__file__, "-c", str(out / "pytest.ini"),
+            "--rootdir", str(out), "-p", "no:cacheprovider", "-v", "--benchmark-json", str(json_path),
+            "--benchmark-columns", "min,median,max,rounds"]
+    env = {**os.environ, pytest_suite.PLAN_ENV: str(plan_path)}
+    done = re.compile(r"test_scenario\[(.+?)\]\s+(PASSED|FAILED|ERROR)")
+    with open(out / "pytest.log", "w") as log, Progress(
+            TextColumn("[bold]bench"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+            TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task("starting pytest-benchmark", total=len(names))
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                cwd=out)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(redact_dsn(line))
+            match = done.search(line)
+            if match:
+                progress.update(task, advance=1, description=f"{match.group(1)} {match.group(2).lower()}")
+        code = proc.wait()
+    if code not in (0, 1) or not json_path.is_file():
+        raise EnvironmentFailure(f"pytest-benchmark did not run (exit {code}); see {out / 'pytest.log'}")
+    return json_path
+
+
+def _collect(json_path: Path, out: Path, scenarios: list[Scenario]) -> list[Measured]:
+    data = json.loads(json_path.read_text())
+    timings = {b["params"]["name"]: list(b["stats"]["data"]) for b in data.get("benchmarks", [])}
+    measured = []
+    for s in scenarios:
+        obs_file = out / "observations" / f"{s.name}.json"
+        observed = json.loads(obs_file.read_text()) if obs_file.is_file() else {"error": "no observations written"}
+        measured.append(Measured(s, timings.get(s.name, []), observed))
+    return measured
+
+
+def _truth_recall(db: Database, m: Measured, params: list[dict[str, Any]], queries: int) -> dict[str, Any]:
+    """Strict and tie-tolerant recall@10 of the timed answers against an exact search of the same queries."""
+    s = m.scenario
+    k_eval = min(RECALL_K, s.k or RECALL_K)
+    query = s.truth_sql or s.sql
+    with session.connect(db.dsn, s.truth_settings) as conn:
+        truth_plan = plans.explain(conn, query, params[0])
+        if plans.uses_index(truth_plan):
+            return {"recall_reason": "the exact-search plan still used an index; ground truth not trusted"}
+        truth_nodes = plans.summarize(conn, truth_plan)["nodes"]
+        strict, tolerant, truth_rows = [], [], []
+        for params_i, answer in zip(params[:queries], m.observed["returned"][:queries], strict=False):
+            cur = conn.execute(query, params_i)
+            cols = [c.name for c in cur.description or []]
+            rows = cur.fetchall()
+            true_ids = [r[cols.index("id")] for r in rows]
+            true_d = [float(r[cols.index("distance")]) for r in rows]
+            truth_rows.append(len(rows))
+            r = recall_at_k(answer["ids"], true_ids, k_eval)
+            t = tie_tolerant_recall(answer["distances"], true_d, k_eval, s.tie_tolerance)
+            if r is not None and t is not None:
+                strict.append(r)
+                tolerant.append(t)
+    if not strict:
+        return {"recall_reason": "the exact search returned no rows for any sampled query"}
+    return {"recall_at_10": statistics.fmean(strict), "recall_at_10_tie_tolerant": statistics.fmean(tolerant),
+            "recall_queries": len(strict), "recall_min": min(strict), "truth_rows_min": min(truth_rows),
+            "tie_tolerance": s.tie_tolerance, "truth_plan_nodes": truth_nodes}
+
+
+def _fidelity(m: Measured) -> dict[str, Any]:
+    """Client latency against the server's planning + execution time for the same parameter sets."""
+    server = m.observed.get("server_ms") or []
+    pairs = list(zip(m.timings_s[: len(server)], server, strict=False))
+    if not pairs:
+        return {}
+    overhead = [c * 1e3 - s for c, s in pairs]
+    return {"server_p50_ms": statistics.median(s for _, s in pairs),
+            "client_p50_ms": statistics.median(c * 1e3 for c, _ in pairs),
+            "overhead_p50_ms": statistics.median(overhead), "fidelity_samples": len(pairs),
+            "overhead_ms": overhead}
+
+
+def judge(cfg: RunConfig, db: Database, m: Measured, params: list[dict[str, Any]],
+          options: BenchOptions) -> tuple[dict[str, Any], list[Gate]]:
+    """The scenario's results record and its gates (p95, errors; rows and recall for vector scenarios)."""
+    s, obs = m.scenario, m.observed
+    target = s.target_ms(cfg.targets)
+    error = obs.get("error")
+    record: dict[str, Any] = {"name": s.name, "kind": s.kind, "selectivity": s.selectivity,
+                              "source": str(s.source), "settings": session_settings(cfg, s),
+                              "errors": 1 if error else 0, "error": error, "target_ms": target,
+                              "count": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None,
+                              "qps": None, "margin": None, "plan": obs.get("plan_summary"),
+                              "prepared_statements": obs.get("prepared_statements")}
+    if m.timings_s:
+        record.update(latency_summary_ms(m.timings_s))
+    fidelity = _fidelity(m)
+    record.update({k: v for k, v in fidelity.items() if k != "overhead_ms"})
+    why = f"scenario failed: {error}" if error else "no timings recorded"
+    p95 = evaluate(f"{s.name} p95", STAGE, record["p95_ms"], target, "ms", "<", why)
+    record["margin"] = p95.margin
+    gates = [p95, evaluate(f"{s.name} errors", STAGE, float(record["errors"]), 0.0, "errors", "==")]
+    if s.kind == "vector":
+        gates.extend(_vector_gates(cfg, db, m, params, options, record, why))
+    return record, gates
+
+
+def _vector_gates(cfg: RunConfig, db: Database, m: Measured, params: list[dict[str, Any]],
+                  options: BenchOptions, record: dict[str, Any], why: str) -> list[Gate]:
+    s, k = m.scenario, m.scenario.k or RECALL_K
+    label = f"{s.name} [{s.selectivity}]" if s.selectivity else s.name
+    returned = m.observed.get("returned") or []
+    record["k"] = k
+    record["rows_returned_min"] = min((a["rows"] for a in returned), default=None)
+    record["rows_short_queries"] = sum(1 for a in returned if a["rows"] < k)
+    rows_gate = evaluate(f"{label} rows returned", STAGE, record["rows_returned_min"], float(k), "rows", ">=", why)
+    if not returned:
+        return [rows_gate, not_evaluated(f"{label} recall@10", STAGE, why, cfg.targets["recall_at_10"], "recall")]
+    truth = _truth_recall(db, m, params, options.recall_queries)
+    record.update(truth)
+    recall_gate = evaluate(f"{label} recall@10", STAGE, truth.get("recall_at_10"), cfg.targets["recall_at_10"],
+                           "recall", ">=", truth.get("recall_reason", "not measured"))
+    return [rows_gate, recall_gate]
+
+
+def run_bench(cfg: RunConfig, db: Database, results: Results, scenarios: list[Scenario],
+              options: BenchOptions | None = None, console: Console | None = None) -> list[dict[str, Any]]:
+    """Measure `scenarios` and add their records and gates to `results`; returns the records."""
+    options = options or BenchOptions.from_config(cfg)
+    console = console or Console(stderr=True)
+    out = cfg.run_dir / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    n = options.warmup_rounds + options.rounds
+    with session.connect(db.dsn) as conn:
+        draws = {s.name: draw_params(conn, s, n, cfg.seed + i) for i, s in enumerate(scenarios)}
+    plan_path = _write_plan(cfg, db, scenarios, options, draws, out)
+    try:
+        json_path = _run_pytest(plan_path, out, [s.name for s in scenarios], console)
+    finally:
+        plan_path.unlink(missing_ok=True)
+    records, overheads, servers = [], [], []
+    for m in _collect(json_path, out, scenarios):
+        timed = draws[m.scenario.name][options.warmup_rounds:]
+        record, gates = judge(cfg, db, m, timed, options)
+        records.append(record)
+        results.gates.extend(gates)
+        fid = _fidelity(m)
+        overheads += fid.get("overhead_ms", [])
+        servers += [s for s in (m.observed.get("server_ms") or [])][: fid.get("fidelity_samples", 0)]
+        for table in (record["plan"] or {}).get("large_seq_scans", []):
+            console.print(f"[yellow]{m.scenario.name}: sequential scan over large table {table}")
+    results.scenarios.extend(records)
+    results.gates.append(_overhead_gate(overheads, servers))
+    results.bench = {"options": asdict(options), "pytest_benchmark_json": str(json_path),
+                     "prepare_threshold": options.prepare_threshold,
+                     "fidelity": _fidelity_summary(overheads, servers)}
+    return records
+
+
+def _fidelity_summary(overheads: list[float], servers: list[float]) -> dict[str, Any]:
+    if not overheads:
+        return {"samples": 0}
+    return {"samples": len(overheads), "overhead_p50_ms": statistics.median(overheads),
+            "server_p50_ms": statistics.median(servers),
+            "overhead_target_ms": max(OVERHEAD_SHARE * statistics.median(servers), OVERHEAD_FLOOR_MS),
+            "method": "client round time (pytest-benchmark) minus EXPLAIN ANALYZE (TIMING OFF) planning + "
+                      "execution time, same parameter sets, same connection"}
+
+
+def _overhead_gate(overheads: list[float], servers: list[float]) -> Gate:
+    if not overheads:
+        return not_evaluated("harness overhead p50", STAGE, "no server-side timings recorded", unit="ms")
+    target = max(OVERHEAD_SHARE * statistics.median(servers), OVERHEAD_FLOOR_MS)
+    return evaluate("harness overhead p50", STAGE, statistics.median(overheads), target, "ms", "<=")
