@@ -48,7 +48,7 @@ def _hnsw(name: str) -> Index:
 
 
 class Base(DeclarativeBase):
-    metadata = MetaData()
+    metadata = MetaData(naming_convention={"pk": "pk_%(table_name)s"})
 
 
 class Constituency(Base):

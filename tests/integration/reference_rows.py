@@ -1,4 +1,4 @@
-"""Minimal valid rows of the reference schema at head, shared by the schema and integrity tests."""
+"""Catalog snapshots and minimal valid rows of the reference schema, shared by the schema and integrity tests."""
 
 from __future__ import annotations
 
@@ -14,6 +14,35 @@ from harness import alembic_project
 from harness.db import Database, ServerHandle
 
 DIM = 384
+
+# Catalog queries describing everything of ours in `public`; objects owned by an extension are left out.
+NOT_EXTENSION = ("NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = {oid} AND d.deptype = 'e')")
+SNAPSHOT_QUERIES = {
+    "relations": "SELECT c.relname, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                 "WHERE n.nspname = 'public' AND " + NOT_EXTENSION.format(oid="c.oid"),
+    "columns": "SELECT c.relname, a.attname, row_number() OVER (PARTITION BY c.oid ORDER BY a.attnum), "
+               "format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid) "
+               "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+               "JOIN pg_namespace n ON n.oid = c.relnamespace "
+               "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
+               "WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped",
+    "constraints": "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                   "WHERE connamespace = 'public'::regnamespace",
+    "indexes": "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'",
+    "triggers": "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal",
+    "functions": "SELECT p.proname, pg_get_function_identity_arguments(p.oid), md5(p.prosrc) FROM pg_proc p "
+                 "WHERE p.pronamespace = 'public'::regnamespace AND " + NOT_EXTENSION.format(oid="p.oid"),
+    "types": "SELECT t.typname FROM pg_type t WHERE t.typnamespace = 'public'::regnamespace "
+             "AND t.typrelid = 0 AND t.typelem = 0 AND " + NOT_EXTENSION.format(oid="t.oid"),
+    "extensions": "SELECT extname, obj_description(oid, 'pg_extension') FROM pg_extension",
+}
+
+
+def snapshot(db: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every object of ours by kind, sorted; Alembic's own alembic_version table is left out."""
+    with db.connect() as conn:
+        return {k: sorted((r for r in conn.execute(q) if not any("alembic_version" in str(v) for v in r)), key=repr)
+                for k, q in SNAPSHOT_QUERIES.items()}
 
 
 @contextmanager

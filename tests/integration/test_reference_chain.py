@@ -1,0 +1,177 @@
+"""The reference chain against a real server: every revision's downgrade is exact, base->head->base leaves
+nothing of ours, the HNSW indexes serve k-NN plans, 008 round-trips names exactly, and the audit trigger
+writes one row per changed row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+from reference_rows import DIM, seed_rows, snapshot, vector_text
+
+from harness import alembic_project
+from harness.db import Database
+from harness.verify.checksums import database_checksums
+
+REVISIONS = [f"{n:03d}" for n in range(1, 10)]
+
+def test_base_head_base_head(fresh_db: Database) -> None:
+    empty = snapshot(fresh_db)
+    alembic_project.upgrade(fresh_db, "head")
+    assert alembic_project.current_revision(fresh_db) == alembic_project.head_revision() == REVISIONS[-1]
+    at_head = snapshot(fresh_db)
+    assert {r[0] for r in at_head["relations"] if r[1] == "r"} >= {"posts", "post_embeddings", "audit_log"}
+    alembic_project.downgrade(fresh_db, "base")
+    after = snapshot(fresh_db)
+    assert after["relations"] == after["functions"] == after["triggers"] == after["types"] == []
+    assert [r[0] for r in after["extensions"]] == ["plpgsql"]
+    assert after == empty
+    assert alembic_project.current_revision(fresh_db) is None
+    with fresh_db.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM alembic_version").fetchone() == (0,)
+    alembic_project.upgrade(fresh_db, "head")
+    assert snapshot(fresh_db) == at_head
+
+
+def test_each_downgrade_is_exact(fresh_db: Database) -> None:
+    """Up one revision and back down leaves the catalog exactly as it was, for every revision."""
+    previous = "base"
+    for revision in REVISIONS:
+        before = snapshot(fresh_db)
+        alembic_project.upgrade(fresh_db, revision)
+        assert snapshot(fresh_db) != before, f"{revision} changed nothing"
+        alembic_project.downgrade(fresh_db, previous)
+        assert snapshot(fresh_db) == before, f"downgrade of {revision} is not exact"
+        alembic_project.upgrade(fresh_db, revision)
+        previous = revision
+
+
+def test_004_keeps_a_vector_extension_it_did_not_create(fresh_db: Database) -> None:
+    with fresh_db.connect(autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION vector")
+    alembic_project.upgrade(fresh_db, "head")
+    alembic_project.downgrade(fresh_db, "base")
+    with fresh_db.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'vector'").fetchone() == (1,)
+
+
+def _clustered(n: int, seed: int) -> np.ndarray[Any, Any]:
+    """Unit vectors around 20 centres: a low intrinsic dimension, like real embeddings."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(20, DIM))
+    v = centres[rng.integers(0, 20, n)] + 0.3 * rng.normal(size=(n, DIM))
+    return v / np.linalg.norm(v, axis=1, keepdims=True)  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(("table", "key", "index"), [
+    ("post_embeddings", "post_id", "ix_post_embeddings_embedding_hnsw"),
+    ("ai_reports", "id", "ix_ai_reports_embedding_hnsw"),
+])
+def test_hnsw_serves_knn_order_by(fresh_db: Database, table: str, key: str, index: str) -> None:
+    """With 2,000 clustered vectors analysed (no planner switches touched), k-NN uses the HNSW index."""
+    n = 2000
+    alembic_project.upgrade(fresh_db, "head")
+    vectors = _clustered(n + 1, seed=7)
+    with fresh_db.connect() as conn:
+        ids = seed_rows(conn)
+        if table == "post_embeddings":
+            conn.execute("INSERT INTO posts (source_id, ward_id, title, body, topic, published_at) "
+                         "SELECT %s, %s, 't' || g, 'b', 'x', now() FROM generate_series(1, %s) g",
+                         (ids["source"], ids["ward"], n))
+            with conn.cursor().copy("COPY post_embeddings (post_id, embedding) FROM STDIN") as copy:
+                for post_id, v in zip(range(2, n + 2), vectors[:n], strict=True):
+                    copy.write_row((post_id, vector_text(v)))
+        else:
+            with conn.cursor().copy("COPY ai_reports (ward_id, ai_model_id, title, body, embedding) "
+                                    "FROM STDIN") as copy:
+                for v in vectors[:n]:
+                    copy.write_row((ids["ward"], ids["ai_model"], "r", "b", vector_text(v)))
+        conn.execute(psycopg.sql.SQL("ANALYZE {}").format(psycopg.sql.Identifier(table)))
+        conn.commit()
+        query = psycopg.sql.SQL("SELECT {} FROM {} ORDER BY embedding <=> %s::vector LIMIT 10").format(
+            psycopg.sql.Identifier(key), psycopg.sql.Identifier(table))
+        probe = vector_text(vectors[n])
+        plan = "\n".join(r[0] for r in conn.execute(psycopg.sql.SQL("EXPLAIN ") + query, (probe,)))
+        rows = conn.execute(query, (probe,)).fetchall()
+    assert index in plan, plan
+    assert len(rows) == 10
+
+
+TRICKY_NAMES = [
+    "Ann", "Mary Ann Smith", " leading", "trailing ", "  two  leading and trailing  ", "a  b", " ", "  ", "",
+    "Zoë Ó Briain", "李 小龍", "Łukasz Żółć", "tab\tinside", "nbsp\u00a0inside", "emoji 🙂 name",
+    "combining e\u0301 accent", "new\nline here", "O'Neil-Smythe", "x", "ends with space\u3000ideographic",
+]
+
+
+def test_008_round_trips_names_exactly(fresh_db: Database) -> None:
+    alembic_project.upgrade(fresh_db, "007")
+    with fresh_db.connect() as conn:
+        conn.execute("INSERT INTO constituencies (code, name, region) VALUES ('C1', 'c', 'r')")
+        conn.execute("INSERT INTO wards (constituency_id, code, name, population, electorate, area_km2) "
+                     "VALUES (1, 'W1', 'w', 1, 1, 1)")
+        with conn.cursor() as cur:
+            cur.executemany("INSERT INTO candidates (ward_id, full_name) VALUES (1, %s)",
+                            [(name,) for name in TRICKY_NAMES])
+        conn.commit()
+        before = database_checksums(conn)
+    alembic_project.upgrade(fresh_db, "008")
+    with fresh_db.connect() as conn:
+        split = dict(conn.execute("SELECT id, (given_name, family_name) FROM candidates").fetchall())
+        rebuilt = conn.execute("SELECT given_name || coalesce(' ' || family_name, '') FROM candidates "
+                               "ORDER BY id").fetchall()
+        at_008 = database_checksums(conn)
+    assert [r[0] for r in rebuilt] == TRICKY_NAMES
+    assert split[TRICKY_NAMES.index("Mary Ann Smith") + 1] == ("Mary Ann", "Smith")
+    assert split[TRICKY_NAMES.index("Ann") + 1] == ("Ann", None)
+    assert split[TRICKY_NAMES.index("trailing ") + 1] == ("trailing", "")
+    alembic_project.downgrade(fresh_db, "007")
+    with fresh_db.connect() as conn:
+        assert database_checksums(conn) == before  # audit_log included: the transform is not audited
+        names = [r[0] for r in conn.execute("SELECT full_name FROM candidates ORDER BY id")]
+    assert names == TRICKY_NAMES
+    alembic_project.upgrade(fresh_db, "008")
+    with fresh_db.connect() as conn:
+        assert database_checksums(conn) == at_008
+
+
+def _audit_count(conn: psycopg.Connection[Any]) -> int:
+    row = conn.execute("SELECT count(*) FROM audit_log").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_audit_writes_one_row_per_changed_row(fresh_db: Database) -> None:
+    alembic_project.upgrade(fresh_db, "head")
+    with fresh_db.connect() as conn:
+        ids = seed_rows(conn)  # one audited insert: the candidate
+        conn.commit()
+        start = _audit_count(conn)
+        assert start == 1
+        conn.execute("INSERT INTO candidates (ward_id, given_name, family_name) VALUES (%s, 'Alan', 'Turing'), "
+                     "(%s, 'Edsger', 'Dijkstra')", (ids["ward"], ids["ward"]))
+        conn.execute("INSERT INTO ward_results (election_id, ward_id, candidate_id, votes) "
+                     "SELECT %s, ward_id, id, 100 FROM candidates", (ids["election"],))
+        conn.execute("INSERT INTO ward_turnout (election_id, ward_id, registered, ballots_cast) "
+                     "VALUES (%s, %s, 1000, 300)", (ids["election"], ids["ward"]))
+        conn.execute("INSERT INTO ai_reports (ward_id, ai_model_id, title, body) VALUES (%s, %s, 't', 'b')",
+                     (ids["ward"], ids["ai_model"]))
+        conn.execute("UPDATE ward_results SET votes = votes + 1")                 # 3 rows
+        conn.execute("UPDATE ward_turnout SET ballots_cast = 301")                # 1 row
+        conn.execute("UPDATE ward_results SET votes = votes WHERE votes < 0")     # 0 rows
+        conn.execute("DELETE FROM ward_results WHERE candidate_id <> %s", (ids["candidate"],))  # 2 rows
+        conn.execute("DELETE FROM ai_reports")                                    # 1 row
+        conn.commit()
+        rows = conn.execute("SELECT table_name, op, count(*) FROM audit_log WHERE id > 1 "
+                            "GROUP BY 1, 2 ORDER BY 1, 2").fetchall()
+        assert rows == [("ai_reports", "DELETE", 1), ("ai_reports", "INSERT", 1), ("candidates", "INSERT", 2),
+                        ("ward_results", "DELETE", 2), ("ward_results", "INSERT", 3), ("ward_results", "UPDATE", 3),
+                        ("ward_turnout", "INSERT", 1), ("ward_turnout", "UPDATE", 1)]
+        old, new = conn.execute("SELECT old_row, new_row FROM audit_log WHERE table_name = 'ward_turnout' "
+                                "AND op = 'UPDATE'").fetchone()  # type: ignore[misc]
+        assert (old["ballots_cast"], new["ballots_cast"]) == (300, 301)
+        conn.execute("UPDATE ward_turnout SET ballots_cast = 0")
+        conn.rollback()  # a rolled-back change leaves no audit row
+        assert _audit_count(conn) == start + 14
