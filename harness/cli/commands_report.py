@@ -1,0 +1,24 @@
+"""`wardbench report RESULTS.json`: re-render report.html, summary.md and junit.xml offline from a results file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from harness.cli import app
+from harness.report import write_reports
+from harness.results import Results
+
+
+@app.command()
+def report(results_json: Annotated[Path, typer.Argument(metavar="RESULTS.json", help="a wardbench results file")],
+           out: Annotated[Path | None, typer.Option("--out", help="output folder (default: beside the file)")] = None
+           ) -> None:
+    """Render html/md/junit from saved results, without a database; exit code follows the results' verdict."""
+    results = Results.read(results_json)
+    written = write_reports(results, out if out is not None else results_json.parent)
+    Console(stderr=True).print("wrote: " + ", ".join(str(p) for p in written.values()))
+    raise typer.Exit(results.exit_code)

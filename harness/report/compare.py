@@ -1,0 +1,122 @@
+"""Baseline vs current: per scenario, is it slower beyond a threshold, and is that more than noise?
+
+Two pieces of evidence on the raw samples (`samples_ms`), because a single mean or p95 from a shared CI
+runner moves 10-50 % by itself:
+- a one-sided Mann-Whitney U test (is current stochastically slower than baseline?) for a location shift;
+- a bootstrap 99 % interval of the p95 ratio and of the median ratio (current / baseline).
+A scenario regresses when its p95 ratio exceeds 1 + threshold with the interval wholly above 1, or its
+median does so and the rank test agrees. Improvements mirror this; anything else is within noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from harness.errors import UsageError
+from harness.report.view import scenarios
+from harness.results import Results
+
+ALPHA = 0.01
+RESAMPLES = 1000
+MAX_SAMPLES = 4000  # bootstrap cost is RESAMPLES x n; a few thousand samples already pin a p95
+
+
+@dataclass
+class ScenarioComparison:
+    """One scenario's verdict and the figures behind it (ratios are current / baseline)."""
+
+    name: str
+    verdict: str  # slower | faster | unchanged | not_evaluated
+    baseline_p95_ms: float | None
+    current_p95_ms: float | None
+    p95_ratio: float | None
+    p95_ratio_ci: list[float] | None
+    median_ratio: float | None
+    median_ratio_ci: list[float] | None
+    mwu_p_slower: float | None
+    mwu_p_faster: float | None
+    n_baseline: int
+    n_current: int
+    reason: str = ""
+
+
+def parse_threshold(text: str) -> float:
+    """'10%', '10' (percent) or '0.1' (a fraction below 1) -> 0.1; anything else is a UsageError."""
+    raw = text.strip().rstrip("%").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        raise UsageError(f"bad --max-regression {text!r}: use a percentage, e.g. 10%") from None
+    fraction = value / 100 if text.strip().endswith("%") or value >= 1 else value
+    if not 0 < fraction < 10:
+        raise UsageError(f"bad --max-regression {text!r}: must be above 0 %")
+    return fraction
+
+
+def _bootstrap_ratio_ci(base: np.ndarray, cur: np.ndarray, q: float, rng: np.random.Generator) -> list[float]:
+    """(1 - ALPHA) percentile interval of quantile(cur, q) / quantile(base, q) over independent resamples."""
+    b = np.quantile(rng.choice(base, size=(RESAMPLES, base.size)), q, axis=1)
+    c = np.quantile(rng.choice(cur, size=(RESAMPLES, cur.size)), q, axis=1)
+    low, high = np.percentile(c / np.maximum(b, 1e-12), [50 * ALPHA, 100 - 50 * ALPHA])
+    return [float(low), float(high)]
+
+
+def _thin(samples: list[float], rng: np.random.Generator) -> np.ndarray:
+    arr = np.asarray(samples, float)
+    return rng.choice(arr, MAX_SAMPLES, replace=False) if arr.size > MAX_SAMPLES else arr
+
+
+def compare_samples(name: str, base_samples: list[float], cur_samples: list[float], threshold: float,
+                    seed: int = 0) -> ScenarioComparison:
+    """Verdict for one scenario from its raw samples (see the module docstring for the rule)."""
+    rng = np.random.default_rng(seed)
+    base, cur = _thin(base_samples, rng), _thin(cur_samples, rng)
+    if base.size < 20 or cur.size < 20:
+        return ScenarioComparison(name, "not_evaluated", None, None, None, None, None, None, None, None,
+                                  int(base.size), int(cur.size), "fewer than 20 raw samples on a side")
+    p95_b, p95_c = float(np.quantile(base, 0.95)), float(np.quantile(cur, 0.95))
+    med_b, med_c = float(np.median(base)), float(np.median(cur))
+    p95_ratio, med_ratio = p95_c / max(p95_b, 1e-12), med_c / max(med_b, 1e-12)
+    p95_ci = _bootstrap_ratio_ci(base, cur, 0.95, rng)
+    med_ci = _bootstrap_ratio_ci(base, cur, 0.5, rng)
+    p_slower = float(stats.mannwhitneyu(cur, base, alternative="greater").pvalue)
+    p_faster = float(stats.mannwhitneyu(cur, base, alternative="less").pvalue)
+    up, down = 1 + threshold, 1 / (1 + threshold)
+    slower = (p95_ratio > up and p95_ci[0] > 1) or (med_ratio > up and med_ci[0] > 1 and p_slower < ALPHA)
+    faster = (p95_ratio < down and p95_ci[1] < 1) or (med_ratio < down and med_ci[1] < 1 and p_faster < ALPHA)
+    verdict = "slower" if slower else "faster" if faster else "unchanged"
+    return ScenarioComparison(name, verdict, p95_b, p95_c, p95_ratio, p95_ci, med_ratio, med_ci, p_slower,
+                              p_faster, int(base.size), int(cur.size))
+
+
+ENV_KEYS = ("postgres_version", "pgvector_version", "cpu_model", "cpu_count", "memory_bytes", "server_settings")
+
+
+def compare_results(baseline: Results, current: Results, threshold: float) -> dict[str, Any]:
+    """Per-scenario comparisons, scenarios on one side only, and environment differences."""
+    base = {s["name"]: s for s in scenarios(baseline)}
+    cur = {s["name"]: s for s in scenarios(current)}
+    common = [n for n in cur if n in base]
+    if not common:
+        raise UsageError("the two results files share no scenario: nothing to compare")
+    rows = []
+    for i, name in enumerate(common):
+        b, c = base[name], cur[name]
+        if not b["samples_ms"] or not c["samples_ms"]:
+            side = "baseline" if not b["samples_ms"] else "current"
+            rows.append(ScenarioComparison(name, "not_evaluated", b["p95_ms"], c["p95_ms"], None, None, None,
+                                           None, None, None, len(b["samples_ms"]), len(c["samples_ms"]),
+                                           f"no raw samples (samples_ms) in the {side} results"))
+        else:
+            rows.append(compare_samples(name, b["samples_ms"], c["samples_ms"], threshold, seed=i))
+    env_b, env_c = baseline.environment or {}, current.environment or {}
+    env_diff = {k: [env_b.get(k), env_c.get(k)] for k in ENV_KEYS if env_b.get(k) != env_c.get(k)}
+    return {"threshold": threshold, "alpha": ALPHA, "baseline": baseline.run_id, "current": current.run_id,
+            "scenarios": [asdict(r) for r in rows],
+            "only_in_baseline": [n for n in base if n not in cur], "only_in_current": [n for n in cur if n not in base],
+            "environment_differences": env_diff,
+            "regressions": [r.name for r in rows if r.verdict == "slower"]}

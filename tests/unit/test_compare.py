@@ -1,0 +1,102 @@
+"""`wardbench compare`: a doubled p95 is flagged, two runs of one build stay quiet, bad input exits 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.errors import UsageError
+from harness.report.compare import compare_results, compare_samples, parse_threshold
+from harness.results import Results
+
+
+def _results(tmp_path: Path, name: str, samples: dict[str, np.ndarray]) -> Path:
+    scenarios = [{"name": n, "kind": "ward", "p95_ms": float(np.quantile(s, 0.95)),
+                  "samples_ms": [float(v) for v in s]} for n, s in samples.items()]
+    path = tmp_path / f"{name}.json"
+    Results(run_id=name, command="bench", scenarios=scenarios).write(path)
+    return path
+
+
+def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", "from harness.cli import main; main()", "compare",
+                           *map(str, args)], capture_output=True, text=True, timeout=120)
+
+
+def _same_build(seed: int, n: int = 1500) -> dict[str, np.ndarray]:
+    """Two scenarios as one build would give them on one runner: lognormal body, seeded draw."""
+    rng = np.random.default_rng(seed)
+    return {"ward_dashboard": rng.lognormal(np.log(1.2), 0.35, n), "semantic_search": rng.lognormal(np.log(4), 0.5, n)}
+
+
+def test_doubled_p95_is_flagged_and_exits_1(tmp_path: Path) -> None:
+    base = _same_build(1)
+    cur = _same_build(2)
+    tail = cur["ward_dashboard"] > np.quantile(cur["ward_dashboard"], 0.9)
+    cur["ward_dashboard"] = np.where(tail, cur["ward_dashboard"] * 2.2, cur["ward_dashboard"])  # p95 about 2x
+    proc = _run(_results(tmp_path, "base", base), _results(tmp_path, "cur", cur), "--json", tmp_path / "c.json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "c.json").read_text())
+    verdicts = {r["name"]: r for r in report["scenarios"]}
+    assert verdicts["ward_dashboard"]["verdict"] == "slower"
+    assert verdicts["ward_dashboard"]["p95_ratio_ci"][0] > 1.5
+    assert verdicts["semantic_search"]["verdict"] == "unchanged"
+    assert "regression" in proc.stdout and "ward_dashboard" in proc.stdout
+
+
+def test_same_build_stays_quiet(tmp_path: Path) -> None:
+    proc = _run(_results(tmp_path, "a", _same_build(11)), _results(tmp_path, "b", _same_build(12)))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "no significant regression" in proc.stdout
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_same_distribution_no_false_alarm(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    a, b = rng.lognormal(0, 0.5, 400), rng.lognormal(0, 0.5, 400)
+    assert compare_samples("x", a.tolist(), b.tolist(), 0.10, seed=seed).verdict == "unchanged"
+
+
+def test_uniform_slowdown_and_speedup() -> None:
+    rng = np.random.default_rng(7)
+    a, b = rng.lognormal(0, 0.3, 800), rng.lognormal(0, 0.3, 800)
+    slow = compare_samples("x", a.tolist(), (b * 1.5).tolist(), 0.10)
+    assert slow.verdict == "slower" and slow.mwu_p_slower is not None and slow.mwu_p_slower < 0.01
+    assert compare_samples("x", a.tolist(), (b / 1.5).tolist(), 0.10).verdict == "faster"
+    # Slower, but within the threshold: not a regression.
+    assert compare_samples("x", a.tolist(), (b * 1.03).tolist(), 0.10).verdict == "unchanged"
+
+
+def test_missing_samples_is_not_evaluated_not_a_pass(tmp_path: Path) -> None:
+    base = Results(run_id="a", command="bench", scenarios=[{"name": "s", "p95_ms": 1.0}])
+    cur = Results(run_id="b", command="bench", scenarios=[{"name": "s", "p95_ms": 9.0}])
+    row = compare_results(base, cur, 0.1)["scenarios"][0]
+    assert row["verdict"] == "not_evaluated" and "samples_ms" in row["reason"]
+
+
+@pytest.mark.parametrize("text", ["ten", "-5%", "0"])
+def test_bad_threshold(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_threshold(text)
+
+
+def test_threshold_forms() -> None:
+    assert parse_threshold("10%") == pytest.approx(0.1) == parse_threshold("10") == parse_threshold("0.1")
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
+    good = _results(tmp_path, "good", _same_build(1, 100))
+    (tmp_path / "junk.json").write_text("{not json")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    other = tmp_path / "other.json"
+    Results(run_id="o", command="bench", scenarios=[{"name": "elsewhere", "samples_ms": [1.0] * 30}]).write(other)
+    for args in ([good, tmp_path / "missing.json"], [good, tmp_path / "junk.json"], [good, tmp_path / "list.json"],
+                 [good, other], [good, good, "--max-regression", "lots"]):
+        proc = _run(*args)
+        assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
+        assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("wardbench: error:"), proc.stderr
