@@ -36,6 +36,7 @@ STAGE = "bench"
 RECALL_K = 10
 # Fidelity target from the issue: harness overhead at p50 below 10 % of server time or 0.2 ms, the larger.
 OVERHEAD_SHARE, OVERHEAD_FLOOR_MS = 0.10, 0.2
+MAX_SAMPLES = 5000  # raw timings kept in results.json so `wardbench compare` can test on samples
 
 
 @dataclass(frozen=True)
@@ -182,6 +183,7 @@ def judge(cfg: RunConfig, db: Database, m: Measured, params: list[dict[str, Any]
                               "prepared_statements": obs.get("prepared_statements")}
     if m.timings_s:
         record.update(latency_summary_ms(m.timings_s))
+        record["samples_ms"] = [round(t * 1e3, 4) for t in m.timings_s[:MAX_SAMPLES]]  # raw, for `compare`
     fidelity = _fidelity(m)
     record.update({k: v for k, v in fidelity.items() if k != "overhead_ms"})
     why = f"scenario failed: {error}" if error else "no timings recorded"
