@@ -25,6 +25,16 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+def git_dirty() -> bool | None:
+    """Whether tracked files differ from the commit: then the commit alone does not describe the code run."""
+    try:
+        out = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
+                             capture_output=True, text=True, timeout=5, check=False)
+    except OSError:
+        return None
+    return bool(out.stdout.strip()) if out.returncode == 0 else None
+
+
 def _memory_bytes() -> int | None:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -45,9 +55,12 @@ def _cpu_model() -> str:
 def collect_environment(db: Database | None) -> dict[str, Any]:
     """Machine, harness and (when a database is given) server facts."""
     env: dict[str, Any] = {
-        "harness_version": __version__, "git_commit": git_commit(), "python": platform.python_version(),
+        "harness_version": __version__, "git_commit": git_commit(), "git_dirty": git_dirty(),
+        "python": platform.python_version(),
         "platform": platform.platform(), "cpu_model": _cpu_model(), "cpu_count": os.cpu_count(),
         "memory_bytes": _memory_bytes(),
+        # Other work on the machine when the run started: a busy shared runner explains noisy timings.
+        "load_average_1m": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
     }
     if db is None:
         return env
