@@ -1,0 +1,1 @@
+"""Synthetic production-shaped data: domain generators streamed into the head schema by binary COPY."""
