@@ -26,16 +26,30 @@ def _schema_stage(cfg: RunConfig, db: Database, results: Results) -> None:
     migrate_and_check(cfg, db, results)
 
 
+def _verify_stage(cfg: RunConfig, db: Database, results: Results) -> None:
+    from harness.verify.stage import verify_stage
+
+    verify_stage(cfg, db, results)
+
+
 def _backup_stage(cfg: RunConfig, db: Database, results: Results) -> None:
     from harness.backup.verify import verify_backup
 
     verify_backup(cfg, db, results)
 
 
+def _faults_stage(cfg: RunConfig, db: Database, results: Results) -> None:
+    from harness.faults.battery import run_faults
+
+    run_faults(cfg, db, results)
+
+
 # Order is execution order. Later issues register here: generate, verify, bench, load, backup.
 STAGES: dict[str, Stage] = {
     "schema": _schema_stage,
+    "verify": _verify_stage,
     "backup": _backup_stage,
+    "faults": _faults_stage,
 }
 
 

@@ -89,13 +89,22 @@ def snapshot_schema(conn: psycopg.Connection[Any]) -> SchemaSnapshot:
                            for kind, q in QUERIES.items()})
 
 
+def _normalized(definition: str) -> str:
+    # PostgreSQL's deparser is not idempotent about grouping: a CHECK written `(a OR b) OR c` prints
+    # with nested parentheses, and once restored from that text prints as `a OR b OR c`. Same meaning.
+    return " ".join(definition.replace("(", " ").replace(")", " ").split())
+
+
 def diff_schema(expected: SchemaSnapshot, actual: SchemaSnapshot) -> list[str]:
-    """One line per difference: an object missing, extra, or defined differently in `actual`."""
+    """One line per difference: an object missing, extra, or defined differently in `actual`.
+
+    Definitions are compared without grouping parentheses (see `_normalized`).
+    """
     lines: list[str] = []
     for kind, want in expected.objects.items():
         have = actual.objects.get(kind, {})
         lines += [f"{kind}: {name} missing" for name in sorted(want.keys() - have.keys())]
         lines += [f"{kind}: {name} unexpected" for name in sorted(have.keys() - want.keys())]
         lines += [f"{kind}: {name} differs: {want[name]!r} vs {have[name]!r}"
-                  for name in sorted(want.keys() & have.keys()) if want[name] != have[name]]
+                  for name in sorted(want.keys() & have.keys()) if _normalized(want[name]) != _normalized(have[name])]
     return lines
