@@ -1,0 +1,133 @@
+"""Run Locust headless in a subprocess (never imported here: it monkey-patches with gevent) and collect results."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from harness.db import Database, redact_dsn
+from harness.errors import EnvironmentFailure
+from harness.load.summary import MergedLoad, merge_payloads, read_payloads
+from harness.load.workload import APPLICATION_NAME
+
+LOCUSTFILE = Path(__file__).resolve().parents[2] / "scenarios" / "locustfile.py"
+STARTUP_ALLOWANCE_S = 120  # Locust start, parameter sampling and worker hand-shakes, beyond the run time
+
+
+@dataclass(frozen=True)
+class LocustRun:
+    """One headless Locust run: who runs, for how long, closed (think time) or open (rate) model."""
+
+    label: str
+    users: int
+    duration_s: float
+    classes: tuple[str, ...] = ("ReaderUser", "WriterUser")
+    writers: int = 0
+    think_time_s: float = 0.0
+    rate_per_s: float = 0.0
+    processes: int = 1
+    only: tuple[str, ...] = ()
+    scenario_dirs: tuple[Path, ...] = ()
+    sql_file: Path | None = None
+    sql_kind: str = "ward"
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class LocustOutcome:
+    """Merged measurements of a run plus Locust's own (rounded) p95 per scenario, for comparison."""
+
+    run: LocustRun
+    merged: MergedLoad
+    locust_p95_ms: dict[str, float]
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def locust_command(run: LocustRun, out_dir: Path) -> list[str]:
+    """The `locust` command line for `run`, writing its per-process results into `out_dir`."""
+    cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(run.users),
+           "-r", str(run.users), "-t", f"{math.ceil(run.duration_s)}s", "--loglevel", "WARNING",
+           "--only-summary", "--csv", str(out_dir / "locust"), "--wb-out", str(out_dir),
+           "--wb-think-time", str(run.think_time_s), "--wb-rate", str(run.rate_per_s),
+           "--wb-writers", str(run.writers), "--wb-seed", str(run.seed), "--wb-sql-kind", run.sql_kind]
+    if run.only:
+        cmd += ["--wb-only", ",".join(run.only)]
+    if run.scenario_dirs:
+        cmd += ["--wb-scenarios", os.pathsep.join(str(d) for d in run.scenario_dirs)]
+    if run.sql_file is not None:
+        cmd += ["--wb-sql-file", str(run.sql_file)]
+    if run.processes > 1:
+        port = str(_free_port())  # not Locust's fixed 5557: runs by others may be using it
+        cmd += ["--processes", str(run.processes), "--master-bind-port", port, "--master-port", port]
+    return [*cmd, *run.classes]
+
+
+def session_env(db: Database, settings: dict[str, str]) -> dict[str, str]:
+    """Environment for load clients: the DSN (kept out of argv), an application name, session settings."""
+    options = " ".join(f"-c {k}={v}" for k, v in sorted(settings.items()))
+    env = {**os.environ, "WARDBENCH_DSN": db.dsn, "PGAPPNAME": APPLICATION_NAME, "PYTHONUNBUFFERED": "1"}
+    if options:
+        env["PGOPTIONS"] = options
+    return env
+
+
+def locust_percentiles(stats_csv: Path) -> dict[str, float]:
+    """Locust's own p95 per scenario from its stats CSV (rounded to about two significant digits)."""
+    if not stats_csv.is_file():
+        return {}
+    with stats_csv.open() as fh:
+        return {row["Name"]: float(row["95%"]) for row in csv.DictReader(fh)
+                if row["Name"] != "Aggregated" and row["95%"] not in ("", "N/A")}
+
+
+def run_locust(db: Database, run: LocustRun, out_root: Path, settings: dict[str, str],
+               console: Console | None = None) -> LocustOutcome:
+    """Run Locust headless for `run` and merge what its processes recorded; no results is EnvironmentFailure."""
+    out_dir = out_root / run.label
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("worker-*.json"):
+        old.unlink()
+    log = out_dir / "locust.log"
+    with log.open("w") as log_fh:
+        proc = subprocess.Popen(locust_command(run, out_dir), stdout=log_fh, stderr=subprocess.STDOUT,
+                                env=session_env(db, settings))
+        _wait_with_progress(proc, run, console or Console(stderr=True))
+    payloads = read_payloads(out_dir)
+    if not payloads:
+        tail = log.read_text(errors="replace").strip().splitlines()[-3:]
+        raise EnvironmentFailure(f"locust run {run.label!r} recorded nothing (exit {proc.returncode}): "
+                                 f"{redact_dsn(' | '.join(tail)) or 'no output'}; log: {log}")
+    return LocustOutcome(run, merge_payloads(payloads), locust_percentiles(out_dir / "locust_stats.csv"), log)
+
+
+def _wait_with_progress(proc: subprocess.Popen[bytes], run: LocustRun, console: Console) -> None:
+    """Show a bar over the run time while Locust works; kill it if it overruns by far."""
+    deadline = time.monotonic() + run.duration_s + STARTUP_ALLOWANCE_S
+    start = time.monotonic()
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"load {run.label}: {run.users} users", total=run.duration_s)
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                raise EnvironmentFailure(f"locust run {run.label!r} did not finish within "
+                                         f"{run.duration_s + STARTUP_ALLOWANCE_S:.0f} s")
+            progress.update(task, completed=min(time.monotonic() - start, run.duration_s))
+            time.sleep(0.2)

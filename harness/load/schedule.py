@@ -1,0 +1,43 @@
+"""Open-model arrivals: each user sends on a fixed schedule of intended start times, late or not.
+
+Like wrk2, the total rate is split evenly over the users; a request that starts late keeps its intended
+start, so its latency includes the time it waited behind a slow predecessor (no coordinated omission).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass
+class ArrivalSchedule:
+    """Intended start times first_s, first_s + interval_s, ... for one user."""
+
+    first_s: float
+    interval_s: float
+    issued: int = 0
+
+    @classmethod
+    def for_user(cls, total_rate_per_s: float, users: int, start_s: float) -> ArrivalSchedule:
+        """One user's share of `total_rate_per_s` spread over `users` users, starting at `start_s`."""
+        if total_rate_per_s <= 0 or users <= 0:
+            raise ValueError("rate and users must be positive")
+        return cls(start_s, users / total_rate_per_s)
+
+    def next_intended(self) -> float:
+        """The next intended start time; the caller waits until then, or sends at once when late."""
+        intended = self.first_s + self.issued * self.interval_s
+        self.issued += 1
+        return intended
+
+    def due_by(self, t_s: float) -> int:
+        """How many requests this schedule asked for by time `t_s` (the denominator of the achieved rate)."""
+        if t_s < self.first_s:
+            return 0
+        return math.floor((t_s - self.first_s) / self.interval_s + 1e-9) + 1
+
+
+def achieved_ratio(completed: int, due: int) -> float | None:
+    """Completed requests over requests due; None when nothing was due (the gate is then not evaluated)."""
+    return completed / due if due > 0 else None

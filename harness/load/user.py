@@ -1,0 +1,244 @@
+"""Locust users that run wardbench scenarios over psycopg 3, recording into HdrHistograms.
+
+Imported only inside a Locust process: `import locust` runs gevent's monkey-patching, and it must come
+before psycopg is imported so that psycopg picks its gevent-cooperative wait function (psycopg chooses
+once, at import; with the C wait every greenlet blocks while one query runs).
+"""
+
+from __future__ import annotations
+
+import locust  # noqa: I001 - must precede psycopg, see the module docstring
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gevent
+import numpy as np
+import psycopg
+import psycopg.waiting
+from locust import User, constant, events, task
+from locust.exception import StopUser
+from locust.env import Environment
+from locust.runners import MasterRunner
+
+from harness.bench.session import apply_settings, connect
+from harness.load.histograms import LatencyRecorder
+from harness.load.schedule import ArrivalSchedule
+from harness.load.workload import APPLICATION_NAME, Job, Workload, load_workload
+
+RECONNECT_PAUSE_S = 0.05  # after a failed connect, so a dead server does not become a hot loop
+os.environ.setdefault("PGAPPNAME", APPLICATION_NAME)  # libpq reads it: our sessions can be found and killed
+
+
+@dataclass
+class ProcessState:
+    """What this Locust process measured; written as one JSON file when the test stops."""
+
+    workload: Workload | None = None
+    workload_key: tuple[str, ...] = ()
+    recorder: LatencyRecorder = field(default_factory=LatencyRecorder)
+    schedules: list[ArrivalSchedule] = field(default_factory=list)
+    completed_in_time: int = 0
+    started_s: float = 0.0
+    stopping_s: float | None = None
+    users_started: int = 0
+
+
+STATE = ProcessState()
+
+
+@events.init_command_line_parser.add_listener
+def _add_options(parser: Any) -> None:
+    parser.add_argument("--wb-scenarios", default="", help="extra scenario directories, separated by os.pathsep")
+    parser.add_argument("--wb-only", default="", help="comma-separated scenario names to run (default: all)")
+    parser.add_argument("--wb-sql-file", default="", help="run this one fixed statement only (fidelity runs)")
+    parser.add_argument("--wb-sql-kind", default="ward", help="kind reported for --wb-sql-file")
+    parser.add_argument("--wb-rate", type=float, default=0.0,
+                        help="open model: total arrivals per second over all users (0 = closed model)")
+    parser.add_argument("--wb-think-time", type=float, default=0.05,
+                        help="closed model: mean seconds a user waits between requests")
+    parser.add_argument("--wb-writers", type=int, default=0, help="WriterUser count (0 = by weight)")
+    parser.add_argument("--wb-seed", type=int, default=42, help="parameter sampling seed")
+    parser.add_argument("--wb-out", default="", include_in_web_ui=False,
+                        help="directory for this process's results file (histograms, series)")
+
+
+def _dsn(environment: Environment) -> str:
+    """The DSN from WARDBENCH_DSN (kept out of argv), else Locust's host field (web UI use)."""
+    dsn = os.environ.get("WARDBENCH_DSN") or environment.host or ""
+    if not dsn:
+        raise RuntimeError("no database: set WARDBENCH_DSN or pass --host postgresql://...")
+    return dsn
+
+
+def _workload_key(opts: Any) -> tuple[str, ...]:
+    return (opts.wb_scenarios, opts.wb_only, opts.wb_sql_file, opts.wb_sql_kind, str(opts.wb_seed))
+
+
+def _load_workload(environment: Environment) -> None:
+    """Draw every scenario's parameters from the database (once per process, before the clock starts)."""
+    opts = environment.parsed_options
+    with connect(_dsn(environment)) as conn:
+        STATE.workload = load_workload(conn, scenario_dirs=[d for d in opts.wb_scenarios.split(os.pathsep) if d],
+                                       only=[n for n in opts.wb_only.split(",") if n],
+                                       sql_file=opts.wb_sql_file or None, seed=opts.wb_seed,
+                                       fixed_kind=opts.wb_sql_kind)
+    STATE.workload_key = _workload_key(opts)
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_: Any) -> None:
+    opts = environment.parsed_options
+    if opts is None:
+        return
+    if opts.wb_writers > 0:
+        WriterUser.fixed_count = opts.wb_writers
+    if not isinstance(environment.runner, MasterRunner) and (os.environ.get("WARDBENCH_DSN") or environment.host):
+        _load_workload(environment)  # here, not in test_start: Locust's run-time clock is already ticking there
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, MasterRunner):
+        return  # the master only coordinates
+    if STATE.workload is None or STATE.workload_key != _workload_key(environment.parsed_options):
+        _load_workload(environment)  # options changed in the web UI, or a remote worker got them from the master
+    STATE.recorder = LatencyRecorder()
+    STATE.schedules.clear()
+    STATE.completed_in_time, STATE.stopping_s, STATE.users_started = 0, None, 0
+    STATE.started_s = time.time()
+
+
+@events.test_stopping.add_listener
+def _on_test_stopping(environment: Environment, **_: Any) -> None:
+    STATE.stopping_s = time.time()
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment: Environment, **_: Any) -> None:
+    opts = environment.parsed_options
+    if isinstance(environment.runner, MasterRunner) or not opts or not opts.wb_out:
+        return
+    stop_s = STATE.stopping_s or time.time()
+    payload = {
+        "pid": os.getpid(),
+        "wait_function": psycopg.waiting.wait.__name__,
+        "started_s": STATE.started_s,
+        "stopped_s": stop_s,
+        "users": STATE.users_started,
+        "rate_per_s": opts.wb_rate,
+        "due": sum(s.due_by(stop_s) for s in STATE.schedules),
+        "completed_in_time": STATE.completed_in_time,
+        **STATE.recorder.to_dict(),
+    }
+    out = Path(opts.wb_out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".worker-{os.getpid()}.json"
+    tmp.write_text(json.dumps(payload))
+    tmp.replace(out / f"worker-{os.getpid()}.json")
+
+
+class ScenarioUser(User):
+    """One database session running scenarios of one role; pacing is done in the task, not wait_time."""
+
+    abstract = True
+    role = "reader"
+    wait_time = constant(0)
+
+    def on_start(self) -> None:
+        opts = self.environment.parsed_options
+        STATE.users_started += 1
+        self.conn: psycopg.Connection[Any] | None = None
+        self.rng = np.random.default_rng([opts.wb_seed, os.getpid(), STATE.users_started])
+        assert STATE.workload is not None, "test_start loads the workload before users spawn"
+        self.jobs: list[Job] = STATE.workload.for_role(self.role)
+        weights = np.array([j.weight for j in self.jobs], dtype=float)
+        self.weights = weights / weights.sum() if len(self.jobs) else weights
+        self.think_s = float(opts.wb_think_time)
+        self.schedule: ArrivalSchedule | None = None
+        if opts.wb_rate > 0:
+            users = max(int(opts.num_users or 1), 1)
+            first = time.time() + float(self.rng.uniform(0, users / opts.wb_rate))  # spread the phases
+            self.schedule = ArrivalSchedule.for_user(opts.wb_rate, users, first)
+            STATE.schedules.append(self.schedule)
+
+    def on_stop(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+    def _connection(self, settings: dict[str, str]) -> psycopg.Connection[Any]:
+        """This user's session, (re)connected when needed, with `settings` in force.
+
+        Settings change only when the scenario's differ from the session's, so a statement always runs
+        under its own scenario's settings.
+        """
+        if self.conn is None or self.conn.closed:
+            self.conn = connect(_dsn(self.environment))
+            self.applied: dict[str, str] = {}
+        if settings != self.applied:
+            for name in set(self.applied) - set(settings):
+                self.conn.execute("SELECT set_config(name, reset_val, false) FROM pg_settings WHERE name = %s",
+                                  (name,))
+            apply_settings(self.conn, settings)
+            self.applied = dict(settings)
+        return self.conn
+
+    @task
+    def run_scenario(self) -> None:
+        if not self.jobs:
+            raise StopUser()
+        job = self.jobs[int(self.rng.choice(len(self.jobs), p=self.weights))]
+        if self.schedule is not None:
+            intended = self.schedule.next_intended()
+            gevent.sleep(max(0.0, intended - time.time()))
+        params = job.sample(self.rng)
+        sent = time.time()
+        if self.schedule is None:
+            intended = sent
+        rows, error, exc = self._execute(job, params)
+        done = time.time()
+        # Closed model: HdrHistogram back-fills what a stalled user did not send (interval = think time).
+        interval = self.think_s if self.schedule is None else 0.0
+        STATE.recorder.record(job.name, job.kind, intended, sent, done, error, rows, interval)
+        if STATE.stopping_s is None or done <= STATE.stopping_s:
+            STATE.completed_in_time += 1
+        self.environment.events.request.fire(request_type=job.kind, name=job.name,
+                                             response_time=(done - sent) * 1000.0, response_length=rows,
+                                             exception=exc, context={})
+        if self.schedule is None and self.think_s > 0:
+            gevent.sleep(self.think_s * float(self.rng.uniform(0.5, 1.5)))
+
+    def _execute(self, job: Job, params: Any) -> tuple[int, str | None, Exception | None]:
+        """Run one scenario statement; a database error (a dropped connection too) is returned, not raised."""
+        try:
+            conn = self._connection(job.settings)
+            with conn.cursor() as cur:
+                cur.execute(job.sql, params)
+                rows = len(cur.fetchall()) if cur.description is not None else max(cur.rowcount, 0)
+            return rows, None, None
+        except psycopg.Error as exc:
+            if self.conn is not None and (self.conn.closed or self.conn.broken):
+                self.conn.close()
+                self.conn = None
+                gevent.sleep(RECONNECT_PAUSE_S)
+            elif self.conn is None:
+                gevent.sleep(RECONNECT_PAUSE_S)
+            return 0, type(exc).__name__, exc
+
+
+class ReaderUser(ScenarioUser):
+    """A user of the application: ward dashboards and semantic searches."""
+
+    role = "reader"
+    weight = 4
+
+
+class WriterUser(ScenarioUser):
+    """An AI pipeline: inserts reports and posts with their embeddings beside the readers."""
+
+    role = "writer"
+    weight = 1
