@@ -10,6 +10,7 @@ from rich.console import Console
 
 from harness.cli import app
 from harness.report import write_reports
+from harness.report.schema import validate_results
 from harness.results import Results
 
 
@@ -19,6 +20,7 @@ def report(results_json: Annotated[Path, typer.Argument(metavar="RESULTS.json", 
            ) -> None:
     """Render html/md/junit from saved results, without a database; exit code follows the results' verdict."""
     results = Results.read(results_json)
+    validate_results(results.to_dict(), str(results_json))
     written = write_reports(results, out if out is not None else results_json.parent)
     Console(stderr=True).print("wrote: " + ", ".join(str(p) for p in written.values()))
     raise typer.Exit(results.exit_code)

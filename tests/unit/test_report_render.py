@@ -47,7 +47,7 @@ def full_results(tight_ward_target: bool = False) -> Results:
     return Results(
         run_id="fixture", command="gate",
         environment={"postgres_version": "18.4", "pgvector_version": "0.8.5", "cpu_count": 2,
-                     "memory_bytes": 24 * 2**30, "harness_version": "0.1.0", "git_commit": "abc123",
+                     "memory_bytes": 24 * 2**30, "harness_version": "0.1.0", "git_commit": "abc123", "python": "3.11.7",
                      "server_settings": {"shared_buffers": "1GB"}},
         profile={"name": "ci", "scale_factor": 0.1,
                  "targets": {"ward_p95_ms": ward_target, "vector_p95_ms": 200.0, "recall_at_10": 0.95}},
@@ -163,3 +163,30 @@ def test_report_renders_in_headless_chromium(tmp_path: Path, tight: bool, banner
     # The latency plot's boxes use the pass/fail colour with transparency: find plot-coloured pixels.
     green = (np.abs(image - np.array([0x1a, 0x7f, 0x37])).sum(axis=2) < 30)[100:]
     assert green.sum() > 500, "no plot marks in the pass colour below the banner"
+
+
+def test_fixture_validates_and_schema_describes_every_results_field() -> None:
+    from dataclasses import fields
+
+    from harness.report.schema import results_schema, validate_results
+
+    validate_results(full_results().to_dict())
+    described = set(results_schema()["properties"])
+    missing = {f.name for f in fields(Results)} - described
+    assert not missing, f"add {sorted(missing)} to harness/results.schema.json (properties)"
+
+
+@pytest.mark.parametrize(("path", "value"), [(("gates", 0, "verdict"), "maybe"), (("schema_version",), 2),
+                                             (("scenarios", 0, "samples_ms"), ["fast"]),
+                                             (("stages", 0, "duration_s"), -1)])
+def test_schema_rejects_malformed_results(path: tuple[str | int, ...], value: object) -> None:
+    from harness.errors import UsageError
+    from harness.report.schema import validate_results
+
+    data = full_results().to_dict()
+    node = data
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    with pytest.raises(UsageError, match="does not match results.schema.json"):
+        validate_results(data)

@@ -1,0 +1,117 @@
+"""`wardbench gate` end to end on a real server: four files and exit 0; a target tightened below what is
+observed: exit 1 and that gate red in every report."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from harness.db import ServerHandle
+from harness.pipeline import STAGES
+from harness.report.schema import validate_results
+
+SCALE = "0.02"  # ci profile x 0.02: about 1,200 posts; enough for every stage to measure something
+FILES = ("results.json", "report.html", "summary.md", "junit.xml")
+
+
+def _gate(server: ServerHandle, reports: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    proc = subprocess.run([sys.executable, "-c", "from harness.cli import main; main()", "gate", "--profile", "ci",
+                           "--scale-factor", SCALE, "--dsn", server.admin_dsn, "--reports-dir", str(reports),
+                           *extra], capture_output=True, text=True, timeout=900)
+    runs = sorted(p for p in reports.iterdir() if p.is_dir())
+    assert len(runs) == 1, (proc.stdout, proc.stderr)
+    return proc, runs[0]
+
+
+def _tightened_target() -> tuple[str, str]:
+    """A target some registered stage reads, and the gate it drives (the first bench scenario's p95)."""
+    if "bench" not in STAGES:
+        pytest.skip("no registered stage reads a tunable target yet (bench stage not registered)")
+    return "ward_p95_ms=0.001", " p95"
+
+
+@pytest.fixture(scope="module")
+def passing_run(pg_server: ServerHandle, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path, str]:
+    proc, run = _gate(pg_server, tmp_path_factory.mktemp("gate-pass"))
+    return proc.returncode, run, proc.stderr
+
+
+def test_gate_ci_passes_and_writes_four_files(passing_run: tuple[int, Path, str]) -> None:
+    code, run, stderr = passing_run
+    assert code == 0, stderr[-3000:]
+    for name in FILES:
+        assert (run / name).stat().st_size > 0, name
+    data = json.loads((run / "results.json").read_text())
+    assert data["verdict"] == "pass" and data["gates"]
+    assert set(data["selection"]["stages"]) == set(STAGES) and data["selection"]["not_run"] == []
+    html = (run / "report.html").read_text()
+    assert "PASSED" in html and "PARTIAL" not in html
+    assert "✅" in (run / "summary.md").read_text()
+
+
+def test_real_results_validate_against_the_published_schema(passing_run: tuple[int, Path, str]) -> None:
+    data = json.loads((passing_run[1] / "results.json").read_text())
+    validate_results(data)
+    env = data["environment"]
+    for key in ("postgres_version", "pgvector_version", "server_settings", "cpu_count", "memory_bytes",
+                "harness_version", "git_commit"):
+        assert env.get(key) is not None, key
+
+
+def test_junit_has_one_testcase_per_gate(passing_run: tuple[int, Path, str]) -> None:
+    run = passing_run[1]
+    gates = json.loads((run / "results.json").read_text())["gates"]
+    root = ET.parse(run / "junit.xml").getroot()
+    assert len(root.findall(".//testcase")) == len(gates)
+    assert root.findall(".//failure") == []
+
+
+def test_report_rerenders_offline(passing_run: tuple[int, Path, str], tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", "from harness.cli import main; main()", "report",
+                           str(passing_run[1] / "results.json"), "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(FILES[1:])
+    assert (tmp_path / "report.html").read_text().count("<section") >= 6
+
+
+def test_tightened_target_fails_and_shows_red(pg_server: ServerHandle, tmp_path: Path) -> None:
+    target, gate_suffix = _tightened_target()
+    proc, run = _gate(pg_server, tmp_path, "--target", target)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    data = json.loads((run / "results.json").read_text())
+    assert data["verdict"] == "fail" and data["profile"]["targets"]["ward_p95_ms"] == 0.001
+    failed = [g for g in data["gates"] if g["verdict"] == "fail"]
+    assert failed and all(g["name"].endswith(gate_suffix) for g in failed), failed
+    html = (run / "report.html").read_text()
+    red_row = f'<tr class="row-fail"><td><span class="v v-fail">fail</span></td>\n      <td>{failed[0]["name"]}'
+    assert "FAILED" in html and red_row in html
+    assert ET.parse(run / "junit.xml").getroot().findall(".//failure")
+
+
+def test_skipped_stage_is_recorded_and_banner_is_partial(pg_server: ServerHandle, tmp_path: Path) -> None:
+    skip = [s for s in STAGES if s != "schema"][-1] if len(STAGES) > 1 else None
+    if skip is None:
+        pytest.skip("only one stage registered")
+    proc, run = _gate(pg_server, tmp_path, "--skip", skip)
+    data = json.loads((run / "results.json").read_text())
+    assert data["selection"]["not_run"] == [skip] and data["selection"]["skip"] == [skip]
+    assert any(s["name"] == skip and s["status"] == "skipped" for s in data["stages"])
+    html = (run / "report.html").read_text()
+    assert "PASSED (PARTIAL RUN)" in html or "FAILED" in html or "NOT VERIFIED" in html
+    assert f"stages not run: {skip}" in html
+    assert "PASSED</h1>" not in html
+
+
+def test_bad_target_and_unknown_stage_exit_2(pg_server: ServerHandle, tmp_path: Path) -> None:
+    for extra in (["--target", "ward_p95_ms"], ["--target", "ward_p95_ms=fast"], ["--skip", "nosuchstage"]):
+        proc = subprocess.run([sys.executable, "-c", "from harness.cli import main; main()", "gate", "--dsn",
+                               pg_server.admin_dsn, "--reports-dir", str(tmp_path), *extra],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1, (extra, proc.stderr)
+        assert not any(tmp_path.iterdir()), "nothing written on bad usage"
