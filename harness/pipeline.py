@@ -26,6 +26,12 @@ def _schema_stage(cfg: RunConfig, db: Database, results: Results) -> None:
     migrate_and_check(cfg, db, results)
 
 
+def _generate_stage(cfg: RunConfig, db: Database, results: Results) -> None:
+    from harness.datagen.stage import generate
+
+    generate(cfg, db, results)
+
+
 def _verify_stage(cfg: RunConfig, db: Database, results: Results) -> None:
     from harness.verify.stage import verify_stage
 
@@ -47,6 +53,7 @@ def _faults_stage(cfg: RunConfig, db: Database, results: Results) -> None:
 # Order is execution order. Later issues register here: generate, verify, bench, load, backup.
 STAGES: dict[str, Stage] = {
     "schema": _schema_stage,
+    "generate": _generate_stage,
     "verify": _verify_stage,
     "backup": _backup_stage,
     "faults": _faults_stage,

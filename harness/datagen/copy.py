@@ -179,10 +179,11 @@ def copy_order(columns: Mapping[str, Column], data: Mapping[str, ColumnData]) ->
             + [c for c in chosen if isinstance(data[c.name], Pooled)])
 
 
-def copy_statement(table: str, columns: Sequence[Column], binary: bool = True) -> sql.Composed:
+def copy_statement(table: str, columns: Sequence[Column], binary: bool = True,
+                   schema: str = "public") -> sql.Composed:
     fmt = sql.SQL(" (FORMAT BINARY)") if binary else sql.SQL("")
     return sql.SQL("COPY {} ({}) FROM STDIN{}").format(
-        sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c.name) for c in columns), fmt)
+        sql.Identifier(schema, table), sql.SQL(", ").join(sql.Identifier(c.name) for c in columns), fmt)
 
 
 def _rows(data: Mapping[str, ColumnData]) -> int:
@@ -235,8 +236,8 @@ def prefetch(batches: Iterable[T], depth: int = 2) -> Iterator[T]:
 
 
 def copy_batches(cur: psycopg.Cursor[Any], table: str, columns: Mapping[str, Column],
-                 batches: Iterable[Mapping[str, ColumnData]], on_batch: Callable[[int], None] | None = None
-                 ) -> int:
+                 batches: Iterable[Mapping[str, ColumnData]], on_batch: Callable[[int], None] | None = None,
+                 schema: str = "public") -> int:
     """Stream NumPy batches into `table` through one raw binary COPY; returns the rows written.
 
     The column list is fixed by the first batch. Batches are generated and encoded in a worker thread
@@ -255,7 +256,7 @@ def copy_batches(cur: psycopg.Cursor[Any], table: str, columns: Mapping[str, Col
     if first is None:
         return 0
     total = 0
-    with cur.copy(copy_statement(table, orders[0])) as copy:
+    with cur.copy(copy_statement(table, orders[0], schema=schema)) as copy:
         copy.write(COPY_HEADER)
         for payload, n in itertools.chain([first], payloads):
             copy.write(payload)

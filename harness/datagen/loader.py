@@ -222,6 +222,7 @@ def load_dataset(db: Database, profile: Mapping[str, Any], scale: float, seed: i
         "total_s": round(time.perf_counter() - started, 3),
         "load_s": round(sum(t["seconds"] for t in tables.values()), 3),
         "checksums": sums, "dataset_digest": dataset_digest(sums), "audit_log": audit,
+        "planned_rows": {job.name: job.planned_rows for job in jobs if job.planned_rows},
     }
 
 

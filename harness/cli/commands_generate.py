@@ -1,0 +1,69 @@
+"""`wardbench generate`: fill a database at head with the profile's synthetic dataset."""
+
+from __future__ import annotations
+
+import shutil
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from harness import alembic_project
+from harness.cli import app
+from harness.cli.options import (
+    Backend,
+    Dsn,
+    InPlace,
+    JsonOut,
+    Keep,
+    PgVersion,
+    Profile,
+    ReportsDir,
+    ScaleFactor,
+    Seed,
+    make_config,
+)
+from harness.datagen.plan import make_plan
+from harness.datagen.stage import generate as generate_stage
+from harness.db import open_database
+from harness.environment import collect_environment
+from harness.results import Results
+
+Benchmark = Annotated[bool, typer.Option(
+    "--benchmark", help="also measure pgbench -i, a naive Faker INSERT loop and text COPY; gate the ratios")]
+
+
+@app.command()
+def generate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
+             pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
+             json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False,
+             benchmark: Benchmark = False) -> None:
+    """Generate the dataset. A database the harness creates is migrated first; any other must be at head."""
+    cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
+                      seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
+                      keep_database=keep_database)
+    make_plan(cfg.profile_data, cfg.scale_factor, cfg.seed)  # bad sizes fail before any server starts
+    console = Console(stderr=True)
+    results = Results(run_id=cfg.run_id, command="generate",
+                      profile={"name": cfg.profile, **cfg.profile_data, "scale_factor": cfg.scale_factor,
+                               "seed": cfg.seed})
+    with open_database(cfg) as db:
+        console.print(f"database: {db.display_dsn}")
+        results.environment = collect_environment(db)
+        if db.disposable:  # created empty by the harness for this run: bring it to head first
+            alembic_project.upgrade(db, "head")
+        summary = generate_stage(cfg, db, results, benchmark=benchmark, console=console)
+    path = results.write(cfg.run_dir / "results.json")
+    if json is not None:
+        json.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, json)
+    for table, info in summary["tables"].items():
+        console.print(f"{table:<18} {info['rows']:>10,} rows {info['rows_per_s'] or 0:>12,} rows/s")
+    console.print(f"total {summary['total_s']:.1f} s (load {summary['load_s']:.1f} s, indexes "
+                  f"{summary['index_build_total_s']:.1f} s)  dataset digest {summary['dataset_digest']}")
+    for g in results.gates:
+        colour = {"pass": "green", "fail": "red"}.get(g.verdict, "yellow")
+        console.print(f"[{colour}]{g.verdict:>13}[/] {g.name}: observed {g.observed} {g.unit} "
+                      f"(target {g.comparator} {g.target}) {g.reason}")
+    console.print(f"verdict: [bold]{results.verdict}[/]  results: {path}")
+    raise typer.Exit(results.exit_code)

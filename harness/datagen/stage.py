@@ -1,0 +1,41 @@
+"""The `generate` stage: fill the run's database (at head, empty) and record rows, rates and checksums."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+
+from harness.config import RunConfig
+from harness.datagen.loader import load_dataset
+from harness.db import Database
+from harness.gates import evaluate
+from harness.results import Results
+
+
+def generate(cfg: RunConfig, db: Database, results: Results, benchmark: bool = False,
+             console: Console | None = None) -> dict[str, Any]:
+    """Load the profile's dataset; with `benchmark`, also measure and gate the peer ratios."""
+    summary = load_dataset(db, cfg.profile_data, cfg.scale_factor, cfg.seed, console=console,
+                           parallel_workers=int(cfg.server_settings.get("max_parallel_maintenance_workers", 1)))
+    results.generate = summary
+    results.dataset.update({"profile": cfg.profile, "seed": cfg.seed, "scale_factor": cfg.scale_factor,
+                            "rows": {t: c["rows"] for t, c in summary["checksums"].items()},
+                            "checksums": summary["checksums"], "dataset_digest": summary["dataset_digest"],
+                            "embedding_dim": summary["embedding_dim"]})
+    planned = summary["planned_rows"]
+    short = sorted(t for t, n in planned.items() if summary["tables"][t]["rows"] != n)
+    gate = evaluate("generated rows equal the plan", "generate", float(len(short)), 0.0, "tables", "==")
+    gate.reason = ", ".join(short)
+    results.gates.append(gate)
+    limit = cfg.profile_data.get("max_generate_s")
+    if isinstance(limit, int | float):
+        results.gates.append(evaluate(f"{cfg.profile} profile generated incl. index builds", "generate",
+                                      summary["total_s"], float(limit), "s", "<="))
+    if benchmark:
+        from harness.datagen import benchmark as peers
+
+        section, gates = peers.run(db, summary, locale=str(cfg.profile_data.get("locale", "en_GB")))
+        summary["benchmark"] = section
+        results.gates.extend(gates)
+    return summary
