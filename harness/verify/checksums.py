@@ -1,17 +1,37 @@
 """Per-table, order-independent checksums computed inside the database in one pass.
 
-`hashtextextended(row::text, 0)` hashes every column's value (the row's text form); summing the
-64-bit hashes as numeric makes the result independent of row order without sorting. The hash is
-internal to PostgreSQL: compare checksums only between databases on the same major version.
+Each column is hashed with its type's own 64-bit hash function where PostgreSQL has a stable one
+(integers, numeric, floats, text, timestamps, jsonb, uuid, ...), so no value is formatted as text;
+other types hash their text form. A pgvector column of known dimension is fingerprinted by its
+inner product with a fixed pseudo-random probe (SIMD in pgvector, no text formatting): any change
+above float32 rounding of that product shows. Each column's hash is seeded from the column's
+*name* and the column hashes of a row are XOR-ed, so the checksum does not depend on column order
+(a downgrade that re-adds a column at the end is not a false alarm). Row hashes are re-hashed and
+summed, which makes the result independent of row order without sorting. The hash functions are
+internal to PostgreSQL: compare checksums only between databases of the same major version.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 from psycopg import sql
+
+# Builtin types whose default hash support function (amproc 2) takes the type itself and does not
+# hash an OID (enums, reg* types do: their hashes would differ between two databases).
+_HASHED_TYPES = {
+    "int2": "hashint2extended", "int4": "hashint4extended", "int8": "hashint8extended",
+    "numeric": "hash_numeric_extended", "float4": "hashfloat4extended", "float8": "hashfloat8extended",
+    "text": "hashtextextended", "varchar": "hashtextextended", "bpchar": "hashbpcharextended",
+    "name": "hashnameextended", "timestamp": "timestamp_hash_extended",
+    "timestamptz": "timestamptz_hash_extended", "time": "time_hash_extended",
+    "timetz": "timetz_hash_extended", "interval": "interval_hash_extended", "uuid": "uuid_hash_extended",
+    "jsonb": "jsonb_hash_extended", "macaddr": "hashmacaddrextended", "inet": "hashinetextended",
+    "cidr": "hashinetextended",
+}
 
 
 @dataclass(frozen=True)
@@ -21,19 +41,84 @@ class TableChecksum:
     checksum: str  # numeric as text: exact, and JSON-safe
 
 
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    typname: str
+    type_schema: str
+    not_null: bool
+    typmod: int
+
+
 def user_tables(conn: psycopg.Connection[Any], schema: str = "public",
                 exclude: tuple[str, ...] = ("alembic_version",)) -> list[str]:
-    """Ordinary tables in `schema`, sorted, without Alembic's bookkeeping table."""
+    """Ordinary tables in `schema`, sorted, without Alembic's bookkeeping table or extension tables."""
     rows = conn.execute(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') ORDER BY 1", (schema,)).fetchall()
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND NOT EXISTS ("
+        "SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
+        "AND d.deptype = 'e') ORDER BY 1", (schema,)).fetchall()
     return [r[0] for r in rows if r[0] not in exclude]
 
 
+def _columns(conn: psycopg.Connection[Any], table: str, schema: str) -> list[_Column]:
+    rows = conn.execute(
+        "SELECT a.attname, bt.typname, btn.nspname, a.attnotnull, "
+        "CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END "
+        "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+        "JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
+        "JOIN pg_namespace btn ON btn.oid = bt.typnamespace "
+        "WHERE a.attrelid = (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s) AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY a.attname", (schema, table)).fetchall()
+    return [_Column(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in rows]
+
+
+def _seed(name: str) -> int:
+    """A per-column hash seed from the column's name (so column order does not matter)."""
+    return zlib.crc32(name.encode()) + 1
+
+
+def probe_vector(dim: int) -> str:
+    """A fixed pseudo-random vector in pgvector's text form (same for every run and database)."""
+    state, values = 2463534242, []
+    for _ in range(dim):
+        state = (state * 1103515245 + 12345) % 2**31
+        values.append(f"{state / 2**31 - 0.5:.6f}")
+    return "[" + ",".join(values) + "]"
+
+
+def _column_hash(col: _Column) -> sql.Composable:
+    ident, seed = sql.Identifier(col.name), sql.Literal(_seed(col.name))
+    func = _HASHED_TYPES.get(col.typname, "") if col.type_schema == "pg_catalog" else ""
+    if col.typname == "vector" and col.type_schema != "pg_catalog" and col.typmod > 0:
+        product = sql.SQL("{}({}, {}::{})").format(
+            sql.Identifier(col.type_schema, "inner_product"), ident, sql.Literal(probe_vector(col.typmod)),
+            sql.Identifier(col.type_schema, "vector"))
+        expr = sql.SQL("hashfloat8extended({}, {})").format(product, seed)
+    elif col.typname in ("date", "bool"):
+        expr = sql.SQL("hashint4extended({}::int4, {})").format(
+            sql.SQL("({} - DATE '2000-01-01')").format(ident) if col.typname == "date" else ident, seed)
+    elif func:
+        expr = sql.SQL("{}({}, {})").format(sql.Identifier(func), ident, seed)
+    else:
+        expr = sql.SQL("hashtextextended({}::text, {})").format(ident, seed)
+    if col.not_null:
+        return expr
+    return sql.SQL("coalesce({}, {})").format(expr, sql.Literal(-_seed(col.name)))
+
+
+def checksum_query(conn: psycopg.Connection[Any], table: str, schema: str = "public") -> sql.Composed:
+    """The one-pass query: count(*) and the sum of row hashes (as numeric text) of `schema.table`."""
+    cols = _columns(conn, table, schema)
+    row_hash: sql.Composable = (sql.SQL("hashint8extended({}, 0)").format(
+        sql.SQL(" # ").join(_column_hash(c) for c in cols)) if cols else sql.SQL("0::int8"))
+    return sql.SQL("SELECT count(*), coalesce(sum({}), 0)::text FROM {}.{}").format(
+        row_hash, sql.Identifier(schema), sql.Identifier(table))
+
+
 def table_checksum(conn: psycopg.Connection[Any], table: str, schema: str = "public") -> TableChecksum:
-    query = sql.SQL("SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text "
-                    "FROM {}.{} AS t").format(sql.Identifier(schema), sql.Identifier(table))
-    rows, checksum = conn.execute(query).fetchone()  # type: ignore[misc]
+    rows, checksum = conn.execute(checksum_query(conn, table, schema)).fetchone()  # type: ignore[misc]
     return TableChecksum(table, int(rows), str(checksum))
 
 

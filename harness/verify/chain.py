@@ -1,0 +1,124 @@
+"""The chain's structure: one head, no gaps, a downgrade in every revision, and the base-to-head order."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.script import Script, ScriptDirectory
+from alembic.util.exc import CommandError
+
+from harness import alembic_project
+from harness.errors import UsageError
+
+NAME_PATTERN = re.compile(r"^(\d{3})_[a-z][a-z0-9]*(?:_[a-z0-9]+)+\.py$")
+
+
+@dataclass(frozen=True)
+class Revision:
+    revision: str
+    down_revision: str | None
+    path: Path
+    doc: str
+
+
+@dataclass
+class Chain:
+    """A linear chain, base first, and the structure findings that fail its gate."""
+
+    ini: Path
+    revisions: list[Revision]
+    findings: list[str] = field(default_factory=list)
+
+    @property
+    def head(self) -> str:
+        return self.revisions[-1].revision
+
+
+def load_chain(ini: Path | None, check_names: bool | None = None) -> Chain:
+    """Load and check the chain behind `ini`; two heads, a branch or a broken link are a UsageError.
+
+    `check_names` (default: only for the reference chain) enforces `NNN_descriptive_purpose.py`
+    with consecutive numbers from 001.
+    """
+    ini_path = Path(ini or alembic_project.REFERENCE_INI).resolve()
+    cfg = alembic_project.load_config(ini_path)
+    script = ScriptDirectory.from_config(cfg)
+    try:
+        heads = script.get_heads()
+        scripts = list(reversed(list(script.walk_revisions())))
+    except CommandError as exc:
+        raise UsageError(f"{ini_path}: broken revision chain: {exc}") from exc
+    if len(heads) != 1:
+        raise UsageError(f"{ini_path}: the chain has {len(heads)} heads ({', '.join(sorted(heads))}); "
+                         "merge them into one head first")
+    if not scripts:
+        raise UsageError(f"{ini_path}: the Alembic project has no revisions")
+    _require_linear(ini_path, scripts)
+    chain = Chain(ini_path, [_revision(s) for s in scripts])
+    if check_names is None:
+        check_names = ini_path == alembic_project.REFERENCE_INI.resolve()
+    chain.findings += _downgrade_findings(chain.revisions)
+    if check_names:
+        chain.findings += _name_findings(chain.revisions)
+    return chain
+
+
+def alembic_config(chain: Chain) -> Config:
+    return alembic_project.load_config(chain.ini)
+
+
+def _revision(s: Script) -> Revision:
+    down = s.down_revision
+    return Revision(str(s.revision), str(down) if down else None, Path(s.path), (s.doc or "").strip())
+
+
+def _require_linear(ini: Path, scripts: list[Script]) -> None:
+    """The stairway steps one revision at a time: merges and branch points have no single next step."""
+    for s in scripts:
+        if isinstance(s.down_revision, tuple | list) and len(s.down_revision) > 1:
+            raise UsageError(f"{ini}: revision {s.revision} merges {len(s.down_revision)} branches; "
+                             "the verifier needs a linear chain")
+        if len(s.nextrev) > 1:
+            raise UsageError(f"{ini}: revision {s.revision} is a branch point ({len(s.nextrev)} children); "
+                             "the verifier needs a linear chain")
+
+
+def _downgrade_findings(revisions: list[Revision]) -> list[str]:
+    """Revisions without a `downgrade()` or whose downgrade does nothing (only pass/docstring)."""
+    findings = []
+    for rev in revisions:
+        try:
+            tree = ast.parse(rev.path.read_text(), str(rev.path))
+        except (OSError, SyntaxError) as exc:
+            findings.append(f"{rev.revision}: cannot read {rev.path.name}: {exc}")
+            continue
+        funcs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+        down = funcs.get("downgrade")
+        if down is None:
+            findings.append(f"{rev.revision} ({rev.path.name}): no downgrade() function")
+        elif all(_is_noop(stmt) for stmt in down.body):
+            findings.append(f"{rev.revision} ({rev.path.name}): downgrade() is empty")
+    return findings
+
+
+def _is_noop(stmt: ast.stmt) -> bool:
+    if isinstance(stmt, ast.Pass):
+        return True
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
+
+
+def _name_findings(revisions: list[Revision]) -> list[str]:
+    """File names follow NNN_descriptive_purpose.py and the numbers run 001, 002, ... with no gap."""
+    findings = []
+    for position, rev in enumerate(revisions, start=1):
+        match = NAME_PATTERN.match(rev.path.name)
+        if match is None:
+            findings.append(f"{rev.path.name}: name does not follow NNN_descriptive_purpose.py")
+        elif int(match.group(1)) != position:
+            findings.append(f"{rev.path.name}: number {match.group(1)} at position {position:03d} "
+                            "(gap or out of order)")
+    return findings

@@ -1,0 +1,76 @@
+"""The verifier as a pipeline stage and as a command: gates from the section, a database of its own."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+
+from harness.config import RunConfig
+from harness.db import Database
+from harness.gates import evaluate
+from harness.results import Gate, Results
+from harness.verify.chain import Chain, load_chain
+from harness.verify.stairway import LOSSLESS, VerifyOptions, verify_chain
+
+STAGE = "verify"
+
+
+def gates(section: dict[str, object]) -> list[Gate]:
+    """One gate per step (lossless and reversible), one for the structure, one for the round trip."""
+    structure = section["structure"]
+    assert isinstance(structure, dict)
+    findings = list(structure["findings"])
+    out = [evaluate("migration chain structure", STAGE, float(len(findings)), 0.0, "findings", "==")]
+    out[0].reason = "; ".join(findings)
+    steps = section["steps"]
+    assert isinstance(steps, list)
+    for step in steps:
+        name = f"migration {step['from']} -> {step['revision']} lossless and reversible"
+        if step["verdict"] == "not_run":
+            gate = Gate(name, STAGE, 1.0, None, "bool", "==", "not_evaluated", step.get("detail", ""))
+        else:
+            gate = evaluate(name, STAGE, 1.0 if step["verdict"] == LOSSLESS else 0.0, 1.0, "bool", "==")
+            gate.reason = step["verdict"] if step["verdict"] == LOSSLESS else f"{step['verdict']}: {step['detail']}"
+        out.append(gate)
+    trip = section["round_trip"]
+    assert isinstance(trip, dict)
+    name = "migration round trip head -> base -> head"
+    if trip["verdict"] == "not_run":
+        out.append(Gate(name, STAGE, 1.0, None, "bool", "==", "not_evaluated", str(trip.get("detail", ""))))
+    else:
+        gate = evaluate(name, STAGE, 1.0 if trip["verdict"] == "pass" else 0.0, 1.0, "bool", "==")
+        gate.reason = f"{trip['verdict']}: {trip.get('detail', '')}".rstrip(": ")
+        out.append(gate)
+    return out
+
+
+def run_verify(db: Database, results: Results, chain: Chain, options: VerifyOptions,
+               console: Console | None = None) -> dict[str, object]:
+    """Walk the chain in `db` (empty and disposable) and put the section and its gates into `results`."""
+    section = verify_chain(db, chain, options, console)
+    results.migrations = section
+    results.gates.extend(gates(section))
+    return section
+
+
+@contextmanager
+def side_database(db: Database, label: str) -> Iterator[Database]:
+    """A new empty database on `db`'s server, dropped on exit: the stairway never touches `db` itself."""
+    name = f"wardbench_{label}_{secrets.token_hex(4)}"
+    db.server.create_database(name)
+    try:
+        yield Database(db.server.database_dsn(name), name, db.server, disposable=True)
+    finally:
+        db.server.drop_database(name)
+
+
+def verify_stage(cfg: RunConfig, db: Database, results: Results, ini: Path | None = None) -> None:
+    """Pipeline stage: verify the reference chain in a side database so the gate's database stays as it is."""
+    chain = load_chain(ini)
+    options = VerifyOptions(under_load=bool(cfg.profile_data.get("verify_under_load", False)), seed=cfg.seed)
+    with side_database(db, "verify") as side:
+        run_verify(side, results, chain, options)

@@ -1,0 +1,168 @@
+"""--under-load: a background read workload against the database while an upgrade step runs.
+
+Reads are issued on a fixed schedule (open model) and each latency is measured from the query's
+*intended* start, so a read stalled behind a migration lock is not under-sampled (coordinated
+omission). Ward and vector queries are used where the schema has them, primary-key reads otherwise.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from harness.verify.checksums import probe_vector
+
+
+@dataclass(frozen=True)
+class Read:
+    name: str
+    query: sql.Composable
+    keys: list[Any]  # parameter values sampled from the data
+    keyed: bool = False  # a keyed read with no keys (empty table) cannot run
+
+
+@dataclass(frozen=True)
+class Sample:
+    name: str
+    pid: int
+    intended: float
+    started: float
+    ended: float
+    ok: bool
+
+    @property
+    def latency_ms(self) -> float:
+        return (self.ended - self.intended) * 1000
+
+
+def plan_reads(conn: psycopg.Connection[Any], schema: str = "public") -> list[Read]:
+    """The reads this schema supports now: ward lookups, vector k-NN, else primary-key reads."""
+    reads: list[Read] = []
+    tables = {r[0] for r in conn.execute(
+        "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND relkind IN ('r', 'p')", (schema,)).fetchall()}
+    pks = {r[0]: r[1] for r in conn.execute(
+        "SELECT c.relname, a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+        "WHERE n.nspname = %s AND i.indisprimary AND i.indnatts = 1", (schema,)).fetchall()}
+    if "wards" in tables and pks.get("wards"):
+        reads.append(_keyed(conn, schema, "ward by id", "wards", pks["wards"]))
+    vectors = conn.execute(
+        "SELECT c.relname, a.attname, a.atttypmod, tn.nspname FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_type t ON t.oid = a.atttypid JOIN pg_namespace tn ON tn.oid = t.typnamespace "
+        "WHERE n.nspname = %s AND c.relkind = 'r' AND t.typname = 'vector' AND a.atttypmod > 0 "
+        "AND NOT a.attisdropped", (schema,)).fetchall()
+    for table, column, dim, type_schema in vectors:
+        query = sql.SQL("SELECT 1 FROM {}.{} ORDER BY {} OPERATOR({}.<=>) {}::{} LIMIT 10").format(
+            sql.Identifier(schema), sql.Identifier(table), sql.Identifier(column), sql.Identifier(type_schema),
+            sql.Literal(probe_vector(dim)), sql.Identifier(type_schema, "vector"))
+        reads.append(Read(f"vector k-NN {table}.{column}", query, []))
+    if not reads:
+        reads += [_keyed(conn, schema, f"{t} by key", t, pks[t]) for t in sorted(tables & pks.keys())
+                  if t != "alembic_version"]
+    return [r for r in reads if r.keys or not r.keyed]
+
+
+def _keyed(conn: psycopg.Connection[Any], schema: str, name: str, table: str, column: str) -> Read:
+    keys = [r[0] for r in conn.execute(sql.SQL("SELECT {} FROM {}.{} LIMIT 500").format(
+        sql.Identifier(column), sql.Identifier(schema), sql.Identifier(table))).fetchall()]
+    query = sql.SQL("SELECT * FROM {}.{} WHERE {} = %s").format(
+        sql.Identifier(schema), sql.Identifier(table), sql.Identifier(column))
+    return Read(name, query, keys, keyed=True)
+
+
+@dataclass
+class ReadWorkload:
+    """`workers` threads, each issuing reads every 1/rate_per_worker seconds on its own connection."""
+
+    dsn: str
+    reads: list[Read]
+    workers: int = 2
+    rate_per_worker: float = 100.0
+    samples: list[Sample] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    pids: set[int] = field(default_factory=set)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        ready = threading.Barrier(self.workers + 1)
+        for i in range(self.workers):
+            thread = threading.Thread(target=self._run, args=(i, ready), name=f"read-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        ready.wait()
+
+    def _run(self, index: int, ready: threading.Barrier) -> None:
+        rng = random.Random(index)
+        conn = psycopg.connect(self.dsn, autocommit=True)
+        conn.execute("SET statement_timeout = '60s'")
+        pid = conn.info.backend_pid
+        with self._lock:
+            self.pids.add(pid)
+        ready.wait()
+        interval, next_at = 1.0 / self.rate_per_worker, time.perf_counter()
+        try:
+            while not self._stop.is_set():
+                pause = next_at - time.perf_counter()
+                if pause > 0:
+                    self._stop.wait(pause)
+                read = rng.choice(self.reads)
+                started = time.perf_counter()
+                ok = True
+                try:
+                    conn.execute(read.query, [rng.choice(read.keys)] if read.keys else None).fetchall()
+                except psycopg.Error as exc:
+                    ok = False
+                    with self._lock:
+                        key = f"{read.name}: {(str(exc).strip().splitlines() or ['error'])[0]}"
+                        self.errors[key] = self.errors.get(key, 0) + 1
+                with self._lock:
+                    self.samples.append(Sample(read.name, pid, next_at, started, time.perf_counter(), ok))
+                next_at += interval
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    """Nearest-rank percentile; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, int(-(-q * len(ordered) // 100)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def summarize(samples: list[Sample], waits: list[tuple[int, float]], step_start: float,
+              step_end: float) -> dict[str, Any]:
+    """p95 before vs during the step, reads blocked on a lock, and the longest such read."""
+    before = [s.latency_ms for s in samples if s.intended < step_start and s.ok]
+    during_samples = [s for s in samples if step_start <= s.intended <= step_end or
+                      (s.intended < step_start < s.ended)]
+    blocked = [s for s in during_samples
+               if any(pid == s.pid and s.started <= t <= s.ended for pid, t in waits)]
+    p95_before, p95_during = percentile(before, 95), percentile([s.latency_ms for s in during_samples], 95)
+    return {"reads_before": len(before), "reads_during": len(during_samples),
+            "p95_before_ms": _round(p95_before), "p95_during_ms": _round(p95_during),
+            "p95_ratio": _round(p95_during / p95_before) if p95_before and p95_during is not None else None,
+            "blocked_reads": len(blocked),
+            "longest_lock_wait_ms": _round(max(((s.ended - s.started) * 1000 for s in blocked), default=0.0)),
+            "failed_reads": sum(1 for s in during_samples if not s.ok)}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
