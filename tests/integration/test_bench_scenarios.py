@@ -1,0 +1,235 @@
+"""Every reference scenario measured and gated at a tiny scale; recall computed; the filtered-search trap caught."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from psycopg import sql
+
+from harness import alembic_project
+from harness.bench import session
+from harness.bench.runner import BenchOptions, run_bench
+from harness.bench.sampling import draw_params
+from harness.bench.scenarios import load_scenarios, suite_kinds
+from harness.config import build_config
+from harness.db import Database, ServerHandle
+from harness.results import Results
+
+DIM = 384
+TINY = BenchOptions(rounds=30, warmup_rounds=5, recall_queries=10, explain_samples=5)
+
+
+def _clustered(rng: np.random.Generator, n: int, topics: int = 12) -> np.ndarray:
+    """Unit vectors around a few topic directions with low-rank variation, like sentence embeddings."""
+    centres = rng.standard_normal((topics, DIM))
+    basis = rng.standard_normal((16, DIM))
+    v = centres[rng.integers(0, topics, n)] + 0.6 * rng.standard_normal((n, 16)) @ basis / 4
+    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
+
+
+def load_tiny_dataset(db: Database, seed: int = 3) -> None:
+    """A few thousand rows across the head schema: skewed posts per ward, clustered embeddings."""
+    alembic_project.upgrade(db, "head")
+    rng = np.random.default_rng(seed)
+    with session.connect(db.dsn) as conn:
+        conn.execute("""
+            INSERT INTO constituencies (id, code, name, region)
+                SELECT i, 'C' || i, 'Constituency ' || i, 'Region ' || (i % 2) FROM generate_series(1, 4) i;
+            INSERT INTO wards (id, constituency_id, code, name, population, electorate, area_km2)
+                SELECT i, 1 + i % 4, 'W' || i, 'Ward ' || i, 5000 + i * 10, 4000 + i * 7, 3.5
+                FROM generate_series(1, 40) i;
+            INSERT INTO parties (id, code, name, colour)
+                SELECT i, 'P' || i, 'Party ' || i, '#00000' || i FROM generate_series(1, 4) i;
+            INSERT INTO candidates (id, party_id, ward_id, given_name, family_name)
+                SELECT (w - 1) * 4 + p, p, w, 'Given', 'Family' || p FROM generate_series(1, 40) w,
+                generate_series(1, 4) p;
+            INSERT INTO elections (id, name, election_date, kind)
+                SELECT i, 'Election ' || i, date '2018-05-03' + (i * 365), 'local' FROM generate_series(1, 3) i;
+            INSERT INTO ward_results (election_id, ward_id, candidate_id, votes)
+                SELECT e, w, (w - 1) * 4 + p, (hashint4(e * 1000 + w * 10 + p) & 1023)
+                FROM generate_series(1, 3) e, generate_series(1, 40) w, generate_series(1, 4) p;
+            INSERT INTO ward_turnout (election_id, ward_id, registered, ballots_cast)
+                SELECT e, w, 4000, 1000 + (hashint4(e * 100 + w) & 2047) FROM generate_series(1, 3) e,
+                generate_series(1, 40) w;
+            INSERT INTO content_sources (id, kind, name, url)
+                SELECT i, 'news', 'Source ' || i, 'https://example.org/' || i FROM generate_series(1, 5) i;
+            INSERT INTO ai_models (id, provider, name, version) VALUES (1, 'openai', 'gpt', '1'),
+                (2, 'local', 'llama', '3');
+            INSERT INTO experiments (id, name, ai_model_id) VALUES (1, 'baseline', 1);
+        """)
+        # Skewed posts: ward 1 is very busy, wards 2..40 hold 12..50 posts, so filters vary in selectivity.
+        wards = np.concatenate([np.full(600, 1)] + [np.full(10 + w, w) for w in range(2, 41)])
+        n = len(wards)
+        start = datetime(2025, 1, 1, tzinfo=UTC)
+        hours = rng.integers(0, 24 * 180, n)
+        with conn.cursor().copy("COPY posts (id, source_id, ward_id, title, body, topic, published_at) "
+                                "FROM STDIN") as copy:
+            for i in range(n):
+                copy.write_row((i + 1, 1 + i % 5, int(wards[i]), f"title {i}", "body", f"topic {i % 12}",
+                                start + timedelta(hours=int(hours[i]))))
+        conn.execute("INSERT INTO sentiment_scores (post_id, score, model) "
+                     "SELECT id, ((hashint8(id) & 1023) / 511.5 - 1)::real, 'm1' FROM posts")
+        with conn.cursor().copy("COPY post_embeddings (post_id, embedding) FROM STDIN") as copy:
+            for i, vec in enumerate(_clustered(rng, n)):
+                copy.write_row((i + 1, vec))
+        with conn.cursor().copy("COPY ai_reports (id, ward_id, ai_model_id, experiment_id, title, body, "
+                                "generated_at, embedding) FROM STDIN") as copy:
+            for i, vec in enumerate(_clustered(rng, 300)):
+                copy.write_row((i + 1, 1 + i % 40, 1 + i % 2, 1, f"report {i}", "body",
+                                start + timedelta(days=i % 180), vec))
+        conn.execute("ANALYZE")
+
+
+@pytest.fixture(scope="module")
+def tiny_db(pg_server: ServerHandle) -> Iterator[Database]:
+    """One tiny generated database shared by this module's tests (they only read it)."""
+    name = f"t_bench_{secrets.token_hex(3)}"
+    pg_server.create_database(name)
+    db = Database(pg_server.database_dsn(name), name, pg_server, disposable=True)
+    try:
+        load_tiny_dataset(db)
+        yield db
+    finally:
+        pg_server.drop_database(name)
+
+
+def _bench(db: Database, tmp_path: Path, dirs: list[Path] | None = None, suite: str = "all",
+           options: BenchOptions = TINY, only: set[str] | None = None) -> tuple[Results, list[dict[str, Any]]]:
+    cfg = build_config(reports_dir=tmp_path, profile="ci")
+    scenarios = [s for s in load_scenarios(dirs, suite_kinds(suite)) if only is None or s.name in only]
+    results = Results(run_id=cfg.run_id, command="bench")
+    records = run_bench(cfg, db, results, scenarios, options)
+    return results, records
+
+
+def test_every_reference_scenario_is_measured_and_gated(tiny_db: Database, tmp_path: Path) -> None:
+    results, records = _bench(tiny_db, tmp_path)
+    names = {r["name"] for r in records}
+    assert {"ward_dashboard", "sentiment_trend_30d", "latest_posts_in_ward", "constituency_turnout_ranking",
+            "latest_ai_reports_for_ward", "swing_between_elections"} <= names
+    assert {"vector_search_all", "vector_search_ward.busy_ward", "vector_search_ward.quiet_ward",
+            "vector_search_constituency", "vector_search_date_range", "vector_similar_reports"} <= names
+    by_gate = {g.name: g for g in results.gates}
+    for r in records:
+        assert r["errors"] == 0, r["error"]
+        assert r["count"] == TINY.rounds
+        assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] <= r["max_ms"]
+        assert by_gate[f"{r['name']} p95"].verdict == "pass"
+        assert r["margin"] == pytest.approx((r["target_ms"] - r["p95_ms"]) / r["target_ms"])
+        assert r["prepared_statements"] == 0  # prepare_threshold=None: every execution planned afresh
+        assert r["plan"]["nodes"] and r["server_p50_ms"] > 0
+        if r["kind"] == "vector":
+            label = f"{r['name']} [{r['selectivity']}]"
+            assert by_gate[f"{label} rows returned"].verdict == "pass", r["name"]
+            assert by_gate[f"{label} recall@10"].verdict == "pass", r
+            assert r["recall_at_10"] <= r["recall_at_10_tie_tolerant"] <= 1.0
+            assert "Index Scan" not in r["truth_plan_nodes"]
+    assert by_gate["harness overhead p50"].verdict in ("pass", "fail")  # evaluated, whatever it shows
+    run_dir = tmp_path / results.run_id / "bench"
+    assert (run_dir / "pytest-benchmark.json").is_file()
+    assert results.bench is not None and results.bench["prepare_threshold"] is None
+
+
+def _trap_scenario(folder: Path, iterative: str) -> Path:
+    """The ward-filtered search forced onto the HNSW path (enable_sort off), as the planner picks at scale."""
+    folder.mkdir()
+    (folder / "trap.toml").write_text(f"""
+name = "trap_{iterative}"
+kind = "vector"
+selectivity = "quiet_ward"
+sql = \"\"\"
+SELECT e.post_id AS id, e.embedding <=> %(query)s AS distance
+FROM post_embeddings e JOIN posts p ON p.id = e.post_id
+WHERE p.ward_id = %(ward_id)s
+ORDER BY e.embedding <=> %(query)s LIMIT %(k)s
+\"\"\"
+[settings]
+"hnsw.iterative_scan" = "{iterative}"
+"hnsw.ef_search" = "40"
+enable_sort = "off"
+[params.query]
+sampler = "post_embedding"
+[params.ward_id]
+sampler = "quiet_ward"
+""")
+    return folder
+
+
+@pytest.mark.parametrize("iterative", ["off", "relaxed_order"])
+def test_selective_filter_without_iterative_scan_is_caught(tiny_db: Database, tmp_path: Path,
+                                                             iterative: str) -> None:
+    folder = _trap_scenario(tmp_path / "mine", iterative)
+    results, records = _bench(tiny_db, tmp_path, [folder], "vector", only={f"trap_{iterative}"})
+    (record,) = records
+    assert "ix_post_embeddings_embedding_hnsw" in record["plan"]["indexes"]
+    by_gate = {g.name: g for g in results.gates}
+    label = f"trap_{iterative} [quiet_ward]"
+    rows, recall = by_gate[f"{label} rows returned"], by_gate[f"{label} recall@10"]
+    if iterative == "off":  # fast and wrong: HNSW's 40 candidates hold almost none of the ward's posts
+        assert record["rows_returned_min"] < 10 and rows.verdict == "fail"
+        assert record["recall_at_10"] < 0.5 and recall.verdict == "fail"
+    else:  # the same query with iterative scans keeps going until k rows pass the filter
+        assert rows.verdict == "pass" and recall.verdict == "pass"
+
+
+def test_missed_latency_target_fails_its_gate(tiny_db: Database, tmp_path: Path) -> None:
+    folder = tmp_path / "slow"
+    folder.mkdir()
+    (folder / "slow.toml").write_text(
+        'name = "slow_ward"\nkind = "ward"\ntarget_p95_ms = 5\n'
+        'sql = "SELECT pg_sleep(0.01), %(ward_id)s::int AS ward"\n[params.ward_id]\nsampler = "any_ward"\n')
+    opts = BenchOptions(rounds=10, warmup_rounds=1, recall_queries=1, explain_samples=2)
+    results, (record,) = _bench(tiny_db, tmp_path, [folder], "ward", opts, only={"slow_ward"})
+    gate = next(g for g in results.gates if g.name == "slow_ward p95")
+    assert record["p95_ms"] >= 10 and gate.verdict == "fail" and gate.margin is not None and gate.margin < 0
+
+
+def test_failing_query_is_an_error_not_a_pass(tiny_db: Database, tmp_path: Path) -> None:
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "broken.toml").write_text(
+        'name = "broken"\nkind = "ward"\nsql = "SELECT * FROM no_such_table WHERE id = %(ward_id)s"\n'
+        '[params.ward_id]\nsampler = "any_ward"\n')
+    opts = BenchOptions(rounds=5, warmup_rounds=1, recall_queries=1, explain_samples=1)
+    results, (record,) = _bench(tiny_db, tmp_path, [folder], "ward", opts, only={"broken"})
+    verdicts = {g.name: g.verdict for g in results.gates}
+    assert record["errors"] == 1 and "no_such_table" in record["error"]
+    assert verdicts["broken errors"] == "fail" and verdicts["broken p95"] == "not_evaluated"
+    assert results.verdict == "fail"
+
+
+def test_parameter_draws_are_seeded(tiny_db: Database) -> None:
+    scenario = next(s for s in load_scenarios() if s.name == "swing_between_elections")
+    with session.connect(tiny_db.dsn) as conn:
+        a, b = draw_params(conn, scenario, 20, seed=5), draw_params(conn, scenario, 20, seed=5)
+        c = draw_params(conn, scenario, 20, seed=6)
+    assert a == b and a != c
+    assert all(d["before_id"] != d["after_id"] for d in a)
+
+
+def test_prepared_generic_plan_ignores_later_settings_unless_preparation_is_off(tiny_db: Database) -> None:
+    """Why the bench connection never prepares: a prepared generic plan survives SET enable_indexscan=off."""
+    query = "SELECT id FROM posts WHERE ward_id = %(w)s ORDER BY published_at DESC LIMIT 5"
+    with session.connect(tiny_db.dsn, {"plan_cache_mode": "force_generic_plan"}, prepare_threshold=0) as conn:
+        conn.execute(query, {"w": 3}).fetchall()
+        session.apply_settings(conn, {"enable_indexscan": "off", "enable_bitmapscan": "off"})
+        conn.execute(query, {"w": 3}).fetchall()
+        (name,) = conn.execute("SELECT name FROM pg_prepared_statements WHERE statement LIKE '%published_at%'",
+                               prepare=False).fetchone() or (None,)
+        assert name is not None
+        cached = conn.execute(sql.SQL("EXPLAIN EXECUTE {}(3)").format(sql.Identifier(name)), prepare=False).fetchall()
+        assert "Index" in " ".join(r[0] for r in cached)  # the stale plan still reads the index
+    with session.connect(tiny_db.dsn) as conn:
+        assert conn.prepare_threshold is None
+        session.apply_settings(conn, {"enable_indexscan": "off", "enable_bitmapscan": "off"})
+        for _ in range(8):
+            conn.execute(query, {"w": 3}).fetchall()
+        assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
+        fresh = conn.execute("EXPLAIN " + query, {"w": 3}).fetchall()
+        assert "Index" not in " ".join(r[0] for r in fresh)
