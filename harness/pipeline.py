@@ -32,6 +32,12 @@ def _generate_stage(cfg: RunConfig, db: Database, results: Results) -> None:
     generate(cfg, db, results)
 
 
+def _bench_stage(cfg: RunConfig, db: Database, results: Results) -> None:
+    from harness.bench.runner import bench_stage
+
+    bench_stage(cfg, db, results)
+
+
 def _verify_stage(cfg: RunConfig, db: Database, results: Results) -> None:
     from harness.verify.stage import verify_stage
 
@@ -54,6 +60,7 @@ def _faults_stage(cfg: RunConfig, db: Database, results: Results) -> None:
 STAGES: dict[str, Stage] = {
     "schema": _schema_stage,
     "generate": _generate_stage,
+    "bench": _bench_stage,
     "verify": _verify_stage,
     "backup": _backup_stage,
     "faults": _faults_stage,
