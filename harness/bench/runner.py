@@ -262,3 +262,10 @@ def _overhead_gate(overheads: list[float], servers: list[float]) -> Gate:
         return not_evaluated("harness overhead p50", STAGE, "no server-side timings recorded", unit="ms")
     target = max(OVERHEAD_SHARE * statistics.median(servers), OVERHEAD_FLOOR_MS)
     return evaluate("harness overhead p50", STAGE, statistics.median(overheads), target, "ms", "<=")
+
+
+def bench_stage(cfg: RunConfig, db: Database, results: Results) -> None:
+    """The pipeline's bench stage: every reference ward and vector scenario on the generated data."""
+    from harness.bench.scenarios import load_scenarios, suite_kinds
+
+    run_bench(cfg, db, results, load_scenarios(None, suite_kinds("all")))

@@ -1,0 +1,115 @@
+"""`wardbench bench`: every ward and vector scenario through pytest-benchmark, gated on p95, rows and recall."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from harness import alembic_project
+from harness.bench.runner import BenchOptions, run_bench
+from harness.bench.scenarios import load_scenarios, suite_kinds
+from harness.cli import app
+from harness.cli.options import (
+    Backend,
+    Dsn,
+    InPlace,
+    JsonOut,
+    Keep,
+    PgVersion,
+    Profile,
+    ReportsDir,
+    ScaleFactor,
+    Seed,
+    make_config,
+)
+from harness.config import RunConfig
+from harness.db import Database, open_database
+from harness.environment import collect_environment
+from harness.errors import UsageError
+from harness.results import Results
+
+Suite = Annotated[str, typer.Option("--suite", help="ward | vector | all")]
+ScenarioDirs = Annotated[list[Path] | None, typer.Option(
+    "--scenarios", help="a directory of your own scenario TOML files, added to the reference ones (repeatable)")]
+Rounds = Annotated[int | None, typer.Option("--rounds", min=5, help="timed rounds per scenario (default 200)")]
+
+
+def _ensure_data(cfg: RunConfig, db: Database, results: Results, console: Console) -> None:
+    """A database the harness created is migrated and generated here; any other must already hold data."""
+    if db.disposable:
+        from harness.datagen.stage import generate
+
+        alembic_project.upgrade(db, "head")
+        generate(cfg, db, results, console=console)
+        return
+    with db.connect() as conn:
+        row = conn.execute("SELECT to_regclass('public.post_embeddings') IS NOT NULL "
+                           "AND EXISTS (SELECT 1 FROM post_embeddings)").fetchone()
+    if not row or not row[0]:
+        raise UsageError(f"database {db.name} holds no generated data: run wardbench generate first")
+
+
+def _fmt(value: Any, spec: str = ".2f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
+    table = Table(title="scenarios (ms)", show_lines=False)
+    for col in ("scenario", "kind", "n", "p50", "p95", "p99", "max", "qps", "target", "margin", "recall@10",
+                "tie-tol.", "rows min", "server p50", "overhead p50", "plan"):
+        table.add_column(col, justify="left" if col in ("scenario", "kind", "plan") else "right")
+    for r in records:
+        plan = r["plan"] or {}
+        note = ("SEQ SCAN " + ",".join(plan["large_seq_scans"])) if plan.get("large_seq_scans") else \
+            ",".join(plan.get("indexes", [])[:2]) or ",".join(plan.get("nodes", [])[:2])
+        table.add_row(r["name"], r["kind"], str(r["count"]), _fmt(r["p50_ms"]), _fmt(r["p95_ms"]),
+                      _fmt(r["p99_ms"]), _fmt(r["max_ms"]), _fmt(r["qps"], ".0f"), _fmt(r["target_ms"], ".0f"),
+                      _fmt(r["margin"], ".0%"), _fmt(r.get("recall_at_10"), ".3f"),
+                      _fmt(r.get("recall_at_10_tie_tolerant"), ".3f"), _fmt(r.get("rows_returned_min"), "d"),
+                      _fmt(r.get("server_p50_ms"), ".3f"), _fmt(r.get("overhead_p50_ms"), ".3f"), note)
+    console.print(table)
+
+
+@app.command()
+def bench(suite: Suite = "all", scenarios: ScenarioDirs = None, rounds: Rounds = None,
+          profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
+          pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
+          json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False) -> None:
+    """Measure every scenario (p50/p95/p99/max from raw timings, recall@10 against exact search); exit 1 on a miss.
+
+    A database the harness creates is migrated and filled with the profile's data first; with --dsn and
+    --in-place the named database is measured as it is.
+    """
+    chosen = load_scenarios(scenarios, suite_kinds(suite))  # bad files fail before any server starts
+    cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
+                      seed=seed, scale_factor=scale_factor, reports_dir=reports_dir, keep_database=keep_database)
+    options = BenchOptions.from_config(cfg, rounds=rounds)
+    console = Console(stderr=True)
+    results = Results(run_id=cfg.run_id, command="bench",
+                      profile={"name": cfg.profile, **cfg.profile_data, "scale_factor": cfg.scale_factor,
+                               "seed": cfg.seed},
+                      selection={"suite": suite, "scenarios": [s.name for s in chosen],
+                                 "scenario_dirs": [str(d) for d in scenarios or []]})
+    with open_database(cfg) as db:
+        console.print(f"database: {db.display_dsn}")
+        results.environment = collect_environment(db)
+        _ensure_data(cfg, db, results, console)
+        records = run_bench(cfg, db, results, chosen, options, console)
+    path = results.write(cfg.run_dir / "results.json")
+    if json is not None:
+        json.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, json)
+    _print_table(console, records)
+    for g in results.gates:
+        if g.verdict != "pass":
+            console.print(f"[red]{g.verdict:>13}[/] {g.name}: observed {g.observed} {g.unit} "
+                          f"(target {g.comparator} {g.target}) {g.reason}")
+    passed = sum(g.verdict == "pass" for g in results.gates)
+    console.print(f"{passed}/{len(results.gates)} gates passed; verdict: [bold]{results.verdict}[/]  "
+                  f"results: {path}  pytest-benchmark: {cfg.run_dir / 'bench' / 'pytest-benchmark.json'}")
+    raise typer.Exit(results.exit_code)
