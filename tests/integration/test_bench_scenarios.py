@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 from psycopg import sql
 
@@ -17,83 +15,24 @@ from harness.bench import session
 from harness.bench.runner import BenchOptions, run_bench
 from harness.bench.sampling import draw_params
 from harness.bench.scenarios import load_scenarios, suite_kinds
-from harness.config import build_config
+from harness.config import build_config, load_profile
+from harness.datagen.loader import load_dataset
 from harness.db import Database, ServerHandle
 from harness.results import Results
 
-DIM = 384
 TINY = BenchOptions(rounds=30, warmup_rounds=5, recall_queries=10, explain_samples=5)
-
-
-def _clustered(rng: np.random.Generator, n: int, topics: int = 12) -> np.ndarray:
-    """Unit vectors around a few topic directions with low-rank variation, like sentence embeddings."""
-    centres = rng.standard_normal((topics, DIM))
-    basis = rng.standard_normal((16, DIM))
-    v = centres[rng.integers(0, topics, n)] + 0.6 * rng.standard_normal((n, 16)) @ basis / 4
-    return (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(np.float32)
-
-
-def load_tiny_dataset(db: Database, seed: int = 3) -> None:
-    """A few thousand rows across the head schema: skewed posts per ward, clustered embeddings."""
-    alembic_project.upgrade(db, "head")
-    rng = np.random.default_rng(seed)
-    with session.connect(db.dsn) as conn:
-        conn.execute("""
-            INSERT INTO constituencies (id, code, name, region)
-                SELECT i, 'C' || i, 'Constituency ' || i, 'Region ' || (i % 2) FROM generate_series(1, 4) i;
-            INSERT INTO wards (id, constituency_id, code, name, population, electorate, area_km2)
-                SELECT i, 1 + i % 4, 'W' || i, 'Ward ' || i, 5000 + i * 10, 4000 + i * 7, 3.5
-                FROM generate_series(1, 40) i;
-            INSERT INTO parties (id, code, name, colour)
-                SELECT i, 'P' || i, 'Party ' || i, '#00000' || i FROM generate_series(1, 4) i;
-            INSERT INTO candidates (id, party_id, ward_id, given_name, family_name)
-                SELECT (w - 1) * 4 + p, p, w, 'Given', 'Family' || p FROM generate_series(1, 40) w,
-                generate_series(1, 4) p;
-            INSERT INTO elections (id, name, election_date, kind)
-                SELECT i, 'Election ' || i, date '2018-05-03' + (i * 365), 'local' FROM generate_series(1, 3) i;
-            INSERT INTO ward_results (election_id, ward_id, candidate_id, votes)
-                SELECT e, w, (w - 1) * 4 + p, (hashint4(e * 1000 + w * 10 + p) & 1023)
-                FROM generate_series(1, 3) e, generate_series(1, 40) w, generate_series(1, 4) p;
-            INSERT INTO ward_turnout (election_id, ward_id, registered, ballots_cast)
-                SELECT e, w, 4000, 1000 + (hashint4(e * 100 + w) & 2047) FROM generate_series(1, 3) e,
-                generate_series(1, 40) w;
-            INSERT INTO content_sources (id, kind, name, url)
-                SELECT i, 'news', 'Source ' || i, 'https://example.org/' || i FROM generate_series(1, 5) i;
-            INSERT INTO ai_models (id, provider, name, version) VALUES (1, 'openai', 'gpt', '1'),
-                (2, 'local', 'llama', '3');
-            INSERT INTO experiments (id, name, ai_model_id) VALUES (1, 'baseline', 1);
-        """)
-        # Skewed posts: ward 1 is very busy, wards 2..40 hold 12..50 posts, so filters vary in selectivity.
-        wards = np.concatenate([np.full(600, 1)] + [np.full(10 + w, w) for w in range(2, 41)])
-        n = len(wards)
-        start = datetime(2025, 1, 1, tzinfo=UTC)
-        hours = rng.integers(0, 24 * 180, n)
-        with conn.cursor().copy("COPY posts (id, source_id, ward_id, title, body, topic, published_at) "
-                                "FROM STDIN") as copy:
-            for i in range(n):
-                copy.write_row((i + 1, 1 + i % 5, int(wards[i]), f"title {i}", "body", f"topic {i % 12}",
-                                start + timedelta(hours=int(hours[i]))))
-        conn.execute("INSERT INTO sentiment_scores (post_id, score, model) "
-                     "SELECT id, ((hashint8(id) & 1023) / 511.5 - 1)::real, 'm1' FROM posts")
-        with conn.cursor().copy("COPY post_embeddings (post_id, embedding) FROM STDIN") as copy:
-            for i, vec in enumerate(_clustered(rng, n)):
-                copy.write_row((i + 1, vec))
-        with conn.cursor().copy("COPY ai_reports (id, ward_id, ai_model_id, experiment_id, title, body, "
-                                "generated_at, embedding) FROM STDIN") as copy:
-            for i, vec in enumerate(_clustered(rng, 300)):
-                copy.write_row((i + 1, 1 + i % 40, 1 + i % 2, 1, f"report {i}", "body",
-                                start + timedelta(days=i % 180), vec))
-        conn.execute("ANALYZE")
+SCALE = 0.02  # ci profile x 0.02: ~1,200 posts and embeddings, ~50 wards of very different activity
 
 
 @pytest.fixture(scope="module")
 def tiny_db(pg_server: ServerHandle) -> Iterator[Database]:
-    """One tiny generated database shared by this module's tests (they only read it)."""
+    """One tiny generated database (the real generator) shared by this module's tests (they only read it)."""
     name = f"t_bench_{secrets.token_hex(3)}"
     pg_server.create_database(name)
     db = Database(pg_server.database_dsn(name), name, pg_server, disposable=True)
     try:
-        load_tiny_dataset(db)
+        alembic_project.upgrade(db, "head")
+        load_dataset(db, load_profile("ci"), SCALE, seed=3)
         yield db
     finally:
         pg_server.drop_database(name)
