@@ -175,3 +175,40 @@ def test_audit_writes_one_row_per_changed_row(fresh_db: Database) -> None:
         conn.execute("UPDATE ward_turnout SET ballots_cast = 0")
         conn.rollback()  # a rolled-back change leaves no audit row
         assert _audit_count(conn) == start + 14
+
+
+def test_ward_filtered_search_is_exact_through_the_ward_index(fresh_db: Database) -> None:
+    """A ward's k nearest posts come from the ward B-tree plus an exact sort, not an HNSW scan filtered after
+    the fact (which returns too few rows): plan names a ward index, and rows equal a brute-force answer."""
+    n, wards = 2000, 40
+    alembic_project.upgrade(fresh_db, "head")
+    vectors = _clustered(n + 1, seed=11)
+    with fresh_db.connect() as conn:
+        ids = seed_rows(conn)
+        conn.execute("INSERT INTO wards (constituency_id, code, name, population, electorate, area_km2) "
+                     "SELECT %s, 'X' || g, 'w', 1, 1, 1 FROM generate_series(1, %s) g", (ids["constituency"], wards))
+        ward_ids = [r[0] for r in conn.execute("SELECT id FROM wards WHERE code LIKE 'X%%' ORDER BY id")]
+        post_ward = [ward_ids[i % wards] for i in range(n)]
+        with conn.cursor().copy("COPY posts (source_id, ward_id, title, body, topic, published_at) FROM STDIN") as cp:
+            for w in post_ward:
+                cp.write_row((ids["source"], w, "t", "b", "x", "2025-01-01"))
+        post_ids = [r[0] for r in conn.execute("SELECT id FROM posts WHERE ward_id <> %s ORDER BY id", (ids["ward"],))]
+        with conn.cursor().copy("COPY post_embeddings (post_id, embedding) FROM STDIN") as cp:
+            for post_id, v in zip(post_ids, vectors[:n], strict=True):
+                cp.write_row((post_id, vector_text(v)))
+        conn.execute("ANALYZE posts")
+        conn.execute("ANALYZE post_embeddings")
+        conn.commit()
+        target = ward_ids[3]
+        probe = vectors[n]
+        query = ("SELECT e.post_id FROM posts p JOIN post_embeddings e ON e.post_id = p.id WHERE p.ward_id = %s "
+                 "ORDER BY e.embedding <=> %s::vector LIMIT 10")
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + query, (target, vector_text(probe))))
+        rows = [r[0] for r in conn.execute(query, (target, vector_text(probe)))]
+    in_ward = [i for i in range(n) if post_ward[i] == target]
+    stored = np.array([[float(x) for x in vector_text(vectors[i])[1:-1].split(",")] for i in in_ward])
+    sent = np.array([float(x) for x in vector_text(probe)[1:-1].split(",")])
+    distances = 1 - (stored @ sent) / (np.linalg.norm(stored, axis=1) * np.linalg.norm(sent))
+    exact = [post_ids[in_ward[j]] for j in np.argsort(distances)[:10]]
+    assert "ix_posts_ward_id" in plan and "hnsw" not in plan, plan
+    assert rows == exact
