@@ -17,6 +17,8 @@ import numpy as np
 from scipy import stats
 
 DRAWS = 4000
+NEVER = 700.0  # log of a crossing treated as never (exp(700) is near the float limit)
+FAR = 100.0  # predictions past FAR x the largest measured size are flagged as long extrapolations
 
 
 @dataclass
@@ -80,15 +82,18 @@ def predict_break(fit: PowerFit, target_ms: float, measured_max: float, seed: in
     log_t = math.log(target_ms)
     draws = _draws(fit, seed)
     with np.errstate(divide="ignore", invalid="ignore"):
-        log_x = np.where(draws[:, 1] > 0, (log_t - draws[:, 0]) / draws[:, 1], np.inf)
-    low, high = np.percentile(log_x, [2.5, 97.5])
-    point = (log_t - fit.intercept) / fit.slope if fit.slope > 0 else math.inf
-    breaks = math.exp(point) if math.isfinite(point) and point < 700 else math.inf
-    ci = [_finite_or_none(math.exp(min(v, 700))) if math.isfinite(v) else None for v in (low, high)]
+        log_x = np.where(draws[:, 1] > 0, (log_t - draws[:, 0]) / draws[:, 1], NEVER)
+    # Order statistics, not interpolation: the upper tail may hold NEVER ("does not grow" draws).
+    low, high = np.percentile(np.minimum(log_x, NEVER), [2.5, 97.5], method="nearest")
+    point = (log_t - fit.intercept) / fit.slope if fit.slope > 0 else NEVER
+    breaks = math.exp(point) if point < NEVER else math.inf
+    ci = [math.exp(v) if v < NEVER else None for v in (float(low), float(high))]
     if fit.predict(measured_max) > target_ms and breaks <= measured_max:
         verdict = "over target within the measured range"
     elif not math.isfinite(breaks):
         verdict = "p95 does not grow: no break predicted"
+    elif breaks > FAR * measured_max:
+        verdict = f"predicted beyond {FAR:g}x the largest measured value: a long extrapolation"
     else:
         verdict = "predicted"
     return Prediction(target_ms, _finite_or_none(breaks), ci, verdict)
@@ -98,7 +103,7 @@ def band(fit: PowerFit, x_low: float, x_high: float, seed: int = 0, points: int 
     """95 % interval of the fitted p95 over a log-spaced grid, for the report's shaded band."""
     grid = np.geomspace(x_low, x_high, points)
     draws = _draws(fit, seed)
-    curves = np.exp(draws[:, :1] + draws[:, 1:] * np.log(grid)[None, :])
+    curves = np.exp(np.minimum(draws[:, :1] + draws[:, 1:] * np.log(grid)[None, :], NEVER))
     low, high = np.percentile(curves, [2.5, 97.5], axis=0)
     return {"x": grid.tolist(), "low": low.tolist(), "high": high.tolist()}
 

@@ -35,7 +35,8 @@ def capacity_rows(capacity: dict[str, Any] | None) -> list[dict[str, str]]:
             "slope": "not fitted" if slope is None else f"{slope:.2f} [{_fmt(ci[0])}, {_fmt(ci[1])}]",
             "target": _fmt(fit.get("target_ms")),
             "breaks": str(fit.get("verdict") or "") if breaks is None else
-            f"{_fmt(breaks)} {fit.get('axis')} [{_fmt(bci[0])}, {_fmt(bci[1])}]",
+            f"{_fmt(breaks)} {fit.get('axis')} [{_fmt(bci[0])}, {'unbounded' if bci[1] is None else _fmt(bci[1])}]"
+            + ("" if fit.get("verdict") in (None, "predicted") else f" ({fit.get('verdict')})"),
         })
     return rows
 

@@ -1,0 +1,113 @@
+"""The capacity sweep: for each data size a fresh database is loaded, each scenario is timed at each
+concurrency, and p95 growth is fitted along size (and along concurrency when three or more are given).
+
+One user is timed by the bench stage's pytest-benchmark runner; several concurrencies go through the load
+stage's Locust runner for every level (1 included), so points along the concurrency axis share one tool.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+
+from harness import alembic_project
+from harness.bench.runner import BenchOptions, run_bench
+from harness.bench.scenarios import Scenario
+from harness.capacity.fit import fit_section
+from harness.config import RunConfig
+from harness.datagen.loader import load_dataset
+from harness.db import Database
+from harness.gates import evaluate, not_evaluated
+from harness.results import Gate, Results
+
+STAGE = "capacity"
+
+
+@contextmanager
+def fresh_database(db: Database, suffix: str) -> Iterator[Database]:
+    """A new empty database on `db`'s server, dropped afterwards (even on Ctrl-C)."""
+    name = f"{db.name}_{suffix}"[:63]
+    db.server.create_database(name)
+    try:
+        yield Database(db.server.database_dsn(name), name, db.server, disposable=True)
+    finally:
+        db.server.drop_database(name)
+
+
+def _bench_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], options: BenchOptions,
+                  console: Console) -> list[dict[str, Any]]:
+    scratch = Results(run_id=cfg.run_id, command="capacity")
+    records = run_bench(cfg, db, scratch, scenarios, options, console)
+    return [{"scenario": r["name"], "kind": r["kind"], "users": 1, "p95_ms": r["p95_ms"], "p50_ms": r["p50_ms"],
+             "count": r["count"], "errors": r["errors"], "tool": "pytest-benchmark"} for r in records]
+
+
+def _load_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], users: int, duration_s: float,
+                 console: Console) -> list[dict[str, Any]]:
+    from harness.load.runner import LocustRun, run_locust
+    from harness.load.summary import scenario_rows
+
+    run = LocustRun(label=f"users_{users}", users=users, duration_s=duration_s, classes=("ReaderUser",),
+                    only=tuple(s.name for s in scenarios), seed=cfg.seed)
+    outcome = run_locust(db, run, cfg.run_dir / "load", {}, console)
+    kinds = {s.name: s.kind for s in scenarios}
+    return [{"scenario": r["name"], "kind": kinds.get(r["name"], r.get("kind")), "users": users,
+             "p95_ms": r["corrected"]["p95_ms"], "p50_ms": r["corrected"]["p50_ms"], "count": r["count"],
+             "errors": r["errors"], "tool": "locust (corrected)"} for r in scenario_rows(outcome.merged)
+            if r["name"] in kinds]
+
+
+def run_capacity(cfg: RunConfig, db: Database, scenarios: list[Scenario], scales: list[int], users: list[int],
+                 duration_s: float = 20.0, options: BenchOptions | None = None,
+                 console: Console | None = None) -> tuple[dict[str, Any], list[Gate]]:
+    """Measure every (size, concurrency) point, fit p95 growth, predict breaking points; section and gates."""
+    console = console or Console(stderr=True)
+    base_posts = int(cfg.profile_data["posts"])
+    options = options or BenchOptions.from_config(cfg)
+    points: list[dict[str, Any]] = []
+    loads: list[dict[str, Any]] = []
+    for posts in scales:
+        scale = posts / base_posts
+        console.rule(f"[bold]capacity: {posts:,} posts (scale {scale:g} of profile {cfg.profile})")
+        with fresh_database(db, f"cap{posts}") as fresh:
+            alembic_project.upgrade(fresh, "head")
+            started = time.perf_counter()
+            summary = load_dataset(fresh, cfg.profile_data, scale, cfg.seed, console=console, parallel_workers=int(
+                cfg.server_settings.get("max_parallel_maintenance_workers", 1)))
+            rows = {t: c["rows"] for t, c in summary["checksums"].items()}
+            loads.append({"posts": posts, "scale_factor": scale, "load_s": round(time.perf_counter() - started, 2),
+                          "rows": rows})
+            sub = cfg.with_(reports_dir=cfg.run_dir / "capacity", run_id=f"posts_{posts}")
+            measured: list[dict[str, Any]] = []
+            if users == [1]:
+                measured = _bench_points(sub, fresh, scenarios, options, console)
+            else:
+                for u in users:
+                    measured += _load_points(sub, fresh, scenarios, u, duration_s, console)
+            points += [{**p, "posts": int(rows.get("posts", posts)), "posts_requested": posts} for p in measured]
+    targets = {s.name: s.target_ms(cfg.targets) for s in scenarios}
+    fits = fit_section(points, "posts", targets, cfg.seed)
+    if len(set(users)) >= 3:
+        fits += fit_section(points, "users", targets, cfg.seed)
+    section = {"scales": scales, "users": users, "base_profile": cfg.profile, "duration_s": duration_s,
+               "tool": "pytest-benchmark" if users == [1] else "locust", "loads": loads, "points": points,
+               "fits": fits, "method": "least squares of log p95 on log size (or users); intervals from the fit "
+                                       "covariance, multivariate t draws (2.5-97.5 %)"}
+    return section, _gates(points, targets)
+
+
+def _gates(points: list[dict[str, Any]], targets: dict[str, float]) -> list[Gate]:
+    """Per scenario: its worst measured p95 across the sweep against its target."""
+    gates = []
+    for name, target in sorted(targets.items()):
+        values = [p["p95_ms"] for p in points if p["scenario"] == name and p["p95_ms"] is not None]
+        if not values:
+            gates.append(not_evaluated(f"{name} p95 across the sweep", STAGE, "no point measured", target, "ms"))
+        else:
+            gates.append(evaluate(f"{name} p95 across the sweep", STAGE, max(values), target, "ms", "<"))
+    return gates
+
