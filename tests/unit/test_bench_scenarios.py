@@ -1,0 +1,90 @@
+"""Scenario files: the reference set loads, and each kind of bad file is one UsageError naming file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.bench.scenarios import load_scenarios, suite_kinds
+from harness.errors import UsageError
+
+GOOD = '''
+name = "mine"
+kind = "ward"
+sql = "SELECT * FROM posts WHERE ward_id = %(ward_id)s LIMIT %(n)s"
+[params.ward_id]
+sampler = "busy_ward"
+[params.n]
+value = 5
+'''
+
+
+def _dir(tmp_path: Path, text: str, name: str = "mine.toml") -> Path:
+    folder = tmp_path / "user"
+    folder.mkdir(exist_ok=True)
+    (folder / name).write_text(text)
+    return folder
+
+
+def test_reference_scenarios_cover_the_issue() -> None:
+    scenarios = load_scenarios()
+    ward = [s for s in scenarios if s.kind == "ward"]
+    vector = [s for s in scenarios if s.kind == "vector"]
+    assert len(ward) >= 6 and len(vector) >= 4
+    assert {"busy_ward", "quiet_ward", "constituency"} <= {s.selectivity for s in vector}
+    for s in vector:
+        assert s.k == 10 and s.selectivity and s.truth_settings["enable_indexscan"] == "off"
+    iterative = [s for s in vector if s.settings.get("hnsw.iterative_scan") == "relaxed_order"]
+    assert any(s.name.startswith("vector_search_ward") for s in iterative)
+    assert [s.name for s in load_scenarios(kinds=suite_kinds("ward"))] == [s.name for s in ward]
+    assert all(s.kind != "write" for s in load_scenarios(kinds=suite_kinds("all")))
+
+
+def test_user_directory_adds_a_scenario_using_shared_samplers(tmp_path: Path) -> None:
+    (mine,) = [s for s in load_scenarios([_dir(tmp_path, GOOD)]) if s.name == "mine"]
+    assert mine.sql_params == ["ward_id", "n"]
+    assert mine.params[0].sql and "ward_id" in mine.params[0].sql  # the busy_ward pool query, resolved
+    assert mine.params[1].value == 5
+    assert mine.target_ms({"ward_p95_ms": 100.0}) == 100.0
+
+
+def test_variants_expand_with_their_own_selectivity(tmp_path: Path) -> None:
+    text = GOOD + '[[variants]]\nselectivity = "quiet"\nparams.ward_id = { sampler = "quiet_ward" }\n' \
+                  '[[variants]]\nselectivity = "busy"\ntarget_p95_ms = 20\n'
+    found = {s.name: s for s in load_scenarios([_dir(tmp_path, text)])}
+    assert found["mine.quiet"].params[0].sql != found["mine.busy"].params[0].sql
+    assert found["mine.busy"].target_ms({"ward_p95_ms": 100.0}) == 20.0
+
+
+@pytest.mark.parametrize(("text", "field"), [
+    (GOOD.replace('kind = "ward"', 'kind = "wrd"'), "'kind'"),
+    (GOOD.replace('sql = "SELECT', 'sqll = "SELECT'), "'sqll'"),
+    (GOOD.replace("%(n)s", "%(limit)s"), "'sql': parameter %(limit)s"),
+    (GOOD.replace('"busy_ward"', '"bussy_ward"'), "'params.ward_id.sampler'"),
+    (GOOD.replace("value = 5", "value = 5\nperturb = 2"), "'params.n.perturb'"),
+    (GOOD.replace("value = 5", 'value = 5\nsql = "SELECT 1"'), "'params.n'"),
+    (GOOD.replace("value = 5", 'sql = "SELECT 1, 2"\nprovides = "a"'), "'params.n.provides'"),
+    (GOOD + "target_p95_ms = -3\n", "'params.n.target_p95_ms'"),
+    (GOOD.replace('name = "mine"', 'name = "mine"\ntarget_p95_ms = "fast"'), "'target_p95_ms'"),
+    (GOOD.replace('name = "mine"', 'name = "mine"\nk = 0'), "'k'"),
+    (GOOD.replace('name = "mine"', 'name = "mine"\nsettings = 3'), "'settings'"),
+    (GOOD.replace('name = "mine"', 'name = "ward_dashboard"'), "'name': 'ward_dashboard' is also defined"),
+    (GOOD + "[[variants]]\nparams.n = 3\n", "'variants[0].selectivity'"),
+])
+def test_bad_scenario_names_file_and_field(tmp_path: Path, text: str, field: str) -> None:
+    folder = _dir(tmp_path, text)
+    with pytest.raises(UsageError) as err:
+        load_scenarios([folder])
+    message = err.value.message
+    assert str(folder / "mine.toml") in message and field in message, message
+    assert "\n" not in message
+
+
+def test_invalid_toml_and_missing_directory(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match=r"mine\.toml: invalid TOML"):
+        load_scenarios([_dir(tmp_path, "name = ")])
+    with pytest.raises(UsageError, match="does not exist"):
+        load_scenarios([tmp_path / "nowhere"])
+    with pytest.raises(UsageError, match="choose one of ward, vector, all"):
+        suite_kinds("everything")
