@@ -1,0 +1,160 @@
+"""Faults: a migration killed mid-step leaves the previous revision intact; crashed or interrupted runs
+leave no database, server process or scratch directory behind; `wardbench faults` records the figures."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from harness import alembic_project
+from harness.config import RunConfig, new_run_id
+from harness.db import Database, ServerHandle, open_database
+from harness.db.base import scratch_database
+from harness.db.embedded import EmbeddedServer, home_dir
+from harness.faults.cleanup import harness_databases, signal_run
+from harness.faults.migration import BEFORE, SEED_ROWS, interrupted_migration, terminate_backend
+from harness.pipeline import STAGES, run_stages
+from harness.results import Results
+
+REPO = Path(__file__).resolve().parents[2]
+ZEROED_BY_SEED = len([g for g in range(1, SEED_ROWS + 1) if g % 9973 == 0])  # amounts the seed makes 0
+
+
+def _assert_previous_revision_intact(db: Database) -> None:
+    """Checked here independently of the fault's own verdict."""
+    assert alembic_project.current_revision(db) == BEFORE
+    with db.connect() as conn:
+        zero = conn.execute("SELECT count(*) FROM ledger WHERE amount = 0").fetchone()
+        column = conn.execute("SELECT count(*) FROM information_schema.columns "
+                              "WHERE table_name = 'ledger' AND column_name = 'amount_pence'").fetchone()
+    assert zero == (ZEROED_BY_SEED,), "the interrupted step's UPDATE survived"
+    assert column == (0,), "the interrupted step's ADD COLUMN survived"
+
+
+def test_migration_step_killed_from_another_connection(fresh_db: Database) -> None:
+    outcome = interrupted_migration(fresh_db)
+    assert outcome.injected and outcome.survived, outcome.message
+    assert "terminated with pg_terminate_backend" in outcome.message
+    assert "database still at revision 001_create_ledger" in outcome.message
+    assert "AdminShutdown" in outcome.message
+    _assert_previous_revision_intact(fresh_db)
+
+
+def test_the_fault_verdict_reports_damage_when_data_changed(fresh_db: Database) -> None:
+    def kill_and_damage(db: Database, pid: int) -> str:
+        how = terminate_backend(db, pid)
+        with db.connect(autocommit=True) as conn:
+            conn.execute("UPDATE ledger SET amount = amount + 1 WHERE id = 1")
+        return how
+
+    outcome = interrupted_migration(fresh_db, kill=kill_and_damage)
+    assert outcome.injected and not outcome.survived
+    assert "DAMAGED" in outcome.message and "checksums equal: False" in outcome.message
+
+
+def _kill_server(server: EmbeddedServer) -> str:
+    """kill -9 the postmaster and every backend: a server crash, recovered from WAL at the next start."""
+    postmaster = server.postmaster_pid()
+    assert postmaster is not None
+    children = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _ppid(p) == postmaster]
+    for pid in [postmaster, *children]:  # the postmaster first, so it cannot start a crash recovery cycle
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    # Wait until reaped, not just dead: a zombie postmaster still owns the pid in postmaster.pid.
+    while any(Path(f"/proc/{p}").exists() for p in [*children, postmaster]) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return f"postmaster {postmaster} and {len(children)} server processes killed with SIGKILL"
+
+
+def _ppid(proc_dir: Path) -> int | None:
+    try:
+        return int((proc_dir / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+@pytest.fixture
+def own_server() -> Iterator[EmbeddedServer]:
+    scratch = Path(tempfile.mkdtemp(prefix="tests-crash-", dir=home_dir()))
+    scratch.chmod(0o755)
+    server = EmbeddedServer(scratch / "pgdata", 18, settings={"shared_buffers": "64MB"})
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def test_migration_step_survives_a_server_crash_and_restart(own_server: EmbeddedServer) -> None:
+    with scratch_database(own_server.handle(), "crashme") as db:
+        outcome = interrupted_migration(db, kill=lambda _db, _pid: _kill_server(own_server),
+                                        after_kill=own_server.start)
+        assert outcome.injected and outcome.survived, outcome.message
+        assert "killed with SIGKILL" in outcome.message
+        _assert_previous_revision_intact(db)
+        log = (own_server.pgdata / "server.log").read_text()
+        assert "database system was interrupted" in log or "not properly shut down" in log
+
+
+def _dsn_config(server: ServerHandle) -> RunConfig:
+    return RunConfig(backend="dsn", dsn=server.admin_dsn, run_id=new_run_id())
+
+
+def test_a_stage_that_raises_leaves_no_database(pg_server: ServerHandle, monkeypatch: pytest.MonkeyPatch) -> None:
+    def crash(cfg: RunConfig, db: Database, results: Results) -> None:
+        raise RuntimeError("stage blew up")
+
+    monkeypatch.setitem(STAGES, "crash", crash)
+    cfg = _dsn_config(pg_server)
+    results = Results(cfg.run_id, "test")
+    with open_database(cfg) as db:
+        run_stages(cfg, db, results, ["crash"])
+        assert db.name in harness_databases(pg_server.admin_dsn)
+    assert db.name not in harness_databases(pg_server.admin_dsn)
+    assert [(g.name, g.verdict) for g in results.gates] == [("stage crash completed", "fail")]
+    assert results.exit_code == 1 and "stage blew up" in results.gates[0].reason
+
+
+def test_an_interrupt_inside_a_stage_still_drops_the_database(pg_server: ServerHandle,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(cfg: RunConfig, db: Database, results: Results) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(STAGES, "interrupted", interrupted)
+    cfg = _dsn_config(pg_server)
+    with pytest.raises(KeyboardInterrupt), open_database(cfg) as db:
+        run_stages(cfg, db, Results(cfg.run_id, "test"), ["interrupted"])
+    assert f"wardbench_{cfg.run_id}" not in harness_databases(pg_server.admin_dsn)
+
+
+def test_ctrl_c_to_an_embedded_run_stops_its_server_and_removes_its_files() -> None:
+    outcome = signal_run(signal.SIGINT, "embedded", group=True)
+    assert outcome.injected and outcome.survived, outcome.message
+    assert "exit status 130" in outcome.message and "scratch directory removed" in outcome.message
+
+
+def test_faults_command_records_injected_and_survived(pg_server: ServerHandle, tmp_path: Path) -> None:
+    before = harness_databases(pg_server.admin_dsn)
+    out = tmp_path / "faults.json"
+    proc = subprocess.run([str(REPO / ".venv/bin/wardbench"), "faults", "--dsn", pg_server.admin_dsn,
+                           "--reports-dir", str(tmp_path), "--json", str(out)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(out.read_text())
+    names = [f["name"] for f in data["faults"]["faults"]]
+    assert len(names) == 4 and data["faults"]["injected"] == 4 and data["faults"]["survived"] == 4
+    gate = next(g for g in data["gates"] if g["name"] == "faults survived")
+    assert gate["verdict"] == "pass" and gate["observed"] == 4
+    assert harness_databases(pg_server.admin_dsn) == before
