@@ -1,0 +1,75 @@
+"""Capacity fits on synthetic points: the exponent and the breaking point are recovered within their intervals."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from harness.capacity.fit import fit_power_law, fit_section, predict_break
+
+
+def _points(exponent: float, sizes: list[float], noise: float, seed: int, base_ms: float = 2.0) -> list[float]:
+    rng = np.random.default_rng(seed)
+    return [base_ms * (x / sizes[0]) ** exponent * math.exp(rng.normal(0, noise)) for x in sizes]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_exponent_and_break_recovered_within_interval(seed: int) -> None:
+    sizes = [1e4, 3e4, 1e5, 3e5, 1e6]
+    fit = fit_power_law(sizes, _points(0.5, sizes, 0.05, seed))
+    rows = fit_section([{"scenario": "s", "posts": x, "users": 1, "p95_ms": y}
+                        for x, y in zip(sizes, _points(0.5, sizes, 0.05, seed), strict=True)], "posts", {"s": 100.0})
+    low, high = rows[0]["slope_ci"]
+    assert low < 0.5 < high and abs(fit.slope - 0.5) < 0.1
+    truth = 1e4 * (100.0 / 2.0) ** 2  # 2 ms * (x/1e4)^0.5 = 100 ms
+    pred = predict_break(fit, 100.0, max(sizes), seed)
+    assert pred.breaks_at_ci[0] is not None and pred.breaks_at_ci[1] is not None
+    assert pred.breaks_at_ci[0] < truth < pred.breaks_at_ci[1]
+    assert pred.breaks_at is not None and pred.breaks_at_ci[0] <= pred.breaks_at <= pred.breaks_at_ci[1]
+
+
+def test_three_points_give_a_wider_interval_than_six() -> None:
+    few, many = [1e4, 1e5, 1e6], [1e4, 3e4, 1e5, 3e5, 1e6, 3e6]
+    width = []
+    for sizes in (few, many):
+        fit = fit_power_law(sizes, _points(0.7, sizes, 0.1, 1))
+        ci = predict_break(fit, 100.0, max(sizes)).breaks_at_ci
+        width.append(math.log((ci[1] or math.inf) / (ci[0] or 1)))
+    assert width[0] > width[1]
+
+
+def test_flat_latency_predicts_no_break() -> None:
+    sizes = [1e3, 1e4, 1e5]
+    fit = fit_power_law(sizes, [1.0, 1.0, 1.0])
+    pred = predict_break(fit, 100.0, max(sizes))
+    assert pred.breaks_at is None and "no break" in pred.verdict
+
+
+def test_already_over_target_says_so() -> None:
+    sizes = [1e3, 1e4, 1e5]
+    fit = fit_power_law(sizes, [50.0, 120.0, 300.0])
+    pred = predict_break(fit, 100.0, max(sizes))
+    assert pred.verdict == "over target within the measured range" and pred.breaks_at is not None
+    assert pred.breaks_at < 1e5
+
+
+def test_far_extrapolation_is_flagged() -> None:
+    sizes = [1e3, 1e4, 1e5]
+    fit = fit_power_law(sizes, _points(0.1, sizes, 0.01, 2, base_ms=1.0))
+    assert "extrapolation" in predict_break(fit, 100.0, max(sizes)).verdict
+
+
+def test_too_few_points_are_not_fitted() -> None:
+    rows = fit_section([{"scenario": "s", "posts": x, "users": 1, "p95_ms": 1.0} for x in (1e3, 1e4)], "posts",
+                       {"s": 100.0})
+    assert rows[0]["slope"] is None and rows[0]["verdict"].startswith("not fitted")
+
+
+def test_users_axis_is_fitted_per_size() -> None:
+    points = [{"scenario": "s", "posts": p, "users": u, "p95_ms": 0.5 * u ** 0.8 * (p / 1e3) ** 0.2}
+              for p in (1e3, 1e4) for u in (1, 10, 50)]
+    rows = fit_section(points, "users", {"s": 100.0})
+    assert [r["at"] for r in rows] == [1e3, 1e4]
+    assert all(abs(r["slope"] - 0.8) < 1e-6 for r in rows)
