@@ -38,6 +38,12 @@ def _bench_stage(cfg: RunConfig, db: Database, results: Results) -> None:
     bench_stage(cfg, db, results)
 
 
+def _load_stage(cfg: RunConfig, db: Database, results: Results) -> None:
+    from harness.load.stage import run_load
+
+    run_load(cfg, db, results)
+
+
 def _verify_stage(cfg: RunConfig, db: Database, results: Results) -> None:
     from harness.verify.stage import verify_stage
 
@@ -61,6 +67,7 @@ STAGES: dict[str, Stage] = {
     "schema": _schema_stage,
     "generate": _generate_stage,
     "bench": _bench_stage,
+    "load": _load_stage,
     "verify": _verify_stage,
     "backup": _backup_stage,
     "faults": _faults_stage,

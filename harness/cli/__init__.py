@@ -23,7 +23,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Prove a PostgreSQL + pgvector application's migrations are safe and its queries fast.")
 
 # Importing the command modules registers their commands on `app`.
-from harness.cli import commands_backup, commands_bench, commands_capacity, commands_compare, commands_db, commands_faults, commands_gate, commands_generate, commands_migrate, commands_report  # noqa: E402,F401,I001,E501
+from harness.cli import commands_backup, commands_bench, commands_capacity, commands_compare, commands_db, commands_faults, commands_gate, commands_generate, commands_load, commands_migrate, commands_report  # noqa: E402,F401,I001,E501
 
 
 def _fail(message: str, code: int) -> None:

@@ -105,14 +105,18 @@ class LatencyRecorder:
     def record(self, name: str, kind: str, intended_s: float, sent_s: float, done_s: float,
                error: str | None = None, rows: int = 0, expected_interval_s: float = 0.0) -> None:
         """Record one request: corrected from `intended_s`, uncorrected from `sent_s` (both to `done_s`)."""
-        rec = self.scenarios.setdefault(name, ScenarioRecord(kind))
+        rec = self.scenarios.get(name)
+        if rec is None:  # not setdefault: building a histogram per request would cost more than the query
+            rec = self.scenarios[name] = ScenarioRecord(kind)
         rec.count += 1
         self.first_s = intended_s if self.first_s is None else min(self.first_s, intended_s)
         self.busy_s += done_s - sent_s
         corrected_us = (done_s - intended_s) * 1e6
         record_us(rec.corrected, corrected_us, expected_interval_s * 1e6)
         record_us(rec.uncorrected, (done_s - sent_s) * 1e6)
-        bucket = self.seconds.setdefault((int(done_s), kind), SecondBucket())
+        bucket = self.seconds.get((int(done_s), kind))
+        if bucket is None:
+            bucket = self.seconds[(int(done_s), kind)] = SecondBucket()
         bucket.count += 1
         record_us(bucket.hist, corrected_us)
         if error is not None:

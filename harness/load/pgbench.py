@@ -34,12 +34,12 @@ def run_pgbench(db: Database, statement: str, clients: int, duration_s: int,
                 settings_env: dict[str, str] | None = None) -> PgbenchRun:
     """Run `statement` (literal SQL, no parameters) from `clients` connections for `duration_s` seconds.
 
-    `-M prepared` matches psycopg, which prepares a statement server-side after a few executions.
+    `-M extended` matches our sessions: parameters bound per execution, never prepared (bench.session).
     """
     with tempfile.TemporaryDirectory(prefix="wardbench-pgbench-") as tmp:
         script = Path(tmp) / "statement.sql"
         script.write_text(statement.strip().rstrip(";") + ";\n")
-        args = [str(db.bin_dir / "pgbench"), "-n", "-M", "prepared", "-f", str(script), "-T", str(duration_s),
+        args = [str(db.bin_dir / "pgbench"), "-n", "-M", "extended", "-f", str(script), "-T", str(duration_s),
                 "-c", str(clients), "-j", str(min(clients, os.cpu_count() or 1))]
         env = {**os.environ, **db.libpq_env(), **(settings_env or {})}
         try:

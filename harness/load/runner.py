@@ -121,7 +121,7 @@ def _wait_with_progress(proc: subprocess.Popen[bytes], run: LocustRun, console: 
     deadline = time.monotonic() + run.duration_s + STARTUP_ALLOWANCE_S
     start = time.monotonic()
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
         task = progress.add_task(f"load {run.label}: {run.users} users", total=run.duration_s)
         while proc.poll() is None:
             if time.monotonic() > deadline:

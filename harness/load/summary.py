@@ -75,22 +75,22 @@ def merge_payloads(payloads: list[dict[str, Any]]) -> MergedLoad:
                                                       "error_kinds": {}})
             for key in ("count", "errors", "rows"):
                 into[key] += s[key]
-            for kind, n in s["error_kinds"].items():
-                into["error_kinds"][kind] = into["error_kinds"].get(kind, 0) + n
+            for error, n in s["error_kinds"].items():
+                into["error_kinds"][error] = into["error_kinds"].get(error, 0) + n
             enc = encoded.setdefault(name, {"corrected": [], "uncorrected": []})
             enc["corrected"].append(s["corrected"])
             enc["uncorrected"].append(s["uncorrected"])
         for b in p["seconds"]:
-            key = (int(b["t"]), b["kind"])
-            into = merged.seconds.setdefault(key, {"count": 0, "errors": 0})
-            into["count"] += b["count"]
-            into["errors"] += b["errors"]
-            buckets.setdefault(key, []).append(b["hist"])
+            second = (int(b["t"]), b["kind"])
+            bucket = merged.seconds.setdefault(second, {"count": 0, "errors": 0})
+            bucket["count"] += b["count"]
+            bucket["errors"] += b["errors"]
+            buckets.setdefault(second, []).append(b["hist"])
     for name, enc in encoded.items():
         merged.scenarios[name]["corrected"] = merge_encoded(enc["corrected"])
         merged.scenarios[name]["uncorrected"] = merge_encoded(enc["uncorrected"])
-    for key, texts in buckets.items():
-        merged.seconds[key]["hist"] = merge_encoded(texts)
+    for second, texts in buckets.items():
+        merged.seconds[second]["hist"] = merge_encoded(texts)
     return merged
 
 

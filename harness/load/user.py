@@ -7,7 +7,9 @@ once, at import; with the C wait every greenlet blocks while one query runs).
 
 from __future__ import annotations
 
-import locust  # noqa: I001 - must precede psycopg, see the module docstring
+# isort: off
+from locust import User, constant, events, task  # first: must precede psycopg, see the module docstring
+# isort: on
 
 import json
 import os
@@ -20,9 +22,8 @@ import gevent
 import numpy as np
 import psycopg
 import psycopg.waiting
-from locust import User, constant, events, task
-from locust.exception import StopUser
 from locust.env import Environment
+from locust.exception import StopUser
 from locust.runners import MasterRunner
 
 from harness.bench.session import apply_settings, connect
@@ -51,7 +52,6 @@ class ProcessState:
 STATE = ProcessState()
 
 
-@events.init_command_line_parser.add_listener
 def _add_options(parser: Any) -> None:
     parser.add_argument("--wb-scenarios", default="", help="extra scenario directories, separated by os.pathsep")
     parser.add_argument("--wb-only", default="", help="comma-separated scenario names to run (default: all)")
@@ -75,13 +75,20 @@ def _dsn(environment: Environment) -> str:
     return dsn
 
 
+def _options(environment: Environment) -> Any:
+    """Locust's parsed options (always set when run through `locust`)."""
+    if environment.parsed_options is None:
+        raise RuntimeError("run this file with the locust command")
+    return environment.parsed_options
+
+
 def _workload_key(opts: Any) -> tuple[str, ...]:
     return (opts.wb_scenarios, opts.wb_only, opts.wb_sql_file, opts.wb_sql_kind, str(opts.wb_seed))
 
 
 def _load_workload(environment: Environment) -> None:
     """Draw every scenario's parameters from the database (once per process, before the clock starts)."""
-    opts = environment.parsed_options
+    opts = _options(environment)
     with connect(_dsn(environment)) as conn:
         STATE.workload = load_workload(conn, scenario_dirs=[d for d in opts.wb_scenarios.split(os.pathsep) if d],
                                        only=[n for n in opts.wb_only.split(",") if n],
@@ -90,7 +97,6 @@ def _load_workload(environment: Environment) -> None:
     STATE.workload_key = _workload_key(opts)
 
 
-@events.init.add_listener
 def _on_init(environment: Environment, **_: Any) -> None:
     opts = environment.parsed_options
     if opts is None:
@@ -101,11 +107,10 @@ def _on_init(environment: Environment, **_: Any) -> None:
         _load_workload(environment)  # here, not in test_start: Locust's run-time clock is already ticking there
 
 
-@events.test_start.add_listener
 def _on_test_start(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, MasterRunner):
         return  # the master only coordinates
-    if STATE.workload is None or STATE.workload_key != _workload_key(environment.parsed_options):
+    if STATE.workload is None or STATE.workload_key != _workload_key(_options(environment)):
         _load_workload(environment)  # options changed in the web UI, or a remote worker got them from the master
     STATE.recorder = LatencyRecorder()
     STATE.schedules.clear()
@@ -113,12 +118,10 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     STATE.started_s = time.time()
 
 
-@events.test_stopping.add_listener
 def _on_test_stopping(environment: Environment, **_: Any) -> None:
     STATE.stopping_s = time.time()
 
 
-@events.test_stop.add_listener
 def _on_test_stop(environment: Environment, **_: Any) -> None:
     opts = environment.parsed_options
     if isinstance(environment.runner, MasterRunner) or not opts or not opts.wb_out:
@@ -126,7 +129,7 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
     stop_s = STATE.stopping_s or time.time()
     payload = {
         "pid": os.getpid(),
-        "wait_function": psycopg.waiting.wait.__name__,
+        "wait_function": getattr(psycopg.waiting.wait, "__name__", str(psycopg.waiting.wait)),
         "started_s": STATE.started_s,
         "stopped_s": stop_s,
         "users": STATE.users_started,
@@ -140,6 +143,12 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
     tmp = out / f".worker-{os.getpid()}.json"
     tmp.write_text(json.dumps(payload))
     tmp.replace(out / f"worker-{os.getpid()}.json")
+
+
+for _hook, _listener in ((events.init_command_line_parser, _add_options), (events.init, _on_init),
+                         (events.test_start, _on_test_start), (events.test_stopping, _on_test_stopping),
+                         (events.test_stop, _on_test_stop)):
+    _hook.add_listener(_listener)  # type: ignore[no-untyped-call]  # Locust's EventHook is untyped
 
 
 class ScenarioUser(User):

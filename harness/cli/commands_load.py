@@ -1,0 +1,73 @@
+"""`wardbench load`: Locust headless in a subprocess; readers beside AI writers, gated on our histograms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from harness.cli import app
+from harness.cli.commands_backup import PREPARE_STAGES, finish, new_results
+from harness.cli.options import (
+    Backend,
+    Dsn,
+    InPlace,
+    JsonOut,
+    Keep,
+    PgVersion,
+    Profile,
+    ReportsDir,
+    ScaleFactor,
+    Seed,
+    make_config,
+)
+from harness.config import parse_duration
+from harness.db import open_database
+from harness.environment import collect_environment
+from harness.load.stage import LoadOptions
+from harness.load.workload import select_scenarios
+from harness.pipeline import STAGES, run_stages
+
+Users = Annotated[int | None, typer.Option("--users", help="concurrent users (readers and writers)")]
+Duration = Annotated[str | None, typer.Option("--duration", help="length of the mixed run, e.g. 60s, 5m")]
+Rate = Annotated[float | None, typer.Option(
+    "--rate", help="open model: total arrivals per second on a fixed schedule (default: closed model)")]
+Processes = Annotated[int | None, typer.Option("--processes", help="Locust worker processes (distributed mode)")]
+Scenarios = Annotated[list[Path] | None, typer.Option("--scenarios", help="extra scenario directory, repeatable")]
+ThinkTime = Annotated[float | None, typer.Option("--think-time", help="closed model: mean seconds between requests")]
+Writers = Annotated[int | None, typer.Option("--writers", help="AI writer users among --users (default users/5)")]
+
+
+@app.command()
+def load(users: Users = None, duration: Duration = None, rate: Rate = None, processes: Processes = None,
+         scenarios: Scenarios = None, think_time: ThinkTime = None, writers: Writers = None,
+         profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
+         pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
+         json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False) -> None:
+    """Concurrency proof, a mixed reader/writer run (closed or --rate open model), fidelity vs pgbench.
+
+    A disposable database is migrated and filled first; with --in-place or --dsn data the named
+    database is loaded as it stands (the writers insert rows into it).
+    """
+    cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
+                      seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
+                      keep_database=keep_database)
+    overrides: dict[str, Any] = {"users": users, "rate": rate, "processes": processes, "think_time": think_time,
+                                 "writers": writers,
+                                 "scenarios": [str(d) for d in scenarios] if scenarios else None,
+                                 "duration": f"{parse_duration(duration)}s" if duration is not None else None}
+    table = {**cfg.profile_data.get("load", {}), **{k: v for k, v in overrides.items() if v is not None}}
+    cfg = cfg.with_(profile_data={**cfg.profile_data, "load": table})
+    options = LoadOptions.from_config(cfg)  # bad values fail here, before any server starts
+    select_scenarios(list(options.scenario_dirs), [])  # and so do bad scenario files
+    console = Console(stderr=True)
+    results = new_results(cfg, "load")
+    with open_database(cfg) as db:
+        console.print(f"database: {db.display_dsn}")
+        results.environment = collect_environment(db)
+        names = [s for s in PREPARE_STAGES if s in STAGES and db.disposable] + ["load"]
+        results.selection = {"stages": names}
+        run_stages(cfg, db, results, names, console)
+    finish(cfg, results, json, console)

@@ -1,0 +1,52 @@
+"""Fidelity: the load generator's throughput against pgbench on the same statement, in the same run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from harness.bench.sampling import draw_params
+from harness.bench.session import connect
+from harness.db import Database
+from harness.errors import UsageError
+from harness.load.pgbench import run_pgbench
+from harness.load.runner import LocustRun, run_locust
+from harness.load.workload import select_scenarios
+
+
+def render_statement(db: Database, scenario_dirs: list[Path], name: str, seed: int) -> tuple[str, str, dict[str, str]]:
+    """The scenario's SQL with one drawn parameter set inlined as literals, its kind and its settings.
+
+    Both pgbench and Locust then run byte-for-byte the same text, so only the clients differ.
+    """
+    matches = select_scenarios(scenario_dirs, [name])
+    if not matches:
+        raise UsageError(f"fidelity scenario {name!r} not found")
+    scenario = matches[0]
+    with connect(db.dsn) as conn:
+        params = draw_params(conn, scenario, 1, seed)[0]
+        text = psycopg.ClientCursor(conn).mogrify(scenario.sql, params)
+    return text, scenario.kind, dict(scenario.settings)
+
+
+def measure_fidelity(db: Database, out_dir: Path, scenario_dirs: list[Path], name: str, clients: int,
+                     duration_s: float, processes: int, settings: dict[str, str], seed: int,
+                     console: Any = None) -> dict[str, Any]:
+    """Throughput of `clients` Locust users and of `clients` pgbench clients on one statement; their ratio."""
+    statement, kind, scenario_settings = render_statement(db, scenario_dirs, name, seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sql_file = out_dir / "fidelity_statement.sql"
+    sql_file.write_text(statement)
+    session = {**settings, **scenario_settings}
+    run = LocustRun(label="fidelity", users=clients, duration_s=duration_s, classes=("ReaderUser",),
+                    processes=processes, sql_file=sql_file, sql_kind=kind, seed=seed)
+    locust = run_locust(db, run, out_dir, session, console)
+    bench = run_pgbench(db, statement, clients, max(int(round(duration_s)), 1), session)
+    locust_qps = locust.merged.qps
+    return {"scenario": name, "clients": clients, "duration_s": duration_s, "processes": processes,
+            "statement_file": str(sql_file), "locust_qps": round(locust_qps, 2),
+            "locust_errors": locust.merged.errors, "pgbench_tps": round(bench.tps, 2),
+            "pgbench_failed": bench.failed, "pgbench_latency_avg_ms": bench.latency_avg_ms,
+            "ratio": round(locust_qps / bench.tps, 3) if bench.tps > 0 else None}

@@ -1,0 +1,211 @@
+"""The `load` stage: concurrency proof, the mixed reader/writer run, and fidelity against pgbench.
+
+Gates read our merged HdrHistograms (never Locust's rounded percentiles): p95 per kind from each
+request's intended start, the error rate, the achieved arrival rate (open model), real concurrency,
+and the load generator's throughput against pgbench on the same statement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from harness.config import RunConfig, parse_duration
+from harness.db import Database
+from harness.errors import UsageError
+from harness.gates import evaluate, not_evaluated
+from harness.load.fidelity import measure_fidelity
+from harness.load.histograms import summarize_ms
+from harness.load.runner import LocustOutcome, LocustRun, run_locust
+from harness.load.summary import by_field, group_histogram, run_summary, scenario_rows, timeline
+from harness.load.workload import role_of, select_scenarios
+from harness.results import Gate, Results
+
+# Defaults for targets not in cfg.targets (a profile's [NAME.targets] may set any of them).
+LOAD_TARGETS = {"load_error_rate": 0.001, "load_achieved_rate": 0.95, "load_concurrency_ratio": 2.0,
+                "load_in_flight": 2.0, "load_vs_pgbench": 0.5}
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    """What a load stage runs; built from the profile's [NAME.load] table, CLI options override."""
+
+    users: int = 20
+    duration_s: float = 20.0
+    rate_per_s: float | None = None
+    processes: int = 1
+    think_time_s: float = 0.05
+    writers: int | None = None
+    scenario_dirs: tuple[Path, ...] = ()
+    proof_users: int = 20
+    proof_duration_s: float = 5.0
+    fidelity_scenario: str = "ward_dashboard"
+    fidelity_clients: int = 8
+    fidelity_duration_s: float = 5.0
+
+    @classmethod
+    def from_config(cls, cfg: RunConfig, **overrides: Any) -> LoadOptions:
+        """Options from the profile's `load` table, then `overrides` (None means 'not given')."""
+        table = dict(cfg.profile_data.get("load", {}))
+        base = cls()
+        values: dict[str, Any] = {}
+        for key in ("users", "processes", "writers", "proof_users", "fidelity_clients"):
+            if key in table:
+                values[key] = int(table[key])
+        for key in ("duration", "proof_duration", "fidelity_duration", "think_time"):
+            if key in table:
+                values[f"{key}_s"] = parse_duration(str(table[key])) if key != "think_time" else float(table[key])
+        if "rate" in table:
+            values["rate_per_s"] = float(table["rate"])
+        if "scenarios" in table:
+            values["scenario_dirs"] = tuple(Path(d) for d in table["scenarios"])
+        if "fidelity_scenario" in table:
+            values["fidelity_scenario"] = str(table["fidelity_scenario"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        options = replace(base, **values)
+        options.validate()
+        return options
+
+    def validate(self) -> None:
+        """Bad counts or rates are usage errors, raised before any server starts."""
+        if self.users < 1 or self.processes < 1 or self.proof_users < 1 or self.fidelity_clients < 1:
+            raise UsageError("users, processes and client counts must be at least 1")
+        if self.rate_per_s is not None and not self.rate_per_s > 0:
+            raise UsageError(f"bad rate {self.rate_per_s}: must be greater than zero requests per second")
+        if self.think_time_s < 0:
+            raise UsageError(f"bad think time {self.think_time_s}: must not be negative")
+        if self.writers is not None and not 0 <= self.writers < self.users:
+            raise UsageError(f"bad writer count {self.writers}: must be between 0 and users - 1 ({self.users - 1})")
+
+
+def session_settings(cfg: RunConfig) -> dict[str, str]:
+    """Settings every load session starts with: the profile's hnsw.ef_search (scenarios may override)."""
+    return {"hnsw.ef_search": str(cfg.profile_data["ef_search"])} if "ef_search" in cfg.profile_data else {}
+
+
+def _target(cfg: RunConfig, key: str) -> float:
+    return float(cfg.targets.get(key, LOAD_TARGETS.get(key, 0.0)))
+
+
+def main_run(options: LoadOptions, roles: set[str], seed: int) -> LocustRun:
+    """The mixed run: readers beside writers, closed (think time) or open (--rate) model."""
+    writers = options.writers if options.writers is not None else max(1, options.users // 5)
+    if "writer" not in roles:
+        writers = 0
+    classes = ("ReaderUser", "WriterUser") if writers else ("ReaderUser",)
+    return LocustRun(label="mixed", users=options.users, duration_s=options.duration_s, classes=classes,
+                     writers=writers, think_time_s=options.think_time_s, rate_per_s=options.rate_per_s or 0.0,
+                     processes=options.processes, scenario_dirs=options.scenario_dirs, seed=seed)
+
+
+def prove_concurrency(db: Database, options: LoadOptions, roles: set[str], out: Path, settings: dict[str, str],
+                      seed: int, console: Console) -> dict[str, Any]:
+    """Throughput of 1 user and of N users on the same queries, per role, with no think time."""
+    proof: dict[str, Any] = {"users": options.proof_users, "duration_s": options.proof_duration_s}
+    for role in sorted(roles):
+        cls = "ReaderUser" if role == "reader" else "WriterUser"
+        runs = {}
+        for users in (1, options.proof_users):
+            run = LocustRun(label=f"proof_{role}s_{users}u", users=users, duration_s=options.proof_duration_s,
+                            classes=(cls,),
+                            processes=1, scenario_dirs=options.scenario_dirs, seed=seed)
+            runs[users] = run_summary(run_locust(db, run, out, settings, console).merged)
+        one, many = runs[1], runs[options.proof_users]
+        proof[f"{role}s"] = {"one_user": one, "many_users": many,
+                             "throughput_ratio": round(many["qps"] / one["qps"], 3) if one["qps"] else None}
+    return proof
+
+
+def run_section(outcome: LocustOutcome) -> dict[str, Any]:
+    """The results section of the main run."""
+    merged = outcome.merged
+    run = outcome.run
+    return {
+        "model": "open" if run.rate_per_s else "closed",
+        "users": run.users, "writers": run.writers, "processes": run.processes,
+        "duration_s": run.duration_s, "think_time_s": None if run.rate_per_s else run.think_time_s,
+        "rate_asked_per_s": run.rate_per_s or None,
+        "latency_from": ("intended start (corrected) and send (uncorrected)" if run.rate_per_s else
+                         "send; corrected adds HdrHistogram's closed-loop back-fill at the think time"),
+        "summary": run_summary(merged),
+        "scenarios": scenario_rows(merged, outcome.locust_p95_ms),
+        "roles": by_field(merged, "role"),
+        "kinds": by_field(merged, "kind"),
+        "timeline": timeline(merged),
+        "locust_log": str(outcome.log),
+    }
+
+
+def load_gates(cfg: RunConfig, outcome: LocustOutcome) -> list[Gate]:
+    """p95 per kind (corrected), error rate, and in the open model the achieved arrival rate."""
+    merged = outcome.merged
+    gates = []
+    for kind in sorted({s["kind"] for s in merged.scenarios.values()}):
+        p95 = summarize_ms(group_histogram(merged, kind))["p95_ms"]
+        gates.append(evaluate(f"load p95 {kind} ({role_of(kind)}s, from intended start)", "load", p95,
+                              _target(cfg, f"{kind}_p95_ms"), "ms", "<"))
+    rate = merged.errors / merged.count if merged.count else None
+    gates.append(evaluate("load error rate", "load", rate, _target(cfg, "load_error_rate"), "fraction", "<=",
+                          "no requests completed"))
+    if outcome.run.rate_per_s:
+        ratio = run_summary(merged)["achieved_ratio"]
+        gate = evaluate(f"load achieved rate of {outcome.run.rate_per_s:g}/s asked", "load", ratio,
+                        _target(cfg, "load_achieved_rate"), "fraction", ">=", "no request was due")
+        gate.reason = gate.reason or f"{merged.completed_in_time} of {merged.due} scheduled requests completed"
+        gates.append(gate)
+    return gates
+
+
+def concurrency_gates(cfg: RunConfig, proof: dict[str, Any]) -> list[Gate]:
+    """Real concurrency: queries of different users overlap (in flight > 1) and N users out-run one."""
+    gates = []
+    readers = proof.get("readers")
+    if readers is not None:
+        gates.append(evaluate(f"load concurrency: reader queries in flight with {proof['users']} users", "load",
+                              readers["many_users"]["in_flight_mean"], _target(cfg, "load_in_flight"),
+                              "queries", ">="))
+    # Writers wait on WAL flushes, not CPU: their throughput shows overlap even on a 2-core machine, where
+    # CPU-bound reads cannot scale past the cores the client and the server share.
+    role = "writers" if "writers" in proof else "readers"
+    if role in proof:
+        gates.append(evaluate(f"load concurrency: {role} throughput {proof['users']} users / 1 user", "load",
+                              proof[role]["throughput_ratio"], _target(cfg, "load_concurrency_ratio"), "x", ">="))
+    return gates
+
+
+def run_load(cfg: RunConfig, db: Database, results: Results, options: LoadOptions | None = None,
+             console: Console | None = None) -> None:
+    """Run the proof, the mixed run and the fidelity comparison; write `results.load` and the gates."""
+    options = options or LoadOptions.from_config(cfg)
+    console = console or Console(stderr=True)
+    out = cfg.run_dir / "load"
+    settings = session_settings(cfg)
+    roles = {role_of(s.kind) for s in select_scenarios(list(options.scenario_dirs), [])}
+    proof = prove_concurrency(db, options, roles, out, settings, cfg.seed, console)
+    main = run_locust(db, main_run(options, roles, cfg.seed), out, settings, console)
+    section = run_section(main)
+    section["concurrency"] = proof
+    gates = load_gates(cfg, main) + concurrency_gates(cfg, proof)
+    try:
+        fidelity = measure_fidelity(db, out, list(options.scenario_dirs), options.fidelity_scenario,
+                                    options.fidelity_clients, options.fidelity_duration_s, options.processes,
+                                    settings, cfg.seed, console)
+        section["fidelity"] = fidelity
+        gates.append(evaluate(f"load generator throughput / pgbench ({options.fidelity_scenario})", "load",
+                              fidelity["ratio"], _target(cfg, "load_vs_pgbench"), "x", ">="))
+    except UsageError as exc:
+        gates.append(not_evaluated("load generator throughput / pgbench", "load", exc.message,
+                                   _target(cfg, "load_vs_pgbench"), "x"))
+    results.load = section
+    results.gates.extend(gates)
+    _print(console, section)
+
+
+def _print(console: Console, section: dict[str, Any]) -> None:
+    for role, g in section["roles"].items():
+        c, u = g["corrected"], g["uncorrected"]
+        console.print(f"{role}s: {g['count']} requests, {g['qps']}/s, errors {g['errors']}; p95 corrected "
+                      f"{c['p95_ms']} ms, uncorrected {u['p95_ms']} ms; p99 {c['p99_ms']} / {u['p99_ms']} ms")
