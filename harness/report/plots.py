@@ -60,22 +60,26 @@ def latency_distributions(rows: Sequence[dict[str, Any]]) -> str | None:
     return to_svg(fig)
 
 
-def load_over_time(points: Sequence[dict[str, float]], target_ms: float | None) -> str | None:
-    """Throughput and p95 against elapsed time under load, p95 against its target."""
+def load_over_time(points: Sequence[dict[str, Any]], target_ms: float | None) -> str | None:
+    """Throughput and p95 against elapsed time under load, one line per series (readers, writers), p95 target."""
     if not points:
         return None
-    t = [p["t_s"] for p in points]
+    names = sorted({name for p in points for name in p["series"]})
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 4.2), sharex=True)
-    top.plot(t, [p["rps"] for p in points], color="#0969da", marker=".")
+    for name in names:
+        t = [p["t_s"] for p in points]
+        top.plot(t, [p["series"].get(name, {}).get("qps", math.nan) for p in points], marker=".", label=name)
+        bottom.plot(t, [p["series"].get(name, {}).get("p95_ms", math.nan) for p in points], marker=".",
+                    label=f"{name} p95")
     top.set_ylabel("requests / s")
     top.set_ylim(bottom=0)
-    bottom.plot(t, [p["p95_ms"] for p in points], color="#8250df", marker=".", label="p95")
+    top.legend(loc="best", frameon=False, fontsize=8)
     if target_ms is not None:
         bottom.axhline(target_ms, color=TARGET, linewidth=1.8, label=f"target {target_ms:g} ms")
     bottom.set_ylabel("p95 (ms)")
     bottom.set_xlabel("elapsed (s)")
     bottom.set_ylim(bottom=0)
-    bottom.legend(loc="best", frameon=False)
+    bottom.legend(loc="best", frameon=False, fontsize=8)
     for ax in (top, bottom):
         ax.grid(alpha=0.25)
     return to_svg(fig)

@@ -7,6 +7,7 @@ every accessor here tolerates absent or differently named keys and returns None 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -108,11 +109,15 @@ def scenario_rows(raw: Sequence[Any]) -> list[dict[str, Any]]:
     for i, s in enumerate(raw):
         if not isinstance(s, Mapping):
             continue
+        # Load rows nest latencies: corrected (from intended start) and uncorrected (from send).
+        lat = s.get("corrected") if isinstance(s.get("corrected"), Mapping) else s
+        uncorrected = s.get("uncorrected") if isinstance(s.get("uncorrected"), Mapping) else None
         rows.append({
             "name": str(s.get("name", f"scenario {i + 1}")), "kind": str(s.get("kind", "")),
             "count": number(s, "count", "rounds", "n"), "errors": number(s, "errors", "error_count"),
-            "p50_ms": number(s, "p50_ms", "median_ms"), "p95_ms": number(s, "p95_ms"),
-            "p99_ms": number(s, "p99_ms"), "max_ms": number(s, "max_ms"),
+            "p50_ms": number(lat, "p50_ms", "median_ms"), "p95_ms": number(lat, "p95_ms"),
+            "p99_ms": number(lat, "p99_ms"), "max_ms": number(lat, "max_ms"),
+            "p95_uncorrected_ms": number(uncorrected, "p95_ms"),
             "qps": number(s, "qps", "throughput_qps", "rps"),
             "recall": number(s, "recall_at_10", "recall_at_k", "recall"),
             "target_ms": number(s, "target_p95_ms", "p95_target_ms", "target_ms"),
@@ -121,8 +126,11 @@ def scenario_rows(raw: Sequence[Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def load_timeline(load: Mapping[str, Any] | None) -> list[dict[str, float]]:
-    """Points (t_s, rps, p95_ms) over time under load, from whichever list the load stage wrote."""
+def load_timeline(load: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """Points over time under load: t_s and, per series (a role such as readers, or 'all'), qps and p95_ms.
+
+    Accepts per-role keys (`readers_qps`, `readers_p95_ms`) or plain ones (`qps`/`rps`, `p95_ms`).
+    """
     if not isinstance(load, Mapping):
         return []
     for key in ("timeline", "series", "intervals", "history"):
@@ -130,36 +138,47 @@ def load_timeline(load: Mapping[str, Any] | None) -> list[dict[str, float]]:
         if isinstance(raw, list) and raw:
             points = []
             for i, p in enumerate(raw):
-                t = number(p, "t_s", "elapsed_s", "time_s", "t")
-                rps = number(p, "rps", "qps", "throughput_rps", "requests_per_s")
-                p95 = number(p, "p95_ms")
-                if rps is not None or p95 is not None:
-                    points.append({"t_s": t if t is not None else float(i),
-                                   "rps": math.nan if rps is None else rps,
-                                   "p95_ms": math.nan if p95 is None else p95})
+                if not isinstance(p, Mapping):
+                    continue
+                series: dict[str, dict[str, float]] = {}
+                for k in p:
+                    m = re.fullmatch(r"(?:(\w+?)_)?(qps|rps|throughput_rps|p95_ms)", str(k))
+                    if m and number(p, k) is not None:
+                        metric = "p95_ms" if m.group(2) == "p95_ms" else "qps"
+                        series.setdefault(m.group(1) or "all", {})[metric] = float(p[k])
+                if series:
+                    t = number(p, "t_s", "elapsed_s", "time_s", "t")
+                    points.append({"t_s": t if t is not None else float(i), "series": series})
             return points
     return []
 
 
 def load_summary(load: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """Scalar facts of the load run (users, rate, duration, totals) as label/value pairs."""
+    """Scalar facts of the load run (model, users, rate, duration, totals) as label/value pairs."""
     if not isinstance(load, Mapping):
         return []
+    flat: dict[str, Any] = {k: v for k, v in load.items() if not isinstance(v, Mapping | list)}
+    if isinstance(load.get("summary"), Mapping):
+        flat.update({k: v for k, v in load["summary"].items() if not isinstance(v, Mapping | list) and k not in flat})
     return [(k.replace("_", " "), _fmt(float(v)) if isinstance(v, int | float) and not isinstance(v, bool)
-             else str(v)) for k, v in load.items() if isinstance(v, str | int | float) and not k.startswith("_")]
+             else str(v)) for k, v in flat.items() if v is not None and not k.startswith("_")]
 
 
 def load_groups(load: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """Per-scenario or per-group rows of the load run (readers, writers, ...) in scenario-row shape."""
+    """Rows of the load run: per role (readers, writers) first, then per scenario, in scenario-row shape."""
     if not isinstance(load, Mapping):
         return []
-    for key in ("scenarios", "groups", "requests", "stats"):
+    rows: list[dict[str, Any]] = []
+    for key in ("roles", "groups"):
+        if isinstance(load.get(key), Mapping):
+            rows += scenario_rows([{"name": f"all {k}", **v} for k, v in load[key].items() if isinstance(v, Mapping)])
+    for key in ("scenarios", "requests", "stats"):
         raw = load.get(key)
         if isinstance(raw, list):
-            return scenario_rows(raw)
+            return rows + scenario_rows(raw)
         if isinstance(raw, Mapping):
-            return scenario_rows([{"name": k, **v} for k, v in raw.items() if isinstance(v, Mapping)])
-    return []
+            return rows + scenario_rows([{"name": k, **v} for k, v in raw.items() if isinstance(v, Mapping)])
+    return rows
 
 
 def migration_steps(migrations: Mapping[str, Any] | None) -> list[dict[str, Any]]:

@@ -42,8 +42,11 @@ def full_results(tight_ward_target: bool = False) -> Results:
             gates.append(evaluate(f"{s['name']} recall@10", "bench", s["recall_at_10"], 0.95, "", ">="))
     points = [{"scenario": "ward_dashboard", "posts": n, "users": 1,
                "p95_ms": 0.5 * (n / 1e4) ** 0.6 * float(np.exp(rng.normal(0, 0.05)))} for n in (1e4, 3e4, 1e5)]
-    timeline = [{"t_s": float(t), "rps": 900 + 40 * float(rng.normal()), "p95_ms": 3 + float(rng.random())}
-                for t in range(0, 60, 5)]
+    timeline = [{"t_s": t, "readers_qps": 900 + 40 * float(rng.normal()), "readers_p95_ms": 3 + float(rng.random()),
+                 "writers_qps": 80 + 5 * float(rng.normal()), "writers_p95_ms": 9 + float(rng.random())}
+                for t in range(0, 60)]
+    readers = {"count": 50000, "errors": 0, "qps": 900.0, "corrected": {"p50_ms": 1.1, "p95_ms": 3.2},
+               "uncorrected": {"p50_ms": 1.0, "p95_ms": 2.9}}
     return Results(
         run_id="fixture", command="gate",
         environment={"postgres_version": "18.4", "pgvector_version": "0.8.5", "cpu_count": 2,
@@ -59,7 +62,8 @@ def full_results(tight_ward_target: bool = False) -> Results:
              "locks": [{"table": "posts", "mode": "AccessExclusiveLock", "held_ms": 12}]}
             for i in range(1, 6) for d in ("up", "down")]},
         load={"model": "closed", "users": 20, "duration_s": 60, "timeline": timeline,
-              "scenarios": [{"name": "readers", "count": 50000, "errors": 0, "p50_ms": 1.1, "p95_ms": 3.2}]},
+              "summary": {"qps": 980.0, "in_flight_mean": 7.5}, "roles": {"readers": readers},
+              "scenarios": [{"name": "ward_dashboard", "kind": "ward", **readers}]},
         capacity={"points": points, "fits": fit_section(points, "posts", {"ward_dashboard": 100.0})},
         gates=gates,
         selection={"stages": ["schema", "bench"], "not_run": [], "skip": [], "only": []})
@@ -76,7 +80,8 @@ def _scenario(rng: np.random.Generator, name: str, kind: str, median_ms: float, 
 def test_html_is_self_contained_with_every_section() -> None:
     html = render_html(full_results())
     assert "PASSED" in html and "<svg" in html
-    for marker in ("Scenario latency", "Recall against latency", "Under load", "Migrations", "Capacity",
+    for marker in ("Scenario latency", "Recall against latency", "Under load", "all readers", "in flight mean",
+                   "Migrations", "Capacity",
                    "Dataset", "Environment", "AccessExclusiveLock", "18.4", "0.8.5"):
         assert marker in html, marker
     assert html.count("<svg") >= 5  # latency, recall, load, migrations, capacity
