@@ -23,7 +23,6 @@ from harness.cli.options import (
     Seed,
     make_config,
 )
-from harness.config import parse_duration
 from harness.db import open_database
 from harness.environment import collect_environment
 from harness.load.stage import LoadOptions
@@ -37,12 +36,17 @@ Rate = Annotated[float | None, typer.Option(
 Processes = Annotated[int | None, typer.Option("--processes", help="Locust worker processes (distributed mode)")]
 Scenarios = Annotated[list[Path] | None, typer.Option("--scenarios", help="extra scenario directory, repeatable")]
 ThinkTime = Annotated[float | None, typer.Option("--think-time", help="closed model: mean seconds between requests")]
+ProofDuration = Annotated[str | None, typer.Option(
+    "--proof-duration", help="length of each 1-user and N-user concurrency proof run")]
+FidelityDuration = Annotated[str | None, typer.Option(
+    "--fidelity-duration", help="length of the Locust and the pgbench run on the same statement")]
 Writers = Annotated[int | None, typer.Option("--writers", help="AI writer users among --users (default users/5)")]
 
 
 @app.command()
 def load(users: Users = None, duration: Duration = None, rate: Rate = None, processes: Processes = None,
          scenarios: Scenarios = None, think_time: ThinkTime = None, writers: Writers = None,
+         proof_duration: ProofDuration = None, fidelity_duration: FidelityDuration = None,
          profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
          pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
          json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False) -> None:
@@ -57,7 +61,8 @@ def load(users: Users = None, duration: Duration = None, rate: Rate = None, proc
     overrides: dict[str, Any] = {"users": users, "rate": rate, "processes": processes, "think_time": think_time,
                                  "writers": writers,
                                  "scenarios": [str(d) for d in scenarios] if scenarios else None,
-                                 "duration": f"{parse_duration(duration)}s" if duration is not None else None}
+                                 "duration": duration, "proof_duration": proof_duration,
+                                 "fidelity_duration": fidelity_duration}
     table = {**cfg.profile_data.get("load", {}), **{k: v for k, v in overrides.items() if v is not None}}
     cfg = cfg.with_(profile_data={**cfg.profile_data, "load": table})
     options = LoadOptions.from_config(cfg)  # bad values fail here, before any server starts

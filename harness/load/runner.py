@@ -78,10 +78,12 @@ def locust_command(run: LocustRun, out_dir: Path) -> list[str]:
     return [*cmd, *run.classes]
 
 
-def session_env(db: Database, settings: dict[str, str]) -> dict[str, str]:
-    """Environment for load clients: the DSN (kept out of argv), an application name, session settings."""
+def session_env(db: Database, settings: dict[str, str], label: str) -> dict[str, str]:
+    """Environment for load clients: the DSN (kept out of argv), session settings, and an application
+    name per run (`wardbench-load/<label>` in pg_stat_activity)."""
     options = " ".join(f"-c {k}={v}" for k, v in sorted(settings.items()))
-    env = {**os.environ, "WARDBENCH_DSN": db.dsn, "PGAPPNAME": APPLICATION_NAME, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "WARDBENCH_DSN": db.dsn, "PGAPPNAME": f"{APPLICATION_NAME}/{label}",
+           "PYTHONUNBUFFERED": "1"}
     if options:
         env["PGOPTIONS"] = options
     return env
@@ -97,8 +99,11 @@ def locust_percentiles(stats_csv: Path) -> dict[str, float]:
 
 
 def run_locust(db: Database, run: LocustRun, out_root: Path, settings: dict[str, str],
-               console: Console | None = None) -> LocustOutcome:
-    """Run Locust headless for `run` and merge what its processes recorded; no results is EnvironmentFailure."""
+               console: Console | None = None, env: dict[str, str] | None = None) -> LocustOutcome:
+    """Run Locust headless for `run` and merge what its processes recorded; no results is EnvironmentFailure.
+
+    `env` adds environment variables for the Locust processes (e.g. PSYCOPG_WAIT_FUNC to force a wait).
+    """
     out_dir = out_root / run.label
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("worker-*.json"):
@@ -106,7 +111,7 @@ def run_locust(db: Database, run: LocustRun, out_root: Path, settings: dict[str,
     log = out_dir / "locust.log"
     with log.open("w") as log_fh:
         proc = subprocess.Popen(locust_command(run, out_dir), stdout=log_fh, stderr=subprocess.STDOUT,
-                                env=session_env(db, settings))
+                                env={**session_env(db, settings, run.label), **(env or {})})
         _wait_with_progress(proc, run, console or Console(stderr=True))
     payloads = read_payloads(out_dir)
     if not payloads:
