@@ -12,6 +12,7 @@ from rich.console import Console
 from harness.cli import app
 from harness.cli.options import Backend, Dsn, InPlace, JsonOut, Keep, PgVersion, Seed, make_config
 from harness.db import open_database
+from harness.environment import collect_environment
 from harness.errors import UsageError
 from harness.results import Results
 from harness.verify import junit
@@ -47,6 +48,7 @@ def verify(alembic_ini: AlembicIni = None, under_load: UnderLoad = False, json: 
                       selection={"alembic_ini": str(chain.ini), "under_load": under_load})
     with open_database(cfg) as db:
         console.print(f"database: {db.display_dsn}  chain: {chain.ini} ({len(chain.revisions)} revisions)")
+        results.environment = collect_environment(db)
         section = run_verify(db, results, chain, VerifyOptions(under_load=under_load, rows_per_table=rows,
                                                                  seed=cfg.seed), console)
     path = results.write(cfg.run_dir / "results.json")

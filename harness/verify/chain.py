@@ -45,13 +45,21 @@ def load_chain(ini: Path | None, check_names: bool | None = None) -> Chain:
     with consecutive numbers from 001.
     """
     ini_path = Path(ini or alembic_project.REFERENCE_INI).resolve()
-    cfg = alembic_project.load_config(ini_path)
+    if ini_path.is_dir():
+        ini_path = ini_path / "alembic.ini"
+    try:
+        cfg = alembic_project.load_config(ini_path)
+    except UsageError as exc:
+        raise UsageError(exc.message.splitlines()[0].rstrip()) from exc
     script = ScriptDirectory.from_config(cfg)
+    if not (Path(script.dir) / "env.py").is_file():
+        raise UsageError(f"{ini_path} is not an Alembic project: no env.py in {script.dir}")
     try:
         heads = script.get_heads()
         scripts = list(reversed(list(script.walk_revisions())))
-    except CommandError as exc:
-        raise UsageError(f"{ini_path}: broken revision chain: {exc}") from exc
+    except (CommandError, Exception) as exc:  # noqa: BLE001 - a revision file that does not even load
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UsageError(f"{ini_path}: broken revision chain: {first}") from exc
     if len(heads) != 1:
         raise UsageError(f"{ini_path}: the chain has {len(heads)} heads ({', '.join(sorted(heads))}); "
                          "merge them into one head first")

@@ -35,6 +35,8 @@ def _load(step: dict[str, Any]) -> str:
 
 def print_migrations(section: dict[str, Any], console: Console) -> None:
     """One row per step: verdict, timings, rows checked, rewrites, locks, under-load figures, detail."""
+    if not console.is_terminal:  # CI logs: no terminal width to respect, and 80 columns crush the table
+        console = Console(stderr=console.stderr, width=max(console.width, 160))
     under_load = bool(section.get("options", {}).get("under_load"))
     table = Table(title=f"migration stairway: {section['chain']}", show_lines=True)
     for name in ("step", "verdict", "up ms", "down ms", "rows", "rewritten", "locks (strongest, held)"):

@@ -104,7 +104,7 @@ class ReadWorkload:
 
     def _run(self, index: int, ready: threading.Barrier) -> None:
         rng = random.Random(index)
-        conn = psycopg.connect(self.dsn, autocommit=True)
+        conn = psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None)  # plans die with ALTERs
         conn.execute("SET statement_timeout = '60s'")
         pid = conn.info.backend_pid
         with self._lock:

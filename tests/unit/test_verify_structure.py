@@ -1,0 +1,88 @@
+"""Chain structure, CHECK hints, regex samples and the JUnit shape: no database needed."""
+
+from __future__ import annotations
+
+import random
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from harness.errors import UsageError
+from harness.verify import junit
+from harness.verify.chain import load_chain
+from harness.verify.seed import parse_hints, regex_sample
+
+CHAINS = Path(__file__).resolve().parents[2] / "fixtures" / "chains"
+
+
+def test_reference_chain_structure_is_clean() -> None:
+    chain = load_chain(None)
+    assert chain.findings == []
+    assert [r.revision for r in chain.revisions][0] == "001"
+
+
+def test_two_heads_refused() -> None:
+    with pytest.raises(UsageError, match="2 heads"):
+        load_chain(CHAINS / "two_heads" / "alembic.ini")
+
+
+def test_missing_downgrade_and_bad_names_are_findings(tmp_path: Path) -> None:
+    shutil.copytree(CHAINS / "clean", tmp_path / "c")
+    versions = tmp_path / "c" / "versions"
+    widen = versions / "002_widen_account_balance.py"
+    text = widen.read_text()
+    widen.write_text(text[: text.index("def downgrade")] + "def downgrade() -> None:\n    pass\n")
+    (versions / "003_move_notes_to_own_table.py").rename(versions / "005_Move.py")
+    chain = load_chain(tmp_path / "c" / "alembic.ini", check_names=True)
+    assert any("002" in f and "downgrade() is empty" in f for f in chain.findings)
+    assert any("005_Move.py" in f and "NNN_descriptive_purpose" in f for f in chain.findings)
+    assert load_chain(tmp_path / "c" / "alembic.ini").findings == [f for f in chain.findings if "empty" in f]
+
+
+def test_gap_in_numbering_is_a_finding(tmp_path: Path) -> None:
+    shutil.copytree(CHAINS / "clean", tmp_path / "c")
+    versions = tmp_path / "c" / "versions"
+    (versions / "003_move_notes_to_own_table.py").rename(versions / "004_move_notes_to_own_table.py")
+    chain = load_chain(tmp_path / "c" / "alembic.ini", check_names=True)
+    assert chain.findings == ["004_move_notes_to_own_table.py: number 004 at position 003 (gap or out of order)"]
+
+
+def test_check_hints_from_catalog_texts() -> None:
+    hints = parse_hints([
+        "CHECK (((score >= ('-1'::integer)::double precision) AND (score <= (1)::double precision)))",
+        "CHECK ((kind = ANY (ARRAY['general'::text, 'by-election'::text])))",
+        "CHECK ((((table_name = 'posts'::text) AND (time_column = 'published_at'::text))))",
+        "CHECK ((colour ~ '^#[0-9A-Fa-f]{6}$'::text))",
+        "CHECK ((area_km2 > (0)::numeric))",
+    ])
+    assert (hints["score"].low, hints["score"].high) == (-1.0, 1.0)
+    assert hints["kind"].choices == ["general", "by-election"]
+    assert hints["table_name"].choices == ["posts"] and hints["time_column"].choices == ["published_at"]
+    assert hints["area_km2"].low is not None and hints["area_km2"].low > 0
+    assert hints["colour"].regex == "^#[0-9A-Fa-f]{6}$"
+
+
+def test_regex_samples_match() -> None:
+    rng = random.Random(1)
+    for pattern in ["^#[0-9A-Fa-f]{6}$", r"^[A-Z]{2}\d{3}$", "^(ab|cd)+x?$"]:
+        for _ in range(20):
+            sample = regex_sample(pattern, rng)
+            assert sample is not None and re.fullmatch(pattern, sample), (pattern, sample)
+    assert regex_sample(r"^(?=x)y$", rng) is None  # lookahead: not generated, reported instead
+
+
+def test_junit_one_case_per_step_with_failures() -> None:
+    section = {"structure": {"findings": []}, "round_trip": {"verdict": "irreversible", "detail": "raised"},
+               "steps": [{"from": "base", "revision": "001", "name": "a", "verdict": "lossless", "duration_s": 0.1},
+                         {"from": "001", "revision": "002", "name": "b", "verdict": "lossy", "detail": "x: 3 rows"},
+                         {"from": "002", "revision": "003", "name": "c", "verdict": "irreversible"}]}
+    suite = junit.build(section)
+    cases = suite.findall("testcase")
+    assert [c.get("name") for c in cases] == ["chain structure", "base -> 001: a", "001 -> 002: b",
+                                              "002 -> 003: c", "head -> base -> head"]
+    failures = [c.find("failure") for c in cases]
+    assert [f.get("type") if f is not None else None for f in failures] == [None, None, "lossy", "irreversible",
+                                                                          "irreversible"]
+    assert suite.get("tests") == "5" and suite.get("failures") == "3"
