@@ -23,6 +23,7 @@ from harness.cli.options import (
     Seed,
     make_config,
 )
+from harness.datagen.loader import check_ready
 from harness.datagen.plan import make_plan
 from harness.datagen.stage import generate as generate_stage
 from harness.db import open_database
@@ -48,10 +49,11 @@ def generate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, 
                       profile={"name": cfg.profile, **cfg.profile_data, "scale_factor": cfg.scale_factor,
                                "seed": cfg.seed})
     with open_database(cfg) as db:
-        console.print(f"database: {db.display_dsn}")
-        results.environment = collect_environment(db)
         if db.disposable:  # created empty by the harness for this run: bring it to head first
             alembic_project.upgrade(db, "head")
+        check_ready(db)  # anyone else's database must be at head and empty: one line, exit 2
+        console.print(f"database: {db.display_dsn}")
+        results.environment = collect_environment(db)
         summary = generate_stage(cfg, db, results, benchmark=benchmark, console=console)
     path = results.write(cfg.run_dir / "results.json")
     if json is not None:
