@@ -34,7 +34,9 @@ from harness.results import Gate, Results
 
 STAGE = "bench"
 RECALL_K = 10
-# Fidelity target from the issue: harness overhead at p50 below 10 % of server time or 0.2 ms, the larger.
+# Fidelity criterion from the issue: harness overhead at p50 below 10 % of server time or 0.2 ms, the larger.
+# Recorded beside the results, not gated: it measures the harness, not the schema, and on a shared 2-core
+# runner it moves with whatever else runs.
 OVERHEAD_SHARE, OVERHEAD_FLOOR_MS = 0.10, 0.2
 MAX_SAMPLES = 5000  # raw timings kept in results.json so `wardbench compare` can test on samples
 
@@ -240,7 +242,6 @@ def run_bench(cfg: RunConfig, db: Database, results: Results, scenarios: list[Sc
         for table in (record["plan"] or {}).get("large_seq_scans", []):
             console.print(f"[yellow]{m.scenario.name}: sequential scan over large table {table}")
     results.scenarios.extend(records)
-    results.gates.append(_overhead_gate(overheads, servers))
     results.bench = {"options": asdict(options), "pytest_benchmark_json": str(json_path),
                      "prepare_threshold": options.prepare_threshold,
                      "fidelity": _fidelity_summary(overheads, servers)}
@@ -250,18 +251,12 @@ def run_bench(cfg: RunConfig, db: Database, results: Results, scenarios: list[Sc
 def _fidelity_summary(overheads: list[float], servers: list[float]) -> dict[str, Any]:
     if not overheads:
         return {"samples": 0}
+    target = max(OVERHEAD_SHARE * statistics.median(servers), OVERHEAD_FLOOR_MS)
     return {"samples": len(overheads), "overhead_p50_ms": statistics.median(overheads),
-            "server_p50_ms": statistics.median(servers),
-            "overhead_target_ms": max(OVERHEAD_SHARE * statistics.median(servers), OVERHEAD_FLOOR_MS),
+            "server_p50_ms": statistics.median(servers), "overhead_target_ms": target,
+            "within_target": statistics.median(overheads) <= target,
             "method": "client round time (pytest-benchmark) minus EXPLAIN ANALYZE (TIMING OFF) planning + "
                       "execution time, same parameter sets, same connection"}
-
-
-def _overhead_gate(overheads: list[float], servers: list[float]) -> Gate:
-    if not overheads:
-        return not_evaluated("harness overhead p50", STAGE, "no server-side timings recorded", unit="ms")
-    target = max(OVERHEAD_SHARE * statistics.median(servers), OVERHEAD_FLOOR_MS)
-    return evaluate("harness overhead p50", STAGE, statistics.median(overheads), target, "ms", "<=")
 
 
 def bench_stage(cfg: RunConfig, db: Database, results: Results) -> None:

@@ -60,7 +60,12 @@ def draw_params(conn: psycopg.Connection[Any], scenario: Scenario, n: int, seed:
         for d, pick in zip(draws, picks, strict=True):
             row = pool[int(pick)]
             for name, value in zip(spec.provides, row, strict=True):
-                if spec.perturb and isinstance(value, np.ndarray):
+                if hasattr(value, "to_numpy"):  # pgvector's loader returns Vector objects
+                    value = value.to_numpy()
+                if spec.perturb:
+                    if not isinstance(value, np.ndarray):
+                        raise UsageError(f"{scenario.source}: field 'params.{spec.label}.perturb': "
+                                         f"{name} is not a vector")
                     value = perturb_vector(value, spec.perturb, rng)
                 d[name] = value
     return draws
