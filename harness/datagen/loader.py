@@ -134,7 +134,7 @@ def hnsw_memory_bytes(rows: int, dim: int) -> int:
 
 
 def _build_settings(biggest_vector_rows: int, dim: int, parallel_workers: int) -> dict[str, str]:
-    need = hnsw_memory_bytes(biggest_vector_rows, dim) * 1.15
+    need = hnsw_memory_bytes(biggest_vector_rows, dim) * 1.5  # headroom: FIELD-NOTES 2 GB vs 3 GB at 1M
     mb = int(min(max(need, 256 * 1024**2), 4 * BYTES_PER_GB) // 1024**2)
     return {"maintenance_work_mem": f"{mb}MB", "max_parallel_maintenance_workers": str(parallel_workers)}
 
