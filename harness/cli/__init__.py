@@ -27,7 +27,8 @@ from harness.cli import commands_backup, commands_bench, commands_capacity, comm
 
 
 def _fail(message: str, code: int) -> None:
-    print(f"wardbench: error: {redact_dsn(message)}", file=sys.stderr)
+    one_line = " ".join(part.strip() for part in message.splitlines() if part.strip())  # libpq adds newlines
+    print(f"wardbench: error: {redact_dsn(one_line)}", file=sys.stderr)
     sys.exit(code)
 
 
