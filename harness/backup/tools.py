@@ -11,6 +11,8 @@ from harness.errors import EnvironmentFailure
 
 # Vectors dump as text and compress slowly: -Fc on 100k vectors takes 32 s compressed, 2.8 s with -Z0.
 DUMP_COMPRESSION = 0
+# Restore is dominated by rebuilding indexes (HNSW above all): two jobs build two indexes at once.
+RESTORE_JOBS = max(1, min(2, os.cpu_count() or 1))
 
 
 def dump_command(db: Database, path: Path, compression: int = DUMP_COMPRESSION) -> list[str]:
@@ -22,7 +24,7 @@ def dump_command(db: Database, path: Path, compression: int = DUMP_COMPRESSION) 
 def restore_command(db: Database, path: Path) -> list[str]:
     """pg_restore argv loading `path` into `db` (which must exist and be empty)."""
     return [str(db.bin_dir / "pg_restore"), "--exit-on-error", "--no-owner", "--no-acl",
-            f"--dbname={db.name}", str(path)]
+            f"--jobs={RESTORE_JOBS}", f"--dbname={db.name}", str(path)]
 
 
 def run_client(argv: list[str], db: Database, what: str) -> None:

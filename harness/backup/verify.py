@@ -84,8 +84,8 @@ def verify_backup(cfg: RunConfig, db: Database, results: Results,
     table_diffs = diff_tables(original.tables, restored.tables)
     schema_diffs = diff_schema(original.schema, restored.schema)
     results.backup = {
-        "format": "custom", "compression": tools.DUMP_COMPRESSION, "dump_bytes": dump_bytes,
-        "timings_s": timings, "tables": len(original.tables),
+        "format": "custom", "compression": tools.DUMP_COMPRESSION, "restore_jobs": tools.RESTORE_JOBS,
+        "dump_bytes": dump_bytes, "timings_s": timings, "tables": len(original.tables),
         "rows": sum(t.rows for t in original.tables.values()),
         "schema_objects": {k: len(v) for k, v in original.schema.objects.items()},
         "per_table": {t: {"rows": c.rows, "checksum": c.checksum} for t, c in original.tables.items()},
