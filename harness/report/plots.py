@@ -90,13 +90,14 @@ def recall_latency(rows: Sequence[dict[str, Any]], recall_target: float | None) 
     pts = [r for r in rows if r["recall"] is not None and r["p95_ms"] is not None]
     if not pts:
         return None
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    for r in pts:
+    fig, ax = plt.subplots(figsize=(8, 3.8))
+    # Scenarios often share recall 1.0: a legend (colour per scenario, x = missed target) beats labels.
+    colours = plt.get_cmap("tab10")
+    for i, r in enumerate(pts):
         ok = (recall_target is None or r["recall"] >= recall_target) and (
             r["target_ms"] is None or r["p95_ms"] <= r["target_ms"])
-        ax.scatter([r["p95_ms"]], [r["recall"]], color=PASS if ok else FAIL, s=40, zorder=3)
-        ax.annotate(r["name"], (r["p95_ms"], r["recall"]), textcoords="offset points", xytext=(6, 3),
-                    fontsize=8)
+        ax.scatter([r["p95_ms"]], [r["recall"]], color=colours(i % 10), marker="o" if ok else "X", s=55,
+                   zorder=3, label=r["name"] + ("" if ok else " (missed)"), edgecolors="white", linewidths=0.6)
     if recall_target is not None:
         ax.axhline(recall_target, color=TARGET, linewidth=1.5, linestyle="--",
                    label=f"recall target {recall_target:g}")
@@ -108,7 +109,7 @@ def recall_latency(rows: Sequence[dict[str, Any]], recall_target: float | None) 
     ax.set_ylabel("recall@10")
     low = min([r["recall"] for r in pts] + ([recall_target] if recall_target is not None else []))
     ax.set_ylim(max(0.0, low - 0.05), 1.01)
-    ax.legend(loc="lower right", frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8)
     ax.grid(alpha=0.25)
     return to_svg(fig)
 
@@ -118,13 +119,21 @@ def migration_timings(steps: Sequence[dict[str, Any]]) -> str | None:
     steps = [s for s in steps if s["duration_s"] is not None]
     if not steps:
         return None
-    fig, ax = plt.subplots(figsize=(8, 0.28 * len(steps) + 1.0))
+    fig, ax = plt.subplots(figsize=(8, 0.32 * len(steps) + 1.0))
     labels = [f"{s['revision']} {s['direction']}".strip() for s in steps]
+    y = np.arange(len(steps))
+    has_down = any(s.get("downgrade_s") is not None for s in steps)
+    height = 0.4 if has_down else 0.8
     colours = [FAIL if s["ok"] is False else PASS for s in steps]
-    ax.barh(range(len(steps)), [s["duration_s"] * 1000 for s in steps], color=colours)
-    ax.set_yticks(range(len(steps)), labels, fontsize=7)
+    ax.barh(y - (height / 2 if has_down else 0), [s["duration_s"] * 1000 for s in steps], height=height,
+            color=colours, label="upgrade")
+    if has_down:
+        ax.barh(y + height / 2, [(s.get("downgrade_s") or 0) * 1000 for s in steps], height=height,
+                color=[c + "88" for c in colours], label="downgrade")
+        ax.legend(loc="lower right", frameon=False, fontsize=8)
+    ax.set_yticks(y, labels, fontsize=7)
     ax.invert_yaxis()
-    ax.set_xlabel("step duration (ms)")
+    ax.set_xlabel("step duration (ms); red = data changed or not reversible")
     ax.grid(axis="x", alpha=0.25)
     return to_svg(fig)
 

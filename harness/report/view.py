@@ -75,8 +75,9 @@ def banner(results: Results) -> Banner:
 
 def gate_rows(results: Results) -> list[dict[str, Any]]:
     """Gate table rows, plus one not-evaluated row per stage this run did not execute."""
+    gates = sorted(results.gates, key=lambda g: {"fail": 0, "not_evaluated": 1}.get(g.verdict, 2))  # red first
     rows = [{"name": g.name, "stage": g.stage, "target": _target_text(g), "observed": _fmt(g.observed, g.unit),
-             "margin": _margin_text(g.margin), "verdict": g.verdict, "reason": g.reason} for g in results.gates]
+             "margin": _margin_text(g.margin), "verdict": g.verdict, "reason": g.reason} for g in gates]
     for stage in skipped_stages(results):
         rows.append({"name": f"stage {stage}", "stage": stage, "target": "", "observed": "", "margin": "",
                      "verdict": "not_evaluated", "reason": "stage not run in this selection"})
@@ -196,9 +197,13 @@ def migration_steps(migrations: Mapping[str, Any] | None) -> list[dict[str, Any]
         if duration_s is None and (ms := number(st, "duration_ms")) is not None:
             duration_s = ms / 1000
         lossless = st.get("lossless", st.get("checksums_equal"))
+        if st.get("reversible") is False:
+            lossless = False
         verdict = st.get("verdict") or ({True: "lossless", False: "data changed"}.get(lossless, "")
                                         if isinstance(lossless, bool) else "")
+        down_s = number(st, "downgrade_s")
         rows.append({"revision": str(st.get("revision", st.get("to", st.get("name", "?")))),
+                     "downgrade_s": down_s,
                      "direction": str(st.get("direction", st.get("step", ""))),
                      "duration_s": duration_s, "verdict": str(verdict),
                      "ok": lossless if isinstance(lossless, bool) else None,
@@ -240,11 +245,10 @@ def _rewritten_text(value: Any) -> str:
 
 
 def migration_facts(migrations: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """Top-level scalar facts of the migration section (chain, head, verdicts, under-load figures)."""
+    """Facts of the migration section beside its steps (chain, head, summary, round trip, throughput)."""
     if not isinstance(migrations, Mapping):
         return []
-    return [(k.replace("_", " "), str(v)) for k, v in migrations.items()
-            if isinstance(v, str | int | float | bool) and k != "steps"]
+    return section_facts({k: v for k, v in migrations.items() if k not in ("steps", "revisions")})
 
 
 def dataset_rows(results: Results) -> list[tuple[str, str]]:
