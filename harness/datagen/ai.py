@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 
 from harness.datagen.content import Activity, draw_topics
 from harness.datagen.copy import ColumnData, FieldPool, Pooled
-from harness.datagen.embeddings import TopicSpace, sample
+from harness.datagen.embeddings import Embedder
 from harness.datagen.plan import Plan, micros, stream
 from harness.datagen.pools import Pools
 
@@ -68,7 +68,7 @@ MODEL_COLUMNS = ("id", "provider", "name", "version")
 EXPERIMENT_COLUMNS = ("id", "name", "ai_model_id", "started_at", "config")
 
 
-def report_batches(plan: Plan, setup: AiSetup, act: Activity, pools: Pools, space: TopicSpace
+def report_batches(plan: Plan, setup: AiSetup, act: Activity, pools: Pools, embedder: Embedder
                    ) -> Iterator[dict[str, ColumnData]]:
     """One batch per month (at most 5k x scale rows): ids run on across months."""
     ward_weight = np.sqrt(act.ward_weight)
@@ -89,12 +89,13 @@ def report_batches(plan: Plan, setup: AiSetup, act: Activity, pools: Pools, spac
                        rng.integers(0, plan.experiments, n))
         model = np.where(exp == plan.experiments, rng.integers(0, plan.ai_models, n),
                          setup.experiment_model[np.minimum(exp, plan.experiments - 1)])
+        title = topic * pools.per_topic + rng.integers(0, pools.per_topic, n)
+        body = topic * pools.per_topic + rng.integers(0, pools.per_topic, n)
+        vectors = embedder.vectors(topic, title, body, stream(plan.seed, REPORT_EMBED_KEY, m))
         yield {"id": np.arange(next_id, next_id + n, dtype=np.int64), "ward_id": ward + 1,
-               "ai_model_id": model + 1, "generated_at": at.astype("datetime64[us]"),
-               "embedding": sample(space, topic, stream(plan.seed, REPORT_EMBED_KEY, m)),
-               "experiment_id": Pooled(experiments, exp),
-               "title": Pooled(pools.report_titles, topic * pools.per_topic + rng.integers(0, pools.per_topic, n)),
-               "body": Pooled(pools.report_bodies, topic * pools.per_topic + rng.integers(0, pools.per_topic, n))}
+               "ai_model_id": model + 1, "generated_at": at.astype("datetime64[us]"), "embedding": vectors,
+               "experiment_id": Pooled(experiments, exp), "title": Pooled(pools.report_titles, title),
+               "body": Pooled(pools.report_bodies, body)}
         next_id += n
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from harness.datagen.copy import ColumnData, FieldPool, Pooled
-from harness.datagen.embeddings import TopicSpace, sample
+from harness.datagen.embeddings import Embedder
 from harness.datagen.geography import Geography
 from harness.datagen.plan import Plan, micros, stream
 from harness.datagen.pools import TOPICS, Pools
@@ -138,6 +138,6 @@ def sentiment_rows(plan: Plan, batch: PostBatch) -> dict[str, ColumnData]:
             "model": Pooled(_MODEL_POOL, (batch.published >= cutoff).astype(np.int64))}
 
 
-def embedding_rows(plan: Plan, batch: PostBatch, space: TopicSpace, b: int) -> dict[str, ColumnData]:
-    vectors = sample(space, batch.topic, stream(plan.seed, EMBED_KEY, b))
+def embedding_rows(plan: Plan, batch: PostBatch, embedder: Embedder, b: int) -> dict[str, ColumnData]:
+    vectors = embedder.vectors(batch.topic, batch.title, batch.body, stream(plan.seed, EMBED_KEY, b))
     return {"post_id": batch.ids, "embedding": vectors}

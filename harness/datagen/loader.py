@@ -27,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from harness import alembic_project
 from harness.datagen import ai, content, elections, geography
 from harness.datagen.copy import Column, ColumnData, copy_batches, copy_records, table_columns, vector_dimension
-from harness.datagen.embeddings import make_space
+from harness.datagen.embeddings import Embedder, PooledTextEmbedder, SentenceModel, SyntheticEmbedder, make_space
 from harness.datagen.plan import Plan, make_plan
 from harness.datagen.pools import TOPICS, build_pools
 from harness.db import Database
@@ -55,7 +55,15 @@ class TableLoad:
 
 def _jobs(plan: Plan, dim: int) -> list[TableLoad]:
     pools = build_pools(plan.seed, plan.locale)
-    space = make_space(dim, len(TOPICS), plan.seed)
+    post_embedder: Embedder
+    report_embedder: Embedder
+    if plan.embeddings == "model":
+        model = SentenceModel(dim)
+        post_embedder = PooledTextEmbedder.from_texts(model, pools.titles.texts, pools.bodies.texts)
+        report_embedder = PooledTextEmbedder.from_texts(model, pools.report_titles.texts,
+                                                        pools.report_bodies.texts)
+    else:
+        post_embedder = report_embedder = SyntheticEmbedder(make_space(dim, len(TOPICS), plan.seed))
     geo = geography.build(plan, pools)
     el = elections.build(plan, pools, geo)
     act = content.build(plan, pools, geo)
@@ -74,7 +82,7 @@ def _jobs(plan: Plan, dim: int) -> list[TableLoad]:
         return (content.sentiment_rows(plan, b) for b in content.post_batches(plan, act, pools))
 
     def embeddings() -> Iterator[Mapping[str, ColumnData]]:
-        return (content.embedding_rows(plan, b, space, i)
+        return (content.embedding_rows(plan, b, post_embedder, i)
                 for i, b in enumerate(content.post_batches(plan, act, pools)))
 
     return [
@@ -97,7 +105,7 @@ def _jobs(plan: Plan, dim: int) -> list[TableLoad]:
         TableLoad("experiments", plan.experiments, lambda: ai.experiment_records(setup, pools),
                   ai.EXPERIMENT_COLUMNS),
         TableLoad("ai_reports", int(setup.month_counts.sum()),
-                  batches=lambda: ai.report_batches(plan, setup, act, pools, space)),
+                  batches=lambda: ai.report_batches(plan, setup, act, pools, report_embedder)),
     ]
 
 

