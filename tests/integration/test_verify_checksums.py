@@ -1,0 +1,73 @@
+"""Checksums: blind to row and column order, sensitive to every value (including vectors and NULLs)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from harness.db import Database
+from harness.verify.checksums import table_checksum
+
+DDL = """CREATE TABLE t (id int PRIMARY KEY, name text, alias text, amount numeric(12,2), seen date,
+         at timestamptz, doc jsonb, tags text[], flag bool, e vector(3))"""
+ROWS = """INSERT INTO t VALUES
+    (1, 'Zürich', 'Z', 12.34, '2024-01-02', '2024-01-02 03:04:05.678+00', '{"a": 1}', '{x,y}', true, '[1,2,3]'),
+    (2, 'Łódź', NULL, 0.50, NULL, NULL, NULL, NULL, NULL, NULL),
+    (3, 'same', 'same', 7.00, '2020-02-29', '2020-02-29 00:00:00+00', '[]', '{}', false, '[0.5,-0.25,0]')"""
+
+
+@pytest.fixture
+def conn(fresh_db: Database) -> Iterator[psycopg.Connection[Any]]:
+    with fresh_db.connect(autocommit=True) as c:
+        c.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        c.execute(DDL)
+        c.execute(ROWS)
+        yield c
+
+
+def _sum(conn: psycopg.Connection[Any]) -> tuple[int, str]:
+    cs = table_checksum(conn, "t")
+    return cs.rows, cs.checksum
+
+
+def test_row_order_and_column_order_do_not_matter(conn: psycopg.Connection[Any]) -> None:
+    before = _sum(conn)
+    conn.execute("CREATE TABLE t2 AS SELECT * FROM t ORDER BY id DESC")
+    conn.execute("DROP TABLE t")
+    # the same columns in another order (what a downgrade that re-adds a column produces)
+    conn.execute("CREATE TABLE t AS SELECT e, flag, tags, doc, at, seen, amount, alias, name, id FROM t2 ORDER BY id DESC")
+    assert _sum(conn) == before
+
+
+@pytest.mark.parametrize("change", [
+    "UPDATE t SET amount = 12.00 WHERE id = 1",                       # a lossy cast
+    "UPDATE t SET name = 'Zurich' WHERE id = 1",                      # one character
+    "UPDATE t SET alias = 'x' WHERE id = 2",                          # NULL -> value
+    "UPDATE t SET alias = NULL WHERE id = 1",                         # value -> NULL
+    "UPDATE t SET alias = name, name = alias WHERE id = 1",           # swapped within a row
+    "UPDATE t SET name = CASE id WHEN 1 THEN 'Łódź' ELSE 'Zürich' END WHERE id IN (1, 2)",  # swapped across rows
+    "UPDATE t SET at = at + interval '1 microsecond' WHERE id = 1",
+    "UPDATE t SET doc = '{\"a\": 2}' WHERE id = 1",
+    "UPDATE t SET tags = '{y,x}' WHERE id = 1",
+    "UPDATE t SET flag = NOT flag WHERE id = 1",
+    "UPDATE t SET seen = seen + 1 WHERE id = 1",
+    "UPDATE t SET e = e::halfvec(3)::vector(3) + '[0.0001,0,0]' WHERE id = 1",  # a tiny vector change
+    "DELETE FROM t WHERE id = 2",
+    "INSERT INTO t (id) VALUES (4)",
+])
+def test_every_change_shows(conn: psycopg.Connection[Any], change: str) -> None:
+    before = _sum(conn)
+    conn.execute(change)
+    assert _sum(conn) != before
+
+
+def test_identical_duplicates_are_counted(conn: psycopg.Connection[Any]) -> None:
+    conn.execute("ALTER TABLE t DROP CONSTRAINT t_pkey")
+    conn.execute("INSERT INTO t SELECT * FROM t WHERE id = 3")
+    doubled = _sum(conn)
+    conn.execute("DELETE FROM t WHERE ctid = (SELECT max(ctid) FROM t WHERE id = 3)")
+    conn.execute("INSERT INTO t SELECT * FROM t WHERE id = 1")
+    assert _sum(conn) != doubled and _sum(conn)[0] == doubled[0]
