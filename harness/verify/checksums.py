@@ -1,14 +1,15 @@
 """Per-table, order-independent checksums computed inside the database in one pass.
 
 Each column is hashed with its type's own 64-bit hash function where PostgreSQL has a stable one
-(integers, numeric, floats, text, timestamps, jsonb, uuid, ...), so no value is formatted as text;
-on PostgreSQL 18+ text uses the hardware CRC-32C; other types hash their text form. A pgvector column of known dimension is fingerprinted by its
-inner product with a fixed pseudo-random probe (SIMD in pgvector, no text formatting): any change
-above float32 rounding of that product shows. Each column's hash is seeded from the column's
-*name* and the column hashes of a row are XOR-ed, so the checksum does not depend on column order
-(a downgrade that re-adds a column at the end is not a false alarm). Row hashes are re-hashed and
-summed, which makes the result independent of row order without sorting. The hash functions are
-internal to PostgreSQL: compare checksums only between databases of the same major version.
+(integers, numeric, floats, timestamps, jsonb, uuid, ...), so no value is formatted as text; text
+uses the CPU's CRC-32C instruction on PostgreSQL 18+; other types hash their text form. A pgvector
+column of known dimension is fingerprinted by its inner product with a fixed pseudo-random probe
+(SIMD in pgvector, no text formatting): any change above float32 rounding of that product shows.
+Each column's hash is seeded from the column's *name* and the column hashes of a row are XOR-ed,
+so the checksum does not depend on column order (a downgrade that re-adds a column at the end is
+not a false alarm). Row hashes are re-hashed and summed, which makes the result independent of
+row order without sorting. The hash functions are internal to PostgreSQL: compare checksums only
+between databases of the same major version.
 """
 
 from __future__ import annotations

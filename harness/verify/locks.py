@@ -1,8 +1,10 @@
 """What a migration step locked and rewrote, observed from outside the step.
 
 A monitor thread with its own connection polls pg_locks for every other backend of the (disposable)
-database while the step runs, so it works whatever connection the chain's env.py opens: per relation, the strongest mode seen and how long relation locks stayed held (first to last
-sighting, so a lock held for less than one poll interval can go unseen; the interval is reported).
+database while the step runs, so it works whatever connection the chain's env.py opens: per
+relation, the strongest mode seen and how long it stayed held (first to last sighting). A lock
+taken just before commit can escape polling, so locks are also read on the migrating connection
+itself right before it commits, when the chain uses the connection the harness hands over.
 The same poll samples which other backends wait on a lock (for --under-load). Rewrites are read
 from pg_class: a table whose relfilenode changed across the step was rewritten.
 """

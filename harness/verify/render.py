@@ -28,7 +28,7 @@ def _load(step: dict[str, Any]) -> str:
     if not load:
         return ""
     if load.get("p95_during_ms") is None:
-        return load.get("detail", "no reads")
+        return str(load.get("detail", "no reads"))
     return (f"p95 {load['p95_before_ms']} -> {load['p95_during_ms']} ms\n"
             f"{load['blocked_reads']} blocked, wait <= {load['longest_lock_wait_ms']} ms")
 

@@ -16,15 +16,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from re import _constants as sre_constants  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
+import pgvector.sqlalchemy  # noqa: F401  - registers `vector` so reflection knows the type
 import psycopg
 import sqlalchemy as sa
 from psycopg import sql
-from re import _constants as sre_constants  # type: ignore[attr-defined]
-from re import _parser as sre_parse  # type: ignore[attr-defined]
-
-import pgvector.sqlalchemy  # noqa: F401  - registers `vector` so reflection knows the type
 
 WORDS = ["ward", "Zürich", "Łódź", "São Paulo", "東京", "Ελλάδα", "naïve", "café", "Straße", "Ærøskøbing",
          "O'Brien", 'the "quoted"', "back\\slash", "🗳️", "Montréal", "Kraków", "Dún Laoghaire", "İzmir",
@@ -99,7 +98,7 @@ def reflect(engine: sa.Engine, schema: str = "public",
         columns = insp.get_columns(table, schema)
         unique_sets = [list(insp.get_pk_constraint(table, schema)["constrained_columns"] or [])]
         unique_sets += [list(u["column_names"]) for u in insp.get_unique_constraints(table, schema)]
-        unique_sets += [list(i["column_names"]) for i in insp.get_indexes(table, schema)
+        unique_sets += [[str(c) for c in i["column_names"]] for i in insp.get_indexes(table, schema)
                         if i["unique"] and None not in i["column_names"]]
         single_unique = {s[0] for s in unique_sets if len(s) == 1}
         checks = [str(c["sqltext"]) for c in insp.get_check_constraints(table, schema)]
@@ -113,7 +112,7 @@ def reflect(engine: sa.Engine, schema: str = "public",
                 continue
             spec = ColumnSpec(col["name"], info["typname"], info["category"], info["typmod"],
                               bool(col["nullable"]), info["elem_typname"], info["elem_category"],
-                              info["labels"], col["name"] in single_unique)
+                              list(info["labels"]), col["name"] in single_unique)
             checks += [c.replace("VALUE", f'"{col["name"]}"') for c in info["domain_checks"]]
             cols.append(spec)
         fks = [ForeignKey(list(fk["constrained_columns"]), fk["referred_table"], list(fk["referred_columns"]))

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg import sql
 from alembic import command
+from psycopg import sql
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine, create_engine, event, pool
@@ -260,7 +260,8 @@ def _schema_fingerprint(conn: psycopg.Connection[Any]) -> set[str]:
         "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
         "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
         "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped "
-        "UNION ALL SELECT format('constraint %%s %%s %%s', k.conrelid::regclass, k.conname, pg_get_constraintdef(k.oid)) "
+        "UNION ALL SELECT format('constraint %%s %%s %%s', k.conrelid::regclass, k.conname, "
+        "pg_get_constraintdef(k.oid)) "
         "FROM pg_constraint k WHERE k.connamespace = %s::regnamespace "
         "UNION ALL SELECT format('index %%s', indexdef) FROM pg_indexes WHERE schemaname = %s",
         (SCHEMA, SCHEMA, SCHEMA)).fetchall()

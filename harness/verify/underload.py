@@ -22,7 +22,7 @@ from harness.verify.checksums import probe_vector
 @dataclass(frozen=True)
 class Read:
     name: str
-    query: sql.Composable
+    query: sql.Composed
     keys: list[Any]  # parameter values sampled from the data
     keyed: bool = False  # a keyed read with no keys (empty table) cannot run
 

@@ -38,7 +38,8 @@ def test_row_order_and_column_order_do_not_matter(conn: psycopg.Connection[Any])
     conn.execute("CREATE TABLE t2 AS SELECT * FROM t ORDER BY id DESC")
     conn.execute("DROP TABLE t")
     # the same columns in another order (what a downgrade that re-adds a column produces)
-    conn.execute("CREATE TABLE t AS SELECT e, flag, tags, doc, at, seen, amount, alias, name, id FROM t2 ORDER BY id DESC")
+    conn.execute("CREATE TABLE t AS SELECT e, flag, tags, doc, at, seen, amount, alias, name, id "
+                 "FROM t2 ORDER BY id DESC")
     assert _sum(conn) == before
 
 

@@ -8,6 +8,7 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from harness.db import ServerHandle
@@ -21,33 +22,39 @@ def _verify(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
-def _one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
-    lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1, proc.stderr
+def _in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    """Run the CLI's entry point here (no interpreter start-up): its exit code and its one error line."""
+    from harness.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["wardbench", "migrate", "verify", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
     assert lines[0].startswith("wardbench: error: ")
-    return lines[0]
+    return int(exited.value.code or 0), lines[0]
 
 
-def test_not_an_alembic_project_is_exit_2(tmp_path: Path) -> None:
+def test_not_an_alembic_project_is_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "alembic.ini").write_text("[loggers]\nkeys = root\n")
-    for target in (tmp_path / "missing.ini", tmp_path / "alembic.ini", REPO / "pyproject.toml"):
-        proc = _verify("--alembic-ini", str(target), cwd=tmp_path)
-        assert proc.returncode == 2
-        assert str(target.name) in _one_error_line(proc)
+    for target in (tmp_path / "missing.ini", tmp_path / "alembic.ini", REPO / "pyproject.toml", tmp_path):
+        code, line = _in_process(monkeypatch, capsys, "--alembic-ini", str(target))
+        assert code == 2 and ("alembic.ini" in line or target.name in line), line
     assert not (tmp_path / "reports").exists()  # nothing half-written
 
 
-def test_two_heads_is_exit_2(tmp_path: Path) -> None:
-    proc = _verify("--alembic-ini", str(CHAINS / "two_heads" / "alembic.ini"), cwd=tmp_path)
-    assert proc.returncode == 2
-    assert "2 heads (002, 002b)" in _one_error_line(proc)
+def test_two_heads_is_exit_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, line = _in_process(monkeypatch, capsys, "--alembic-ini", str(CHAINS / "two_heads" / "alembic.ini"))
+    assert code == 2 and "2 heads (002, 002b)" in line
 
 
-def test_refused_connection_is_exit_3(tmp_path: Path) -> None:
-    proc = _verify("--backend", "dsn", "--dsn", "postgresql://postgres@127.0.0.1:1/postgres",
-                   "--alembic-ini", str(CHAINS / "clean" / "alembic.ini"), cwd=tmp_path)
-    assert proc.returncode == 3
-    assert "refused" in _one_error_line(proc).lower()
+def test_refused_connection_is_exit_3(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, line = _in_process(monkeypatch, capsys, "--backend", "dsn", "--dsn",
+                             "postgresql://postgres@127.0.0.1:1/postgres",
+                             "--alembic-ini", str(CHAINS / "clean" / "alembic.ini"))
+    assert code == 3 and "refused" in line.lower()
 
 
 @pytest.mark.parametrize(("chain", "code"), [("lossy_type", 1), ("clean", 0)])
@@ -68,8 +75,6 @@ def test_results_json_and_junit(pg_server: ServerHandle, tmp_path: Path, chain: 
     failed = {n for n, c in cases.items() if c.find("failure") is not None}
     assert failed == ({"001 -> 002"} if code else set())
     assert "001 -> 002" in proc.stderr and ("lossy" in proc.stderr) == bool(code)  # the terminal table
-    with pytest.raises(Exception):  # the disposable database is gone
-        import psycopg
-
+    with pytest.raises(psycopg.OperationalError, match="does not exist"):  # the disposable database is gone
         dbname = f"wardbench_{results['run_id']}"
         psycopg.connect(pg_server.database_dsn(dbname), connect_timeout=3).close()
