@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pytest
 
+from harness.cli import main
 from harness.errors import UsageError
 from harness.report.compare import compare_results, compare_samples, parse_threshold
 from harness.results import Results
@@ -24,8 +28,16 @@ def _results(tmp_path: Path, name: str, samples: dict[str, np.ndarray]) -> Path:
 
 
 def _run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from harness.cli import main; main()", "compare",
-                           *map(str, args)], capture_output=True, text=True, timeout=120)
+    """`wardbench compare ARGS` in this process (the CLI's own main, so exit codes and stderr are real)."""
+    out, err = io.StringIO(), io.StringIO()
+    argv = ["wardbench", "compare", *map(str, args)]
+    code = 0
+    with mock.patch.object(sys, "argv", argv), redirect_stdout(out), redirect_stderr(err):
+        try:
+            main()
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
 
 
 def _same_build(seed: int, n: int = 1500) -> dict[str, np.ndarray]:
