@@ -99,7 +99,8 @@ class LatencyRecorder:
     def __init__(self) -> None:
         self.scenarios: dict[str, ScenarioRecord] = {}
         self.seconds: dict[tuple[int, str], SecondBucket] = {}
-        self.first_s: float | None = None
+        self.first_s: float | None = None  # earliest intended start and latest end: the measured window
+        self.last_s: float | None = None
         self.busy_s = 0.0  # summed uncorrected latencies: divided by wall time, the mean requests in flight
 
     def record(self, name: str, kind: str, intended_s: float, sent_s: float, done_s: float,
@@ -110,6 +111,7 @@ class LatencyRecorder:
             rec = self.scenarios[name] = ScenarioRecord(kind)
         rec.count += 1
         self.first_s = intended_s if self.first_s is None else min(self.first_s, intended_s)
+        self.last_s = done_s if self.last_s is None else max(self.last_s, done_s)
         self.busy_s += done_s - sent_s
         corrected_us = (done_s - intended_s) * 1e6
         record_us(rec.corrected, corrected_us, expected_interval_s * 1e6)
@@ -130,6 +132,7 @@ class LatencyRecorder:
         """JSON-able form with encoded histograms."""
         return {
             "first_s": self.first_s,
+            "last_s": self.last_s,
             "busy_s": self.busy_s,
             "scenarios": {name: {"kind": r.kind, "count": r.count, "errors": r.errors, "rows": r.rows,
                                  "error_kinds": r.error_kinds, "corrected": encode(r.corrected),

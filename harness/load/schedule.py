@@ -38,6 +38,6 @@ class ArrivalSchedule:
         return math.floor((t_s - self.first_s) / self.interval_s + 1e-9) + 1
 
 
-def achieved_ratio(completed: int, due: int) -> float | None:
-    """Completed requests over requests due; None when nothing was due (the gate is then not evaluated)."""
-    return completed / due if due > 0 else None
+def achieved_ratio(sent: int, due: int) -> float | None:
+    """Requests sent over requests due by the end; None when nothing was due (the gate is then not evaluated)."""
+    return sent / due if due > 0 else None

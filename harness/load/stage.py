@@ -154,7 +154,7 @@ def load_gates(cfg: RunConfig, outcome: LocustOutcome) -> list[Gate]:
         ratio = run_summary(merged)["achieved_ratio"]
         gate = evaluate(f"load achieved rate of {outcome.run.rate_per_s:g}/s asked", "load", ratio,
                         _target(cfg, "load_achieved_rate"), "fraction", ">=", "no request was due")
-        gate.reason = gate.reason or f"{merged.completed_in_time} of {merged.due} scheduled requests completed"
+        gate.reason = gate.reason or f"{merged.sent_in_time} of {merged.due} scheduled requests sent by the end"
         gates.append(gate)
     return gates
 

@@ -43,7 +43,7 @@ class ProcessState:
     workload_key: tuple[str, ...] = ()
     recorder: LatencyRecorder = field(default_factory=LatencyRecorder)
     schedules: list[ArrivalSchedule] = field(default_factory=list)
-    completed_in_time: int = 0
+    sent_in_time: int = 0
     started_s: float = 0.0
     stopping_s: float | None = None
     users_started: int = 0
@@ -114,7 +114,7 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
         _load_workload(environment)  # options changed in the web UI, or a remote worker got them from the master
     STATE.recorder = LatencyRecorder()
     STATE.schedules.clear()
-    STATE.completed_in_time, STATE.stopping_s, STATE.users_started = 0, None, 0
+    STATE.sent_in_time, STATE.stopping_s, STATE.users_started = 0, None, 0
     STATE.started_s = time.time()
 
 
@@ -135,7 +135,7 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
         "users": STATE.users_started,
         "rate_per_s": opts.wb_rate,
         "due": sum(s.due_by(stop_s) for s in STATE.schedules),
-        "completed_in_time": STATE.completed_in_time,
+        "sent_in_time": STATE.sent_in_time,
         **STATE.recorder.to_dict(),
     }
     out = Path(opts.wb_out)
@@ -159,11 +159,13 @@ class ScenarioUser(User):
     wait_time = constant(0)
 
     def on_start(self) -> None:
-        opts = self.environment.parsed_options
+        opts = _options(self.environment)
         STATE.users_started += 1
         self.conn: psycopg.Connection[Any] | None = None
+        self.applied: dict[str, str] = {}
         self.rng = np.random.default_rng([opts.wb_seed, os.getpid(), STATE.users_started])
-        assert STATE.workload is not None, "test_start loads the workload before users spawn"
+        if STATE.workload is None:
+            raise RuntimeError("no workload: WARDBENCH_DSN or --host must name the database")
         self.jobs: list[Job] = STATE.workload.for_role(self.role)
         weights = np.array([j.weight for j in self.jobs], dtype=float)
         self.weights = weights / weights.sum() if len(self.jobs) else weights
@@ -187,7 +189,7 @@ class ScenarioUser(User):
         """
         if self.conn is None or self.conn.closed:
             self.conn = connect(_dsn(self.environment))
-            self.applied: dict[str, str] = {}
+            self.applied = {}
         if settings != self.applied:
             for name in set(self.applied) - set(settings):
                 self.conn.execute("SELECT set_config(name, reset_val, false) FROM pg_settings WHERE name = %s",
@@ -205,38 +207,52 @@ class ScenarioUser(User):
             intended = self.schedule.next_intended()
             gevent.sleep(max(0.0, intended - time.time()))
         params = job.sample(self.rng)
+        failure: psycopg.Error | None = None
+        conn: psycopg.Connection[Any] | None = None
+        try:
+            conn = self._connection(job.settings)  # (re)connecting stays outside the send-to-done time
+        except psycopg.Error as exc:
+            failure = exc
         sent = time.time()
         if self.schedule is None:
             intended = sent
-        rows, error, exc = self._execute(job, params)
+        if STATE.stopping_s is None or sent <= STATE.stopping_s:
+            STATE.sent_in_time += 1  # an arrival counts when sent; one in flight at the end is not missing
+        rows = 0
+        if conn is not None:
+            rows, failure = self._execute(conn, job, params)
         done = time.time()
         # Closed model: HdrHistogram back-fills what a stalled user did not send (interval = think time).
         interval = self.think_s if self.schedule is None else 0.0
+        error = type(failure).__name__ if failure is not None else None
         STATE.recorder.record(job.name, job.kind, intended, sent, done, error, rows, interval)
-        if STATE.stopping_s is None or done <= STATE.stopping_s:
-            STATE.completed_in_time += 1
         self.environment.events.request.fire(request_type=job.kind, name=job.name,
                                              response_time=(done - sent) * 1000.0, response_length=rows,
-                                             exception=exc, context={})
-        if self.schedule is None and self.think_s > 0:
+                                             exception=failure, context={})
+        if failure is not None:
+            self._drop_broken_connection()
+        elif self.schedule is None and self.think_s > 0:
             gevent.sleep(self.think_s * float(self.rng.uniform(0.5, 1.5)))
 
-    def _execute(self, job: Job, params: Any) -> tuple[int, str | None, Exception | None]:
-        """Run one scenario statement; a database error (a dropped connection too) is returned, not raised."""
+    @staticmethod
+    def _execute(conn: psycopg.Connection[Any], job: Job, params: Any) -> tuple[int, psycopg.Error | None]:
+        """Run one scenario statement and fetch its rows; a database error is returned, not raised."""
         try:
-            conn = self._connection(job.settings)
             with conn.cursor() as cur:
                 cur.execute(job.sql, params)
                 rows = len(cur.fetchall()) if cur.description is not None else max(cur.rowcount, 0)
-            return rows, None, None
+            return rows, None
         except psycopg.Error as exc:
-            if self.conn is not None and (self.conn.closed or self.conn.broken):
+            return 0, exc
+
+    def _drop_broken_connection(self) -> None:
+        """After an error: forget a dead session (the next request reconnects) and pause briefly, so a
+        server that is down does not turn users into a hot loop."""
+        if self.conn is None or self.conn.closed or self.conn.broken:
+            if self.conn is not None:
                 self.conn.close()
-                self.conn = None
-                gevent.sleep(RECONNECT_PAUSE_S)
-            elif self.conn is None:
-                gevent.sleep(RECONNECT_PAUSE_S)
-            return 0, type(exc).__name__, exc
+            self.conn = None
+            gevent.sleep(RECONNECT_PAUSE_S)
 
 
 class ReaderUser(ScenarioUser):

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -83,9 +84,9 @@ def test_percentiles_keep_three_significant_digits_where_locust_rounds_to_two() 
     assert summarize_ms(hist)["p95_ms"] == pytest.approx(99.5, abs=0.1)
 
 
-def _payload(recorder: LatencyRecorder, started: float, stopped: float, due: int = 0) -> dict[str, object]:
+def _payload(recorder: LatencyRecorder, started: float, stopped: float, due: int = 0) -> dict[str, Any]:
     return json.loads(json.dumps({"pid": 1, "wait_function": "wait_poll", "started_s": started, "stopped_s": stopped,
-                                  "users": 2, "rate_per_s": 0.0, "due": due, "completed_in_time": 0,
+                                  "users": 2, "rate_per_s": 0.0, "due": due, "sent_in_time": 0,
                                   **recorder.to_dict()}))
 
 
@@ -100,6 +101,7 @@ def test_histograms_merge_across_processes_sample_for_sample() -> None:
     merged = merge_payloads([_payload(a, 100.0, 102.0), _payload(b, 100.0, 102.5)])
     single = merge_payloads([_payload(one, 100.0, 102.5)])
     assert merged.count == 2000 and merged.processes == 2
+    assert merged.first_s == 100.0 and merged.wall_s == pytest.approx(single.wall_s)
     for name in ("v", "w"):
         for which in ("corrected", "uncorrected"):
             assert summarize_ms(merged.scenarios[name][which]) == summarize_ms(single.scenarios[name][which])
