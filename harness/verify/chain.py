@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,12 +55,16 @@ def load_chain(ini: Path | None, check_names: bool | None = None) -> Chain:
     script = ScriptDirectory.from_config(cfg)
     if not (Path(script.dir) / "env.py").is_file():
         raise UsageError(f"{ini_path} is not an Alembic project: no env.py in {script.dir}")
-    try:
-        heads = script.get_heads()
-        scripts = list(reversed(list(script.walk_revisions())))
-    except (CommandError, Exception) as exc:  # noqa: BLE001 - a revision file that does not even load
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UsageError(f"{ini_path}: broken revision chain: {first}") from exc
+    with warnings.catch_warnings(record=True) as caught:  # Alembic warns about gaps, then fails
+        warnings.simplefilter("always")
+        try:
+            heads = script.get_heads()
+            scripts = list(reversed(list(script.walk_revisions())))
+        except (CommandError, Exception) as exc:  # noqa: BLE001 - a revision file that does not even load
+            said = [str(w.message) for w in caught if "not present" in str(w.message)]
+            first = said[0].split(",")[0] + " is not present" if said else (
+                str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise UsageError(f"{ini_path}: broken revision chain (a gap): {first}") from exc
     if len(heads) != 1:
         raise UsageError(f"{ini_path}: the chain has {len(heads)} heads ({', '.join(sorted(heads))}); "
                          "merge them into one head first")

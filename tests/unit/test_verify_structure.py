@@ -86,3 +86,21 @@ def test_junit_one_case_per_step_with_failures() -> None:
     assert [f.get("type") if f is not None else None for f in failures] == [None, None, "lossy", "irreversible",
                                                                           "irreversible"]
     assert suite.get("tests") == "5" and suite.get("failures") == "3"
+
+
+def test_missing_link_is_refused_in_one_line(tmp_path: Path) -> None:
+    shutil.copytree(CHAINS / "clean", tmp_path / "c")
+    move = tmp_path / "c" / "versions" / "003_move_notes_to_own_table.py"
+    move.write_text(move.read_text().replace('down_revision = "002"', 'down_revision = "099"'))
+    with pytest.raises(UsageError, match="gap.*099") as raised:
+        load_chain(tmp_path / "c" / "alembic.ini")
+    assert "\n" not in raised.value.message
+
+
+def test_revision_without_downgrade_function_is_a_finding(tmp_path: Path) -> None:
+    shutil.copytree(CHAINS / "clean", tmp_path / "c")
+    widen = tmp_path / "c" / "versions" / "002_widen_account_balance.py"
+    text = widen.read_text()
+    widen.write_text(text[: text.index("def downgrade")])
+    assert load_chain(tmp_path / "c" / "alembic.ini").findings == [
+        "002 (002_widen_account_balance.py): no downgrade() function"]
