@@ -1,4 +1,4 @@
-"""Reflected seeding on a schema it has never seen: every type, key and CHECK it can satisfy, and a report of the rest."""
+"""Reflected seeding on a schema it never saw: every type, key and CHECK it can satisfy; the rest reported."""
 
 from __future__ import annotations
 
