@@ -2,7 +2,7 @@
 
 Each column is hashed with its type's own 64-bit hash function where PostgreSQL has a stable one
 (integers, numeric, floats, timestamps, jsonb, uuid, ...), so no value is formatted as text; text
-uses the CPU's CRC-32C instruction on PostgreSQL 18+; other types hash their text form. A pgvector
+uses the CPU's CRC-32C instruction where PostgreSQL has crc32c (18+); other types hash their text form. A pgvector
 column of known dimension is fingerprinted by its inner product with a fixed pseudo-random probe
 (SIMD in pgvector, no text formatting): any change above float32 rounding of that product shows.
 Each column's hash is seeded from the column's *name* and the column hashes of a row are XOR-ed,
@@ -89,10 +89,26 @@ def probe_vector(dim: int) -> str:
     return "[" + ",".join(values) + "]"
 
 
-def _column_hash(col: _Column, crc32c: bool) -> sql.Composable:
+_AVAILABLE: dict[int, frozenset[str]] = {}
+
+
+def _available(conn: psycopg.Connection[Any]) -> frozenset[str]:
+    """Which of the hash functions (and crc32c) this server version has (timestamptz's came in 17)."""
+    version = conn.info.server_version
+    if version not in _AVAILABLE:
+        names = [*set(_HASHED_TYPES.values()), "crc32c"]
+        rows = conn.execute("SELECT DISTINCT proname FROM pg_proc WHERE proname = ANY(%s) "
+                            "AND pronamespace = 'pg_catalog'::regnamespace", (names,)).fetchall()
+        _AVAILABLE[version] = frozenset(r[0] for r in rows)
+    return _AVAILABLE[version]
+
+
+def _column_hash(col: _Column, available: frozenset[str]) -> sql.Composable:
     ident, seed = sql.Identifier(col.name), sql.Literal(_seed(col.name))
     func = _HASHED_TYPES.get(col.typname, "") if col.type_schema == "pg_catalog" else ""
-    if crc32c and func == "hashtextextended":
+    if func and func not in available:
+        func = ""
+    if "crc32c" in available and func == "hashtextextended":
         # PostgreSQL 18's crc32c runs on the CPU's CRC instruction: text is hashed at memory speed.
         # The 32-bit CRC times an odd per-column constant (< 2**31: no int8 overflow) keeps columns apart.
         expr = sql.SQL("crc32c(textsend({}::text)) * {}").format(ident, sql.Literal(_seed(col.name) | 1))
@@ -106,6 +122,8 @@ def _column_hash(col: _Column, crc32c: bool) -> sql.Composable:
             sql.SQL("({} - DATE '2000-01-01')").format(ident) if col.typname == "date" else ident, seed)
     elif func:
         expr = sql.SQL("{}({}, {})").format(sql.Identifier(func), ident, seed)
+    elif col.typname == "timestamptz" and col.type_schema == "pg_catalog":  # before 17; text would follow TimeZone
+        expr = sql.SQL("hash_numeric_extended(extract(epoch FROM {}), {})").format(ident, seed)
     else:
         expr = sql.SQL("hashtextextended({}::text, {})").format(ident, seed)
     if col.not_null:
@@ -116,9 +134,9 @@ def _column_hash(col: _Column, crc32c: bool) -> sql.Composable:
 def checksum_query(conn: psycopg.Connection[Any], table: str, schema: str = "public") -> sql.Composed:
     """The one-pass query: count(*) and the sum of row hashes (as numeric text) of `schema.table`."""
     cols = _columns(conn, table, schema)
-    crc32c = conn.info.server_version >= 180000
+    available = _available(conn)
     row_hash: sql.Composable = (sql.SQL("hashint8extended({}, 0)").format(
-        sql.SQL(" # ").join(_column_hash(c, crc32c) for c in cols)) if cols else sql.SQL("0::int8"))
+        sql.SQL(" # ").join(_column_hash(c, available) for c in cols)) if cols else sql.SQL("0::int8"))
     return sql.SQL("SELECT count(*), coalesce(sum({}), 0)::text FROM {}.{}").format(
         row_hash, sql.Identifier(schema), sql.Identifier(table))
 
