@@ -55,6 +55,8 @@ def compare(baseline: Annotated[Path, typer.Argument(help="results.json of the r
             console.print(f"{label}: {', '.join(report[key])}")
     for key, (b, c) in report["environment_differences"].items():
         console.print(f"[yellow]environment differs[/]: {key}: {b} -> {c} (comparison may not be like for like)")
+    for warning in report["warnings"]:
+        console.print(f"[yellow]warning[/]: {warning}")
     if json is not None:
         write_text_atomic(json, jsonlib.dumps(report, indent=2) + "\n")
     if report["regressions"]:

@@ -1,9 +1,11 @@
 """Baseline vs current: per scenario, is it slower beyond a threshold, and is that more than noise?
 
-Two pieces of evidence on the raw samples (`samples_ms`), because a single mean or p95 from a shared CI
-runner moves 10-50 % by itself:
-- a one-sided Mann-Whitney U test (is current stochastically slower than baseline?) for a location shift;
-- a bootstrap 99 % interval of the p95 ratio and of the median ratio (current / baseline).
+Evidence comes from the raw samples (`samples_ms`, in the order they were taken), because a single mean
+or p95 from a shared runner moves 10-50 % by itself. Neighbouring samples are not independent there (a
+burst of other work slows a run of consecutive queries), so both tests work on blocks of consecutive
+samples rather than on single ones, which would make a transient stall look significant:
+- a one-sided Mann-Whitney U test on block medians (is current stochastically slower?);
+- a block bootstrap 99 % interval of the p95 ratio and of the median ratio (current / baseline).
 A scenario regresses when its p95 ratio exceeds 1 + threshold with the interval wholly above 1, or its
 median does so and the rank test agrees. Improvements mirror this; anything else is within noise.
 """
@@ -23,6 +25,8 @@ from harness.results import Results
 ALPHA = 0.01
 RESAMPLES = 1000
 MAX_SAMPLES = 4000  # bootstrap cost is RESAMPLES x n; a few thousand samples already pin a p95
+BLOCKS = 20  # blocks of consecutive samples per run: the units the tests treat as independent
+MIN_SAMPLES = 40  # two samples per block at least
 
 
 @dataclass
@@ -57,34 +61,47 @@ def parse_threshold(text: str) -> float:
     return fraction
 
 
+def blocks(samples: np.ndarray) -> np.ndarray:
+    """Consecutive samples as a (BLOCKS, length) array; the remainder at the end is dropped."""
+    count = min(BLOCKS, samples.size)
+    length = samples.size // count
+    return samples[: count * length].reshape(count, length)
+
+
 def _bootstrap_ratio_ci(base: np.ndarray, cur: np.ndarray, q: float, rng: np.random.Generator) -> list[float]:
-    """(1 - ALPHA) percentile interval of quantile(cur, q) / quantile(base, q) over independent resamples."""
-    b = np.quantile(rng.choice(base, size=(RESAMPLES, base.size)), q, axis=1)
-    c = np.quantile(rng.choice(cur, size=(RESAMPLES, cur.size)), q, axis=1)
-    low, high = np.percentile(c / np.maximum(b, 1e-12), [50 * ALPHA, 100 - 50 * ALPHA])
+    """(1 - ALPHA) interval of quantile(cur, q) / quantile(base, q), resampling whole blocks of each run."""
+    def resampled(b: np.ndarray) -> np.ndarray:
+        picks = b[rng.integers(0, b.shape[0], size=(RESAMPLES, b.shape[0]))]  # (R, blocks, length)
+        return np.asarray(np.quantile(picks.reshape(RESAMPLES, -1), q, axis=1))
+
+    ratio = resampled(cur) / np.maximum(resampled(base), 1e-12)
+    low, high = np.percentile(ratio, [50 * ALPHA, 100 - 50 * ALPHA])
     return [float(low), float(high)]
 
 
-def _thin(samples: list[float], rng: np.random.Generator) -> np.ndarray:
+def _thin(samples: list[float]) -> np.ndarray:
+    """At most MAX_SAMPLES, evenly spaced so the time order (and the blocks) survive."""
     arr = np.asarray(samples, float)
-    return rng.choice(arr, MAX_SAMPLES, replace=False) if arr.size > MAX_SAMPLES else arr
+    return arr[np.linspace(0, arr.size - 1, MAX_SAMPLES).astype(int)] if arr.size > MAX_SAMPLES else arr
 
 
 def compare_samples(name: str, base_samples: list[float], cur_samples: list[float], threshold: float,
                     seed: int = 0) -> ScenarioComparison:
     """Verdict for one scenario from its raw samples (see the module docstring for the rule)."""
     rng = np.random.default_rng(seed)
-    base, cur = _thin(base_samples, rng), _thin(cur_samples, rng)
-    if base.size < 20 or cur.size < 20:
+    base, cur = _thin(base_samples), _thin(cur_samples)
+    if base.size < MIN_SAMPLES or cur.size < MIN_SAMPLES:
         return ScenarioComparison(name, "not_evaluated", None, None, None, None, None, None, None, None,
-                                  int(base.size), int(cur.size), "fewer than 20 raw samples on a side")
+                                  int(base.size), int(cur.size), f"fewer than {MIN_SAMPLES} raw samples on a side")
+    base_blocks, cur_blocks = blocks(base), blocks(cur)
     p95_b, p95_c = float(np.quantile(base, 0.95)), float(np.quantile(cur, 0.95))
     med_b, med_c = float(np.median(base)), float(np.median(cur))
     p95_ratio, med_ratio = p95_c / max(p95_b, 1e-12), med_c / max(med_b, 1e-12)
-    p95_ci = _bootstrap_ratio_ci(base, cur, 0.95, rng)
-    med_ci = _bootstrap_ratio_ci(base, cur, 0.5, rng)
-    p_slower = float(stats.mannwhitneyu(cur, base, alternative="greater").pvalue)
-    p_faster = float(stats.mannwhitneyu(cur, base, alternative="less").pvalue)
+    p95_ci = _bootstrap_ratio_ci(base_blocks, cur_blocks, 0.95, rng)
+    med_ci = _bootstrap_ratio_ci(base_blocks, cur_blocks, 0.5, rng)
+    base_medians, cur_medians = np.median(base_blocks, axis=1), np.median(cur_blocks, axis=1)
+    p_slower = float(stats.mannwhitneyu(cur_medians, base_medians, alternative="greater").pvalue)
+    p_faster = float(stats.mannwhitneyu(cur_medians, base_medians, alternative="less").pvalue)
     up, down = 1 + threshold, 1 / (1 + threshold)
     slower = (p95_ratio > up and p95_ci[0] > 1) or (med_ratio > up and med_ci[0] > 1 and p_slower < ALPHA)
     faster = (p95_ratio < down and p95_ci[1] < 1) or (med_ratio < down and med_ci[1] < 1 and p_faster < ALPHA)
@@ -115,8 +132,13 @@ def compare_results(baseline: Results, current: Results, threshold: float) -> di
             rows.append(compare_samples(name, b["samples_ms"], c["samples_ms"], threshold, seed=i))
     env_b, env_c = baseline.environment or {}, current.environment or {}
     env_diff = {k: [env_b.get(k), env_c.get(k)] for k in ENV_KEYS if env_b.get(k) != env_c.get(k)}
+    busy = [f"{side} started on a busy machine (load average {env.get('load_average_1m')} on "
+            f"{env.get('cpu_count')} CPUs): its timings carry other work's noise"
+            for side, env in (("baseline", env_b), ("current", env_c))
+            if isinstance(env.get("load_average_1m"), int | float) and isinstance(env.get("cpu_count"), int)
+            and env["load_average_1m"] > env["cpu_count"]]
     return {"threshold": threshold, "alpha": ALPHA, "baseline": baseline.run_id, "current": current.run_id,
             "scenarios": [asdict(r) for r in rows],
             "only_in_baseline": [n for n in base if n not in cur], "only_in_current": [n for n in cur if n not in base],
-            "environment_differences": env_diff,
+            "environment_differences": env_diff, "warnings": busy,
             "regressions": [r.name for r in rows if r.verdict == "slower"]}
