@@ -53,7 +53,19 @@ def plan_reads(conn: psycopg.Connection[Any], schema: str = "public") -> list[Re
         "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
         "WHERE n.nspname = %s AND i.indisprimary AND i.indnatts = 1", (schema,)).fetchall()}
     if "wards" in tables and pks.get("wards"):
-        reads.append(_keyed(conn, schema, "ward by id", "wards", pks["wards"]))
+        ward = _keyed(conn, schema, "ward by id", "wards", pks["wards"])
+        reads.append(ward)
+        # ward-centric reads of every table that points at wards (results, candidates, posts, ...)
+        for table, column in conn.execute(
+                "SELECT c.relname, a.attname FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1] "
+                "WHERE k.contype = 'f' AND n.nspname = %s AND k.confrelid = %s::regclass "
+                "AND cardinality(k.conkey) = 1 ORDER BY 1",
+                (schema, sql.Identifier(schema, "wards").as_string(conn))).fetchall():
+            query = sql.SQL("SELECT * FROM {}.{} WHERE {} = %s LIMIT 50").format(
+                sql.Identifier(schema), sql.Identifier(table), sql.Identifier(column))
+            reads.append(Read(f"{table} of a ward", query, ward.keys, keyed=True))
     vectors = conn.execute(
         "SELECT c.relname, a.attname, a.atttypmod, tn.nspname FROM pg_attribute a "
         "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
