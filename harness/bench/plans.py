@@ -35,6 +35,15 @@ def uses_index(plan: dict[str, Any]) -> bool:
     return any("Index" in n["Node Type"] or "Bitmap" in n["Node Type"] for n in _nodes(plan["Plan"]))
 
 
+def shape(plan: dict[str, Any]) -> str:
+    """A short name for a plan's access path: the indexes it reads, else its scan node types."""
+    nodes = list(_nodes(plan["Plan"]))
+    indexes = list(dict.fromkeys(n["Index Name"] for n in nodes if "Index Name" in n))
+    if indexes:
+        return " + ".join(indexes)
+    return " + ".join(dict.fromkeys(n["Node Type"] for n in nodes if "Scan" in n["Node Type"])) or "no scan"
+
+
 def summarize(conn: psycopg.Connection[Any], plan: dict[str, Any],
               large_table_rows: int = LARGE_TABLE_ROWS) -> dict[str, Any]:
     """Node types in plan order, indexes used, and sequential scans with the scanned table's size."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +44,34 @@ def _answers(spec: dict[str, Any], columns: list[str], rows: list[tuple[Any, ...
     return {"rows": len(rows), "ids": [r[i] for r in rows], "distances": [float(r[d]) for r in rows]}
 
 
-def _server_times_ms(conn: Any, spec: dict[str, Any], sample: list[dict[str, Any]]) -> list[float]:
-    """Planning + execution time the server reports (EXPLAIN ANALYZE, TIMING OFF) for each parameter set."""
-    out = []
+def _fidelity_pairs(conn: Any, spec: dict[str, Any], sample: list[dict[str, Any]]) -> dict[str, Any]:
+    """Client time and server time of the same query, back to back, for each parameter set.
+
+    Server time is planning + execution from EXPLAIN ANALYZE (TIMING OFF), run right after the client-timed
+    execution so both see the same machine load. Also counts the plan shapes chosen (indexes used, else
+    scan types): plans can differ by parameter value. A `SELECT 1` round trip gives the client floor.
+    """
+    client: list[float] = []
+    server: list[float] = []
+    shapes: dict[str, int] = {}
+    cur = conn.cursor()
     for params in sample:
+        start = time.perf_counter()
+        cur.execute(spec["sql"], params)
+        cur.fetchall()
+        client.append((time.perf_counter() - start) * 1e3)
         doc = plans.explain(conn, spec["sql"], params, analyze=True)
-        out.append(float(doc.get("Planning Time", 0.0)) + float(doc["Execution Time"]))
-    return out
+        server.append(float(doc.get("Planning Time", 0.0)) + float(doc["Execution Time"]))
+        shape = plans.shape(doc)
+        shapes[shape] = shapes.get(shape, 0) + 1
+    floor: list[float] = []
+    for _ in range(len(sample)):
+        start = time.perf_counter()
+        cur.execute("SELECT 1")
+        cur.fetchall()
+        floor.append((time.perf_counter() - start) * 1e3)
+    return {"client_ms": client, "server_ms": server, "plan_shapes": shapes,
+            "roundtrip_floor_ms": sorted(floor)[len(floor) // 2] if floor else None}
 
 
 @pytest.mark.parametrize("name", sorted(PLAN["scenarios"]))
@@ -77,7 +99,7 @@ def test_scenario(benchmark: Any, name: str) -> None:
             record["returned"] = returned[warmup:]
             record["plan"] = plans.explain(conn, spec["sql"], timed[0])
             record["plan_summary"] = plans.summarize(conn, record["plan"])
-            record["server_ms"] = _server_times_ms(conn, spec, timed[:PLAN["explain_samples"]])
+            record.update(_fidelity_pairs(conn, spec, timed[:PLAN["explain_samples"]]))
             row = conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
             record["prepared_statements"] = int(row[0]) if row else None
     except Exception as exc:

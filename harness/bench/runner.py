@@ -105,8 +105,7 @@ def _run_pytest(plan_path: Path, out: Path, names: list[str], console: Console) 
         task = progress.add_task("starting pytest-benchmark", total=len(names))
         proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                                 cwd=out)
-        assert proc.stdout is not None
-        for line in proc.stdout:
+        for line in proc.stdout or ():
             log.write(redact_dsn(line))
             match = done.search(line)
             if match:
@@ -159,16 +158,15 @@ def _truth_recall(db: Database, m: Measured, params: list[dict[str, Any]], queri
 
 
 def _fidelity(m: Measured) -> dict[str, Any]:
-    """Client latency against the server's planning + execution time for the same parameter sets."""
-    server = m.observed.get("server_ms") or []
-    pairs = list(zip(m.timings_s[: len(server)], server, strict=False))
+    """Client latency against the server's planning + execution time of the same queries, back to back."""
+    pairs = list(zip(m.observed.get("client_ms") or [], m.observed.get("server_ms") or [], strict=False))
     if not pairs:
         return {}
-    overhead = [c * 1e3 - s for c, s in pairs]
+    overhead = [c - s for c, s in pairs]
     return {"server_p50_ms": statistics.median(s for _, s in pairs),
-            "client_p50_ms": statistics.median(c * 1e3 for c, _ in pairs),
+            "client_p50_ms": statistics.median(c for c, _ in pairs),
             "overhead_p50_ms": statistics.median(overhead), "fidelity_samples": len(pairs),
-            "overhead_ms": overhead}
+            "roundtrip_floor_ms": m.observed.get("roundtrip_floor_ms"), "overhead_ms": overhead}
 
 
 def judge(cfg: RunConfig, db: Database, m: Measured, params: list[dict[str, Any]],
@@ -182,6 +180,7 @@ def judge(cfg: RunConfig, db: Database, m: Measured, params: list[dict[str, Any]
                               "errors": 1 if error else 0, "error": error, "target_ms": target,
                               "count": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None,
                               "qps": None, "margin": None, "plan": obs.get("plan_summary"),
+                              "plan_shapes": obs.get("plan_shapes"),
                               "prepared_statements": obs.get("prepared_statements")}
     if m.timings_s:
         record.update(latency_summary_ms(m.timings_s))
@@ -230,7 +229,10 @@ def run_bench(cfg: RunConfig, db: Database, results: Results, scenarios: list[Sc
         json_path = _run_pytest(plan_path, out, [s.name for s in scenarios], console)
     finally:
         plan_path.unlink(missing_ok=True)
-    records, overheads, servers = [], [], []
+    records: list[dict[str, Any]] = []
+    overheads: list[float] = []
+    servers: list[float] = []
+    floors: list[float] = []
     for m in _collect(json_path, out, scenarios):
         timed = draws[m.scenario.name][options.warmup_rounds:]
         record, gates = judge(cfg, db, m, timed, options)
@@ -238,25 +240,27 @@ def run_bench(cfg: RunConfig, db: Database, results: Results, scenarios: list[Sc
         results.gates.extend(gates)
         fid = _fidelity(m)
         overheads += fid.get("overhead_ms", [])
-        servers += [s for s in (m.observed.get("server_ms") or [])][: fid.get("fidelity_samples", 0)]
+        servers += (m.observed.get("server_ms") or [])[: fid.get("fidelity_samples", 0)]
+        floors += [fid["roundtrip_floor_ms"]] if fid.get("roundtrip_floor_ms") is not None else []
         for table in (record["plan"] or {}).get("large_seq_scans", []):
             console.print(f"[yellow]{m.scenario.name}: sequential scan over large table {table}")
     results.scenarios.extend(records)
     results.bench = {"options": asdict(options), "pytest_benchmark_json": str(json_path),
                      "prepare_threshold": options.prepare_threshold,
-                     "fidelity": _fidelity_summary(overheads, servers)}
+                     "fidelity": _fidelity_summary(overheads, servers, floors)}
     return records
 
 
-def _fidelity_summary(overheads: list[float], servers: list[float]) -> dict[str, Any]:
+def _fidelity_summary(overheads: list[float], servers: list[float], floors: list[float]) -> dict[str, Any]:
     if not overheads:
         return {"samples": 0}
     target = max(OVERHEAD_SHARE * statistics.median(servers), OVERHEAD_FLOOR_MS)
     return {"samples": len(overheads), "overhead_p50_ms": statistics.median(overheads),
             "server_p50_ms": statistics.median(servers), "overhead_target_ms": target,
             "within_target": statistics.median(overheads) <= target,
-            "method": "client round time (pytest-benchmark) minus EXPLAIN ANALYZE (TIMING OFF) planning + "
-                      "execution time, same parameter sets, same connection"}
+            "roundtrip_floor_p50_ms": statistics.median(floors) if floors else None,
+            "method": "client time of a query minus EXPLAIN ANALYZE (TIMING OFF) planning + execution time "
+                      "of the same query run right after it on the same connection; roundtrip floor = SELECT 1"}
 
 
 def bench_stage(cfg: RunConfig, db: Database, results: Results) -> None:
