@@ -22,6 +22,7 @@ from harness.config import load_profile
 from harness.datagen import content
 from harness.datagen.loader import TABLES, load_dataset
 from harness.db import Database, ServerHandle
+from harness.errors import UsageError
 
 SCALE = 0.03  # ci x 0.03: 72 wards, 1,800 posts and embeddings, ~270 AI reports
 
@@ -108,6 +109,11 @@ def test_every_row_satisfies_the_schema_and_the_domain_invariants(loaded: tuple[
         names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
         assert {"ix_post_embeddings_embedding_hnsw", "ix_ai_reports_embedding_hnsw",
                 "ix_posts_ward_id_published_at"} <= names
+
+
+def test_a_database_that_already_holds_data_is_refused(loaded: tuple[Database, dict[str, Any]]) -> None:
+    with pytest.raises(UsageError, match="already holds data"):
+        load_dataset(loaded[0], load_profile("ci"), SCALE, seed=8, console=quiet())
 
 
 def test_hnsw_recall_is_high_on_generated_embeddings_and_lower_on_iid_ones(
