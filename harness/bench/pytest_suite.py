@@ -98,7 +98,7 @@ def test_scenario(benchmark: Any, name: str) -> None:
             timed = spec["params"][warmup:warmup + rounds]
             record["returned"] = returned[warmup:]
             record["plan"] = plans.explain(conn, spec["sql"], timed[0])
-            record["plan_summary"] = plans.summarize(conn, record["plan"])
+            record["plan_summary"] = plans.summarize(conn, record["plan"], PLAN["large_table_rows"])
             record.update(_fidelity_pairs(conn, spec, timed[:PLAN["explain_samples"]]))
             row = conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
             record["prepared_statements"] = int(row[0]) if row else None

@@ -49,6 +49,7 @@ class BenchOptions:
     warmup_rounds: int = 20
     recall_queries: int = 50
     explain_samples: int = 30
+    large_table_rows: int = plans.LARGE_TABLE_ROWS
     prepare_threshold: int | None = session.PREPARE_THRESHOLD
 
     @classmethod
@@ -78,6 +79,7 @@ def _write_plan(cfg: RunConfig, db: Database, scenarios: list[Scenario], options
     plan = {
         "dsn": db.dsn, "prepare_threshold": options.prepare_threshold, "rounds": options.rounds,
         "warmup_rounds": options.warmup_rounds, "explain_samples": options.explain_samples,
+        "large_table_rows": options.large_table_rows,
         "observations_dir": str(out / "observations"),
         "scenarios": {s.name: {"name": s.name, "kind": s.kind, "sql": s.sql, "settings": session_settings(cfg, s),
                                "params": draws[s.name]} for s in scenarios},

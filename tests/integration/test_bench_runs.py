@@ -144,6 +144,20 @@ def test_failing_query_is_an_error_not_a_pass(tiny_db: Database, tmp_path: Path)
     assert results.verdict == "fail"
 
 
+def test_sequential_scan_over_a_large_table_is_reported(tiny_db: Database, tmp_path: Path) -> None:
+    folder = tmp_path / "scan"
+    folder.mkdir()
+    (folder / "scan.toml").write_text(
+        'name = "title_search"\nkind = "ward"\n'
+        'sql = "SELECT count(*) FROM posts WHERE ward_id = %(ward_id)s AND title LIKE \'%%vote%%\'"\n'
+        '[params.ward_id]\nsampler = "any_ward"\n[settings]\nenable_indexscan = "off"\nenable_bitmapscan = "off"\n')
+    opts = BenchOptions(rounds=5, warmup_rounds=1, recall_queries=1, explain_samples=2, large_table_rows=500)
+    _, (record,) = _bench(tiny_db, tmp_path, [folder], "ward", opts, only={"title_search"})
+    assert record["plan"]["large_seq_scans"] == ["posts"]
+    assert record["plan"]["seq_scans"][0]["table_rows"] >= 500
+    assert record["plan_shapes"] == {"Seq Scan": 2}
+
+
 def test_parameter_draws_are_seeded(tiny_db: Database) -> None:
     scenario = next(s for s in load_scenarios() if s.name == "swing_between_elections")
     with session.connect(tiny_db.dsn) as conn:
