@@ -73,7 +73,8 @@ def _finite_or_none(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def predict_break(fit: PowerFit, target_ms: float, measured_max: float, seed: int = 0) -> Prediction:
+def predict_break(fit: PowerFit, target_ms: float, measured_max: float, seed: int = 0,
+                  measured_ok_to: float | None = None) -> Prediction:
     """Solve intercept + slope*log(x) = log(target); the interval is the 2.5-97.5 % of draws' solutions.
 
     A draw whose slope is not positive never reaches the target: its crossing is +inf, which puts an
@@ -88,12 +89,14 @@ def predict_break(fit: PowerFit, target_ms: float, measured_max: float, seed: in
     point = (log_t - fit.intercept) / fit.slope if fit.slope > 0 else NEVER
     breaks = math.exp(point) if point < NEVER else math.inf
     ci = [math.exp(v) if v < NEVER else None for v in (float(low), float(high))]
+    if measured_ok_to is not None and ci[0] is not None and ci[0] < measured_ok_to:
+        ci[0] = measured_ok_to  # measured under target up to there: the break cannot come earlier
     if fit.predict(measured_max) > target_ms and breaks <= measured_max:
         verdict = "over target within the measured range"
     elif not math.isfinite(breaks):
         verdict = "p95 does not grow: no break predicted"
     elif breaks > FAR * measured_max:
-        verdict = f"predicted beyond {FAR:g}x the largest measured value: a long extrapolation"
+        verdict = f"long extrapolation (>{FAR:g}x measured)"
     else:
         verdict = "predicted"
     return Prediction(target_ms, _finite_or_none(breaks), ci, verdict)
@@ -134,7 +137,8 @@ def fit_section(points: list[dict[str, Any]], axis: str, targets: dict[str, floa
                      slope_ci=[float(fit.slope - half), float(fit.slope + half)], r2=fit.r2, dof=fit.dof, cov=fit.cov)
         target = targets.get(scenario)
         if target is not None:
-            pred = predict_break(fit, target, max(xs), seed)
+            under = all(y < target for y in ys)
+            pred = predict_break(fit, target, max(xs), seed, measured_ok_to=max(xs) if under else None)
             entry.update({k: v for k, v in asdict(pred).items() if k != "band"})
             top = pred.breaks_at if pred.breaks_at is not None else max(xs)
             entry["band"] = band(fit, min(xs), min(max(top, max(xs)) * 1.2, max(xs) * 1e4), seed)

@@ -20,6 +20,7 @@ plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "wardbench", "font.
                      "axes.spines.top": False, "axes.spines.right": False})
 
 PASS, FAIL, INK, TARGET = "#1a7f37", "#cf222e", "#24292f", "#d1242f"
+FAR_X = 100.0  # capacity plots extend at most this far beyond the largest measured size
 
 
 def to_svg(fig: Figure) -> str:
@@ -153,25 +154,32 @@ def capacity_fits(capacity: dict[str, Any] | None) -> list[tuple[str, str]]:
             continue
         fig, ax = plt.subplots(figsize=(5.6, 3.2))
         ax.scatter(xs, ys, color=INK, s=18, zorder=3, label="measured p95")
-        top = max(max(xs), float(fit.get("breaks_at") or 0) if _finite(fit.get("breaks_at")) else 0)
-        grid = np.geomspace(min(xs), max(top, max(xs)) * 1.2, 60)
+        breaks = float(fit["breaks_at"]) if _finite(fit.get("breaks_at")) else None
+        # Show at most FAR_X x the measured range: beyond it a line on a log plot says nothing readable.
+        x_high = min(breaks * 1.5 if breaks else max(xs) * 10, max(xs) * FAR_X)
+        grid = np.geomspace(min(xs) / 1.2, x_high, 60)
         pred = np.exp(fit["intercept"]) * grid ** fit["slope"]
         ax.plot(grid, pred, color="#0969da", label=f"fit: p95 ∝ {axis}^{fit['slope']:.2f}")
         band = fit.get("band")
         if isinstance(band, dict) and band.get("x"):
-            ax.fill_between(band["x"], band["low"], band["high"], color="#0969da", alpha=0.15,
-                            label="95 % interval")
-        if _finite(fit.get("target_ms")):
-            ax.axhline(float(fit["target_ms"]), color=TARGET, linewidth=1.5, label="target")
-        if _finite(fit.get("breaks_at")):
-            ax.axvline(float(fit["breaks_at"]), color=TARGET, linestyle=":", linewidth=1.2)
+            keep = np.asarray(band["x"]) <= x_high
+            ax.fill_between(np.asarray(band["x"])[keep], np.asarray(band["low"])[keep],
+                            np.asarray(band["high"])[keep], color="#0969da", alpha=0.15, label="95 % interval")
+        target = float(fit["target_ms"]) if _finite(fit.get("target_ms")) else None
+        if target is not None:
+            ax.axhline(target, color=TARGET, linewidth=1.5, label="target")
+        if breaks is not None and breaks <= x_high:
+            ax.axvline(breaks, color=TARGET, linestyle=":", linewidth=1.2)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_xlim(min(xs) / 1.2, x_high)
+        ax.set_ylim(min(ys) / 5, max(max(ys), target or 0) * 5)
         ax.set_xlabel(axis)
         ax.set_ylabel("p95 (ms)")
         ax.legend(fontsize=7, frameon=False)
-        ax.grid(which="both", alpha=0.2)
-        figures.append((f"{fit.get('scenario')} vs {axis}", to_svg(fig)))
+        ax.grid(which="major", alpha=0.2)
+        held = "" if fit.get("at") is None else f" ({'users' if axis == 'posts' else 'posts'} = {fit['at']:g})"
+        figures.append((f"{fit.get('scenario')} vs {axis}{held}", to_svg(fig)))
     return figures
 
 
