@@ -8,6 +8,7 @@ difference in the schema changes the encoding, not the generator.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import struct
 import threading
@@ -86,6 +87,19 @@ class FieldPool:
     def __len__(self) -> int:
         return len(self.fields)
 
+    @functools.cached_property
+    def uniform(self) -> np.ndarray | None:
+        """The fields as one fixed-width NumPy array when they all have the same length, else None.
+
+        Such a pool (e.g. model names of one length) is packed with the fixed-width columns instead
+        of being joined row by row.
+        """
+        widths = {len(f) for f in self.fields}
+        if len(widths) != 1:
+            return None
+        width = widths.pop()
+        return np.frombuffer(b"".join(self.fields), dtype=np.dtype((np.void, width)))
+
 
 @dataclass(frozen=True)
 class Pooled:
@@ -122,26 +136,42 @@ def _is_fixed(col: Column) -> bool:
     return col.typname in _FIXED or col.typname == "vector"
 
 
+def _packed(data: Mapping[str, ColumnData], name: str) -> bool:
+    """True for columns packed in the structured block: arrays, and pools of one field width."""
+    value = data[name]
+    return not isinstance(value, Pooled) or value.pool.uniform is not None
+
+
 def encode_rows(columns: Sequence[Column], data: Mapping[str, ColumnData]) -> bytes:
     """Binary COPY tuples (no header) for `data`, whose keys must follow `columns` order.
 
-    Fixed-width columns must come first (see `copy_order`): they are packed by one structured
-    array; pooled text columns are then joined per row from their pre-encoded fields.
-    A nullable column is given as Pooled too (FieldPool.nullable_ints).
+    Packed columns (NumPy arrays, and pools whose fields share one width) must come first (see
+    `copy_order`): they form one structured array; other pooled columns are then joined per row from
+    their pre-encoded fields. A nullable column is given as Pooled too (FieldPool.nullable_ints).
     """
-    fixed = [c for c in columns if not isinstance(data[c.name], Pooled)]
-    var = [c for c in columns if isinstance(data[c.name], Pooled)]
+    fixed = [c for c in columns if _packed(data, c.name)]
+    var = [c for c in columns if not _packed(data, c.name)]
     if [c.name for c in columns] != [c.name for c in fixed + var]:
         raise ValueError("fixed-width columns must precede pooled ones: order columns with copy_order()")
     n = _rows(data)
     fields: list[tuple[Any, ...]] = [("nfields", ">i2")]
     for col in fixed:
-        fields += _fixed_dtype(col)
+        value = data[col.name]
+        if isinstance(value, Pooled):
+            assert value.pool.uniform is not None
+            fields.append((col.name, value.pool.uniform.dtype))
+        else:
+            fields += _fixed_dtype(col)
     block = np.empty(n, dtype=np.dtype(fields))
     block["nfields"] = len(columns)
     for col in fixed:
         values = data[col.name]
-        assert isinstance(values, np.ndarray)
+        if isinstance(values, Pooled):
+            if len(values.index) != n:
+                raise ValueError(f"column {col.name} has {len(values.index)} values, expected {n}")
+            assert values.pool.uniform is not None
+            block[col.name] = values.pool.uniform[values.index]
+            continue
         if len(values) != n:
             raise ValueError(f"column {col.name} has {len(values)} values, expected {n}")
         block[f"{col.name}__len"] = _fixed_width(col)
@@ -167,7 +197,7 @@ def encode_rows(columns: Sequence[Column], data: Mapping[str, ColumnData]) -> by
 
 
 def copy_order(columns: Mapping[str, Column], data: Mapping[str, ColumnData]) -> list[Column]:
-    """The COPY column list for `data`: fixed-width columns first, then pooled ones, all from the catalog."""
+    """The COPY column list for `data`: packed columns first, then row-joined pooled ones (catalog order)."""
     unknown = [name for name in data if name not in columns]
     if unknown:
         raise LookupError(f"the schema has no column(s) {', '.join(unknown)}")
@@ -177,8 +207,7 @@ def copy_order(columns: Mapping[str, Column], data: Mapping[str, ColumnData]) ->
             raise TypeError(f"column {col.name} ({col.typname}) needs a Pooled value")
         if isinstance(data[col.name], Pooled) and col.typname not in _VARIABLE | set(_FIXED):
             raise TypeError(f"column {col.name} ({col.typname}) cannot be given as pooled text")
-    return ([c for c in chosen if not isinstance(data[c.name], Pooled)]
-            + [c for c in chosen if isinstance(data[c.name], Pooled)])
+    return [c for c in chosen if _packed(data, c.name)] + [c for c in chosen if not _packed(data, c.name)]
 
 
 def copy_statement(table: str, columns: Sequence[Column], binary: bool = True,

@@ -51,6 +51,17 @@ def test_pooled_text_and_null_follow_fixed_columns() -> None:
     assert out == row1 + row2
 
 
+def test_a_pool_of_one_field_width_is_packed_with_the_fixed_columns() -> None:
+    pool = FieldPool.text(["model-a", "model-b"])
+    assert pool.uniform is not None and FieldPool.text(["a", "bb"]).uniform is None
+    cols = [col("m", "text"), col("id", "int4")]
+    data = {"m": Pooled(pool, np.array([1, 0])), "id": np.array([1, 2])}
+    assert [c.name for c in copy_order({c.name: c for c in cols}, data)] == ["m", "id"]
+    expected = b"".join(struct.pack(">hi", 2, 7) + name + struct.pack(">ii", 4, i)
+                        for name, i in ((b"model-b", 1), (b"model-a", 2)))
+    assert encode_rows(cols, data) == expected
+
+
 def test_vector_dimension_must_match_the_schema() -> None:
     with pytest.raises(ValueError, match="schema says dim 3"):
         encode_rows([col("v", "vector", 3)], {"v": np.zeros((1, 2))})
@@ -58,7 +69,7 @@ def test_vector_dimension_must_match_the_schema() -> None:
 
 def test_copy_order_puts_fixed_columns_first_and_rejects_unknown_ones() -> None:
     catalog = {"a": col("a", "text"), "b": col("b", "int4")}
-    data = {"a": Pooled(FieldPool.text(["x"]), np.array([0])), "b": np.array([1])}
+    data = {"a": Pooled(FieldPool.text(["x", "yy"]), np.array([0])), "b": np.array([1])}
     assert [c.name for c in copy_order(catalog, data)] == ["b", "a"]
     with pytest.raises(LookupError, match="no column"):
         copy_order(catalog, {"zzz": np.array([1])})
