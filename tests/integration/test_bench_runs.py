@@ -57,7 +57,7 @@ def test_every_reference_scenario_is_measured_and_gated(tiny_db: Database, tmp_p
     by_gate = {g.name: g for g in results.gates}
     for r in records:
         assert r["errors"] == 0, r["error"]
-        assert r["count"] == TINY.rounds
+        assert r["count"] == TINY.rounds == len(r["samples_ms"])
         assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] <= r["max_ms"]
         assert by_gate[f"{r['name']} p95"].verdict == "pass"
         assert r["margin"] == pytest.approx((r["target_ms"] - r["p95_ms"]) / r["target_ms"])
