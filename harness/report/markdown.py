@@ -16,16 +16,25 @@ def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.3g}"
 
 
+def _gate_table(rows: list[dict[str, str]]) -> list[str]:
+    return ["| | gate | target | observed | margin | reason |", "|---|---|---|---|---|---|"] + [
+        f"| {_ICON[r['verdict']]} | {_cell(r['name'])} | {_cell(r['target'])} | {_cell(r['observed'])} "
+        f"| {_cell(r['margin'])} | {_cell(r['reason'])} |" for r in rows]
+
+
 def render_markdown(results: Results) -> str:
     """Banner line, gate table (failures first), a compact scenario table and the environment in one line."""
     b = view.banner(results)
     lines = [f"## {_ICON.get(b.verdict, '')} wardbench {results.command}: {b.title}", "", b.detail, ""]
-    rows = sorted(view.gate_rows(results), key=lambda r: {"fail": 0, "not_evaluated": 1}.get(r["verdict"], 2))
-    if rows:
-        lines += ["| | gate | target | observed | margin | reason |", "|---|---|---|---|---|---|"]
-        lines += [f"| {_ICON[r['verdict']]} | {_cell(r['name'])} | {_cell(r['target'])} | {_cell(r['observed'])} "
-                  f"| {_cell(r['margin'])} | {_cell(r['reason'])} |" for r in rows]
-    else:
+    rows = view.gate_rows(results)
+    attention = [r for r in rows if r["verdict"] != "pass"]
+    passed = [r for r in rows if r["verdict"] == "pass"]
+    if attention:
+        lines += _gate_table(attention)
+    if passed:  # folded: a PR comment should lead with what needs attention
+        lines += ["", f"<details><summary>{len(passed)} gates passed</summary>", "", *_gate_table(passed), "",
+                  "</details>"]
+    if not rows:
         lines.append("_No gate was evaluated._")
     scenarios = view.scenarios(results)
     lines += ["", "<details><summary>Scenarios</summary>", ""]

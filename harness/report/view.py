@@ -209,8 +209,23 @@ def migration_steps(migrations: Mapping[str, Any] | None) -> list[dict[str, Any]
                      "ok": lossless if isinstance(lossless, bool) else None,
                      "locks": _lock_text(st.get("locks")),
                      "rewritten": _rewritten_text(st.get("rewritten", st.get("tables_rewritten"))),
+                     "under_load": _under_load_text(st.get("under_load")),
                      "detail": str(st.get("detail", st.get("reason", "")) or "")})
     return rows
+
+
+def _under_load_text(load: Any) -> str:
+    """Reads running beside the step: p95 before -> during, reads blocked on a lock, the longest wait."""
+    if not isinstance(load, Mapping):
+        return ""
+    before, during = number(load, "p95_before_ms"), number(load, "p95_during_ms")
+    blocked, wait = number(load, "blocked_reads"), number(load, "longest_lock_wait_ms")
+    parts = []
+    if before is not None or during is not None:
+        parts.append(f"p95 {_fmt(before)} -> {_fmt(during)} ms")
+    if blocked is not None:
+        parts.append(f"{blocked:.0f} blocked" + (f", longest wait {wait:.0f} ms" if wait is not None else ""))
+    return "; ".join(parts)
 
 
 def _lock_text(locks: Any) -> str:

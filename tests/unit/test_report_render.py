@@ -59,7 +59,9 @@ def full_results(tight_ward_target: bool = False) -> Results:
         scenarios=scenarios,
         migrations={"chain": "migrations", "head": "009", "steps": [
             {"revision": f"00{i}", "direction": d, "duration_s": 0.05 * i, "lossless": True,
-             "locks": [{"table": "posts", "mode": "AccessExclusiveLock", "held_ms": 12}]}
+             "locks": [{"table": "posts", "mode": "AccessExclusiveLock", "held_ms": 12}],
+             "under_load": {"p95_before_ms": 1.2, "p95_during_ms": 40.0 * i, "blocked_reads": i - 1,
+                            "longest_lock_wait_ms": 30.0 * i}}
             for i in range(1, 6) for d in ("up", "down")]},
         load={"model": "closed", "users": 20, "duration_s": 60, "timeline": timeline,
               "summary": {"qps": 980.0, "in_flight_mean": 7.5}, "roles": {"readers": readers},
@@ -81,7 +83,7 @@ def test_html_is_self_contained_with_every_section() -> None:
     html = render_html(full_results())
     assert "PASSED" in html and "<svg" in html
     for marker in ("Scenario latency", "Recall against latency", "Under load", "all readers", "in flight mean",
-                   "Migrations", "Capacity",
+                   "Migrations", "Capacity", "reads under load", "p95 1.2 -&gt; 200 ms; 4 blocked",
                    "Dataset", "Environment", "AccessExclusiveLock", "18.4", "0.8.5"):
         assert marker in html, marker
     assert html.count("<svg") >= 5  # latency, recall, load, migrations, capacity
