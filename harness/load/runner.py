@@ -21,6 +21,7 @@ from harness.load.summary import MergedLoad, merge_payloads, read_payloads
 from harness.load.workload import APPLICATION_NAME
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "scenarios" / "locustfile.py"
+WARMUP_S = 1.0  # run before the measured duration: fresh sessions and cold caches are not the steady state
 STARTUP_ALLOWANCE_S = 120  # Locust start, parameter sampling and worker hand-shakes, beyond the run time
 
 
@@ -62,10 +63,11 @@ def _free_port() -> int:
 def locust_command(run: LocustRun, out_dir: Path) -> list[str]:
     """The `locust` command line for `run`, writing its per-process results into `out_dir`."""
     cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "-u", str(run.users),
-           "-r", str(run.users), "-t", f"{math.ceil(run.duration_s)}s", "--loglevel", "WARNING",
+           "-r", str(run.users), "-t", f"{math.ceil(run.duration_s + WARMUP_S)}s", "--loglevel", "WARNING",
            "--only-summary", "--csv", str(out_dir / "locust"), "--wb-out", str(out_dir),
            "--wb-think-time", str(run.think_time_s), "--wb-rate", str(run.rate_per_s),
-           "--wb-writers", str(run.writers), "--wb-seed", str(run.seed), "--wb-sql-kind", run.sql_kind]
+           "--wb-writers", str(run.writers), "--wb-warmup", str(WARMUP_S), "--wb-seed", str(run.seed),
+           "--wb-sql-kind", run.sql_kind]
     if run.only:
         cmd += ["--wb-only", ",".join(run.only)]
     if run.scenario_dirs:
@@ -123,16 +125,17 @@ def run_locust(db: Database, run: LocustRun, out_root: Path, settings: dict[str,
 
 def _wait_with_progress(proc: subprocess.Popen[bytes], run: LocustRun, console: Console) -> None:
     """Show a bar over the run time while Locust works; kill it if it overruns by far."""
-    deadline = time.monotonic() + run.duration_s + STARTUP_ALLOWANCE_S
+    total_s = run.duration_s + WARMUP_S
+    deadline = time.monotonic() + total_s + STARTUP_ALLOWANCE_S
     start = time.monotonic()
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task(f"load {run.label}: {run.users} users", total=run.duration_s)
+        task = progress.add_task(f"load {run.label}: {run.users} users", total=total_s)
         while proc.poll() is None:
             if time.monotonic() > deadline:
                 proc.kill()
                 proc.wait()
                 raise EnvironmentFailure(f"locust run {run.label!r} did not finish within "
-                                         f"{run.duration_s + STARTUP_ALLOWANCE_S:.0f} s")
-            progress.update(task, completed=min(time.monotonic() - start, run.duration_s))
+                                         f"{total_s + STARTUP_ALLOWANCE_S:.0f} s")
+            progress.update(task, completed=min(time.monotonic() - start, total_s))
             time.sleep(0.2)

@@ -37,6 +37,11 @@ class ArrivalSchedule:
             return 0
         return math.floor((t_s - self.first_s) / self.interval_s + 1e-9) + 1
 
+    def due_between(self, start_s: float, end_s: float) -> int:
+        """How many intended start times fall in [start_s, end_s] (the measured window, warm-up excluded)."""
+        before = 0 if start_s <= self.first_s else math.ceil((start_s - self.first_s) / self.interval_s - 1e-9)
+        return max(self.due_by(end_s) - before, 0)
+
 
 def achieved_ratio(sent: int, due: int) -> float | None:
     """Requests sent over requests due by the end; None when nothing was due (the gate is then not evaluated)."""

@@ -119,6 +119,20 @@ def prove_concurrency(db: Database, options: LoadOptions, roles: set[str], out: 
     return proof
 
 
+def writer_impact(db: Database, options: LoadOptions, mixed: LocustRun, main: LocustOutcome, out: Path,
+                  settings: dict[str, str], console: Console) -> dict[str, Any]:
+    """The same readers, pacing and model without the writers: what the writers cost the readers' p95."""
+    alone = run_locust(db, replace(mixed, label="readers_alone", users=mixed.users - mixed.writers, writers=0,
+                                   classes=("ReaderUser",), duration_s=options.proof_duration_s,
+                                   rate_per_s=mixed.rate_per_s * (mixed.users - mixed.writers) / mixed.users),
+                       out, settings, console)
+    with_writers = by_field(main.merged, "role")["reader"]["corrected"]["p95_ms"]
+    without = by_field(alone.merged, "role")["reader"]["corrected"]["p95_ms"]
+    return {"readers": mixed.users - mixed.writers, "writers": mixed.writers,
+            "readers_p95_alone_ms": without, "readers_p95_with_writers_ms": with_writers,
+            "ratio": round(with_writers / without, 3) if with_writers and without else None}
+
+
 def run_section(outcome: LocustOutcome) -> dict[str, Any]:
     """The results section of the main run."""
     merged = outcome.merged
@@ -147,7 +161,8 @@ def load_gates(cfg: RunConfig, outcome: LocustOutcome) -> list[Gate]:
         p95 = summarize_ms(group_histogram(merged, kind))["p95_ms"]
         gates.append(evaluate(f"load p95 {kind} ({role_of(kind)}s, from intended start)", "load", p95,
                               _target(cfg, f"{kind}_p95_ms"), "ms", "<"))
-    rate = merged.errors / merged.count if merged.count else None
+    requests = merged.count + merged.warmup_requests  # warm-up requests are not timed, but their errors count
+    rate = (merged.errors + merged.warmup_errors) / requests if requests else None
     gates.append(evaluate("load error rate", "load", rate, _target(cfg, "load_error_rate"), "fraction", "<=",
                           "no requests completed"))
     if outcome.run.rate_per_s:
@@ -183,11 +198,21 @@ def run_load(cfg: RunConfig, db: Database, results: Results, options: LoadOption
     console = console or Console(stderr=True)
     out = cfg.run_dir / "load"
     settings = session_settings(cfg)
-    roles = {role_of(s.kind) for s in select_scenarios(list(options.scenario_dirs), [])}
+    scenarios = select_scenarios(list(options.scenario_dirs), [])
+    roles = {role_of(s.kind) for s in scenarios}
     proof = prove_concurrency(db, options, roles, out, settings, cfg.seed, console)
-    main = run_locust(db, main_run(options, roles, cfg.seed), out, settings, console)
+    mixed = main_run(options, roles, cfg.seed)
+    main = run_locust(db, mixed, out, settings, console)
     section = run_section(main)
+    targets = {s.name: s.target_ms(cfg.targets) for s in scenarios}
+    for row in section["scenarios"]:
+        row["target_p95_ms"] = targets.get(row["name"])
+    # The report's over-time plot draws one target: the tightest of the readers'.
+    section["target_p95_ms"] = min((t for s, t in zip(scenarios, targets.values(), strict=True)
+                                    if role_of(s.kind) == "reader"), default=None)
     section["concurrency"] = proof
+    if mixed.writers:
+        section["writer_impact"] = writer_impact(db, options, mixed, main, out, settings, console)
     gates = load_gates(cfg, main) + concurrency_gates(cfg, proof)
     try:
         fidelity = measure_fidelity(db, out, list(options.scenario_dirs), options.fidelity_scenario,

@@ -25,6 +25,8 @@ class MergedLoad:
     busy_s: float = 0.0
     due: int = 0
     sent_in_time: int = 0
+    warmup_requests: int = 0
+    warmup_errors: int = 0
     users: int = 0
     processes: int = 0
     wait_functions: list[str] = field(default_factory=list)
@@ -69,6 +71,8 @@ def merge_payloads(payloads: list[dict[str, Any]]) -> MergedLoad:
         merged.busy_s += p["busy_s"]
         merged.due += p["due"]
         merged.sent_in_time += p["sent_in_time"]
+        merged.warmup_requests += p["warmup_requests"]
+        merged.warmup_errors += p["warmup_errors"]
         merged.users += p["users"]
         merged.wait_functions.append(p["wait_function"])
         for name, s in p["scenarios"].items():
@@ -166,5 +170,6 @@ def run_summary(merged: MergedLoad) -> dict[str, Any]:
             "wall_s": round(merged.wall_s, 3), "in_flight_mean": round(merged.in_flight, 2),
             "users": merged.users, "processes": merged.processes,
             "wait_functions": sorted(set(merged.wait_functions)),
+            "warmup_requests": merged.warmup_requests, "warmup_errors": merged.warmup_errors,
             "due": merged.due, "sent_in_time": merged.sent_in_time,
             "achieved_ratio": achieved_ratio(merged.sent_in_time, merged.due)}

@@ -44,7 +44,10 @@ class ProcessState:
     recorder: LatencyRecorder = field(default_factory=LatencyRecorder)
     schedules: list[ArrivalSchedule] = field(default_factory=list)
     sent_in_time: int = 0
+    warmup_requests: int = 0
+    warmup_errors: int = 0
     started_s: float = 0.0
+    measure_from_s: float = 0.0
     stopping_s: float | None = None
     users_started: int = 0
 
@@ -62,6 +65,8 @@ def _add_options(parser: Any) -> None:
     parser.add_argument("--wb-think-time", type=float, default=0.05,
                         help="closed model: mean seconds a user waits between requests")
     parser.add_argument("--wb-writers", type=int, default=0, help="WriterUser count (0 = by weight)")
+    parser.add_argument("--wb-warmup", type=float, default=1.0,
+                        help="seconds from the start whose requests run but are not recorded")
     parser.add_argument("--wb-seed", type=int, default=42, help="parameter sampling seed")
     parser.add_argument("--wb-out", default="", include_in_web_ui=False,
                         help="directory for this process's results file (histograms, series)")
@@ -115,7 +120,10 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     STATE.recorder = LatencyRecorder()
     STATE.schedules.clear()
     STATE.sent_in_time, STATE.stopping_s, STATE.users_started = 0, None, 0
+    STATE.warmup_requests = STATE.warmup_errors = 0
     STATE.started_s = time.time()
+    # Requests intended before this are warm-up (fresh sessions, cold caches): run, shown by Locust, not recorded.
+    STATE.measure_from_s = STATE.started_s + float(_options(environment).wb_warmup)
 
 
 def _on_test_stopping(environment: Environment, **_: Any) -> None:
@@ -134,8 +142,11 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
         "stopped_s": stop_s,
         "users": STATE.users_started,
         "rate_per_s": opts.wb_rate,
-        "due": sum(s.due_by(stop_s) for s in STATE.schedules),
+        "measure_from_s": STATE.measure_from_s,
+        "due": sum(s.due_between(STATE.measure_from_s, stop_s) for s in STATE.schedules),
         "sent_in_time": STATE.sent_in_time,
+        "warmup_requests": STATE.warmup_requests,
+        "warmup_errors": STATE.warmup_errors,
         **STATE.recorder.to_dict(),
     }
     out = Path(opts.wb_out)
@@ -173,7 +184,8 @@ class ScenarioUser(User):
         self.schedule: ArrivalSchedule | None = None
         if opts.wb_rate > 0:
             users = max(int(opts.num_users or 1), 1)
-            first = time.time() + float(self.rng.uniform(0, users / opts.wb_rate))  # spread the phases
+            # The schedule starts after the warm-up, each user at its own phase of the interval.
+            first = max(time.time(), STATE.measure_from_s) + float(self.rng.uniform(0, users / opts.wb_rate))
             self.schedule = ArrivalSchedule.for_user(opts.wb_rate, users, first)
             STATE.schedules.append(self.schedule)
 
@@ -203,7 +215,9 @@ class ScenarioUser(User):
         if not self.jobs:
             raise StopUser()
         job = self.jobs[int(self.rng.choice(len(self.jobs), p=self.weights))]
-        if self.schedule is not None:
+        # Warm-up requests (fresh sessions, cold caches) run but are not recorded, nor shown by Locust.
+        measured = time.time() >= (self.schedule.first_s if self.schedule is not None else STATE.measure_from_s)
+        if self.schedule is not None and measured:
             intended = self.schedule.next_intended()
             gevent.sleep(max(0.0, intended - time.time()))
         params = job.sample(self.rng)
@@ -214,9 +228,9 @@ class ScenarioUser(User):
         except psycopg.Error as exc:
             failure = exc
         sent = time.time()
-        if self.schedule is None:
+        if self.schedule is None or not measured:
             intended = sent
-        if STATE.stopping_s is None or sent <= STATE.stopping_s:
+        if measured and (STATE.stopping_s is None or sent <= STATE.stopping_s):
             STATE.sent_in_time += 1  # an arrival counts when sent; one in flight at the end is not missing
         rows = 0
         if conn is not None:
@@ -225,12 +239,18 @@ class ScenarioUser(User):
         # Closed model: HdrHistogram back-fills what a stalled user did not send (interval = think time).
         interval = self.think_s if self.schedule is None else 0.0
         error = type(failure).__name__ if failure is not None else None
-        STATE.recorder.record(job.name, job.kind, intended, sent, done, error, rows, interval)
-        self.environment.events.request.fire(request_type=job.kind, name=job.name,
-                                             response_time=(done - sent) * 1000.0, response_length=rows,
-                                             exception=failure, context={})
+        if measured:  # Locust sees the same requests as our histograms, so their percentiles compare
+            STATE.recorder.record(job.name, job.kind, intended, sent, done, error, rows, interval)
+            self.environment.events.request.fire(request_type=job.kind, name=job.name,
+                                                 response_time=(done - sent) * 1000.0, response_length=rows,
+                                                 exception=failure, context={})
+        else:  # not timed, but an error is still an error: the error-rate gate counts it
+            STATE.warmup_requests += 1
+            STATE.warmup_errors += failure is not None
         if failure is not None:
             self._drop_broken_connection()
+        elif self.schedule is not None and not measured:
+            gevent.sleep(self.schedule.interval_s)  # warming up at the user's rate, without a backlog
         elif self.schedule is None and self.think_s > 0:
             gevent.sleep(self.think_s * float(self.rng.uniform(0.5, 1.5)))
 

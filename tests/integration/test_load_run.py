@@ -47,8 +47,7 @@ def load_server() -> Iterator[ServerHandle]:
 def tiny_db(load_server: ServerHandle) -> Iterator[Database]:
     name = "t_load"
     load_server.create_database(name)
-    db = Database(f"postgresql://postgres@{load_server.admin_dsn.split('@', 1)[1].rsplit('/', 1)[0]}/{name}",
-                  name, load_server, disposable=True)
+    db = Database(load_server.database_dsn(name), name, load_server, disposable=True)
     alembic_project.upgrade(db, "head")
     load_dataset(db, load_profile("ci"), SCALE, seed=5)
     yield db
@@ -132,7 +131,7 @@ def test_killed_connections_count_as_errors_and_the_run_ends_with_a_verdict(tiny
                              tiny_db.dsn, "--in-place", "--users", "6", "--duration", "5s", "--proof-duration", "2s",
                              "--fidelity-duration", "2s", "--reports-dir", str(tmp_path / "reports"),
                              "--json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    killed = _terminate_when_running(tiny_db.dsn, "wardbench-load/mixed", after_s=1.5)
+    killed = _terminate_when_running(tiny_db.dsn, "wardbench-load/mixed", after_s=3.0)  # after the warm-up
     _, stderr = proc.communicate(timeout=300)
     assert killed >= 1
     assert proc.returncode == 1, stderr[-3000:]

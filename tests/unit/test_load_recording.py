@@ -22,6 +22,9 @@ def test_schedule_spreads_the_rate_over_users_and_keeps_intended_times() -> None
     # Intended times do not slide when a request is late: the fifth is still due at +0.4 s.
     assert schedule.next_intended() == pytest.approx(1000.4)
     assert schedule.due_by(999.0) == 0 and schedule.due_by(1000.0) == 1 and schedule.due_by(1001.0) == 11
+    # The measured window skips the warm-up: intended times in [1000.45, 1001.0] are 1000.5 ... 1001.0.
+    assert schedule.due_between(1000.45, 1001.0) == 6 and schedule.due_between(999.0, 1001.0) == 11
+    assert schedule.due_between(1000.5, 1000.5) == 1 and schedule.due_between(1002.0, 1001.0) == 0
     with pytest.raises(ValueError):
         ArrivalSchedule.for_user(0.0, 5, 0.0)
 
@@ -87,6 +90,7 @@ def test_percentiles_keep_three_significant_digits_where_locust_rounds_to_two() 
 def _payload(recorder: LatencyRecorder, started: float, stopped: float, due: int = 0) -> dict[str, Any]:
     return json.loads(json.dumps({"pid": 1, "wait_function": "wait_poll", "started_s": started, "stopped_s": stopped,
                                   "users": 2, "rate_per_s": 0.0, "due": due, "sent_in_time": 0,
+                                  "warmup_requests": 0, "warmup_errors": 0,
                                   **recorder.to_dict()}))
 
 
