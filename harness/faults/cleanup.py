@@ -9,7 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,10 +63,11 @@ class ChildRun:
     home: Path
 
 
-def start_child(env_extra: dict[str, str], home: Path, reports: Path) -> ChildRun:
-    """Start `wardbench backup verify` in its own session (so a group signal reaches only it and its children)."""
+def start_child(env_extra: dict[str, str], home: Path, reports: Path,
+                args: Sequence[str] = CHILD_ARGS) -> ChildRun:
+    """Start `wardbench args` in its own session (so a group signal reaches only it and its children)."""
     env = {**os.environ, **env_extra, "WARDBENCH_HOME": str(home), "WARDBENCH_REPORTS": str(reports)}
-    proc = subprocess.Popen([*wardbench_argv(), *CHILD_ARGS], env=env, stdout=subprocess.DEVNULL,
+    proc = subprocess.Popen([*wardbench_argv(), *args], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
     return ChildRun(proc, home)
 
@@ -110,6 +111,33 @@ def process_alive(pid: int) -> bool:
     return state != "Z"
 
 
+def _ppid(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def descendants(pid: int) -> list[int]:
+    """Every live process below `pid` (a Locust run, pg_dump, a pg_ctl still starting...)."""
+    parents = {int(p.name): _ppid(int(p.name)) for p in Path("/proc").iterdir() if p.name.isdigit()}
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        kids = [child for child, ppid in parents.items() if ppid == parent and process_alive(child)]
+        found += kids
+        frontier += kids
+    return found
+
+
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return "?"
+
+
 def processes_mentioning(text: str) -> list[int]:
     """Pids whose command line contains `text` (a pgdata path: a postmaster serving it)."""
     pids = []
@@ -130,30 +158,35 @@ def _scratch_home() -> Path:
     return home
 
 
-def signal_run(sig: signal.Signals, backend: str, admin_dsn: str | None = None,
-               group: bool = True, timeout_s: float = 60) -> FaultOutcome:
-    """Send `sig` to a `wardbench` child mid-run and check nothing it owned survives.
+def signal_run(sig: signal.Signals, backend: str, admin_dsn: str | None = None, group: bool = True,
+               timeout_s: float = 60, args: Sequence[str] = CHILD_ARGS,
+               ready: Callable[[int], bool] | None = None) -> FaultOutcome:
+    """Send `sig` to a `wardbench args` child mid-run and check nothing it owned survives.
 
     backend "dsn": the child works on `admin_dsn`'s server; its databases must all be dropped.
     backend "embedded": the child starts its own server; no postgres for its pgdata may remain and its
-    scratch directory must be gone. `group` sends to the whole process group, as Ctrl-C in a terminal does.
+    scratch directory must be gone. In both, no process the child started may outlive it. `group` sends
+    to the whole process group, as Ctrl-C in a terminal does; `ready(child pid)` delays the signal until
+    the run reached the point to interrupt (e.g. its Locust subprocess runs).
     """
     start = time.perf_counter()
-    name = f"{sig.name} to {'the process group of ' if group else ''}a run on the {backend} backend"
+    name = (f"{sig.name} to {'the process group of ' if group else ''}`wardbench {' '.join(args)}` "
+            f"on the {backend} backend")
     home = _scratch_home()
     try:
         with tempfile.TemporaryDirectory(prefix="fault-reports-") as reports:
             env = {"WARDBENCH_DSN": admin_dsn, "WARDBENCH_BACKEND": "dsn"} if backend == "dsn" and admin_dsn \
                 else {"WARDBENCH_BACKEND": "embedded"}
             before = harness_databases(admin_dsn) if admin_dsn and backend == "dsn" else set()
-            child = start_child(env, home, Path(reports))
-            return _judge_signal(child, sig, backend, admin_dsn, before, group, name, start, timeout_s)
+            child = start_child(env, home, Path(reports), args)
+            return _judge_signal(child, sig, backend, admin_dsn, before, group, name, start, timeout_s, ready)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
 
 def _judge_signal(child: ChildRun, sig: signal.Signals, backend: str, admin_dsn: str | None,
-                  before: set[str], group: bool, name: str, start: float, timeout_s: float) -> FaultOutcome:
+                  before: set[str], group: bool, name: str, start: float, timeout_s: float,
+                  ready: Callable[[int], bool] | None) -> FaultOutcome:
     proc, pgdata = child.proc, None
     if backend == "embedded":
         if _poll(lambda: _pgdata_of(child.home) is not None, proc, timeout_s):
@@ -161,7 +194,10 @@ def _judge_signal(child: ChildRun, sig: signal.Signals, backend: str, admin_dsn:
         admin_dsn = _embedded_admin_dsn(pgdata) if pgdata else None
     server_pid = _postmaster_pid(pgdata) if pgdata else None
     seen = _poll(lambda: bool(admin_dsn and harness_databases(admin_dsn) - before), proc, timeout_s)
+    if seen and ready is not None:
+        seen = _poll(lambda: ready(proc.pid), proc, timeout_s)
     ours = (harness_databases(admin_dsn) - before) if seen and admin_dsn else set()
+    started = {p: command_line(p) for p in descendants(proc.pid)}
     if not seen or proc.poll() is not None:
         proc.kill()
         proc.wait()
@@ -176,13 +212,16 @@ def _judge_signal(child: ChildRun, sig: signal.Signals, backend: str, admin_dsn:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         return FaultOutcome(name, True, False, f"the run did not exit within {timeout_s:.0f} s of {sig.name}")
-    return _leftovers(name, sig, code, backend, admin_dsn, before, ours, pgdata, server_pid, child.home, start)
+    return _leftovers(name, sig, code, backend, admin_dsn, before, ours, pgdata, server_pid, started, start)
 
 
 def _leftovers(name: str, sig: signal.Signals, code: int, backend: str, admin_dsn: str | None,
-               before: set[str], ours: set[str], pgdata: Path | None, server_pid: int | None, home: Path,
-               start: float) -> FaultOutcome:
-    problems: list[str] = []
+               before: set[str], ours: set[str], pgdata: Path | None, server_pid: int | None,
+               started: dict[int, str], start: float) -> FaultOutcome:
+    deadline = time.monotonic() + 5  # a child told to stop gets a moment to go
+    while any(process_alive(p) for p in started) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    problems = [f"process {p} ({cmd[:80]}) outlived the run" for p, cmd in started.items() if process_alive(p)]
     if backend == "dsn" and admin_dsn:
         left = harness_databases(admin_dsn) - before
         problems += [f"database {d} left behind" for d in sorted(left)]
@@ -198,7 +237,7 @@ def _leftovers(name: str, sig: signal.Signals, code: int, backend: str, admin_ds
     what = f"{sig.name} while database(s) {', '.join(sorted(ours))} existed; exit status {code}; "
     what += ("; ".join(problems) if problems else
              "no database left" + (f", server pid {server_pid} stopped and its scratch directory removed"
-                                   if pgdata else ""))
+                                   if pgdata else "") + f", none of its {len(started)} child processes left")
     return FaultOutcome(name, True, not problems, what, round(time.perf_counter() - start, 3))
 
 

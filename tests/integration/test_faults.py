@@ -21,7 +21,7 @@ from harness.config import RunConfig, new_run_id
 from harness.db import Database, ServerHandle, open_database
 from harness.db.base import scratch_database
 from harness.db.embedded import EmbeddedServer, home_dir
-from harness.faults.cleanup import harness_databases, signal_run
+from harness.faults.cleanup import command_line, descendants, harness_databases, signal_run
 from harness.faults.migration import BEFORE, SEED_ROWS, interrupted_migration, terminate_backend
 from harness.pipeline import STAGES, run_stages
 from harness.results import Results
@@ -158,3 +158,16 @@ def test_faults_command_records_injected_and_survived(pg_server: ServerHandle, t
     gate = next(g for g in data["gates"] if g["name"] == "faults survived")
     assert gate["verdict"] == "pass" and gate["observed"] == 4
     assert harness_databases(pg_server.admin_dsn) == before
+
+
+def _locust_running(pid: int) -> bool:
+    return any("locust" in command_line(p) for p in descendants(pid))
+
+
+def test_a_killed_load_run_leaves_no_database_and_no_locust(pg_server: ServerHandle) -> None:
+    """`kill` (SIGTERM) while Locust runs: the disposable database and every child process must go."""
+    outcome = signal_run(signal.SIGTERM, "dsn", pg_server.admin_dsn, group=False, timeout_s=180,
+                         args=["load", "--scale-factor", "0.01", "--users", "4", "--duration", "60s",
+                               "--proof-duration", "60s"], ready=_locust_running)
+    assert outcome.injected and outcome.survived, outcome.message
+    assert "exit status 143" in outcome.message and "none of its" in outcome.message
