@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.db import Database
+from harness.db import Database, ServerHandle
 from harness.verify.chain import load_chain
 from harness.verify.stairway import VerifyOptions, verify_chain
 
@@ -15,16 +17,35 @@ CHAINS = Path(__file__).resolve().parents[2] / "fixtures" / "chains"
 OPTIONS = VerifyOptions(rows_per_table=6)
 
 
-def _walk(db: Database, name: str) -> dict[str, Any]:
-    return verify_chain(db, load_chain(CHAINS / name / "alembic.ini"), OPTIONS)
+Walk = Callable[[str], dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def walk(pg_server: ServerHandle) -> Iterator[Walk]:
+    """Each golden chain walked once per module, in a database of its own (dropped at the end)."""
+    sections: dict[str, dict[str, Any]] = {}
+    created: list[str] = []
+
+    def _walk(name: str) -> dict[str, Any]:
+        if name not in sections:
+            dbname = f"t_{name}_{secrets.token_hex(3)}"
+            pg_server.create_database(dbname)
+            created.append(dbname)
+            db = Database(pg_server.database_dsn(dbname), dbname, pg_server, disposable=True)
+            sections[name] = verify_chain(db, load_chain(CHAINS / name / "alembic.ini"), OPTIONS)
+        return sections[name]
+
+    yield _walk
+    for dbname in created:
+        pg_server.drop_database(dbname)
 
 
 def _verdicts(section: dict[str, Any]) -> dict[str, str]:
     return {s["revision"]: s["verdict"] for s in section["steps"]}
 
 
-def test_clean_chain_passes_with_no_false_alarm(fresh_db: Database) -> None:
-    section = _walk(fresh_db, "clean")
+def test_clean_chain_passes_with_no_false_alarm(walk: Walk) -> None:
+    section = walk("clean")
     assert _verdicts(section) == {"001": "lossless", "002": "lossless", "003": "lossless"}
     assert section["round_trip"]["verdict"] == "pass"
     assert section["structure"]["findings"] == []
@@ -35,8 +56,8 @@ def test_clean_chain_passes_with_no_false_alarm(fresh_db: Database) -> None:
     assert moved["differences"] == []
 
 
-def test_lossy_type_change_is_reported_on_its_revision(fresh_db: Database) -> None:
-    section = _walk(fresh_db, "lossy_type")
+def test_lossy_type_change_is_reported_on_its_revision(walk: Walk) -> None:
+    section = walk("lossy_type")
     assert _verdicts(section) == {"001": "lossless", "002": "lossy", "003": "lossless"}
     step = section["steps"][1]
     assert step["lossless"] is False and step["reversible"] is True
@@ -51,16 +72,16 @@ def test_lossy_type_change_is_reported_on_its_revision(fresh_db: Database) -> No
     assert step["locks"]["accounts"]["mode"] == "AccessExclusiveLock"
 
 
-def test_downgrade_forgetting_moved_rows_is_reported(fresh_db: Database) -> None:
-    section = _walk(fresh_db, "forgotten_rows")
+def test_downgrade_forgetting_moved_rows_is_reported(walk: Walk) -> None:
+    section = walk("forgotten_rows")
     assert _verdicts(section) == {"001": "lossless", "002": "lossless", "003": "lossy"}
     (found,) = section["steps"][2]["differences"]
     assert found["table"] == "accounts" and found["changed"] > 0 and found["missing"] == 0
     assert all(s["new"] == {"note": None} and s["old"]["note"] for s in found["samples"])
 
 
-def test_irreversible_downgrade_is_its_own_verdict(fresh_db: Database) -> None:
-    section = _walk(fresh_db, "irreversible")
+def test_irreversible_downgrade_is_its_own_verdict(walk: Walk) -> None:
+    section = walk("irreversible")
     assert _verdicts(section) == {"001": "lossless", "002": "lossless", "003": "irreversible"}
     step = section["steps"][2]
     assert step["reversible"] is False and "NotImplementedError" in step["detail"]
@@ -68,10 +89,10 @@ def test_irreversible_downgrade_is_its_own_verdict(fresh_db: Database) -> None:
 
 
 @pytest.mark.parametrize("name", ["lossy_type", "clean"])
-def test_gates_fail_only_where_data_is_lost(fresh_db: Database, name: str) -> None:
+def test_gates_fail_only_where_data_is_lost(walk: Walk, name: str) -> None:
     from harness.verify.stage import gates
 
-    verdicts = {g.name: g.verdict for g in gates(_walk(fresh_db, name))}
+    verdicts = {g.name: g.verdict for g in gates(walk(name))}
     failing = {n for n, v in verdicts.items() if v != "pass"}
     assert failing == ({"migration 001 -> 002 lossless and reversible"} if name == "lossy_type" else set())
 
