@@ -8,7 +8,6 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from alembic.util.exc import CommandError
 
@@ -78,10 +77,6 @@ def load_chain(ini: Path | None, check_names: bool | None = None) -> Chain:
     if check_names:
         chain.findings += _name_findings(chain.revisions)
     return chain
-
-
-def alembic_config(chain: Chain) -> Config:
-    return alembic_project.load_config(chain.ini)
 
 
 def _revision(s: Script) -> Revision:
