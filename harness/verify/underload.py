@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from harness.errors import EnvironmentFailure
 from harness.verify.checksums import probe_vector
 
 
@@ -107,17 +108,27 @@ class ReadWorkload:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
-        ready = threading.Barrier(self.workers + 1)
+        ready = threading.Barrier(self.workers + 1, timeout=60)
         for i in range(self.workers):
             thread = threading.Thread(target=self._run, args=(i, ready), name=f"read-{i}", daemon=True)
             thread.start()
             self._threads.append(thread)
-        ready.wait()
+        try:
+            ready.wait()
+        except threading.BrokenBarrierError as exc:
+            self.stop()
+            raise EnvironmentFailure(f"the --under-load readers could not connect: {self.errors}") from exc
 
     def _run(self, index: int, ready: threading.Barrier) -> None:
         rng = random.Random(index)
-        conn = psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None)  # plans die with ALTERs
-        conn.execute("SET statement_timeout = '60s'")
+        try:
+            conn = psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None)  # plans die with ALTERs
+            conn.execute("SET statement_timeout = '60s'")
+        except psycopg.Error as exc:
+            with self._lock:
+                self.errors[f"connect: {(str(exc).strip().splitlines() or ['error'])[0]}"] = 1
+            ready.abort()
+            return
         pid = conn.info.backend_pid
         with self._lock:
             self.pids.add(pid)
