@@ -22,7 +22,7 @@ def test_reads_blocked_by_an_exclusive_step_are_counted(fresh_db: Database) -> N
     # the step holds ACCESS EXCLUSIVE on items for >= 0.6 s: reads queue behind it
     assert load["blocked_reads"] >= 1
     assert load["longest_lock_wait_ms"] >= 300
-    assert load["p95_during_ms"] > 5 * load["p95_before_ms"]
+    assert load["p95_during_ms"] >= 300 and load["p95_during_ms"] > load["p95_before_ms"]
     assert backfill["locks"]["items"]["mode"] == "AccessExclusiveLock"
     assert backfill["locks"]["items"]["held_ms"] >= 300
     assert backfill["verdict"] == "lossless"
