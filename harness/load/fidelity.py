@@ -43,9 +43,11 @@ def measure_fidelity(db: Database, out_dir: Path, scenario_dirs: list[Path], nam
     run = LocustRun(label="fidelity", users=clients, duration_s=duration_s, classes=("ReaderUser",),
                     processes=processes, sql_file=sql_file, sql_kind=kind, seed=seed)
     locust = run_locust(db, run, out_dir, session, console)
-    bench = run_pgbench(db, statement, clients, max(int(round(duration_s)), 1), session)
+    # Equal client resources: pgbench gets as many threads as Locust has processes.
+    bench = run_pgbench(db, statement, clients, max(int(round(duration_s)), 1), processes, session)
     locust_qps = locust.merged.qps
     return {"scenario": name, "clients": clients, "duration_s": duration_s, "processes": processes,
+            "pgbench_threads": min(clients, processes),
             "statement_file": str(sql_file), "locust_qps": round(locust_qps, 2),
             "locust_errors": locust.merged.errors, "pgbench_tps": round(bench.tps, 2),
             "pgbench_failed": bench.failed, "pgbench_latency_avg_ms": bench.latency_avg_ms,

@@ -30,9 +30,9 @@ class PgbenchRun:
     duration_s: int
 
 
-def run_pgbench(db: Database, statement: str, clients: int, duration_s: int,
+def run_pgbench(db: Database, statement: str, clients: int, duration_s: int, threads: int = 1,
                 settings_env: dict[str, str] | None = None) -> PgbenchRun:
-    """Run `statement` (literal SQL, no parameters) from `clients` connections for `duration_s` seconds.
+    """Run `statement` (literal SQL, no parameters) from `clients` connections on `threads` threads.
 
     `-M extended` matches our sessions: parameters bound per execution, never prepared (bench.session).
     """
@@ -40,7 +40,7 @@ def run_pgbench(db: Database, statement: str, clients: int, duration_s: int,
         script = Path(tmp) / "statement.sql"
         script.write_text(statement.strip().rstrip(";") + ";\n")
         args = [str(db.bin_dir / "pgbench"), "-n", "-M", "extended", "-f", str(script), "-T", str(duration_s),
-                "-c", str(clients), "-j", str(min(clients, os.cpu_count() or 1))]
+                "-c", str(clients), "-j", str(min(clients, threads))]
         env = {**os.environ, **db.libpq_env(), **(settings_env or {})}
         try:
             proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=duration_s + 120,

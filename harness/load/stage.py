@@ -25,8 +25,8 @@ from harness.load.workload import role_of, select_scenarios
 from harness.results import Gate, Results
 
 # Defaults for targets not in cfg.targets (a profile's [NAME.targets] may set any of them).
-LOAD_TARGETS = {"load_error_rate": 0.001, "load_achieved_rate": 0.95, "load_concurrency_ratio": 2.0,
-                "load_in_flight": 2.0, "load_vs_pgbench": 0.5}
+LOAD_TARGETS = {"load_error_rate": 0.001, "load_achieved_rate": 0.95, "load_in_flight": 2.0,
+                "load_vs_pgbench": 0.5}
 
 
 @dataclass(frozen=True)
@@ -175,19 +175,18 @@ def load_gates(cfg: RunConfig, outcome: LocustOutcome) -> list[Gate]:
 
 
 def concurrency_gates(cfg: RunConfig, proof: dict[str, Any]) -> list[Gate]:
-    """Real concurrency: queries of different users overlap (in flight > 1) and N users out-run one."""
+    """Real concurrency: with N users, the queries of different users overlap in time.
+
+    Mean queries in flight (Little's law) cannot exceed 1 when one greenlet's wait blocks the others,
+    whatever the machine. The throughput ratio N users / 1 user is recorded beside it but not gated: it
+    is bounded by the cores the client and the server share, not by the harness.
+    """
     gates = []
-    readers = proof.get("readers")
-    if readers is not None:
-        gates.append(evaluate(f"load concurrency: reader queries in flight with {proof['users']} users", "load",
-                              readers["many_users"]["in_flight_mean"], _target(cfg, "load_in_flight"),
-                              "queries", ">="))
-    # Writers wait on WAL flushes, not CPU: their throughput shows overlap even on a 2-core machine, where
-    # CPU-bound reads cannot scale past the cores the client and the server share.
-    role = "writers" if "writers" in proof else "readers"
-    if role in proof:
-        gates.append(evaluate(f"load concurrency: {role} throughput {proof['users']} users / 1 user", "load",
-                              proof[role]["throughput_ratio"], _target(cfg, "load_concurrency_ratio"), "x", ">="))
+    for role in ("readers", "writers"):
+        if role in proof:
+            gates.append(evaluate(f"load concurrency: {role}' queries in flight with {proof['users']} users",
+                                  "load", proof[role]["many_users"]["in_flight_mean"],
+                                  _target(cfg, "load_in_flight"), "queries", ">="))
     return gates
 
 

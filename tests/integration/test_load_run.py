@@ -128,8 +128,8 @@ def test_killed_connections_count_as_errors_and_the_run_ends_with_a_verdict(tiny
                                                                              tmp_path: Path) -> None:
     out = tmp_path / "load.json"
     proc = subprocess.Popen([sys.executable, "-c", "from harness.cli import main; main()", "load", "--dsn",
-                             tiny_db.dsn, "--in-place", "--users", "6", "--duration", "5s", "--proof-duration", "2s",
-                             "--fidelity-duration", "2s", "--reports-dir", str(tmp_path / "reports"),
+                             tiny_db.dsn, "--in-place", "--users", "6", "--duration", "5s", "--proof-duration", "1s",
+                             "--fidelity-duration", "1s", "--reports-dir", str(tmp_path / "reports"),
                              "--json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     killed = _terminate_when_running(tiny_db.dsn, "wardbench-load/mixed", after_s=3.0)  # after the warm-up
     _, stderr = proc.communicate(timeout=300)
@@ -147,3 +147,12 @@ def test_killed_connections_count_as_errors_and_the_run_ends_with_a_verdict(tiny
     assert load["concurrency"]["readers"]["throughput_ratio"] and load["fidelity"]["pgbench_tps"] > 0
     assert load["timeline"] and {"readers_p95_ms", "writers_p95_ms"} <= set(load["timeline"][1])
     assert "verdict: fail" in stderr
+
+
+def test_distributed_mode_merges_every_worker_process(tiny_db: Database, tmp_path: Path) -> None:
+    outcome = _run(tiny_db, tmp_path, "distributed", 4, ("ReaderUser",), processes=2, think_time_s=0.01)
+    merged = outcome.merged
+    assert merged.processes == 2 and merged.users == 4 and merged.errors == 0
+    per_process = [json.loads(p.read_text())["scenarios"] for p in (tmp_path / "distributed").glob("worker-*.json")]
+    counts = [sum(s["count"] for s in scenarios.values()) for scenarios in per_process]
+    assert len(counts) == 2 and all(counts) and sum(counts) == merged.count
