@@ -78,6 +78,10 @@ def gate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_p
         json.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, json)
     _print_verdict(console, results, [path, *written.values()])
+    for key, value in (parse_targets(target) or {}).items():
+        if not any(g.target == value for g in results.gates):
+            console.print(f"[yellow]warning[/]: --target {key}={value:g} was not the target of any gate "
+                          "(a misspelt key, or its stage did not run)")
     raise typer.Exit(results.exit_code)
 
 

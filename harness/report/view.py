@@ -14,8 +14,6 @@ from typing import Any
 
 from harness.results import Gate, Results
 
-NOT_RUN = "not run"
-
 
 def number(data: Mapping[str, Any] | None, *keys: str) -> float | None:
     """The first of `keys` holding a finite number (bools excluded), else None."""

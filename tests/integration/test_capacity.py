@@ -14,7 +14,7 @@ from harness.report.schema import validate_results
 def test_capacity_three_sizes_fit_and_predict(pg_server: ServerHandle, tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", "from harness.cli import main; main()", "capacity",
                            "--scales", "1k,2k,4k", "--scenario", "ward_dashboard", "--scenario", "vector_search_all",
-                           "--rounds", "30", "--dsn", pg_server.admin_dsn, "--reports-dir", str(tmp_path),
+                           "--rounds", "20", "--dsn", pg_server.admin_dsn, "--reports-dir", str(tmp_path),
                            "--json", str(tmp_path / "cap.json")], capture_output=True, text=True, timeout=600)
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
     data = json.loads((tmp_path / "cap.json").read_text())
