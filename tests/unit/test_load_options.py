@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,12 @@ def test_locust_percentiles_are_read_from_its_stats_csv(tmp_path: Path) -> None:
     csv.write_text('Type,Name,Request Count,95%,99%\nward,dash,10,100,110\n,Aggregated,10,100,110\n')
     assert locust_percentiles(csv) == {"dash": 100.0}
     assert locust_percentiles(tmp_path / "missing.csv") == {}
+
+
+@pytest.mark.parametrize("args", [["--rate", "0"], ["--duration", "soon"], ["--scenarios", "/nonexistent/dir"]])
+def test_bad_load_input_exits_2_with_one_line_before_any_server_starts(args: list[str], tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", "from harness.cli import main; main()", "load", *args,
+                           "--reports-dir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("wardbench: error:")
+    assert not any(tmp_path.iterdir())  # nothing half-written
