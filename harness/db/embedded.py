@@ -190,6 +190,40 @@ def stop_persistent() -> bool:
     return True
 
 
+OWNER_FILE = "owner.pid"  # in each throwaway server's scratch directory: the harness process that owns it
+
+
+def _owner_alive(scratch: Path) -> bool:
+    try:
+        os.kill(int((scratch / OWNER_FILE).read_text()), 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, ValueError):
+        return True  # no owner file yet (being created) or not ours to judge: leave it
+    return True
+
+
+def reap_orphans() -> list[Path]:
+    """Stop and delete throwaway servers whose owning process died without cleaning up (kill -9).
+
+    Returns the scratch directories removed.
+    """
+    reaped = []
+    for scratch in sorted(home_dir().glob("run-*")):
+        if _owner_alive(scratch):
+            continue
+        pgdata = scratch / "pgdata"
+        try:
+            version = int((pgdata / "PG_VERSION").read_text().strip())
+        except (OSError, ValueError):
+            version = 0
+        if version in SUPPORTED_VERSIONS:
+            EmbeddedServer(pgdata, version).stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+        reaped.append(scratch)
+    return reaped
+
+
 @contextmanager
 def open_server(cfg: RunConfig) -> Iterator[ServerHandle]:
     """Use the long-lived server when `db start` left one; else a throwaway one, stopped and deleted after."""
@@ -198,7 +232,9 @@ def open_server(cfg: RunConfig) -> Iterator[ServerHandle]:
     if persistent is not None and persistent.version == cfg.pg_version:
         yield persistent.handle()
         return
+    reap_orphans()
     scratch = Path(tempfile.mkdtemp(prefix="run-", dir=home_dir()))
+    (scratch / OWNER_FILE).write_text(str(os.getpid()))
     scratch.chmod(0o755)
     server = EmbeddedServer(scratch / "pgdata", cfg.pg_version, cfg.port, dict(cfg.server_settings))
     try:

@@ -201,3 +201,31 @@ def test_a_killed_in_place_load_run_leaves_no_locust(fresh_db: Database) -> None
     for pid in alive:  # clean up what the harness left, so the test run itself leaves nothing
         os.kill(pid, signal.SIGKILL)
     assert not alive, f"Locust {alive} outlived the killed run"
+
+
+def test_a_server_orphaned_by_kill_9_is_reaped_by_the_next_run(monkeypatch: pytest.MonkeyPatch,
+                                                                tmp_path: Path) -> None:
+    """SIGKILL cannot be cleaned up by its victim; the next embedded run stops and deletes what it left."""
+    from harness.db.embedded import reap_orphans
+    from harness.faults.cleanup import _pgdata_of, _postmaster_pid, _scratch_home, process_alive, start_child
+
+    home = _scratch_home()
+    monkeypatch.setenv("WARDBENCH_HOME", str(home))
+    child = start_child({"WARDBENCH_BACKEND": "embedded"}, home, tmp_path)
+    try:
+        deadline = time.monotonic() + 120
+        while _pgdata_of(home) is None and time.monotonic() < deadline and child.proc.poll() is None:
+            time.sleep(0.05)
+        pgdata = _pgdata_of(home)
+        assert pgdata is not None, "the child's server never came up"
+        server_pid = _postmaster_pid(pgdata)
+        assert reap_orphans() == []  # its owner is alive: not an orphan
+        child.proc.kill()
+        child.proc.wait()
+        assert process_alive(server_pid) and pgdata.exists()  # what kill -9 leaves behind
+        assert reap_orphans() == [pgdata.parent]
+        assert not process_alive(server_pid) and not pgdata.parent.exists()
+    finally:
+        if child.proc.poll() is None:
+            child.proc.kill()
+        shutil.rmtree(home, ignore_errors=True)
