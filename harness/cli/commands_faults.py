@@ -5,28 +5,36 @@ from __future__ import annotations
 from rich.console import Console
 
 from harness.cli import app
-from harness.cli.commands_backup import finish, new_results
-from harness.cli.options import Backend, Dsn, JsonOut, PgVersion, ReportsDir, make_config
+from harness.cli.commands_backup import PREPARE_STAGES, finish, new_results
+from harness.cli.options import Backend, Dsn, InPlace, JsonOut, PgVersion, ReportsDir, ScaleFactor, Seed, make_config
 from harness.db import open_database
 from harness.environment import collect_environment
-from harness.pipeline import run_stages
+from harness.pipeline import STAGES, run_stages
+
+# The load fault needs only a small dataset to read: ci profile x 0.01 unless told otherwise.
+DEFAULT_SCALE_FACTOR = 0.01
 
 
 @app.command()
-def faults(backend: Backend = None, dsn: Dsn = None, pg_version: PgVersion = None, json: JsonOut = None,
+def faults(backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False, pg_version: PgVersion = None,
+           seed: Seed = None, scale_factor: ScaleFactor = None, json: JsonOut = None,
            reports_dir: ReportsDir = None) -> None:
-    """Kill a migration mid-step, crash and interrupt runs; exit 1 unless every fault was survived.
+    """Kill a migration mid-step, crash and interrupt runs, drop load sessions; exit 1 unless every fault
+    was survived.
 
-    Every fault works in databases of its own (dropped after); a --dsn server's named database is untouched.
+    A disposable database gets the schema and a small dataset (--scale-factor, default 0.01) for the load
+    fault; every other fault works in databases of its own. With --in-place the named database is only read.
     """
-    cfg = make_config(backend=backend, dsn=dsn, pg_version=pg_version, reports_dir=reports_dir)
+    cfg = make_config(backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version, seed=seed,
+                      scale_factor=scale_factor or DEFAULT_SCALE_FACTOR, reports_dir=reports_dir)
     console = Console(stderr=True)
     results = new_results(cfg, "faults")
     with open_database(cfg) as db:
         console.print(f"database: {db.display_dsn}")
         results.environment = collect_environment(db)
-        results.selection = {"stages": ["faults"]}
-        run_stages(cfg, db, results, ["faults"], console)
+        names = [s for s in PREPARE_STAGES if s in STAGES and db.disposable] + ["faults"]
+        results.selection = {"stages": names}
+        run_stages(cfg, db, results, names, console)
     for fault in (results.faults or {}).get("faults", []):
         console.print(f"{'survived' if fault['survived'] else 'FAILED':>9} {fault['name']}: {fault['message']}",
                       highlight=False)

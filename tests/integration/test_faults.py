@@ -154,9 +154,9 @@ def test_faults_command_records_injected_and_survived(pg_server: ServerHandle, t
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
     names = [f["name"] for f in data["faults"]["faults"]]
-    assert len(names) == 4 and data["faults"]["injected"] == 4 and data["faults"]["survived"] == 4
+    assert len(names) == 5 and data["faults"]["injected"] == 5 and data["faults"]["survived"] == 5
     gate = next(g for g in data["gates"] if g["name"] == "faults survived")
-    assert gate["verdict"] == "pass" and gate["observed"] == 4
+    assert gate["verdict"] == "pass" and gate["observed"] == 5
     assert harness_databases(pg_server.admin_dsn) == before
 
 
