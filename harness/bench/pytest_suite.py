@@ -48,14 +48,18 @@ def _fidelity_pairs(conn: Any, spec: dict[str, Any], sample: list[dict[str, Any]
     """Client time and server time of the same query, back to back, for each parameter set.
 
     Server time is planning + execution from EXPLAIN ANALYZE (TIMING OFF), run right after the client-timed
-    execution so both see the same machine load. Also counts the plan shapes chosen (indexes used, else
-    scan types): plans can differ by parameter value. A `SELECT 1` round trip gives the client floor.
+    execution so both see the same machine load; an untimed run first puts both in the same buffer-cache
+    state (otherwise the first run's page reads count as harness overhead). Also counts the plan shapes
+    chosen (indexes used, else scan types): plans can differ by parameter value. A `SELECT 1` round trip
+    gives the client floor.
     """
     client: list[float] = []
     server: list[float] = []
     shapes: dict[str, int] = {}
     cur = conn.cursor()
     for params in sample:
+        cur.execute(spec["sql"], params)
+        cur.fetchall()
         start = time.perf_counter()
         cur.execute(spec["sql"], params)
         cur.fetchall()
