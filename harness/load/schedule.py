@@ -25,9 +25,14 @@ class ArrivalSchedule:
             raise ValueError("rate and users must be positive")
         return cls(start_s, users / total_rate_per_s)
 
+    @property
+    def upcoming_s(self) -> float:
+        """The intended start of the next request, not yet taken."""
+        return self.first_s + self.issued * self.interval_s
+
     def next_intended(self) -> float:
         """The next intended start time; the caller waits until then, or sends at once when late."""
-        intended = self.first_s + self.issued * self.interval_s
+        intended = self.upcoming_s
         self.issued += 1
         return intended
 

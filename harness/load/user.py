@@ -11,15 +11,18 @@ from __future__ import annotations
 from locust import User, constant, events, task  # first: must precede psycopg, see the module docstring
 # isort: on
 
+import bisect
 import json
+import math
 import os
+import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import gevent
-import numpy as np
+import gevent.event
 import psycopg
 import psycopg.waiting
 from locust.env import Environment
@@ -47,9 +50,17 @@ class ProcessState:
     warmup_requests: int = 0
     warmup_errors: int = 0
     started_s: float = 0.0
-    measure_from_s: float = 0.0
+    measure_from_s: float | None = None  # set when the first user starts: now + warm-up
+    measure_to_s: float = math.inf
     stopping_s: float | None = None
     users_started: int = 0
+    loading: gevent.event.Event | None = None
+
+    def window(self, t_s: float) -> str:
+        """'warmup', 'measured' or 'after': where `t_s` falls in this process's measured window."""
+        if self.measure_from_s is None or t_s < self.measure_from_s:
+            return "warmup"
+        return "measured" if t_s < self.measure_to_s else "after"
 
 
 STATE = ProcessState()
@@ -66,7 +77,9 @@ def _add_options(parser: Any) -> None:
                         help="closed model: mean seconds a user waits between requests")
     parser.add_argument("--wb-writers", type=int, default=0, help="WriterUser count (0 = by weight)")
     parser.add_argument("--wb-warmup", type=float, default=1.0,
-                        help="seconds from the start whose requests run but are not recorded")
+                        help="seconds from the first user's start whose requests run but are not recorded")
+    parser.add_argument("--wb-duration", type=float, default=0.0,
+                        help="seconds measured after the warm-up (0 = until Locust stops)")
     parser.add_argument("--wb-seed", type=int, default=42, help="parameter sampling seed")
     parser.add_argument("--wb-out", default="", include_in_web_ui=False,
                         help="directory for this process's results file (histograms, series)")
@@ -92,14 +105,22 @@ def _workload_key(opts: Any) -> tuple[str, ...]:
 
 
 def _load_workload(environment: Environment) -> None:
-    """Draw every scenario's parameters from the database (once per process, before the clock starts)."""
+    """Draw every scenario's parameters from the database (once per process, before users start).
+
+    The draws yield to other greenlets (cooperative waits): a worker may get the master's spawn
+    message meanwhile, so test_start waits on `STATE.loading` instead of drawing a second time.
+    """
     opts = _options(environment)
-    with connect(_dsn(environment)) as conn:
-        STATE.workload = load_workload(conn, scenario_dirs=[d for d in opts.wb_scenarios.split(os.pathsep) if d],
-                                       only=[n for n in opts.wb_only.split(",") if n],
-                                       sql_file=opts.wb_sql_file or None, seed=opts.wb_seed,
-                                       fixed_kind=opts.wb_sql_kind)
-    STATE.workload_key = _workload_key(opts)
+    STATE.loading = loading = gevent.event.Event()
+    try:
+        with connect(_dsn(environment)) as conn:
+            STATE.workload = load_workload(conn, scenario_dirs=[d for d in opts.wb_scenarios.split(os.pathsep) if d],
+                                           only=[n for n in opts.wb_only.split(",") if n],
+                                           sql_file=opts.wb_sql_file or None, seed=opts.wb_seed,
+                                           fixed_kind=opts.wb_sql_kind)
+        STATE.workload_key = _workload_key(opts)
+    finally:
+        loading.set()
 
 
 def _on_init(environment: Environment, **_: Any) -> None:
@@ -109,12 +130,14 @@ def _on_init(environment: Environment, **_: Any) -> None:
     if opts.wb_writers > 0:
         WriterUser.fixed_count = opts.wb_writers
     if not isinstance(environment.runner, MasterRunner) and (os.environ.get("WARDBENCH_DSN") or environment.host):
-        _load_workload(environment)  # here, not in test_start: Locust's run-time clock is already ticking there
+        _load_workload(environment)  # early: in test_start, Locust's run-time clock is already ticking
 
 
 def _on_test_start(environment: Environment, **_: Any) -> None:
     if isinstance(environment.runner, MasterRunner):
         return  # the master only coordinates
+    if STATE.loading is not None:
+        STATE.loading.wait()
     if STATE.workload is None or STATE.workload_key != _workload_key(_options(environment)):
         _load_workload(environment)  # options changed in the web UI, or a remote worker got them from the master
     STATE.recorder = LatencyRecorder()
@@ -122,8 +145,15 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     STATE.sent_in_time, STATE.stopping_s, STATE.users_started = 0, None, 0
     STATE.warmup_requests = STATE.warmup_errors = 0
     STATE.started_s = time.time()
-    # Requests intended before this are warm-up (fresh sessions, cold caches): run, shown by Locust, not recorded.
-    STATE.measure_from_s = STATE.started_s + float(_options(environment).wb_warmup)
+    STATE.measure_from_s, STATE.measure_to_s = None, math.inf
+
+
+def _open_window(opts: Any) -> None:
+    """Start the measured window when the first user starts: after the warm-up (fresh sessions, cold
+    caches), for --wb-duration seconds (0: until Locust stops), however long Locust took to get here."""
+    STATE.measure_from_s = time.time() + float(opts.wb_warmup)
+    if opts.wb_duration > 0:
+        STATE.measure_to_s = STATE.measure_from_s + float(opts.wb_duration)
 
 
 def _on_test_stopping(environment: Environment, **_: Any) -> None:
@@ -143,7 +173,8 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
         "users": STATE.users_started,
         "rate_per_s": opts.wb_rate,
         "measure_from_s": STATE.measure_from_s,
-        "due": sum(s.due_between(STATE.measure_from_s, stop_s) for s in STATE.schedules),
+        "due": sum(s.due_between(STATE.measure_from_s or stop_s, min(stop_s, STATE.measure_to_s))
+                   for s in STATE.schedules),
         "sent_in_time": STATE.sent_in_time,
         "warmup_requests": STATE.warmup_requests,
         "warmup_errors": STATE.warmup_errors,
@@ -172,20 +203,22 @@ class ScenarioUser(User):
     def on_start(self) -> None:
         opts = _options(self.environment)
         STATE.users_started += 1
+        if STATE.measure_from_s is None:
+            _open_window(opts)
         self.conn: psycopg.Connection[Any] | None = None
         self.applied: dict[str, str] = {}
-        self.rng = np.random.default_rng([opts.wb_seed, os.getpid(), STATE.users_started])
+        # stdlib random, not NumPy: a NumPy weighted choice costs ~30 us, a fifth of the client's time per request
+        self.rng = random.Random(f"{opts.wb_seed}/{os.getpid()}/{STATE.users_started}")
         if STATE.workload is None:
             raise RuntimeError("no workload: WARDBENCH_DSN or --host must name the database")
         self.jobs: list[Job] = STATE.workload.for_role(self.role)
-        weights = np.array([j.weight for j in self.jobs], dtype=float)
-        self.weights = weights / weights.sum() if len(self.jobs) else weights
+        self.cumulative_weights = [sum(j.weight for j in self.jobs[:i + 1]) for i in range(len(self.jobs))]
         self.think_s = float(opts.wb_think_time)
         self.schedule: ArrivalSchedule | None = None
         if opts.wb_rate > 0:
             users = max(int(opts.num_users or 1), 1)
             # The schedule starts after the warm-up, each user at its own phase of the interval.
-            first = max(time.time(), STATE.measure_from_s) + float(self.rng.uniform(0, users / opts.wb_rate))
+            first = max(time.time(), STATE.measure_from_s or 0.0) + self.rng.uniform(0, users / opts.wb_rate)
             self.schedule = ArrivalSchedule.for_user(opts.wb_rate, users, first)
             STATE.schedules.append(self.schedule)
 
@@ -214,9 +247,17 @@ class ScenarioUser(User):
     def run_scenario(self) -> None:
         if not self.jobs:
             raise StopUser()
-        job = self.jobs[int(self.rng.choice(len(self.jobs), p=self.weights))]
-        # Warm-up requests (fresh sessions, cold caches) run but are not recorded, nor shown by Locust.
-        measured = time.time() >= (self.schedule.first_s if self.schedule is not None else STATE.measure_from_s)
+        pick = self.rng.random() * self.cumulative_weights[-1]
+        job = self.jobs[min(bisect.bisect_right(self.cumulative_weights, pick), len(self.jobs) - 1)]
+        # Warm-up requests (fresh sessions, cold caches) run but are neither timed nor shown by Locust.
+        if self.schedule is None:
+            phase = STATE.window(time.time())
+        else:
+            phase = "warmup" if time.time() < self.schedule.first_s else STATE.window(self.schedule.upcoming_s)
+        if phase == "after":
+            gevent.sleep(0.1)  # the measured window is over: idle until Locust stops the users
+            return
+        measured = phase == "measured"
         if self.schedule is not None and measured:
             intended = self.schedule.next_intended()
             gevent.sleep(max(0.0, intended - time.time()))
@@ -252,7 +293,7 @@ class ScenarioUser(User):
         elif self.schedule is not None and not measured:
             gevent.sleep(self.schedule.interval_s)  # warming up at the user's rate, without a backlog
         elif self.schedule is None and self.think_s > 0:
-            gevent.sleep(self.think_s * float(self.rng.uniform(0.5, 1.5)))
+            gevent.sleep(self.think_s * self.rng.uniform(0.5, 1.5))
 
     @staticmethod
     def _execute(conn: psycopg.Connection[Any], job: Job, params: Any) -> tuple[int, psycopg.Error | None]:

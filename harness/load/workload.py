@@ -6,11 +6,11 @@ a `--wb-sql-file` run replaces the mix with one fixed statement, the same text p
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import psycopg
 
 from harness.bench.sampling import draw_params
@@ -42,9 +42,9 @@ class Job:
     def role(self) -> str:
         return role_of(self.kind)
 
-    def sample(self, rng: np.random.Generator) -> dict[str, Any] | None:
+    def sample(self, rng: random.Random) -> dict[str, Any] | None:
         """One parameter set, picked at random from the pre-drawn pool."""
-        return self.draws[int(rng.integers(len(self.draws)))]
+        return self.draws[rng.randrange(len(self.draws))]
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,8 @@ def test_mixed_run_has_writers_only_when_write_scenarios_exist() -> None:
 def test_locust_command_keeps_the_dsn_out_of_argv(tmp_path: Path) -> None:
     run = LocustRun(label="mixed", users=4, duration_s=2.5, processes=2, only=("a", "b"))
     cmd = locust_command(run, tmp_path)
-    assert cmd[-2:] == ["ReaderUser", "WriterUser"] and cmd[cmd.index("-t") + 1] == "4s"  # 1 s warm-up
+    assert cmd[-2:] == ["ReaderUser", "WriterUser"] and cmd[cmd.index("-t") + 1] == "7s"  # + warm-up 1 s + slack 3 s
+    assert cmd[cmd.index("--wb-duration") + 1] == "2.5"
     assert cmd[cmd.index("--processes") + 1] == "2"
     assert cmd[cmd.index("--master-bind-port") + 1] == cmd[cmd.index("--master-port") + 1]
     assert cmd[cmd.index("--wb-only") + 1] == "a,b"
