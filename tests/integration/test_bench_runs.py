@@ -118,6 +118,21 @@ def test_selective_filter_without_iterative_scan_is_caught(tiny_db: Database, tm
         assert rows.verdict == "pass" and recall.verdict == "pass"
 
 
+def test_weak_index_setting_fails_the_recall_gate(tiny_db: Database, tmp_path: Path) -> None:
+    """Fast but wrong: HNSW with a candidate list of 2 returns at most 2 rows; rows and recall gates fail."""
+    folder = tmp_path / "weak"
+    folder.mkdir()
+    reference = (Path(__file__).resolve().parents[2] / "scenarios" / "vector_search_all.toml").read_text()
+    (folder / "weak.toml").write_text(reference.replace('name = "vector_search_all"', 'name = "weak_index"')
+                                      + '\n[settings]\n"hnsw.ef_search" = "2"\nenable_sort = "off"\n')
+    results, (record,) = _bench(tiny_db, tmp_path, [folder], "vector", only={"weak_index"})
+    verdicts = {g.name: g.verdict for g in results.gates}
+    assert record["plan"]["indexes"] == ["ix_post_embeddings_embedding_hnsw"]
+    assert verdicts["weak_index p95"] == "pass"  # the latency gate alone would let it through
+    assert verdicts["weak_index [all] rows returned"] == "fail" and verdicts["weak_index [all] recall@10"] == "fail"
+    assert record["recall_at_10"] <= 0.2
+
+
 def test_missed_latency_target_fails_its_gate(tiny_db: Database, tmp_path: Path) -> None:
     folder = tmp_path / "slow"
     folder.mkdir()
