@@ -250,7 +250,7 @@ def _load_table(cur: psycopg.Cursor[Any], job: TableLoad, columns: dict[str, Col
     else:
         assert job.batches is not None
         rows = copy_batches(cur, job.name, columns, job.batches(), advance)
-    seconds = time.perf_counter() - t0
-    progress.update(task, total=rows, completed=rows)
+    seconds = time.perf_counter() - t0  # until the server acknowledged the COPY: the rate that counts
+    progress.update(task, total=rows, completed=rows, rate=f"{rows / max(seconds, 1e-9):,.0f} rows/s")
     return {"rows": rows, "seconds": round(seconds, 4), "rows_per_s": round(rows / seconds) if seconds else None,
             "columns": len(columns), "method": "write_row" if job.records is not None else "numpy binary COPY"}
