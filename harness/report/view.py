@@ -75,7 +75,7 @@ def gate_rows(results: Results) -> list[dict[str, Any]]:
     """Gate table rows, plus one not-evaluated row per stage this run did not execute."""
     gates = sorted(results.gates, key=lambda g: {"fail": 0, "not_evaluated": 1}.get(g.verdict, 2))  # red first
     rows = [{"name": g.name, "stage": g.stage, "target": _target_text(g), "observed": _fmt(g.observed, g.unit),
-             "margin": _margin_text(g.margin), "verdict": g.verdict, "reason": g.reason} for g in gates]
+             "margin": _margin_text(g), "verdict": g.verdict, "reason": g.reason} for g in gates]
     for stage in skipped_stages(results):
         rows.append({"name": f"stage {stage}", "stage": stage, "target": "", "observed": "", "margin": "",
                      "verdict": "not_evaluated", "reason": "stage not run in this selection"})
@@ -93,8 +93,14 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return f"{text} {unit}".strip()
 
 
-def _margin_text(margin: float | None) -> str:
-    return "" if margin is None else f"{margin:+.0%}"
+def _margin_text(g: Gate) -> str:
+    """Relative headroom as a percentage; a miss by more than 10x reads better as a factor."""
+    margin = g.margin
+    if margin is None:
+        return ""
+    if margin < -9 and g.target and g.observed is not None and g.comparator in ("<", "<="):
+        return f"{g.observed / g.target:,.0f}x over"
+    return f"{margin:+.0%}"
 
 
 def scenarios(results: Results) -> list[dict[str, Any]]:
