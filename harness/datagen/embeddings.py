@@ -114,7 +114,9 @@ class SentenceModel:
                              "(pip install 'wardbench[embed]')")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         self.model = importlib.import_module(REAL_MODEL_PACKAGE).load_model(device="cpu")
-        model_dim = int(self.model.get_sentence_embedding_dimension() or 0)
+        dimension = (getattr(self.model, "get_embedding_dimension", None)
+                     or self.model.get_sentence_embedding_dimension)  # renamed in sentence-transformers 6
+        model_dim = int(dimension() or 0)
         if model_dim != dim:
             raise UsageError(f"the model gives {model_dim}-d vectors but the schema declares vector({dim})")
 
