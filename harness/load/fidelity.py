@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -32,23 +33,30 @@ def render_statement(db: Database, scenario_dirs: list[Path], name: str, seed: i
 
 
 def measure_fidelity(db: Database, out_dir: Path, scenario_dirs: list[Path], name: str, clients: int,
-                     duration_s: float, processes: int, settings: dict[str, str], seed: int,
+                     duration_s: float, processes: int, settings: dict[str, str], seed: int, rounds: int = 3,
                      console: Any = None) -> dict[str, Any]:
-    """Throughput of `clients` Locust users and of `clients` pgbench clients on one statement; their ratio."""
+    """Throughput of `clients` Locust users and of `clients` pgbench clients on one statement; their ratio.
+
+    Locust and pgbench alternate for `rounds` rounds and the median ratio is kept: on a machine shared
+    with other work, both then see the same background load rather than whatever each run happened on.
+    """
     statement, kind, scenario_settings = render_statement(db, scenario_dirs, name, seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     sql_file = out_dir / "fidelity_statement.sql"
     sql_file.write_text(statement)
     session = {**settings, **scenario_settings}
-    run = LocustRun(label="fidelity", users=clients, duration_s=duration_s, classes=("ReaderUser",),
-                    processes=processes, sql_file=sql_file, sql_kind=kind, seed=seed)
-    locust = run_locust(db, run, out_dir, session, console)
-    # Equal client resources: pgbench gets as many threads as Locust has processes.
-    bench = run_pgbench(db, statement, clients, max(int(round(duration_s)), 1), processes, session)
-    locust_qps = locust.merged.qps
+    pairs = []
+    for i in range(rounds):
+        run = LocustRun(label=f"fidelity_{i + 1}", users=clients, duration_s=duration_s, classes=("ReaderUser",),
+                        processes=processes, sql_file=sql_file, sql_kind=kind, seed=seed)
+        locust = run_locust(db, run, out_dir, session, console).merged
+        # Equal client resources: pgbench gets as many threads as Locust has processes.
+        bench = run_pgbench(db, statement, clients, max(int(round(duration_s)), 1), processes, session)
+        pairs.append({"locust_qps": round(locust.qps, 2), "locust_errors": locust.errors,
+                      "pgbench_tps": round(bench.tps, 2), "pgbench_failed": bench.failed,
+                      "pgbench_latency_avg_ms": bench.latency_avg_ms,
+                      "ratio": round(locust.qps / bench.tps, 3) if bench.tps > 0 else None})
+    ratios = [p["ratio"] for p in pairs if p["ratio"] is not None]
     return {"scenario": name, "clients": clients, "duration_s": duration_s, "processes": processes,
-            "pgbench_threads": min(clients, processes),
-            "statement_file": str(sql_file), "locust_qps": round(locust_qps, 2),
-            "locust_errors": locust.merged.errors, "pgbench_tps": round(bench.tps, 2),
-            "pgbench_failed": bench.failed, "pgbench_latency_avg_ms": bench.latency_avg_ms,
-            "ratio": round(locust_qps / bench.tps, 3) if bench.tps > 0 else None}
+            "pgbench_threads": min(clients, processes), "statement_file": str(sql_file), "rounds": pairs,
+            "ratio": statistics.median(ratios) if ratios else None}

@@ -44,7 +44,8 @@ class LoadOptions:
     proof_duration_s: float = 5.0
     fidelity_scenario: str = "ward_dashboard"
     fidelity_clients: int = 8
-    fidelity_duration_s: float = 5.0
+    fidelity_duration_s: float = 3.0
+    fidelity_rounds: int = 3
 
     @classmethod
     def from_config(cls, cfg: RunConfig, **overrides: Any) -> LoadOptions:
@@ -52,7 +53,7 @@ class LoadOptions:
         table = dict(cfg.profile_data.get("load", {}))
         base = cls()
         values: dict[str, Any] = {}
-        for key in ("users", "processes", "writers", "proof_users", "fidelity_clients"):
+        for key in ("users", "processes", "writers", "proof_users", "fidelity_clients", "fidelity_rounds"):
             if key in table:
                 values[key] = int(table[key])
         for key in ("duration", "proof_duration", "fidelity_duration", "think_time"):
@@ -71,8 +72,8 @@ class LoadOptions:
 
     def validate(self) -> None:
         """Bad counts or rates are usage errors, raised before any server starts."""
-        if self.users < 1 or self.processes < 1 or self.proof_users < 1 or self.fidelity_clients < 1:
-            raise UsageError("users, processes and client counts must be at least 1")
+        if min(self.users, self.processes, self.proof_users, self.fidelity_clients, self.fidelity_rounds) < 1:
+            raise UsageError("users, processes, client counts and rounds must be at least 1")
         if self.rate_per_s is not None and not self.rate_per_s > 0:
             raise UsageError(f"bad rate {self.rate_per_s}: must be greater than zero requests per second")
         if self.think_time_s < 0:
@@ -216,7 +217,7 @@ def run_load(cfg: RunConfig, db: Database, results: Results, options: LoadOption
     try:
         fidelity = measure_fidelity(db, out, list(options.scenario_dirs), options.fidelity_scenario,
                                     options.fidelity_clients, options.fidelity_duration_s, options.processes,
-                                    settings, cfg.seed, console)
+                                    settings, cfg.seed, options.fidelity_rounds, console)
         section["fidelity"] = fidelity
         gates.append(evaluate(f"load generator throughput / pgbench ({options.fidelity_scenario})", "load",
                               fidelity["ratio"], _target(cfg, "load_vs_pgbench"), "x", ">="))

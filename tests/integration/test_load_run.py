@@ -144,7 +144,7 @@ def test_killed_connections_count_as_errors_and_the_run_ends_with_a_verdict(tiny
     assert gates["load error rate"]["verdict"] == "fail"
     assert data["verdict"] == "fail"
     # Everything else was still measured and judged.
-    assert load["concurrency"]["readers"]["throughput_ratio"] and load["fidelity"]["pgbench_tps"] > 0
+    assert load["concurrency"]["readers"]["throughput_ratio"] and load["fidelity"]["rounds"][0]["pgbench_tps"] > 0
     assert load["timeline"] and {"readers_p95_ms", "writers_p95_ms"} <= set(load["timeline"][1])
     assert "verdict: fail" in stderr
 
