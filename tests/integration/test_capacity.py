@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from harness.db import ServerHandle
 from harness.report.schema import validate_results
 
@@ -39,3 +41,17 @@ def test_capacity_three_sizes_fit_and_predict(pg_server: ServerHandle, tmp_path:
     assert "ward_dashboard vs posts" in html and "Capacity sweep: not run" not in html
     assert html.count("<svg") >= 2
     assert "breaks at" in proc.stdout
+
+
+@pytest.mark.slow
+def test_capacity_concurrency_sweep_fits_users(pg_server: ServerHandle, tmp_path: Path) -> None:
+    """Three concurrencies through Locust at each size: a fit along users per size, besides the size fits."""
+    proc = subprocess.run([sys.executable, "-c", "from harness.cli import main; main()", "capacity",
+                           "--scales", "1k,2k,4k", "--users", "1,4,8", "--duration", "3s", "--scenario",
+                           "ward_dashboard", "--dsn", pg_server.admin_dsn, "--reports-dir", str(tmp_path),
+                           "--json", str(tmp_path / "cap.json")], capture_output=True, text=True, timeout=900)
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    cap = json.loads((tmp_path / "cap.json").read_text())["capacity"]
+    assert cap["tool"] == "locust" and {p["users"] for p in cap["points"]} == {1, 4, 8}
+    axes = sorted((f["axis"], f["at"]) for f in cap["fits"])
+    assert [a for a, _ in axes].count("users") == 3 and [a for a, _ in axes].count("posts") == 3
