@@ -124,11 +124,13 @@ def run_locust(db: Database, run: LocustRun, out_root: Path, settings: dict[str,
                                 env={**session_env(db, settings, run.label), **(env or {})})
         _wait_with_progress(proc, run, console or Console(stderr=True))
     payloads = read_payloads(out_dir)
-    if not payloads:
-        tail = log.read_text(errors="replace").strip().splitlines()[-3:]
-        raise EnvironmentFailure(f"locust run {run.label!r} recorded nothing (exit {proc.returncode}): "
-                                 f"{redact_dsn(' | '.join(tail)) or 'no output'}; log: {log}")
-    return LocustOutcome(run, merge_payloads(payloads), locust_percentiles(out_dir / "locust_stats.csv"), log)
+    merged = merge_payloads(payloads)
+    if merged.count + merged.warmup_requests == 0:  # no process ran a single request: say why
+        lines = log.read_text(errors="replace").strip().splitlines()
+        cause = next((ln for ln in reversed(lines) if "Error" in ln), lines[-1] if lines else "no output")
+        raise EnvironmentFailure(f"locust run {run.label!r} sent no requests (exit {proc.returncode}): "
+                                 f"{redact_dsn(cause.strip())}; log: {log}")
+    return LocustOutcome(run, merged, locust_percentiles(out_dir / "locust_stats.csv"), log)
 
 
 def _wait_with_progress(proc: subprocess.Popen[bytes], run: LocustRun, console: Console) -> None:
