@@ -106,6 +106,7 @@ class Results:
         with os.fdopen(fd, "w") as fh:
             json.dump(self.to_dict(), fh, indent=2, default=str)
             fh.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a results file is meant to be shared
         os.replace(tmp, path)
         return path
 
