@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import ctypes
 import math
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -26,6 +28,7 @@ WARMUP_S = 1.0  # run before the measured duration: fresh sessions and cold cach
 # worker processes draw their parameters while the master's clock already runs.
 SLACK_S = {True: 3.0, False: 1.0}
 STARTUP_ALLOWANCE_S = 120  # Locust start, parameter sampling and worker hand-shakes, beyond the run time
+PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
 
 @dataclass(frozen=True)
@@ -121,8 +124,17 @@ def run_locust(db: Database, run: LocustRun, out_root: Path, settings: dict[str,
     log = out_dir / "locust.log"
     with log.open("w") as log_fh:
         proc = subprocess.Popen(locust_command(run, out_dir), stdout=log_fh, stderr=subprocess.STDOUT,
-                                env={**session_env(db, settings, run.label), **(env or {})})
-        _wait_with_progress(proc, run, console or Console(stderr=True))
+                                env={**session_env(db, settings, run.label), **(env or {})},
+                                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
+        try:
+            _wait_with_progress(proc, run, console or Console(stderr=True))
+        except BaseException:  # Ctrl-C or an overrun: Locust must not outlive the run that started it
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            raise
     payloads = read_payloads(out_dir)
     merged = merge_payloads(payloads)
     if merged.count + merged.warmup_requests == 0:  # no process ran a single request: say why
@@ -131,6 +143,12 @@ def run_locust(db: Database, run: LocustRun, out_root: Path, settings: dict[str,
         raise EnvironmentFailure(f"locust run {run.label!r} sent no requests (exit {proc.returncode}): "
                                  f"{redact_dsn(cause.strip())}; log: {log}")
     return LocustOutcome(run, merged, locust_percentiles(out_dir / "locust_stats.csv"), log)
+
+
+def _die_with_parent() -> None:
+    """In the Locust child before exec: ask Linux for SIGTERM when the harness dies, even by a signal
+    it cannot catch (Locust then stops its own workers)."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _wait_with_progress(proc: subprocess.Popen[bytes], run: LocustRun, console: Console) -> None:
