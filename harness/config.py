@@ -151,8 +151,8 @@ def build_config(cwd: Path | None = None, **cli: Any) -> RunConfig:
         validate_dsn(str(merged["dsn"]))
     known = {"dsn", "in_place", "keep_database", "port", "run_id", "reports_dir", "profile"}
     extra = {k: v for k, v in merged.items() if k in known}
-    if "reports_dir" in extra:
-        extra["reports_dir"] = Path(extra["reports_dir"])
+    # Absolute, because stages run tools (pytest, Locust, pg_dump) in other working directories.
+    extra["reports_dir"] = Path(extra.get("reports_dir", "reports")).resolve()
     return RunConfig(backend=backend, pg_version=pg_version, scale_factor=scale, seed=seed,
                      profile_data=profile_data, server_settings=settings, targets=targets,
                      **{**extra, "profile": profile})

@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness import alembic_project
 from harness.bench.runner import BenchOptions, run_bench
 from harness.bench.scenarios import load_scenarios, suite_kinds
 from harness.cli import app
@@ -42,6 +41,8 @@ Rounds = Annotated[int | None, typer.Option("--rounds", min=5, help="timed round
 def _ensure_data(cfg: RunConfig, db: Database, results: Results, console: Console) -> None:
     """A database the harness created is migrated and generated here; any other must already hold data."""
     if db.disposable:
+        # Imported here: alembic and SQLAlchemy cost a CLI start that only parses or refuses input.
+        from harness import alembic_project
         from harness.datagen.stage import generate
 
         alembic_project.upgrade(db, "head")

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from harness.errors import UsageError
 from harness.report.view import scenarios
@@ -100,6 +99,8 @@ def compare_samples(name: str, base_samples: list[float], cur_samples: list[floa
     p95_ci = _bootstrap_ratio_ci(base_blocks, cur_blocks, 0.95, rng)
     med_ci = _bootstrap_ratio_ci(base_blocks, cur_blocks, 0.5, rng)
     base_medians, cur_medians = np.median(base_blocks, axis=1), np.median(cur_blocks, axis=1)
+    from scipy import stats  # imported here: scipy.stats costs ~1 s at every CLI start otherwise
+
     p_slower = float(stats.mannwhitneyu(cur_medians, base_medians, alternative="greater").pvalue)
     p_faster = float(stats.mannwhitneyu(cur_medians, base_medians, alternative="less").pvalue)
     up, down = 1 + threshold, 1 / (1 + threshold)
