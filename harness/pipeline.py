@@ -62,7 +62,7 @@ def _faults_stage(cfg: RunConfig, db: Database, results: Results) -> None:
     run_faults(cfg, db, results)
 
 
-# Order is execution order. Later issues register here: generate, verify, bench, load, backup.
+# Order is execution order; verify, backup and faults work in side databases of their own.
 STAGES: dict[str, Stage] = {
     "schema": _schema_stage,
     "generate": _generate_stage,
