@@ -186,7 +186,6 @@ def judge(cfg: RunConfig, db: Database, m: Measured, params: list[dict[str, Any]
                               "prepared_statements": obs.get("prepared_statements")}
     if m.timings_s:
         record.update(latency_summary_ms(m.timings_s))
-        record["samples_ms"] = [t * 1e3 for t in m.timings_s]  # in the order taken, for `wardbench compare`
         record["samples_ms"] = [round(t * 1e3, 4) for t in m.timings_s[:MAX_SAMPLES]]  # raw, for `compare`
     fidelity = _fidelity(m)
     record.update({k: v for k, v in fidelity.items() if k != "overhead_ms"})
