@@ -9,4 +9,6 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "tests/run.sh: chromium could not be installed; the browser test will say why it skipped" >&2
 fi
+.venv/bin/ruff check .          # house style: ruff clean and mypy --strict on harness/ (pyproject.toml)
+.venv/bin/mypy
 exec .venv/bin/python -m pytest -m "not slow" "$@"
