@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from harness.db import Database, ServerHandle
-from harness.db.embedded import EmbeddedServer, home_dir
+from harness.db.embedded import scratch_server
 
 TEST_SETTINGS = {"shared_buffers": "256MB", "maintenance_work_mem": "512MB", "max_connections": "200",
                  "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
@@ -22,15 +19,8 @@ TEST_SETTINGS = {"shared_buffers": "256MB", "maintenance_work_mem": "512MB", "ma
 def pg_server() -> Iterator[ServerHandle]:
     """A throwaway embedded server (PostgreSQL from WARDBENCH_TEST_PG_VERSION, default 18)."""
     version = int(os.environ.get("WARDBENCH_TEST_PG_VERSION", "18"))
-    scratch = Path(tempfile.mkdtemp(prefix="tests-", dir=home_dir()))
-    scratch.chmod(0o755)
-    server = EmbeddedServer(scratch / "pgdata", version, settings=TEST_SETTINGS)
-    server.start()
-    try:
+    with scratch_server(version, TEST_SETTINGS, prefix="tests-") as server:
         yield server.handle()
-    finally:
-        server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture

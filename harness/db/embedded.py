@@ -225,6 +225,25 @@ def reap_orphans() -> list[Path]:
 
 
 @contextmanager
+def scratch_server(version: int, settings: dict[str, str] | None = None, port: int = 0,
+                   prefix: str = "run-") -> Iterator[EmbeddedServer]:
+    """A throwaway server in a new directory under home_dir(), stopped and deleted on exit whatever happens.
+
+    Only `run-*` directories are reaped by `reap_orphans()`: other prefixes (tests') are left to their owner.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix=prefix, dir=home_dir()))
+    (scratch / OWNER_FILE).write_text(str(os.getpid()))
+    scratch.chmod(0o755)
+    server = EmbeddedServer(scratch / "pgdata", version, port, dict(settings or {}))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
 def open_server(cfg: RunConfig) -> Iterator[ServerHandle]:
     """Use the long-lived server when `db start` left one; else a throwaway one, stopped and deleted after."""
     bin_dir(cfg.pg_version)  # validate the version before anything starts
@@ -233,13 +252,5 @@ def open_server(cfg: RunConfig) -> Iterator[ServerHandle]:
         yield persistent.handle()
         return
     reap_orphans()
-    scratch = Path(tempfile.mkdtemp(prefix="run-", dir=home_dir()))
-    (scratch / OWNER_FILE).write_text(str(os.getpid()))
-    scratch.chmod(0o755)
-    server = EmbeddedServer(scratch / "pgdata", cfg.pg_version, cfg.port, dict(cfg.server_settings))
-    try:
-        server.start()
+    with scratch_server(cfg.pg_version, cfg.server_settings, cfg.port) as server:
         yield server.handle()
-    finally:
-        server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)

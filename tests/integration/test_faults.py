@@ -20,7 +20,7 @@ from harness import alembic_project
 from harness.config import RunConfig, new_run_id
 from harness.db import Database, ServerHandle, open_database
 from harness.db.base import scratch_database
-from harness.db.embedded import EmbeddedServer, home_dir
+from harness.db.embedded import EmbeddedServer, scratch_server
 from harness.faults.cleanup import command_line, descendants, harness_databases, signal_run
 from harness.faults.migration import BEFORE, SEED_ROWS, interrupted_migration, terminate_backend
 from harness.pipeline import STAGES, run_stages
@@ -86,15 +86,8 @@ def _ppid(proc_dir: Path) -> int | None:
 
 @pytest.fixture
 def own_server() -> Iterator[EmbeddedServer]:
-    scratch = Path(tempfile.mkdtemp(prefix="tests-crash-", dir=home_dir()))
-    scratch.chmod(0o755)
-    server = EmbeddedServer(scratch / "pgdata", 18, settings={"shared_buffers": "64MB"})
-    server.start()
-    try:
+    with scratch_server(18, {"shared_buffers": "64MB"}, prefix="tests-crash-") as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def test_migration_step_survives_a_server_crash_and_restart(own_server: EmbeddedServer) -> None:

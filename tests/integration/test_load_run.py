@@ -4,10 +4,8 @@ gated, a killed connection counted as errors while the run still ends with a ver
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ from harness import alembic_project
 from harness.config import build_config, load_profile
 from harness.datagen.loader import load_dataset
 from harness.db import Database, ServerHandle
-from harness.db.embedded import EmbeddedServer, home_dir
+from harness.db.embedded import scratch_server
 from harness.load.histograms import merge_encoded
 from harness.load.runner import LocustOutcome, LocustRun, run_locust
 from harness.load.stage import load_gates
@@ -30,17 +28,9 @@ SCALE = 0.02  # ci profile x 0.02: ~1,200 posts with embeddings
 
 @pytest.fixture(scope="module")
 def load_server() -> Iterator[ServerHandle]:
-    """A server of our own with fsync on (the shared test server turns it off): writers then wait on WAL
-    flushes, time in which other greenlets can run only if psycopg's waits really cooperate."""
-    scratch = Path(tempfile.mkdtemp(prefix="tests-load-", dir=home_dir()))
-    scratch.chmod(0o755)
-    server = EmbeddedServer(scratch / "pgdata", 18, settings={"max_connections": "100", "shared_buffers": "256MB"})
-    server.start()
-    try:
+    """A server of our own with fsync on (the shared test server turns it off), so writers pay real commits."""
+    with scratch_server(18, {"max_connections": "100", "shared_buffers": "256MB"}, prefix="tests-load-") as server:
         yield server.handle()
-    finally:
-        server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

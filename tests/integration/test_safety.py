@@ -3,9 +3,7 @@ never reaches the terminal, results.json or any report file."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 
 from harness.backup.catalog import snapshot_schema
 from harness.db import ServerHandle
-from harness.db.embedded import EmbeddedServer, home_dir
+from harness.db.embedded import EmbeddedServer, scratch_server
 from harness.verify.checksums import database_checksums
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,11 +71,7 @@ class PasswordServer:
 @pytest.fixture(scope="module")
 def password_server() -> Iterator[PasswordServer]:
     """A server where wb_user must give its password (scram-sha-256 on TCP); postgres stays trusted."""
-    scratch = Path(tempfile.mkdtemp(prefix="tests-pw-", dir=home_dir()))
-    scratch.chmod(0o755)
-    server = EmbeddedServer(scratch / "pgdata", 18, settings={"shared_buffers": "128MB"})
-    server.start()
-    try:
+    with scratch_server(18, {"shared_buffers": "128MB"}, prefix="tests-pw-") as server:
         with psycopg.connect(server.admin_dsn, autocommit=True) as conn:
             conn.execute(f"CREATE ROLE {USER} LOGIN SUPERUSER PASSWORD '{PASSWORD}'")
             hba = server.pgdata / "pg_hba.conf"
@@ -87,9 +81,6 @@ def password_server() -> Iterator[PasswordServer]:
         yield PasswordServer(server, f"postgresql://{USER}:{quote(PASSWORD, safe='')}@{host}/postgres",
                              f"host=127.0.0.1 port={server.port} user={USER} password='{PASSWORD}' "
                              "dbname=postgres")
-    finally:
-        server.stop()
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def test_the_password_is_really_required(password_server: PasswordServer) -> None:
