@@ -6,6 +6,7 @@ A stage that raises is recorded as an error and turns into a failing gate, so a 
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable
 from typing import Literal
@@ -20,57 +21,25 @@ from harness.results import Gate, Results, StageRecord
 Stage = Callable[[RunConfig, Database, Results], None]
 
 
-def _schema_stage(cfg: RunConfig, db: Database, results: Results) -> None:
-    from harness.smoke import migrate_and_check
+def _lazy(module: str, function: str) -> Stage:
+    """A stage that imports its module only when it runs (Locust, scipy, alembic cost a CLI start)."""
 
-    migrate_and_check(cfg, db, results)
+    def stage(cfg: RunConfig, db: Database, results: Results) -> None:
+        fn: Stage = getattr(importlib.import_module(module), function)
+        fn(cfg, db, results)
 
-
-def _generate_stage(cfg: RunConfig, db: Database, results: Results) -> None:
-    from harness.datagen.stage import generate
-
-    generate(cfg, db, results)
-
-
-def _bench_stage(cfg: RunConfig, db: Database, results: Results) -> None:
-    from harness.bench.runner import bench_stage
-
-    bench_stage(cfg, db, results)
-
-
-def _load_stage(cfg: RunConfig, db: Database, results: Results) -> None:
-    from harness.load.stage import run_load
-
-    run_load(cfg, db, results)
-
-
-def _verify_stage(cfg: RunConfig, db: Database, results: Results) -> None:
-    from harness.verify.stage import verify_stage
-
-    verify_stage(cfg, db, results)
-
-
-def _backup_stage(cfg: RunConfig, db: Database, results: Results) -> None:
-    from harness.backup.verify import verify_backup
-
-    verify_backup(cfg, db, results)
-
-
-def _faults_stage(cfg: RunConfig, db: Database, results: Results) -> None:
-    from harness.faults.battery import run_faults
-
-    run_faults(cfg, db, results)
+    return stage
 
 
 # Order is execution order; verify, backup and faults work in side databases of their own.
 STAGES: dict[str, Stage] = {
-    "schema": _schema_stage,
-    "generate": _generate_stage,
-    "bench": _bench_stage,
-    "load": _load_stage,
-    "verify": _verify_stage,
-    "backup": _backup_stage,
-    "faults": _faults_stage,
+    "schema": _lazy("harness.smoke", "migrate_and_check"),
+    "generate": _lazy("harness.datagen.stage", "generate"),
+    "bench": _lazy("harness.bench.runner", "bench_stage"),
+    "load": _lazy("harness.load.stage", "run_load"),
+    "verify": _lazy("harness.verify.stage", "verify_stage"),
+    "backup": _lazy("harness.backup.verify", "verify_backup"),
+    "faults": _lazy("harness.faults.battery", "run_faults"),
 }
 
 
