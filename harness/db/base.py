@@ -147,9 +147,9 @@ def open_database(cfg: RunConfig) -> Iterator[Database]:
             yield Database(server.admin_dsn, name, server, disposable=False)
             return
         name = f"wardbench_{cfg.run_id}"
-        server.create_database(name)
-        try:
+        if cfg.keep_database:
+            server.create_database(name)
             yield Database(server.database_dsn(name), name, server, disposable=True)
-        finally:
-            if not cfg.keep_database:
-                server.drop_database(name)
+            return
+        with scratch_database(server, name) as db:
+            yield db
