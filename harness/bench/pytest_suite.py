@@ -1,7 +1,8 @@
 """The pytest-benchmark module `wardbench bench` runs in a subprocess: one benchmark per scenario of a plan.
 
 The plan (pickled by harness.bench.runner, path in WARDBENCH_BENCH_PLAN) holds each scenario's SQL,
-settings and pre-drawn parameters. pytest-benchmark times every round (raw timings in its JSON); beside
+settings and pre-drawn parameters. pytest-benchmark times every round (raw timings in its JSON): each
+round is one libpq round trip, its parameters encoded in the untimed setup (harness.bench.wire). Beside
 that, each test writes what the timed queries returned, the executed plan and server-side timings.
 """
 
@@ -10,13 +11,17 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg import pq
 
-from harness.bench import plans
+from harness.bench import plans, wire
 from harness.bench.session import connect
 
 PLAN_ENV = "WARDBENCH_BENCH_PLAN"
@@ -34,48 +39,117 @@ def _load_plan() -> dict[str, Any]:
 PLAN = _load_plan()
 
 
-def _answers(spec: dict[str, Any], columns: list[str], rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+def _answers(spec: dict[str, Any], res: pq.abc.PGresult) -> dict[str, Any]:
     """What a round returned: its row count, and for vector scenarios the ids and distances in order."""
     if spec["kind"] != "vector":
-        return {"rows": len(rows)}
-    if "id" not in columns or "distance" not in columns:
+        return {"rows": res.ntuples}
+    if not {"id", "distance"} <= set(wire.column_names(res)):
         raise ValueError(f"vector scenario {spec['name']} must select columns named id and distance")
-    i, d = columns.index("id"), columns.index("distance")
-    return {"rows": len(rows), "ids": [r[i] for r in rows], "distances": [float(r[d]) for r in rows]}
+    ids, distances = wire.column(res, "id"), wire.column(res, "distance")
+    return {"rows": res.ntuples, "ids": [v.decode() if v is not None else None for v in ids],
+            "distances": [float(v) if v is not None else float("nan") for v in distances]}
 
 
-def _fidelity_pairs(conn: Any, spec: dict[str, Any], sample: list[dict[str, Any]]) -> dict[str, Any]:
+def _fidelity_pairs(conn: psycopg.Connection[Any], ex: wire.Executor, spec: dict[str, Any],
+                    sample: list[dict[str, Any]], server_log: Path | None) -> dict[str, Any]:
     """Client time and server time of the same query, back to back, for each parameter set.
 
-    Server time is planning + execution from EXPLAIN ANALYZE (TIMING OFF), run right after the client-timed
-    execution so both see the same machine load; an untimed run first puts both in the same buffer-cache
-    state (otherwise the first run's page reads count as harness overhead). Also counts the plan shapes
-    chosen (indexes used, else scan types): plans can differ by parameter value. A `SELECT 1` round trip
-    gives the client floor.
+    Server time is measured two ways. Portable: planning + execution from EXPLAIN ANALYZE (TIMING OFF),
+    which leaves out parse, analysis and sending the rows, so it overstates the overhead. Where the
+    server's log file is ours to read (the embedded backend): the parse + bind + execute durations the
+    server logs for one more run of the query. An untimed run first, and every measure right after the
+    timed one, keep them in the same cache state (a vector search runs ~2x slower after other queries
+    have evicted its index pages from the CPU caches). Also counts the plan shapes chosen (plans can
+    differ by parameter value) and times a `SELECT 1` round trip, the client floor.
     """
+    log = ServerLog.open(conn, server_log) if server_log else None
     client: list[float] = []
-    server: list[float] = []
+    explained: list[float] = []
     shapes: dict[str, int] = {}
-    cur = conn.cursor()
     for params in sample:
-        cur.execute(spec["sql"], params)
-        cur.fetchall()
+        enc = wire.encode(conn, spec["sql"], params)
+        ex.execute(enc)
         start = time.perf_counter()
-        cur.execute(spec["sql"], params)
-        cur.fetchall()
+        ex.execute(enc)
         client.append((time.perf_counter() - start) * 1e3)
+        if log:
+            log.run(ex, enc)
         doc = plans.explain(conn, spec["sql"], params, analyze=True)
-        server.append(float(doc.get("Planning Time", 0.0)) + float(doc["Execution Time"]))
+        explained.append(float(doc.get("Planning Time", 0.0)) + float(doc["Execution Time"]))
         shape = plans.shape(doc)
         shapes[shape] = shapes.get(shape, 0) + 1
+    select1 = wire.encode(conn, "SELECT 1", {})
     floor: list[float] = []
     for _ in range(len(sample)):
         start = time.perf_counter()
-        cur.execute("SELECT 1")
-        cur.fetchall()
+        ex.execute(select1)
         floor.append((time.perf_counter() - start) * 1e3)
-    return {"client_ms": client, "server_ms": server, "plan_shapes": shapes,
+    return {"client_ms": client, "server_explain_ms": explained, "plan_shapes": shapes,
+            "server_log_ms": log.durations(len(sample)) if log else None,
             "roundtrip_floor_ms": sorted(floor)[len(floor) // 2] if floor else None}
+
+
+_DURATION = re.compile(r"\[(\d+)\][^\n]*?LOG:  duration: ([0-9.]+) ms  (parse|bind|execute) ")
+# Parameter logging off: formatting a binary vector parameter for the log (vector_out of 384 floats)
+# happens inside bind and would be counted as server time.
+_LOG_ON = b"SET log_parameter_max_length = 0; SET log_min_duration_statement = 0"
+_LOG_OFF = b"RESET log_min_duration_statement; RESET log_parameter_max_length"
+
+
+@dataclass
+class ServerLog:
+    """One session's statement durations, as the server writes them to the log file it was started with.
+
+    Needs a superuser session (the settings are SUSET), the default log_line_prefix's [pid] and English
+    messages; `open` gives None otherwise, and `durations` None when the lines did not all appear.
+    """
+
+    conn: psycopg.Connection[Any]
+    path: Path
+    offset: int
+
+    @classmethod
+    def open(cls, conn: psycopg.Connection[Any], path: Path) -> ServerLog | None:
+        try:
+            offset = path.stat().st_size
+        except OSError:
+            return None
+        if conn.pgconn.exec_(_LOG_ON).status != pq.ExecStatus.COMMAND_OK:
+            return None
+        conn.pgconn.exec_(_LOG_OFF)
+        return cls(conn, path, offset)
+
+    def run(self, ex: wire.Executor, enc: wire.Encoded) -> None:
+        """Execute once with every statement duration logged."""
+        self.conn.pgconn.exec_(_LOG_ON)
+        try:
+            ex.execute(enc)
+        finally:
+            self.conn.pgconn.exec_(_LOG_OFF)
+
+    def durations(self, expected: int, wait_s: float = 3.0) -> list[float] | None:
+        """Per logged run, parse + bind + execute ms (a prepared statement logs no parse)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            found = self._read()
+            if len(found) >= expected:
+                return found[:expected]
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+
+    def _read(self) -> list[float]:
+        with open(self.path, "rb") as fh:
+            fh.seek(self.offset)
+            text = fh.read().decode(errors="replace")
+        pid, out, pending = self.conn.pgconn.backend_pid, [], 0.0
+        for m in _DURATION.finditer(text):
+            if int(m.group(1)) == pid:
+                pending += float(m.group(2))
+                if m.group(3) == "execute":
+                    out.append(pending)
+                    pending = 0.0
+        return out
 
 
 @pytest.mark.parametrize("name", sorted(PLAN["scenarios"]))
@@ -83,27 +157,26 @@ def test_scenario(benchmark: Any, name: str) -> None:
     spec = PLAN["scenarios"][name]
     warmup, rounds = PLAN["warmup_rounds"], PLAN["rounds"]
     params = iter(spec["params"])
-    returned: list[dict[str, Any]] = []
+    results: list[pq.abc.PGresult] = []
     record: dict[str, Any] = {"name": name, "error": None}
     out = Path(PLAN["observations_dir"]) / f"{name}.json"
     try:
         with connect(PLAN["dsn"], spec["settings"], PLAN["prepare_threshold"]) as conn:
-            cur = conn.cursor()
+            ex = wire.Executor(conn, PLAN["prepare_threshold"])
 
-            def next_params() -> tuple[tuple[dict[str, Any]], dict[str, Any]]:
-                return (next(params),), {}
+            def next_params() -> tuple[tuple[wire.Encoded], dict[str, Any]]:
+                return (wire.encode(conn, spec["sql"], next(params)),), {}  # before the clock starts
 
-            def run(p: dict[str, Any]) -> None:
-                cur.execute(spec["sql"], p)
-                rows = cur.fetchall()
-                returned.append(_answers(spec, [c.name for c in cur.description or []], rows))
+            def run(enc: wire.Encoded) -> None:
+                results.append(ex.execute(enc))
 
             benchmark.pedantic(run, setup=next_params, rounds=rounds, warmup_rounds=warmup, iterations=1)
             timed = spec["params"][warmup:warmup + rounds]
-            record["returned"] = returned[warmup:]
+            record["returned"] = [_answers(spec, res) for res in results[warmup:]]
             record["plan"] = plans.explain(conn, spec["sql"], timed[0])
             record["plan_summary"] = plans.summarize(conn, record["plan"], PLAN["large_table_rows"])
-            record.update(_fidelity_pairs(conn, spec, timed[:PLAN["explain_samples"]]))
+            log = Path(PLAN["server_log"]) if PLAN.get("server_log") else None
+            record.update(_fidelity_pairs(conn, ex, spec, timed[:PLAN["explain_samples"]], log))
             row = conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
             record["prepared_statements"] = int(row[0]) if row else None
     except Exception as exc:

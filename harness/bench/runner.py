@@ -80,6 +80,7 @@ def _write_plan(cfg: RunConfig, db: Database, scenarios: list[Scenario], options
         "dsn": db.dsn, "prepare_threshold": options.prepare_threshold, "rounds": options.rounds,
         "warmup_rounds": options.warmup_rounds, "explain_samples": options.explain_samples,
         "large_table_rows": options.large_table_rows,
+        "server_log": str(db.server_log) if db.server_log else None,
         "observations_dir": str(out / "observations"),
         "scenarios": {s.name: {"name": s.name, "kind": s.kind, "sql": s.sql, "settings": session_settings(cfg, s),
                                "params": draws[s.name]} for s in scenarios},
@@ -144,7 +145,7 @@ def _truth_recall(db: Database, m: Measured, params: list[dict[str, Any]], queri
             cur = conn.execute(query, params_i)
             cols = [c.name for c in cur.description or []]
             rows = cur.fetchall()
-            true_ids = [r[cols.index("id")] for r in rows]
+            true_ids = [str(r[cols.index("id")]) for r in rows]  # the timed answers are decoded as text
             true_d = [float(r[cols.index("distance")]) for r in rows]
             truth_rows.append(len(rows))
             r = recall_at_k(answer["ids"], true_ids, k_eval)
@@ -160,15 +161,26 @@ def _truth_recall(db: Database, m: Measured, params: list[dict[str, Any]], queri
 
 
 def _fidelity(m: Measured) -> dict[str, Any]:
-    """Client latency against the server's planning + execution time of the same queries, back to back."""
-    pairs = list(zip(m.observed.get("client_ms") or [], m.observed.get("server_ms") or [], strict=False))
-    if not pairs:
+    """Client latency against the server-side time of the same queries, back to back.
+
+    Server time is the server log's parse + bind + execute durations where the run could read them,
+    else EXPLAIN ANALYZE planning + execution (which leaves out parse and sending rows: an upper bound
+    on the overhead). Both overheads are kept when both were measured.
+    """
+    client = m.observed.get("client_ms") or []
+    explained = m.observed.get("server_explain_ms") or []
+    logged = m.observed.get("server_log_ms") or []
+    if not client:
         return {}
-    overhead = [c - s for c, s in pairs]
-    return {"server_p50_ms": statistics.median(s for _, s in pairs),
-            "client_p50_ms": statistics.median(c for c, _ in pairs),
-            "overhead_p50_ms": statistics.median(overhead), "fidelity_samples": len(pairs),
-            "roundtrip_floor_ms": m.observed.get("roundtrip_floor_ms"), "overhead_ms": overhead}
+    server, method = (logged, "server log") if len(logged) == len(client) else (explained, "explain analyze")
+    overhead = [c - s for c, s in zip(client, server, strict=True)]
+    out = {"server_p50_ms": statistics.median(server), "client_p50_ms": statistics.median(client),
+           "overhead_p50_ms": statistics.median(overhead), "fidelity_samples": len(client),
+           "server_time_from": method, "roundtrip_floor_ms": m.observed.get("roundtrip_floor_ms"),
+           "overhead_ms": overhead, "server_ms": server}
+    if method == "server log" and len(explained) == len(client):
+        out["overhead_p50_vs_explain_ms"] = statistics.median(c - e for c, e in zip(client, explained, strict=True))
+    return out
 
 
 def judge(cfg: RunConfig, db: Database, m: Measured, params: list[dict[str, Any]],
@@ -188,7 +200,7 @@ def judge(cfg: RunConfig, db: Database, m: Measured, params: list[dict[str, Any]
         record.update(latency_summary_ms(m.timings_s))
         record["samples_ms"] = [round(t * 1e3, 4) for t in m.timings_s[:MAX_SAMPLES]]  # raw, for `compare`
     fidelity = _fidelity(m)
-    record.update({k: v for k, v in fidelity.items() if k != "overhead_ms"})
+    record.update({k: v for k, v in fidelity.items() if k not in ("overhead_ms", "server_ms")})
     why = f"scenario failed: {error}" if error else "no timings recorded"
     p95 = evaluate(f"{s.name} p95", STAGE, record["p95_ms"], target, "ms", "<", why)
     record["margin"] = p95.margin
@@ -235,6 +247,7 @@ def run_bench(cfg: RunConfig, db: Database, results: Results, scenarios: list[Sc
     overheads: list[float] = []
     servers: list[float] = []
     floors: list[float] = []
+    methods: set[str] = set()
     for m in _collect(json_path, out, scenarios):
         timed = draws[m.scenario.name][options.warmup_rounds:]
         record, gates = judge(cfg, db, m, timed, options)
@@ -242,18 +255,20 @@ def run_bench(cfg: RunConfig, db: Database, results: Results, scenarios: list[Sc
         results.gates.extend(gates)
         fid = _fidelity(m)
         overheads += fid.get("overhead_ms", [])
-        servers += (m.observed.get("server_ms") or [])[: fid.get("fidelity_samples", 0)]
+        servers += fid.get("server_ms", [])
+        methods |= {fid["server_time_from"]} if fid else set()
         floors += [fid["roundtrip_floor_ms"]] if fid.get("roundtrip_floor_ms") is not None else []
         for table in (record["plan"] or {}).get("large_seq_scans", []):
             console.print(f"[yellow]{m.scenario.name}: sequential scan over large table {table}")
     results.scenarios.extend(records)
     results.bench = {"options": asdict(options), "pytest_benchmark_json": str(json_path),
                      "prepare_threshold": options.prepare_threshold,
-                     "fidelity": _fidelity_summary(overheads, servers, floors)}
+                     "fidelity": _fidelity_summary(overheads, servers, floors, methods)}
     return records
 
 
-def _fidelity_summary(overheads: list[float], servers: list[float], floors: list[float]) -> dict[str, Any]:
+def _fidelity_summary(overheads: list[float], servers: list[float], floors: list[float],
+                      methods: set[str]) -> dict[str, Any]:
     if not overheads:
         return {"samples": 0}
     target = max(OVERHEAD_SHARE * statistics.median(servers), OVERHEAD_FLOOR_MS)
@@ -261,8 +276,11 @@ def _fidelity_summary(overheads: list[float], servers: list[float], floors: list
             "server_p50_ms": statistics.median(servers), "overhead_target_ms": target,
             "within_target": statistics.median(overheads) <= target,
             "roundtrip_floor_p50_ms": statistics.median(floors) if floors else None,
-            "method": "client time of a query minus EXPLAIN ANALYZE (TIMING OFF) planning + execution time "
-                      "of the same query run right after it on the same connection; roundtrip floor = SELECT 1"}
+            "server_time_from": sorted(methods),
+            "method": "client time of one libpq round trip (parameters encoded before the clock) minus the "
+                      "server-side time of the same query run right after it on the same connection: the "
+                      "server log's parse+bind+execute durations, or EXPLAIN ANALYZE (TIMING OFF) planning + "
+                      "execution where the log is not readable; roundtrip floor = SELECT 1"}
 
 
 def bench_stage(cfg: RunConfig, db: Database, results: Results) -> None:

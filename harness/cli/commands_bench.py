@@ -116,7 +116,8 @@ def bench(suite: Suite = "all", scenarios: ScenarioDirs = None, rounds: Rounds =
     fid = (results.bench or {}).get("fidelity", {})
     if fid.get("samples"):
         console.print(f"harness overhead p50 {fid['overhead_p50_ms']:.3f} ms against server p50 "
-                      f"{fid['server_p50_ms']:.3f} ms (criterion <= {fid['overhead_target_ms']:.3f} ms: "
+                      f"{fid['server_p50_ms']:.3f} ms (server time from {', '.join(fid['server_time_from'])}; "
+                      f"criterion <= {fid['overhead_target_ms']:.3f} ms: "
                       f"{'met' if fid['within_target'] else 'NOT met'}; recorded, not gated)")
     passed = sum(g.verdict == "pass" for g in results.gates)
     console.print(f"{passed}/{len(results.gates)} gates passed; verdict: [bold]{results.verdict}[/]  "

@@ -37,11 +37,13 @@ def dsn_with_database(dsn: str, dbname: str) -> str:
 
 @dataclass(frozen=True)
 class ServerHandle:
-    """A running server: a maintenance DSN and the directory of client tools that match it."""
+    """A running server: a maintenance DSN, the directory of client tools that match it, and its log file
+    when the harness started the server (so server-side timings can be read from it)."""
 
     admin_dsn: str
     backend: str
     bin_dir: Path
+    log_file: Path | None = None
 
     def database_dsn(self, dbname: str) -> str:
         return dsn_with_database(self.admin_dsn, dbname)
@@ -72,6 +74,10 @@ class Database:
     @property
     def bin_dir(self) -> Path:
         return self.server.bin_dir
+
+    @property
+    def server_log(self) -> Path | None:
+        return self.server.log_file
 
     def connect(self, **kwargs: Any) -> psycopg.Connection[Any]:
         return psycopg.connect(self.dsn, **kwargs)

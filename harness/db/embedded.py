@@ -80,8 +80,12 @@ class EmbeddedServer:
     def admin_dsn(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
+    @property
+    def log_file(self) -> Path:
+        return self.pgdata / "server.log"
+
     def handle(self) -> ServerHandle:
-        return ServerHandle(self.admin_dsn, "embedded", bin_dir(self.version))
+        return ServerHandle(self.admin_dsn, "embedded", bin_dir(self.version), self.log_file)
 
     def init(self) -> None:
         """Run initdb (through pgserver, which also prepares the `pgserver` user and permissions)."""
@@ -102,7 +106,7 @@ class EmbeddedServer:
         self.port = self.port or _free_port()
         opts = [f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}"]
         opts += [f"-c {k}={v}" for k, v in sorted(self.settings.items())]
-        log = self.pgdata / "server.log"
+        log = self.log_file
         proc = _run_as_server_user([str(bin_dir(self.version) / "pg_ctl"), "-w", "-t", "60", "-D",
                                     str(self.pgdata), "-l", str(log), "-o", " ".join(opts), "start"])
         if proc.returncode != 0:

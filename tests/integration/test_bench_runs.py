@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,8 @@ def test_every_reference_scenario_is_measured_and_gated(tiny_db: Database, tmp_p
             assert "Index Scan" not in r["truth_plan_nodes"]
     fidelity = results.bench["fidelity"] if results.bench else {}
     assert fidelity["samples"] == TINY.explain_samples * len(records) and fidelity["server_p50_ms"] > 0
+    assert fidelity["server_time_from"] == ["server log"]  # the embedded server's log is readable
+    assert all(r["server_time_from"] == "server log" and "overhead_p50_vs_explain_ms" in r for r in records)
     run_dir = tmp_path / results.run_id / "bench"
     assert (run_dir / "pytest-benchmark.json").is_file()
     assert results.bench is not None and results.bench["prepare_threshold"] is None
@@ -131,6 +134,16 @@ def test_weak_index_setting_fails_the_recall_gate(tiny_db: Database, tmp_path: P
     assert verdicts["weak_index p95"] == "pass"  # the latency gate alone would let it through
     assert verdicts["weak_index [all] rows returned"] == "fail" and verdicts["weak_index [all] recall@10"] == "fail"
     assert record["recall_at_10"] <= 0.2
+
+
+def test_without_a_readable_server_log_server_time_comes_from_explain(tiny_db: Database, tmp_path: Path) -> None:
+    """A --dsn server's log is not ours to read: the portable EXPLAIN ANALYZE measure is used and named."""
+    db = replace(tiny_db, server=replace(tiny_db.server, log_file=None))
+    opts = BenchOptions(rounds=5, warmup_rounds=1, recall_queries=1, explain_samples=4)
+    results, (record,) = _bench(db, tmp_path, options=opts, only={"latest_posts_in_ward"})
+    fidelity = results.bench["fidelity"] if results.bench else {}
+    assert fidelity["server_time_from"] == ["explain analyze"] and fidelity["samples"] == 4
+    assert record["server_time_from"] == "explain analyze" and "overhead_p50_vs_explain_ms" not in record
 
 
 def test_missed_latency_target_fails_its_gate(tiny_db: Database, tmp_path: Path) -> None:
