@@ -67,6 +67,13 @@ def generate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, 
         console.print(f"{table:<18} {info['rows']:>10,} rows {info['rows_per_s'] or 0:>12,} rows/s")
     console.print(f"total {summary['total_s']:.1f} s (load {summary['load_s']:.1f} s, indexes "
                   f"{summary['index_build_total_s']:.1f} s)  dataset digest {summary['dataset_digest']}")
+    narrow = summary.get("benchmark", {}).get("narrow_vs_pgbench")
+    if narrow:
+        console.print(f"{narrow['table']}: {narrow['ratio']} x pgbench -i ({narrow['pgbench_rows_per_s']:,} rows/s); "
+                      f"the server's own INSERT ... SELECT of these rows with these constraints: "
+                      f"{narrow['server_side_ceiling_ratio']} x; this loader reaches "
+                      f"{narrow['loader_vs_server_side_ceiling']} of that; unconstrained copy "
+                      f"{narrow['unconstrained_ratio']} x")
     for g in results.gates:
         colour = {"pass": "green", "fail": "red"}.get(g.verdict, "yellow")
         console.print(f"[{colour}]{g.verdict:>13}[/] {g.name}: observed {g.observed} {g.unit} "

@@ -52,5 +52,10 @@ def test_generate_rates_against_peers(pg_server: ServerHandle, benchmark: Any, t
     assert naive.verdict == "pass", naive
     assert narrow.verdict != "not_evaluated", narrow.reason
     if narrow.verdict == "fail":
-        pytest.xfail(f"narrow table {narrow.observed:.3f} x pgbench -i: its foreign key is checked per row; "
-                     f"unconstrained ratio {section['narrow_vs_pgbench']['unconstrained_ratio']}")
+        ratios = section["narrow_vs_pgbench"]
+        # Expected only while the server itself cannot insert these rows, with these constraints, as fast as
+        # pgbench -i loads its unconstrained table; otherwise the loader is at fault and this fails.
+        assert ratios["server_side_ceiling_ratio"] < 1.0, ratios
+        pytest.xfail(f"narrow table {narrow.observed:.3f} x pgbench -i: the server's own INSERT ... SELECT of "
+                     f"the same rows with the same constraints reaches {ratios['server_side_ceiling_ratio']} x "
+                     f"(the per-row foreign-key trigger); unconstrained copy {ratios['unconstrained_ratio']} x")
