@@ -62,7 +62,8 @@ def render_html(results: Results) -> str:
     other = [("Backup", view.section_facts(results.backup)), ("Faults", view.section_facts(results.faults))]
     return env.get_template("report.html.j2").render(
         results=results, banner=view.banner(results), gates=view.gate_rows(results), stages=results.stages,
-        scenarios=scenarios, figures=figures, load_facts=view.load_summary(load),
+        scenarios=scenarios, fidelity=view.bench_fidelity(results.bench), figures=figures,
+        load_facts=view.load_summary(load),
         load_groups=view.load_groups(load), steps=steps, migration_facts=view.migration_facts(results.migrations),
         capacity_rows=capacity_rows(results.capacity), other_sections=other,
         dataset=view.dataset_rows(results), environment=view.environment_rows(results),

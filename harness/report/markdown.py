@@ -43,6 +43,8 @@ def render_markdown(results: Results) -> str:
                   "|---|---|---|---|---|---|---|"]
         lines += [f"| {_cell(s['name'])} | {s['kind']} | {_num(s['p50_ms'])} | {_num(s['p95_ms'])} "
                   f"| {_num(s['p99_ms'])} | {_num(s['target_ms'])} | {_num(s['recall'])} |" for s in scenarios]
+        fidelity = view.bench_fidelity(results.bench)
+        lines += ["", fidelity] if fidelity else []
     else:
         lines.append("Benchmarks: not run.")
     lines += ["", "</details>", ""]

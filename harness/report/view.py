@@ -158,6 +158,20 @@ def load_timeline(load: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return []
 
 
+def bench_fidelity(bench: Mapping[str, Any] | None) -> str | None:
+    """One sentence on how much of each measured latency is the harness rather than the server."""
+    fid = bench.get("fidelity") if isinstance(bench, Mapping) else None
+    if not isinstance(fid, Mapping) or not fid.get("samples"):
+        return None
+    met = "met" if fid.get("within_target") else "NOT met"
+    return (f"Harness overhead per query (p50 over {fid['samples']} queries): "
+            f"{_fmt(number(fid, 'overhead_p50_ms'), 'ms')} against a server-side p50 of "
+            f"{_fmt(number(fid, 'server_p50_ms'), 'ms')} (server time from "
+            f"{', '.join(fid.get('server_time_from') or ['?'])}; SELECT 1 round trip "
+            f"{_fmt(number(fid, 'roundtrip_floor_p50_ms'), 'ms')}); criterion <= "
+            f"{_fmt(number(fid, 'overhead_target_ms'), 'ms')}: {met}.")
+
+
 def load_summary(load: Mapping[str, Any] | None) -> list[tuple[str, str]]:
     """Scalar facts of the load run (model, users, rate, duration, totals) as label/value pairs."""
     if not isinstance(load, Mapping):

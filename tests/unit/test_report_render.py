@@ -66,6 +66,9 @@ def full_results(tight_ward_target: bool = False) -> Results:
         load={"model": "closed", "users": 20, "duration_s": 60, "timeline": timeline,
               "summary": {"qps": 980.0, "in_flight_mean": 7.5}, "roles": {"readers": readers},
               "scenarios": [{"name": "ward_dashboard", "kind": "ward", **readers}]},
+        bench={"fidelity": {"samples": 360, "overhead_p50_ms": 0.135, "server_p50_ms": 0.417,
+                            "overhead_target_ms": 0.2, "within_target": True, "roundtrip_floor_p50_ms": 0.105,
+                            "server_time_from": ["server log"]}},
         capacity={"points": points, "fits": fit_section(points, "posts", {"ward_dashboard": 100.0})},
         gates=gates,
         selection={"stages": ["schema", "bench"], "not_run": [], "skip": [], "only": []})
@@ -84,7 +87,8 @@ def test_html_is_self_contained_with_every_section() -> None:
     assert "PASSED" in html and "<svg" in html
     for marker in ("Scenario latency", "Recall against latency", "Under load", "all readers", "in flight mean",
                    "Migrations", "Capacity", "reads under load", "p95 1.2 -&gt; 200 ms; 4 blocked",
-                   "Dataset", "Environment", "AccessExclusiveLock", "18.4", "0.8.5"):
+                   "Dataset", "Environment", "AccessExclusiveLock", "18.4", "0.8.5",
+                   "Harness overhead per query (p50 over 360 queries): 0.135 ms", "server log"):
         assert marker in html, marker
     assert html.count("<svg") >= 5  # latency, recall, load, migrations, capacity
     # No network: nothing fetched from elsewhere.
@@ -109,6 +113,7 @@ def test_failed_gate_is_red_everywhere() -> None:
     assert "FAILED" in html and 'class="row-fail"' in html
     md = render_markdown(results)
     assert md.startswith("## ❌") and "❌ | ward_dashboard p95" in md
+    assert "0.135 ms against a server-side p50 of 0.417 ms (server time from server log" in md
 
 
 def test_skipped_stage_makes_the_banner_partial() -> None:
