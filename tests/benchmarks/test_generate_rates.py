@@ -10,37 +10,26 @@ from __future__ import annotations
 import io
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.console import Console
 
-from harness import alembic_project
 from harness.config import load_profile
 from harness.datagen import benchmark as peers
 from harness.datagen.loader import load_dataset
-from harness.db import Database, ServerHandle
+from harness.db import Database
 
 
 @pytest.mark.slow
-def test_generate_rates_against_peers(pg_server: ServerHandle, benchmark: Any, tmp_path: Path) -> None:
-    scale = float(os.environ.get("WARDBENCH_BENCH_SCALE", "1"))
-    name = f"t_rates_{secrets.token_hex(4)}"
-    pg_server.create_database(name)
-    db = Database(pg_server.database_dsn(name), name, pg_server, disposable=True)
-    try:
-        alembic_project.upgrade(db, "head")
+def test_generate_rates_against_peers(head_db: Database, bench_scale: float, benchmark: Any, tmp_path: Path) -> None:
+    def load() -> dict[str, Any]:
+        return load_dataset(head_db, load_profile("ci"), bench_scale, seed=7, console=Console(file=io.StringIO()))
 
-        def load() -> dict[str, Any]:
-            return load_dataset(db, load_profile("ci"), scale, seed=7, console=Console(file=io.StringIO()))
-
-        summary = benchmark.pedantic(load, rounds=1, iterations=1)
-        section, gates = peers.run(db, summary)
-    finally:
-        pg_server.drop_database(name)
-    benchmark.extra_info.update({"scale": scale, "total_s": summary["total_s"], **section})
+    summary = benchmark.pedantic(load, rounds=1, iterations=1)
+    section, gates = peers.run(head_db, summary)
+    benchmark.extra_info.update({"scale": bench_scale, "total_s": summary["total_s"], **section})
     out = Path(os.environ.get("WARDBENCH_BENCH_OUT", tmp_path / "generate-rates.json"))
     out.write_text(json.dumps({"summary": summary, "benchmark": section,
                                "gates": [g.to_dict() for g in gates]}, indent=2, default=str))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import secrets
 import statistics
 from pathlib import Path
 from typing import Any
@@ -19,35 +18,27 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from harness import alembic_project
 from harness.bench.runner import BenchOptions, run_bench
 from harness.bench.scenarios import load_scenarios, suite_kinds
 from harness.config import build_config, load_profile
 from harness.datagen.loader import load_dataset
-from harness.db import Database, ServerHandle
+from harness.db import Database
 from harness.results import Results
 
 
 @pytest.mark.slow
-def test_harness_overhead_within_criterion(pg_server: ServerHandle, benchmark: Any, tmp_path: Path) -> None:
-    scale = float(os.environ.get("WARDBENCH_BENCH_SCALE", "1"))
-    name = f"t_overhead_{secrets.token_hex(4)}"
-    pg_server.create_database(name)
-    db = Database(pg_server.database_dsn(name), name, pg_server, disposable=True)
-    try:
-        alembic_project.upgrade(db, "head")
-        load_dataset(db, load_profile("ci"), scale, seed=7, console=Console(file=io.StringIO()))
-        cfg = build_config(reports_dir=tmp_path, profile="ci")
-        results = Results(run_id=cfg.run_id, command="bench")
-        options = BenchOptions.from_config(cfg)
+def test_harness_overhead_within_criterion(head_db: Database, bench_scale: float, benchmark: Any,
+                                           tmp_path: Path) -> None:
+    load_dataset(head_db, load_profile("ci"), bench_scale, seed=7, console=Console(file=io.StringIO()))
+    cfg = build_config(reports_dir=tmp_path, profile="ci")
+    results = Results(run_id=cfg.run_id, command="bench")
+    options = BenchOptions.from_config(cfg)
 
-        def bench() -> list[dict[str, Any]]:
-            return run_bench(cfg, db, results, load_scenarios(None, suite_kinds("all")), options,
-                             Console(file=io.StringIO()))
+    def bench() -> list[dict[str, Any]]:
+        return run_bench(cfg, head_db, results, load_scenarios(None, suite_kinds("all")), options,
+                         Console(file=io.StringIO()))
 
-        records = benchmark.pedantic(bench, rounds=1, iterations=1)
-    finally:
-        pg_server.drop_database(name)
+    records = benchmark.pedantic(bench, rounds=1, iterations=1)
     fidelity = (results.bench or {})["fidelity"]
     per_scenario = {r["name"]: {k: r.get(k) for k in ("server_p50_ms", "client_p50_ms", "overhead_p50_ms",
                                                       "overhead_p50_vs_explain_ms", "roundtrip_floor_ms")}
