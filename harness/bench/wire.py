@@ -2,8 +2,9 @@
 
 `cursor.execute()` converts the query, dumps the parameters and drives non-blocking libpq through
 Python generators, all inside the timed region. Client time minus EXPLAIN ANALYZE time of the same
-queries, p50, measured here: 0.32 ms that way (~0.5 ms on vector queries), 0.21 ms with one blocking
-libpq call on pre-encoded parameters; a C client's `SELECT 1` round trip (pgbench) takes 0.09 ms.
+queries, p50 over the reference scenarios, measured here in two runs: 0.24-0.32 ms that way (vector
+queries the most), 0.16-0.21 ms with one blocking libpq call on pre-encoded parameters; a C client's
+`SELECT 1` round trip (pgbench) takes 0.09 ms.
 The clock now covers one extended-protocol round trip (Parse/Bind/Execute/Sync, or Bind/Execute of a
 prepared statement), as pgbench's does.
 """
