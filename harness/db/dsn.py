@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
 from harness.db.base import ServerHandle, check_pgvector, redact_dsn
-from harness.db.embedded import bin_dir
+from harness.db.embedded import bin_dir, running_persistent
 from harness.errors import EnvironmentFailure, UsageError
 
 if TYPE_CHECKING:
@@ -45,4 +46,15 @@ def open_server(cfg: RunConfig) -> Iterator[ServerHandle]:
         raise EnvironmentFailure(f"cannot reach {redact_dsn(dsn)}: {redact_dsn(first)}") from exc
     check_pgvector(dsn)
     # Client tools come from the embedded package: pg_dump/pgbench 18 work against servers 16 and up.
-    yield ServerHandle(dsn, "dsn", bin_dir(18))
+    yield ServerHandle(dsn, "dsn", bin_dir(18), own_server_log(dsn))
+
+
+def own_server_log(dsn: str) -> Path | None:
+    """The log file of the `wardbench db start` server when `dsn` names it, else None (not ours to read)."""
+    server = running_persistent()
+    if server is None:
+        return None
+    params = conninfo_to_dict(dsn)
+    host, port = str(params.get("host") or ""), str(params.get("port") or "5432")
+    local = host in ("127.0.0.1", "localhost", str(server.pgdata))
+    return server.log_file if local and port == str(server.port) else None

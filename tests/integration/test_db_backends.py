@@ -14,6 +14,7 @@ import pytest
 from harness.config import build_config
 from harness.db import ServerHandle, open_database
 from harness.db.container import docker_client
+from harness.db.dsn import own_server_log
 from harness.errors import EnvironmentFailure
 
 WARDBENCH = str(Path(sys.executable).with_name("wardbench"))
@@ -41,6 +42,11 @@ def test_db_start_status_stop_prints_a_working_dsn(tmp_path: Path) -> None:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         status = _run("db", "status", env=env)
         assert status.returncode == 0 and dsn in status.stdout
+        with pytest.MonkeyPatch.context() as mp:  # --dsn naming this server: its log can give server timings
+            mp.setenv("WARDBENCH_HOME", env["WARDBENCH_HOME"])
+            log = own_server_log(dsn)
+            assert log is not None and log.is_file() and log.parent.parent == tmp_path / "home" / "pg18"
+            assert own_server_log(dsn.replace("127.0.0.1", "192.0.2.1")) is None
         assert _run("db", "start", env=env).stdout.strip() == dsn  # idempotent: finds the running one
     finally:
         assert _run("db", "stop", env=env).returncode == 0
