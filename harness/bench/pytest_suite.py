@@ -177,8 +177,10 @@ def test_scenario(benchmark: Any, name: str) -> None:
             record["plan_summary"] = plans.summarize(conn, record["plan"], PLAN["large_table_rows"])
             log = Path(PLAN["server_log"]) if PLAN.get("server_log") else None
             record.update(_fidelity_pairs(conn, ex, spec, timed[:PLAN["explain_samples"]], log))
-            row = conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()
-            record["prepared_statements"] = int(row[0]) if row else None
+            # Whether the statement that was timed ended up prepared (psycopg's own catalog queries aside).
+            row = conn.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement = %s",
+                               (wire.to_dollar(spec["sql"])[0],)).fetchone()
+            record["timed_statement_prepared"] = bool(row and row[0])
     except Exception as exc:
         record["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         raise

@@ -195,7 +195,7 @@ def judge(cfg: RunConfig, db: Database, m: Measured, params: list[dict[str, Any]
                               "count": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None,
                               "qps": None, "margin": None, "plan": obs.get("plan_summary"),
                               "plan_shapes": obs.get("plan_shapes"),
-                              "prepared_statements": obs.get("prepared_statements")}
+                              "timed_statement_prepared": obs.get("timed_statement_prepared")}
     if m.timings_s:
         record.update(latency_summary_ms(m.timings_s))
         record["samples_ms"] = [round(t * 1e3, 4) for t in m.timings_s[:MAX_SAMPLES]]  # raw, for `compare`

@@ -62,7 +62,7 @@ def test_every_reference_scenario_is_measured_and_gated(tiny_db: Database, tmp_p
         assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] <= r["max_ms"]
         assert by_gate[f"{r['name']} p95"].verdict == "pass"
         assert r["margin"] == pytest.approx((r["target_ms"] - r["p95_ms"]) / r["target_ms"])
-        assert r["prepared_statements"] == 0  # prepare_threshold=None: every execution planned afresh
+        assert r["timed_statement_prepared"] is False  # prepare_threshold=None: every execution planned afresh
         assert r["plan"]["nodes"] and r["server_p50_ms"] > 0
         if r["kind"] == "vector":
             label = f"{r['name']} [{r['selectivity']}]"
@@ -144,6 +144,14 @@ def test_without_a_readable_server_log_server_time_comes_from_explain(tiny_db: D
     fidelity = results.bench["fidelity"] if results.bench else {}
     assert fidelity["server_time_from"] == ["explain analyze"] and fidelity["samples"] == 4
     assert record["server_time_from"] == "explain analyze" and "overhead_p50_vs_explain_ms" not in record
+
+
+def test_a_prepare_threshold_prepares_the_timed_statement(tiny_db: Database, tmp_path: Path) -> None:
+    opts = BenchOptions(rounds=8, warmup_rounds=1, recall_queries=1, explain_samples=1, prepare_threshold=2)
+    results, (record,) = _bench(tiny_db, tmp_path, options=opts, only={"latest_posts_in_ward"})
+    assert record["errors"] == 0 and record["count"] == 8
+    assert record["timed_statement_prepared"] is True  # run 10 times: prepared from the third
+    assert results.bench and results.bench["prepare_threshold"] == 2
 
 
 def test_missed_latency_target_fails_its_gate(tiny_db: Database, tmp_path: Path) -> None:
