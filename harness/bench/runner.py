@@ -184,8 +184,11 @@ def _fidelity(m: Measured) -> dict[str, Any]:
 
 
 def judge(cfg: RunConfig, db: Database, m: Measured, params: list[dict[str, Any]],
-          options: BenchOptions) -> tuple[dict[str, Any], list[Gate]]:
-    """The scenario's results record and its gates (p95, errors; rows and recall for vector scenarios)."""
+          options: BenchOptions, fidelity: dict[str, Any]) -> tuple[dict[str, Any], list[Gate]]:
+    """The scenario's results record and its gates (p95, errors; rows and recall for vector scenarios).
+
+    `fidelity` is `_fidelity(m)`; its per-query lists stay out of the record.
+    """
     s, obs = m.scenario, m.observed
     target = s.target_ms(cfg.targets)
     error = obs.get("error")
@@ -199,7 +202,6 @@ def judge(cfg: RunConfig, db: Database, m: Measured, params: list[dict[str, Any]
     if m.timings_s:
         record.update(latency_summary_ms(m.timings_s))
         record["samples_ms"] = [round(t * 1e3, 4) for t in m.timings_s[:MAX_SAMPLES]]  # raw, for `compare`
-    fidelity = _fidelity(m)
     record.update({k: v for k, v in fidelity.items() if k not in ("overhead_ms", "server_ms")})
     why = f"scenario failed: {error}" if error else "no timings recorded"
     p95 = evaluate(f"{s.name} p95", STAGE, record["p95_ms"], target, "ms", "<", why)
@@ -250,10 +252,10 @@ def run_bench(cfg: RunConfig, db: Database, results: Results, scenarios: list[Sc
     methods: set[str] = set()
     for m in _collect(json_path, out, scenarios):
         timed = draws[m.scenario.name][options.warmup_rounds:]
-        record, gates = judge(cfg, db, m, timed, options)
+        fid = _fidelity(m)
+        record, gates = judge(cfg, db, m, timed, options, fid)
         records.append(record)
         results.gates.extend(gates)
-        fid = _fidelity(m)
         overheads += fid.get("overhead_ms", [])
         servers += fid.get("server_ms", [])
         methods |= {fid["server_time_from"]} if fid else set()
