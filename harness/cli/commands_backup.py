@@ -40,6 +40,16 @@ def new_results(cfg: RunConfig, command: str) -> Results:
         "name": cfg.profile, **cfg.profile_data, "scale_factor": cfg.scale_factor, "seed": cfg.seed})
 
 
+def run_stage(cfg: RunConfig, results: Results, stage: str, console: Console) -> None:
+    """Run `stage` in the run's database, after PREPARE_STAGES when the harness created it empty."""
+    with open_database(cfg) as db:
+        console.print(f"database: {db.display_dsn}")
+        results.environment = collect_environment(db)
+        names = [s for s in PREPARE_STAGES if s in STAGES and db.disposable] + [stage]
+        results.selection = {"stages": names}
+        run_stages(cfg, db, results, names, console)
+
+
 def finish(cfg: RunConfig, results: Results, json: Path | None, console: Console) -> None:
     """Write results.json (and the --json copy), print each gate, exit with the run's code."""
     path = results.write(cfg.run_dir / "results.json")
@@ -68,10 +78,5 @@ def verify(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in
                       keep_database=keep_database)
     console = Console(stderr=True)
     results = new_results(cfg, "backup verify")
-    with open_database(cfg) as db:
-        console.print(f"database: {db.display_dsn}")
-        results.environment = collect_environment(db)
-        names = [s for s in PREPARE_STAGES if s in STAGES and db.disposable] + ["backup"]
-        results.selection = {"stages": names}
-        run_stages(cfg, db, results, names, console)
+    run_stage(cfg, results, "backup", console)
     finish(cfg, results, json, console)

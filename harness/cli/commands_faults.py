@@ -5,11 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 
 from harness.cli import app
-from harness.cli.commands_backup import PREPARE_STAGES, finish, new_results
+from harness.cli.commands_backup import finish, new_results, run_stage
 from harness.cli.options import Backend, Dsn, InPlace, JsonOut, PgVersion, ReportsDir, ScaleFactor, Seed, make_config
-from harness.db import open_database
-from harness.environment import collect_environment
-from harness.pipeline import STAGES, run_stages
 
 # The load fault needs only a small dataset to read: ci profile x 0.01 unless told otherwise.
 DEFAULT_SCALE_FACTOR = 0.01
@@ -29,12 +26,7 @@ def faults(backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False, 
                       scale_factor=scale_factor or DEFAULT_SCALE_FACTOR, reports_dir=reports_dir)
     console = Console(stderr=True)
     results = new_results(cfg, "faults")
-    with open_database(cfg) as db:
-        console.print(f"database: {db.display_dsn}")
-        results.environment = collect_environment(db)
-        names = [s for s in PREPARE_STAGES if s in STAGES and db.disposable] + ["faults"]
-        results.selection = {"stages": names}
-        run_stages(cfg, db, results, names, console)
+    run_stage(cfg, results, "faults", console)
     for fault in (results.faults or {}).get("faults", []):
         console.print(f"{'survived' if fault['survived'] else 'FAILED':>9} {fault['name']}: {fault['message']}",
                       highlight=False)

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from harness.cli import app
-from harness.cli.commands_backup import PREPARE_STAGES, finish, new_results
+from harness.cli.commands_backup import finish, new_results, run_stage
 from harness.cli.options import (
     Backend,
     Dsn,
@@ -23,11 +23,8 @@ from harness.cli.options import (
     Seed,
     make_config,
 )
-from harness.db import open_database
-from harness.environment import collect_environment
 from harness.load.stage import LoadOptions
 from harness.load.workload import select_scenarios
-from harness.pipeline import STAGES, run_stages
 
 Users = Annotated[int | None, typer.Option("--users", help="concurrent users (readers and writers)")]
 Duration = Annotated[str | None, typer.Option("--duration", help="length of the mixed run, e.g. 60s, 5m")]
@@ -69,10 +66,5 @@ def load(users: Users = None, duration: Duration = None, rate: Rate = None, proc
     select_scenarios(list(options.scenario_dirs), [])  # and so do bad scenario files
     console = Console(stderr=True)
     results = new_results(cfg, "load")
-    with open_database(cfg) as db:
-        console.print(f"database: {db.display_dsn}")
-        results.environment = collect_environment(db)
-        names = [s for s in PREPARE_STAGES if s in STAGES and db.disposable] + ["load"]
-        results.selection = {"stages": names}
-        run_stages(cfg, db, results, names, console)
+    run_stage(cfg, results, "load", console)
     finish(cfg, results, json, console)
