@@ -12,6 +12,7 @@ import statistics
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -61,6 +62,17 @@ def pgbench_init_rate(db: Database, scale: int = 5, runs: int = 3) -> dict[str, 
             "rows_per_s": round(rows / best) if best > 0 else None, "steps": "dtg (client-side COPY)"}
 
 
+@contextmanager
+def _scratch_transaction(db: Database) -> Iterator[psycopg.Connection[Any]]:
+    """A connection whose open transaction has created the scratch schema; always rolled back."""
+    with db.connect() as conn:
+        try:
+            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCRATCH)))
+            yield conn
+        finally:
+            conn.rollback()
+
+
 def naive_insert_rate(db: Database, rows: int = 1500, locale: str = "en_GB") -> dict[str, Any]:
     """Faker called per row, one INSERT per row, into `posts` with its constraints (rolled back).
 
@@ -93,12 +105,11 @@ def naive_insert_rate(db: Database, rows: int = 1500, locale: str = "en_GB") -> 
 
 def vector_copy_rates(db: Database, rows: int = 5000, seed: int = 0) -> dict[str, Any]:
     """The same vector rows by binary COPY (NumPy-encoded) and by text COPY, into a scratch table."""
-    with db.connect() as conn:
+    with _scratch_transaction(db) as conn:
         dim = int(table_columns(conn, VECTOR_TABLE)["embedding"].typmod)
         register_vector(conn)
         vectors = sample(make_space(dim, 24, seed), np.arange(rows) % 24, np.random.default_rng(seed))
         ids = np.arange(1, rows + 1, dtype=np.int64)
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCRATCH)))
         out: dict[str, Any] = {"rows": rows, "dim": dim}
         for fmt in ("binary", "text"):
             table = sql.Identifier(SCRATCH, f"vectors_{fmt}")
@@ -116,7 +127,6 @@ def vector_copy_rates(db: Database, rows: int = 5000, seed: int = 0) -> dict[str
                             copy.write_row((i, v))
             seconds = time.perf_counter() - t0
             out[fmt] = {"seconds": round(seconds, 4), "rows_per_s": round(rows / seconds)}
-        conn.rollback()
     out["binary_over_text"] = round(out["binary"]["rows_per_s"] / out["text"]["rows_per_s"], 2)
     return out
 
@@ -135,8 +145,7 @@ def narrow_unconstrained_rate(db: Database, rows: int = 500_000) -> dict[str, An
                 "scored_at": start_us + rng.integers(0, 10**12, min(batch, rows - i)),
                 "model": Pooled(models, rng.integers(0, 2, min(batch, rows - i)))}
                for i in range(0, rows, batch))
-    with db.connect() as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCRATCH)))
+    with _scratch_transaction(db) as conn:
         conn.execute(sql.SQL("CREATE TABLE {} (LIKE {})").format(sql.Identifier(SCRATCH, "narrow"),
                                                                  sql.Identifier("public", NARROW_TABLE)))
         cols = table_columns(conn, "narrow", SCRATCH)
@@ -144,7 +153,6 @@ def narrow_unconstrained_rate(db: Database, rows: int = 500_000) -> dict[str, An
         with conn.cursor() as cur:
             copy_batches(cur, "narrow", cols, batches, schema=SCRATCH)
         seconds = time.perf_counter() - t0
-        conn.rollback()
     return {"shape_of": NARROW_TABLE, "rows": rows, "seconds": round(seconds, 4),
             "rows_per_s": round(rows / seconds), "constraints": "none (LIKE without INCLUDING)"}
 
@@ -163,12 +171,11 @@ def narrow_server_side_rates(db: Database, runs: int = 3) -> dict[str, Any]:
     """
     src = sql.Identifier("public", NARROW_TABLE)
     out: dict[str, Any] = {"table": NARROW_TABLE, "runs": runs}
-    with db.connect() as conn:
+    with _scratch_transaction(db) as conn:
         rows = int(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(src)).fetchone()[0])  # type: ignore[index]
         keys = conn.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = "
                             "%s::regclass AND contype IN ('p', 'u', 'f', 'x') ORDER BY contype DESC",
                             (f"public.{NARROW_TABLE}",)).fetchall()
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SCRATCH)))
         for variant, like in (("constrained", "INCLUDING DEFAULTS INCLUDING CONSTRAINTS"), ("unconstrained", "")):
             seconds = []
             for i in range(runs):
@@ -185,7 +192,6 @@ def narrow_server_side_rates(db: Database, runs: int = 3) -> dict[str, Any]:
             out[variant] = {"rows_per_s": round(rows / best) if best > 0 else None, "runs_s": seconds}
         out["rows"] = rows
         out["constraints"] = [d for _, d in keys]
-        conn.rollback()
     return out
 
 
