@@ -79,6 +79,17 @@ def test_every_reference_scenario_is_measured_and_gated(tiny_db: Database, tmp_p
     assert results.bench is not None and results.bench["prepare_threshold"] is None
 
 
+def _ward_scenario(db: Database, tmp_path: Path, name: str, query: str, options: BenchOptions,
+                   extra: str = "") -> tuple[Results, dict[str, Any]]:
+    """Bench one user scenario of kind ward (any ward as its parameter), written to a folder of its own."""
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / f"{name}.toml").write_text(f'name = "{name}"\nkind = "ward"\n{extra}sql = "{query}"\n'
+                                         '[params.ward_id]\nsampler = "any_ward"\n')
+    results, (record,) = _bench(db, tmp_path, [folder], "ward", options, only={name})
+    return results, record
+
+
 def _trap_scenario(folder: Path, iterative: str) -> Path:
     """The ward-filtered search forced onto the HNSW path (enable_sort off), as the planner picks at scale."""
     folder.mkdir()
@@ -155,25 +166,17 @@ def test_a_prepare_threshold_prepares_the_timed_statement(tiny_db: Database, tmp
 
 
 def test_missed_latency_target_fails_its_gate(tiny_db: Database, tmp_path: Path) -> None:
-    folder = tmp_path / "slow"
-    folder.mkdir()
-    (folder / "slow.toml").write_text(
-        'name = "slow_ward"\nkind = "ward"\ntarget_p95_ms = 5\n'
-        'sql = "SELECT pg_sleep(0.01), %(ward_id)s::int AS ward"\n[params.ward_id]\nsampler = "any_ward"\n')
     opts = BenchOptions(rounds=10, warmup_rounds=1, recall_queries=1, explain_samples=2)
-    results, (record,) = _bench(tiny_db, tmp_path, [folder], "ward", opts, only={"slow_ward"})
+    results, record = _ward_scenario(tiny_db, tmp_path, "slow_ward", "SELECT pg_sleep(0.01), %(ward_id)s::int AS ward",
+                                     opts, "target_p95_ms = 5\n")
     gate = next(g for g in results.gates if g.name == "slow_ward p95")
     assert record["p95_ms"] >= 10 and gate.verdict == "fail" and gate.margin is not None and gate.margin < 0
 
 
 def test_failing_query_is_an_error_not_a_pass(tiny_db: Database, tmp_path: Path) -> None:
-    folder = tmp_path / "broken"
-    folder.mkdir()
-    (folder / "broken.toml").write_text(
-        'name = "broken"\nkind = "ward"\nsql = "SELECT * FROM no_such_table WHERE id = %(ward_id)s"\n'
-        '[params.ward_id]\nsampler = "any_ward"\n')
     opts = BenchOptions(rounds=5, warmup_rounds=1, recall_queries=1, explain_samples=1)
-    results, (record,) = _bench(tiny_db, tmp_path, [folder], "ward", opts, only={"broken"})
+    results, record = _ward_scenario(tiny_db, tmp_path, "broken", "SELECT * FROM no_such_table WHERE id = %(ward_id)s",
+                                     opts)
     verdicts = {g.name: g.verdict for g in results.gates}
     assert record["errors"] == 1 and "no_such_table" in record["error"]
     assert verdicts["broken errors"] == "fail" and verdicts["broken p95"] == "not_evaluated"
