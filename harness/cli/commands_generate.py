@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from typing import Annotated
 
 import typer
@@ -10,6 +9,7 @@ from rich.console import Console
 
 from harness import alembic_project
 from harness.cli import app
+from harness.cli.commands_backup import finish
 from harness.cli.options import (
     Backend,
     Dsn,
@@ -59,10 +59,6 @@ def generate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, 
         console.print(f"database: {db.display_dsn}")
         results.environment = collect_environment(db)
         summary = generate_stage(cfg, db, results, benchmark=benchmark, console=console)
-    path = results.write(cfg.run_dir / "results.json")
-    if json is not None:
-        json.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, json)
     for table, info in summary["tables"].items():
         console.print(f"{table:<18} {info['rows']:>10,} rows {info['rows_per_s'] or 0:>12,} rows/s")
     console.print(f"total {summary['total_s']:.1f} s (load {summary['load_s']:.1f} s, indexes "
@@ -74,9 +70,4 @@ def generate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, 
                       f"{narrow['server_side_ceiling_ratio']} x; this loader reaches "
                       f"{narrow['loader_vs_server_side_ceiling']} of that; unconstrained copy "
                       f"{narrow['unconstrained_ratio']} x")
-    for g in results.gates:
-        colour = {"pass": "green", "fail": "red"}.get(g.verdict, "yellow")
-        console.print(f"[{colour}]{g.verdict:>13}[/] {g.name}: observed {g.observed} {g.unit} "
-                      f"(target {g.comparator} {g.target}) {g.reason}")
-    console.print(f"verdict: [bold]{results.verdict}[/]  results: {path}")
-    raise typer.Exit(results.exit_code)
+    finish(cfg, results, json, console)
