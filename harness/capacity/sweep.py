@@ -8,8 +8,6 @@ stage's Locust runner for every level (1 included), so points along the concurre
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -21,21 +19,11 @@ from harness.capacity.fit import fit_section
 from harness.config import RunConfig
 from harness.datagen.loader import load_dataset
 from harness.db import Database
+from harness.db.base import scratch_database
 from harness.gates import evaluate, not_evaluated
 from harness.results import Gate, Results
 
 STAGE = "capacity"
-
-
-@contextmanager
-def fresh_database(db: Database, suffix: str) -> Iterator[Database]:
-    """A new empty database on `db`'s server, dropped afterwards (even on Ctrl-C)."""
-    name = f"{db.name}_{suffix}"[:63]
-    db.server.create_database(name)
-    try:
-        yield Database(db.server.database_dsn(name), name, db.server, disposable=True)
-    finally:
-        db.server.drop_database(name)
 
 
 def _bench_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], options: BenchOptions,
@@ -73,7 +61,7 @@ def run_capacity(cfg: RunConfig, db: Database, scenarios: list[Scenario], scales
     for posts in scales:
         scale = posts / base_posts
         console.rule(f"[bold]capacity: {posts:,} posts (scale {scale:g} of profile {cfg.profile})")
-        with fresh_database(db, f"cap{posts}") as fresh:
+        with scratch_database(db.server, f"{db.name}_cap{posts}"[:63]) as fresh:
             alembic_project.upgrade(fresh, "head")
             started = time.perf_counter()
             summary = load_dataset(fresh, cfg.profile_data, scale, cfg.seed, console=console, parallel_workers=int(

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from rich.console import Console
 
 from harness.config import RunConfig
 from harness.db import Database
+from harness.db.base import scratch_database
 from harness.gates import evaluate
 from harness.results import Gate, Results
 from harness.verify.chain import Chain, load_chain
@@ -57,20 +56,10 @@ def run_verify(db: Database, results: Results, chain: Chain, options: VerifyOpti
     return section
 
 
-@contextmanager
-def side_database(db: Database, label: str) -> Iterator[Database]:
-    """A new empty database on `db`'s server, dropped on exit: the stairway never touches `db` itself."""
-    name = f"wardbench_{label}_{secrets.token_hex(4)}"
-    db.server.create_database(name)
-    try:
-        yield Database(db.server.database_dsn(name), name, db.server, disposable=True)
-    finally:
-        db.server.drop_database(name)
-
-
 def verify_stage(cfg: RunConfig, db: Database, results: Results, ini: Path | None = None) -> None:
     """Pipeline stage: verify the reference chain in a side database so the gate's database stays as it is."""
     chain = load_chain(ini)
     options = VerifyOptions(under_load=bool(cfg.profile_data.get("verify_under_load", False)), seed=cfg.seed)
-    with side_database(db, "verify") as side:
+    # A side database: the stairway never touches `db` itself.
+    with scratch_database(db.server, f"wardbench_verify_{secrets.token_hex(4)}") as side:
         run_verify(side, results, chain, options)
