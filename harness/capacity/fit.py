@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -66,7 +66,6 @@ class Prediction:
     breaks_at: float | None
     breaks_at_ci: list[float | None]
     verdict: str
-    band: dict[str, list[float]] = field(default_factory=dict)
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -139,7 +138,7 @@ def fit_section(points: list[dict[str, Any]], axis: str, targets: dict[str, floa
         if target is not None:
             under = all(y < target for y in ys)
             pred = predict_break(fit, target, max(xs), seed, measured_ok_to=max(xs) if under else None)
-            entry.update({k: v for k, v in asdict(pred).items() if k != "band"})
+            entry.update(asdict(pred))
             top = pred.breaks_at if pred.breaks_at is not None else max(xs)
             entry["band"] = band(fit, min(xs), min(max(top, max(xs)) * 1.2, max(xs) * 1e4), seed)
         else:

@@ -240,9 +240,3 @@ def _leftovers(name: str, sig: signal.Signals, code: int, backend: str, admin_ds
                                    if pgdata else "") + f", none of its {len(started)} child processes left")
     return FaultOutcome(name, True, not problems, what, round(time.perf_counter() - start, 3))
 
-
-def run_cleanup_faults(db: Database) -> list[FaultOutcome]:
-    """The run-level faults, against `db`'s server and against a child's own embedded server."""
-    return [crash_inside_run(db), signal_run(signal.SIGINT, "dsn", db.server.admin_dsn),
-            signal_run(signal.SIGTERM, "embedded", group=False)]
-

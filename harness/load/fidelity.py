@@ -11,7 +11,6 @@ import psycopg
 from harness.bench.sampling import draw_params
 from harness.bench.session import connect
 from harness.db import Database
-from harness.errors import UsageError
 from harness.load.pgbench import run_pgbench
 from harness.load.runner import LocustRun, run_locust
 from harness.load.workload import select_scenarios
@@ -22,10 +21,7 @@ def render_statement(db: Database, scenario_dirs: list[Path], name: str, seed: i
 
     Both pgbench and Locust then run byte-for-byte the same text, so only the clients differ.
     """
-    matches = select_scenarios(scenario_dirs, [name])
-    if not matches:
-        raise UsageError(f"fidelity scenario {name!r} not found")
-    scenario = matches[0]
+    scenario = select_scenarios(scenario_dirs, [name])[0]  # an unknown name is a UsageError there
     with connect(db.dsn) as conn:
         params = draw_params(conn, scenario, 1, seed)[0]
         text = psycopg.ClientCursor(conn).mogrify(scenario.sql, params)

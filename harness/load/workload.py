@@ -36,7 +36,6 @@ class Job:
     sql: str
     settings: dict[str, str] = field(default_factory=dict)
     draws: tuple[dict[str, Any] | None, ...] = (None,)
-    weight: float = 1.0
 
     @property
     def role(self) -> str:
