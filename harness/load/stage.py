@@ -18,9 +18,9 @@ from harness.db import Database
 from harness.errors import UsageError
 from harness.gates import evaluate, not_evaluated
 from harness.load.fidelity import measure_fidelity
-from harness.load.histograms import summarize_ms
 from harness.load.runner import LocustOutcome, LocustRun, run_locust
-from harness.load.summary import by_field, group_histogram, run_summary, scenario_rows, timeline
+from harness.load.schedule import achieved_ratio
+from harness.load.summary import by_field, run_summary, scenario_rows, timeline
 from harness.load.workload import role_of, select_scenarios
 from harness.results import Gate, Results
 
@@ -120,14 +120,14 @@ def prove_concurrency(db: Database, options: LoadOptions, roles: set[str], out: 
     return proof
 
 
-def writer_impact(db: Database, options: LoadOptions, mixed: LocustRun, main: LocustOutcome, out: Path,
+def writer_impact(db: Database, options: LoadOptions, mixed: LocustRun, with_writers: float | None, out: Path,
                   settings: dict[str, str], console: Console) -> dict[str, Any]:
-    """The same readers, pacing and model without the writers: what the writers cost the readers' p95."""
+    """The same readers, pacing and model without the writers: what the writers (readers' p95
+    `with_writers` in the mixed run) cost the readers' p95."""
     alone = run_locust(db, replace(mixed, label="readers_alone", users=mixed.users - mixed.writers, writers=0,
                                    classes=("ReaderUser",), duration_s=options.proof_duration_s,
                                    rate_per_s=mixed.rate_per_s * (mixed.users - mixed.writers) / mixed.users),
                        out, settings, console)
-    with_writers = by_field(main.merged, "role")["reader"]["corrected"]["p95_ms"]
     without = by_field(alone.merged, "role")["reader"]["corrected"]["p95_ms"]
     return {"readers": mixed.users - mixed.writers, "writers": mixed.writers,
             "readers_p95_alone_ms": without, "readers_p95_with_writers_ms": with_writers,
@@ -158,8 +158,8 @@ def load_gates(cfg: RunConfig, outcome: LocustOutcome) -> list[Gate]:
     """p95 per kind (corrected), error rate, and in the open model the achieved arrival rate."""
     merged = outcome.merged
     gates = []
-    for kind in sorted({s["kind"] for s in merged.scenarios.values()}):
-        p95 = summarize_ms(group_histogram(merged, kind))["p95_ms"]
+    for kind, group in by_field(merged, "kind").items():
+        p95 = group["corrected"]["p95_ms"]
         gates.append(evaluate(f"load p95 {kind} ({role_of(kind)}s, from intended start)", "load", p95,
                               _target(cfg, f"{kind}_p95_ms"), "ms", "<"))
     requests = merged.count + merged.warmup_requests  # warm-up requests are not timed, but their errors count
@@ -167,7 +167,7 @@ def load_gates(cfg: RunConfig, outcome: LocustOutcome) -> list[Gate]:
     gates.append(evaluate("load error rate", "load", rate, _target(cfg, "load_error_rate"), "fraction", "<=",
                           "no requests completed"))
     if outcome.run.rate_per_s:
-        ratio = run_summary(merged)["achieved_ratio"]
+        ratio = achieved_ratio(merged.sent_in_time, merged.due)
         gate = evaluate(f"load achieved rate of {outcome.run.rate_per_s:g}/s asked", "load", ratio,
                         _target(cfg, "load_achieved_rate"), "fraction", ">=", "no request was due")
         gate.reason = gate.reason or f"{merged.sent_in_time} of {merged.due} scheduled requests sent by the end"
@@ -212,7 +212,8 @@ def run_load(cfg: RunConfig, db: Database, results: Results, options: LoadOption
                                     if role_of(s.kind) == "reader"), default=None)
     section["concurrency"] = proof
     if mixed.writers:
-        section["writer_impact"] = writer_impact(db, options, mixed, main, out, settings, console)
+        section["writer_impact"] = writer_impact(db, options, mixed, section["roles"]["reader"]["corrected"]["p95_ms"],
+                                                 out, settings, console)
     gates = load_gates(cfg, main) + concurrency_gates(cfg, proof)
     try:
         fidelity = measure_fidelity(db, out, list(options.scenario_dirs), options.fidelity_scenario,

@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hdrh.histogram import HdrHistogram
-
 from harness.load.histograms import merge_encoded, summarize_ms
 from harness.load.schedule import achieved_ratio
 from harness.load.workload import role_of
@@ -135,15 +133,6 @@ def by_field(merged: MergedLoad, field_name: str) -> dict[str, dict[str, Any]]:
         key = role_of(s["kind"]) if field_name == "role" else s["kind"]
         groups.setdefault(key, []).append(name)
     return {key: _group(merged, names) for key, names in sorted(groups.items())}
-
-
-def group_histogram(merged: MergedLoad, kind: str, which: str = "corrected") -> HdrHistogram:
-    """The merged histogram of every scenario of `kind`."""
-    hist = merge_encoded([])
-    for s in merged.scenarios.values():
-        if s["kind"] == kind:
-            hist.add(s[which])
-    return hist
 
 
 def timeline(merged: MergedLoad) -> list[dict[str, Any]]:
