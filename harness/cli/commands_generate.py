@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from harness import alembic_project
 from harness.cli import app
 from harness.cli.commands_backup import finish
 from harness.cli.options import (
@@ -23,9 +22,7 @@ from harness.cli.options import (
     Seed,
     make_config,
 )
-from harness.datagen.loader import check_ready
 from harness.datagen.plan import make_plan
-from harness.datagen.stage import generate as generate_stage
 from harness.db import open_database
 from harness.environment import collect_environment
 from harness.results import Results
@@ -52,6 +49,11 @@ def generate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, 
     results = Results(run_id=cfg.run_id, command="generate",
                       profile={"name": cfg.profile, **cfg.profile_data, "scale_factor": cfg.scale_factor,
                                "seed": cfg.seed})
+    # Imported here: alembic, SQLAlchemy and Faker cost a CLI start that only parses or refuses input.
+    from harness import alembic_project
+    from harness.datagen.loader import check_ready
+    from harness.datagen.stage import generate as generate_stage
+
     with open_database(cfg) as db:
         if db.disposable:  # created empty by the harness for this run: bring it to head first
             alembic_project.upgrade(db, "head")

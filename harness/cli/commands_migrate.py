@@ -16,10 +16,7 @@ from harness.environment import collect_environment
 from harness.errors import UsageError
 from harness.results import Results
 from harness.verify import junit
-from harness.verify.chain import load_chain
 from harness.verify.render import print_migrations
-from harness.verify.stage import run_verify
-from harness.verify.stairway import VerifyOptions
 
 migrate_app = typer.Typer(no_args_is_help=True, help="Verify an Alembic migration chain.")
 app.add_typer(migrate_app, name="migrate")
@@ -37,6 +34,11 @@ def verify(alembic_ini: AlembicIni = None, under_load: UnderLoad = False, json: 
            in_place: InPlace = False, pg_version: PgVersion = None, seed: Seed = None,
            keep_database: Keep = False) -> None:
     """Seed, checksum, upgrade, downgrade, compare at every revision; exit 1 when a step loses data."""
+    # Imported here: alembic and SQLAlchemy cost every other command's start.
+    from harness.verify.chain import load_chain
+    from harness.verify.stage import run_verify
+    from harness.verify.stairway import VerifyOptions
+
     chain = load_chain(alembic_ini)  # a bad path or two heads: exit 2 before any database is touched
     cfg = make_config(backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version, seed=seed,
                       keep_database=keep_database)
