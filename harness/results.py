@@ -20,6 +20,17 @@ SCHEMA_VERSION = 1
 Verdict = Literal["pass", "fail", "not_evaluated"]
 
 
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Temp file + rename, so a crash never leaves half a file (results, reports, comparisons)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.chmod(tmp, 0o644)  # mkstemp creates 0600; these files are meant to be read by others (CI artifact servers)
+    os.replace(tmp, path)
+    return path
+
+
 @dataclass
 class Gate:
     """A target and what was observed against it. `comparator` says which side of the target passes."""
@@ -100,15 +111,8 @@ class Results:
         return data
 
     def write(self, path: Path) -> Path:
-        """Write atomically (temp file + rename) so a crash never leaves half a results file."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".results-", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(self.to_dict(), fh, indent=2, default=str)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; a results file is meant to be shared
-        os.replace(tmp, path)
-        return path
+        """Write atomically so a crash never leaves half a results file."""
+        return write_text_atomic(path, json.dumps(self.to_dict(), indent=2, default=str) + "\n")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Results:

@@ -12,9 +12,8 @@ from rich.table import Table
 
 from harness.cli import app
 from harness.cli.options import JsonOut
-from harness.report import write_text_atomic
 from harness.report.compare import compare_results, parse_threshold
-from harness.results import Results
+from harness.results import Results, write_text_atomic
 
 _STYLE = {"slower": "red", "faster": "green", "unchanged": "", "not_evaluated": "yellow"}
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from harness.results import Results
+from harness.results import Results, write_text_atomic
 
 # Renderer registry: file name -> function of Results returning the file's text.
 Renderer = Callable[[Results], str]
@@ -20,17 +18,6 @@ def renderers() -> dict[str, Renderer]:
     from harness.report.markdown import render_markdown
 
     return {"report.html": render_html, "summary.md": render_markdown, "junit.xml": render_junit}
-
-
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Temp file + rename, so a crash never leaves half a report."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be read by others (CI artifact servers)
-    os.replace(tmp, path)
-    return path
 
 
 def write_reports(results: Results, out_dir: Path) -> dict[str, Path]:
