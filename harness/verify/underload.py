@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from harness.bench.timing import percentile
 from harness.errors import EnvironmentFailure
 from harness.verify.checksums import probe_vector
 
@@ -161,13 +162,9 @@ class ReadWorkload:
             thread.join()
 
 
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile; None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, int(-(-q * len(ordered) // 100)))
-    return ordered[min(rank, len(ordered)) - 1]
+def p95(values: list[float]) -> float | None:
+    """Nearest-rank p95 (bench.timing's); None for no values."""
+    return percentile(values, 95) if values else None
 
 
 def summarize(samples: list[Sample], waits: list[tuple[int, float]], step_start: float,
@@ -178,7 +175,7 @@ def summarize(samples: list[Sample], waits: list[tuple[int, float]], step_start:
                       (s.intended < step_start < s.ended)]
     blocked = [s for s in during_samples
                if any(pid == s.pid and s.started <= t <= s.ended for pid, t in waits)]
-    p95_before, p95_during = percentile(before, 95), percentile([s.latency_ms for s in during_samples], 95)
+    p95_before, p95_during = p95(before), p95([s.latency_ms for s in during_samples])
     return {"reads_before": len(before), "reads_during": len(during_samples),
             "p95_before_ms": _round(p95_before), "p95_during_ms": _round(p95_during),
             "p95_ratio": _round(p95_during / p95_before) if p95_before and p95_during is not None else None,
