@@ -6,7 +6,9 @@ import configparser
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
@@ -90,10 +92,15 @@ def downgrade(db: Database, revision: str = "base", ini_path: Path | None = None
 def current_revision(db: Database) -> str | None:
     """The revision recorded in alembic_version, or None at base / before any migration."""
     with db.connect() as conn:
-        exists = conn.execute("SELECT to_regclass('alembic_version')").fetchone()
-        if exists is None or exists[0] is None:
-            return None
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return revision_of(conn)
+
+
+def revision_of(conn: psycopg.Connection[Any]) -> str | None:
+    """`current_revision` on an open connection."""
+    exists = conn.execute("SELECT to_regclass('alembic_version')").fetchone()
+    if exists is None or exists[0] is None:
+        return None
+    row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
     return str(row[0]) if row else None
 
 

@@ -80,7 +80,7 @@ def _state(db: Database) -> tuple[str | None, dict[str, Any], bool]:
         sums = {t: (c.rows, c.checksum) for t, c in database_checksums(conn).items()}
         column = conn.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'ledger' "
                               "AND column_name = 'amount_pence'").fetchone() is not None
-    return alembic_project.current_revision(db), sums, column
+        return alembic_project.revision_of(conn), sums, column
 
 
 def interrupted_migration(db: Database, kill: Callable[[Database, int], str] = terminate_backend,

@@ -109,12 +109,11 @@ def verify_chain(db: Database, chain: Chain, options: VerifyOptions,
 
 
 def _current(conn: psycopg.Connection[Any]) -> str | None:
+    """The revision now, read in a transaction of its own (the caller's snapshot may predate a migration)."""
     conn.rollback()
-    if conn.execute("SELECT to_regclass('alembic_version')").fetchone() == (None,):
-        return None
-    row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    revision = alembic_project.revision_of(conn)
     conn.rollback()
-    return str(row[0]) if row else None
+    return revision
 
 
 def _checksums(conn: psycopg.Connection[Any], timing: _Timing) -> dict[str, TableChecksum]:
