@@ -24,6 +24,11 @@ def apply_settings(conn: psycopg.Connection[Any], settings: dict[str, str]) -> N
         conn.execute("SELECT set_config(%s, %s, false)", (name, value))
 
 
+def pgoptions(settings: dict[str, str]) -> str:
+    """The same settings for client tools (Locust processes, pgbench) as libpq's PGOPTIONS value."""
+    return " ".join(f"-c {k}={v}" for k, v in sorted(settings.items()))
+
+
 def connect(dsn: str, settings: dict[str, str] | None = None,
             prepare_threshold: int | None = PREPARE_THRESHOLD) -> psycopg.Connection[Any]:
     """An autocommit connection with vector types registered and `settings` applied for the session."""

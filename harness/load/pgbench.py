@@ -9,6 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.bench.session import pgoptions
 from harness.db import Database, redact_dsn
 from harness.errors import EnvironmentFailure
 
@@ -31,8 +32,9 @@ class PgbenchRun:
 
 
 def run_pgbench(db: Database, statement: str, clients: int, duration_s: int, threads: int = 1,
-                settings_env: dict[str, str] | None = None) -> PgbenchRun:
-    """Run `statement` (literal SQL, no parameters) from `clients` connections on `threads` threads.
+                settings: dict[str, str] | None = None) -> PgbenchRun:
+    """Run `statement` (literal SQL, no parameters) from `clients` connections on `threads` threads, with
+    the session `settings` in force (through PGOPTIONS, as the Locust processes get them).
 
     `-M extended` matches our sessions: parameters bound per execution, never prepared (bench.session).
     """
@@ -41,7 +43,9 @@ def run_pgbench(db: Database, statement: str, clients: int, duration_s: int, thr
         script.write_text(statement.strip().rstrip(";") + ";\n")
         args = [str(db.bin_dir / "pgbench"), "-n", "-M", "extended", "-f", str(script), "-T", str(duration_s),
                 "-c", str(clients), "-j", str(min(clients, threads))]
-        env = {**os.environ, **db.libpq_env(), **(settings_env or {})}
+        env = {**os.environ, **db.libpq_env()}
+        if settings:
+            env["PGOPTIONS"] = pgoptions(settings)
         try:
             proc = subprocess.run(args, env=env, capture_output=True, text=True, timeout=duration_s + 120,
                                   check=False)

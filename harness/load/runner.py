@@ -17,6 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from harness.bench.session import pgoptions
 from harness.db import Database, redact_dsn
 from harness.errors import EnvironmentFailure
 from harness.load.summary import MergedLoad, merge_payloads, read_payloads
@@ -94,7 +95,7 @@ def locust_command(run: LocustRun, out_dir: Path) -> list[str]:
 def session_env(db: Database, settings: dict[str, str], label: str) -> dict[str, str]:
     """Environment for load clients: the DSN (kept out of argv), session settings, and an application
     name per run (`wardbench-load/<label>` in pg_stat_activity)."""
-    options = " ".join(f"-c {k}={v}" for k, v in sorted(settings.items()))
+    options = pgoptions(settings)
     env = {**os.environ, "WARDBENCH_DSN": db.dsn, "PGAPPNAME": f"{APPLICATION_NAME}/{label}",
            "PYTHONUNBUFFERED": "1"}
     if options:

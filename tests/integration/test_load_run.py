@@ -18,7 +18,9 @@ from harness.config import build_config, load_profile
 from harness.datagen.loader import load_dataset
 from harness.db import Database, ServerHandle
 from harness.db.embedded import scratch_server
+from harness.errors import EnvironmentFailure
 from harness.load.histograms import merge_encoded
+from harness.load.pgbench import run_pgbench
 from harness.load.runner import LocustOutcome, LocustRun, run_locust
 from harness.load.stage import load_gates
 from harness.load.summary import summarize_ms
@@ -151,3 +153,12 @@ def test_distributed_mode_merges_every_worker_process(tiny_db: Database, tmp_pat
     per_process = [json.loads(p.read_text())["scenarios"] for p in (tmp_path / "distributed").glob("worker-*.json")]
     counts = [sum(s["count"] for s in scenarios.values()) for scenarios in per_process]
     assert len(counts) == 2 and all(counts) and sum(counts) == merged.count
+
+
+def test_pgbench_runs_under_the_session_settings(fresh_db: Database) -> None:
+    """The fidelity peer must run the statement as Locust does: with the scenario's settings in force."""
+    statement = "SELECT 1 / (current_setting('work_mem') = '7MB')::int"  # division by zero unless set
+    run = run_pgbench(fresh_db, statement, clients=1, duration_s=1, settings={"work_mem": "7MB"})
+    assert run.tps > 0 and run.failed == 0
+    with pytest.raises(EnvironmentFailure, match="pgbench failed"):
+        run_pgbench(fresh_db, statement, clients=1, duration_s=1)
