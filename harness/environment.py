@@ -74,9 +74,7 @@ def collect_environment(db: Database | None) -> dict[str, Any]:
             row = conn.execute("SELECT default_version FROM pg_available_extensions WHERE name = 'vector'"
                                ).fetchone()
         env["pgvector_version"] = row[0] if row else None
-        settings = {}
-        for name in SETTINGS:
-            r = conn.execute("SELECT current_setting(%s, true)", (name,)).fetchone()
-            settings[name] = r[0] if r else None
-        env["server_settings"] = settings
+        rows = conn.execute("SELECT s, current_setting(s, true) FROM unnest(%s::text[]) WITH ORDINALITY AS u(s, i) "
+                            "ORDER BY i", (list(SETTINGS),)).fetchall()
+        env["server_settings"] = dict(rows)  # one round trip; an unknown setting gives None
     return env
