@@ -21,8 +21,9 @@ from faker import Faker
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
-from harness.datagen.copy import ColumnData, FieldPool, Pooled, copy_batches, table_columns
+from harness.datagen.copy import ColumnData, FieldPool, Pooled, copy_batches, table_columns, vector_dimension
 from harness.datagen.embeddings import make_space, sample
+from harness.datagen.loader import secondary_indexes
 from harness.db import Database
 from harness.errors import EnvironmentFailure
 from harness.gates import evaluate, not_evaluated
@@ -85,11 +86,9 @@ def naive_insert_rate(db: Database, rows: int = 1500, locale: str = "en_GB") -> 
         wards, sources, start = conn.execute(
             "SELECT (SELECT max(id) FROM wards), (SELECT max(id) FROM content_sources), "
             "(SELECT coalesce(max(id), 0) FROM posts)").fetchone()  # type: ignore[misc]
-        for (name,) in conn.execute(
-                "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
-                "JOIN pg_class t ON t.oid = x.indrelid WHERE t.relname = %s AND NOT EXISTS "
-                "(SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid)", (FAKER_TABLE,)).fetchall():
-            conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+        for name, table, _ in secondary_indexes(conn):
+            if table == FAKER_TABLE:
+                conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
         query = sql.SQL("INSERT INTO {} (id, source_id, ward_id, title, body, topic, published_at) "
                         "VALUES (%s, %s, %s, %s, %s, %s, %s)").format(sql.Identifier(FAKER_TABLE))
         t0 = time.perf_counter()
@@ -106,7 +105,7 @@ def naive_insert_rate(db: Database, rows: int = 1500, locale: str = "en_GB") -> 
 def vector_copy_rates(db: Database, rows: int = 5000, seed: int = 0) -> dict[str, Any]:
     """The same vector rows by binary COPY (NumPy-encoded) and by text COPY, into a scratch table."""
     with _scratch_transaction(db) as conn:
-        dim = int(table_columns(conn, VECTOR_TABLE)["embedding"].typmod)
+        dim = vector_dimension(conn, VECTOR_TABLE, "embedding")
         register_vector(conn)
         vectors = sample(make_space(dim, 24, seed), np.arange(rows) % 24, np.random.default_rng(seed))
         ids = np.arange(1, rows + 1, dtype=np.int64)

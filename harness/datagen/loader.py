@@ -124,7 +124,7 @@ def check_ready(db: Database) -> None:
                                  "generate needs empty tables at head")
 
 
-def _secondary_indexes(conn: psycopg.Connection[Any]) -> list[tuple[str, str, str]]:
+def secondary_indexes(conn: psycopg.Connection[Any]) -> list[tuple[str, str, str]]:
     """(index, table, definition) of dataset-table indexes that back no constraint (safe to rebuild)."""
     rows = conn.execute(
         "SELECT i.relname, t.relname, pg_get_indexdef(i.oid) FROM pg_index x "
@@ -193,7 +193,7 @@ def load_dataset(db: Database, profile: Mapping[str, Any], scale: float, seed: i
         jobs = _jobs(plan, dim)
         settings = _build_settings(max(plan.posts, 1), dim, parallel_workers)
         try:
-            indexes = _secondary_indexes(conn)
+            indexes = secondary_indexes(conn)
             for name, _, _ in indexes:
                 conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
             with _progress(console) as progress, conn.cursor() as cur:
