@@ -16,6 +16,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from harness.report.view import finite  # noqa: E402
+
 plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "wardbench", "font.size": 9,
                      "axes.spines.top": False, "axes.spines.right": False})
 
@@ -154,7 +156,7 @@ def capacity_fits(capacity: dict[str, Any] | None) -> list[tuple[str, str]]:
             continue
         fig, ax = plt.subplots(figsize=(5.6, 3.2))
         ax.scatter(xs, ys, color=INK, s=18, zorder=3, label="measured p95")
-        breaks = float(fit["breaks_at"]) if _finite(fit.get("breaks_at")) else None
+        breaks = float(fit["breaks_at"]) if finite(fit.get("breaks_at")) else None
         # Show at most FAR_X x the measured range: beyond it a line on a log plot says nothing readable.
         x_high = min(breaks * 1.5 if breaks else max(xs) * 10, max(xs) * FAR_X)
         grid = np.geomspace(min(xs) / 1.2, x_high, 60)
@@ -165,7 +167,7 @@ def capacity_fits(capacity: dict[str, Any] | None) -> list[tuple[str, str]]:
             keep = np.asarray(band["x"]) <= x_high
             ax.fill_between(np.asarray(band["x"])[keep], np.asarray(band["low"])[keep],
                             np.asarray(band["high"])[keep], color="#0969da", alpha=0.15, label="95 % interval")
-        target = float(fit["target_ms"]) if _finite(fit.get("target_ms")) else None
+        target = float(fit["target_ms"]) if finite(fit.get("target_ms")) else None
         if target is not None:
             ax.axhline(target, color=TARGET, linewidth=1.5, label="target")
         if breaks is not None and breaks <= x_high:
@@ -186,10 +188,7 @@ def capacity_fits(capacity: dict[str, Any] | None) -> list[tuple[str, str]]:
 def _fit_points(points: list[dict[str, Any]], scenario: str, axis: str, at: Any) -> tuple[list[float], list[float]]:
     """Points of one scenario along `axis`, the other axis held at `at` when given."""
     other = "users" if axis == "posts" else "posts"
-    chosen = [p for p in points if p.get("scenario") == scenario and _finite(p.get(axis))
-              and _finite(p.get("p95_ms")) and (at is None or p.get(other) == at)]
+    chosen = [p for p in points if p.get("scenario") == scenario and finite(p.get(axis))
+              and finite(p.get("p95_ms")) and (at is None or p.get(other) == at)]
     return [float(p[axis]) for p in chosen], [max(float(p["p95_ms"]), 1e-3) for p in chosen]
 
-
-def _finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

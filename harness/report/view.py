@@ -10,9 +10,14 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from harness.results import Gate, Results
+
+
+def finite(value: Any) -> TypeGuard[int | float]:
+    """A finite int or float (bools excluded): what a JSON figure must be before it is drawn or printed."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def number(data: Mapping[str, Any] | None, *keys: str) -> float | None:
@@ -21,7 +26,7 @@ def number(data: Mapping[str, Any] | None, *keys: str) -> float | None:
         return None
     for key in keys:
         value = data.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        if finite(value):
             return float(value)
     return None
 
@@ -30,11 +35,7 @@ def numbers(value: Any) -> list[float]:
     """A list of finite floats from a JSON array (anything else gives [])."""
     if not isinstance(value, Sequence) or isinstance(value, str):
         return []
-    out = []
-    for v in value:
-        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
-            out.append(float(v))
-    return out
+    return [float(v) for v in value if finite(v)]
 
 
 @dataclass(frozen=True)
