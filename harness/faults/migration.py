@@ -13,9 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from alembic import command
-from sqlalchemy import create_engine, pool
 
 from harness import REPO_ROOT, alembic_project
 from harness.db import Database
@@ -32,20 +30,13 @@ def migrate(db: Database, revision: str, ini: Path = FAULT_CHAIN,
             on_backend: Callable[[int], None] | None = None) -> None:
     """Upgrade `db` to `revision` on one connection; `on_backend` learns that connection's backend pid first."""
     cfg = alembic_project.load_config(ini)
-    # A creator, not a URL: any libpq DSN form works, and the password never becomes a SQLAlchemy URL.
-    engine = create_engine("postgresql+psycopg://", creator=lambda: psycopg.connect(db.dsn),
-                           poolclass=pool.NullPool)
-    try:
-        with engine.connect() as conn:
-            pid = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
-            conn.commit()
-            if on_backend is not None:
-                on_backend(pid)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
-            conn.commit()
-    finally:
-        engine.dispose()
+    with alembic_project.connected(cfg, db) as conn:
+        pid = int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+        conn.commit()
+        if on_backend is not None:
+            on_backend(pid)
+        command.upgrade(cfg, revision)
+        conn.commit()
 
 
 def wait_until_stalled(db: Database, pid: int, timeout_s: float = 30) -> bool:
