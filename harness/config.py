@@ -111,6 +111,11 @@ class RunConfig:
     def run_dir(self) -> Path:
         return self.reports_dir / self.run_id
 
+    @property
+    def maintenance_workers(self) -> int:
+        """Parallel workers for index builds: the embedded server's setting, as the loader passes it on."""
+        return int(self.server_settings.get("max_parallel_maintenance_workers", 1))
+
     def with_(self, **changes: Any) -> RunConfig:
         return replace(self, **changes)
 

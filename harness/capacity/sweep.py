@@ -43,7 +43,7 @@ def _load_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], users:
                     only=tuple(s.name for s in scenarios), seed=cfg.seed)
     outcome = run_locust(db, run, cfg.run_dir / "load", {}, console)
     kinds = {s.name: s.kind for s in scenarios}
-    return [{"scenario": r["name"], "kind": kinds.get(r["name"], r.get("kind")), "users": users,
+    return [{"scenario": r["name"], "kind": kinds[r["name"]], "users": users,
              "p95_ms": r["corrected"]["p95_ms"], "p50_ms": r["corrected"]["p50_ms"], "count": r["count"],
              "errors": r["errors"], "tool": "locust (corrected)"} for r in scenario_rows(outcome.merged)
             if r["name"] in kinds]
@@ -64,8 +64,8 @@ def run_capacity(cfg: RunConfig, db: Database, scenarios: list[Scenario], scales
         with scratch_database(db.server, f"{db.name}_cap{posts}"[:63]) as fresh:
             alembic_project.upgrade(fresh, "head")
             started = time.perf_counter()
-            summary = load_dataset(fresh, cfg.profile_data, scale, cfg.seed, console=console, parallel_workers=int(
-                cfg.server_settings.get("max_parallel_maintenance_workers", 1)))
+            summary = load_dataset(fresh, cfg.profile_data, scale, cfg.seed, console=console,
+                                   parallel_workers=cfg.maintenance_workers)
             rows = {t: c["rows"] for t, c in summary["checksums"].items()}
             loads.append({"posts": posts, "scale_factor": scale, "load_s": round(time.perf_counter() - started, 2),
                           "rows": rows})

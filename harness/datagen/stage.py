@@ -17,7 +17,7 @@ def generate(cfg: RunConfig, db: Database, results: Results, benchmark: bool = F
              console: Console | None = None) -> dict[str, Any]:
     """Load the profile's dataset; with `benchmark`, also measure and gate the peer ratios."""
     summary = load_dataset(db, cfg.profile_data, cfg.scale_factor, cfg.seed, console=console,
-                           parallel_workers=int(cfg.server_settings.get("max_parallel_maintenance_workers", 1)))
+                           parallel_workers=cfg.maintenance_workers)
     results.generate = summary
     results.dataset.update({"profile": cfg.profile, "seed": cfg.seed, "scale_factor": cfg.scale_factor,
                             "rows": {t: c["rows"] for t, c in summary["checksums"].items()},
