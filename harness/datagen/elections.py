@@ -134,8 +134,12 @@ def _participating(plan: Plan, kind: str, e: int, n_w: int) -> np.ndarray:
     return stream(plan.seed, ELECTION_KEY, e).random(n_w) < 0.04
 
 
-def election_batches(plan: Plan, geo: Geography, el: Electoral) -> Iterator[ElectionBatch]:
-    """Batches in id order; result ids continue across batches from a precomputed offset."""
+def election_batches(plan: Plan, geo: Geography, el: Electoral, with_results: bool = True) -> Iterator[ElectionBatch]:
+    """Batches in id order; result ids continue across batches from a precomputed offset.
+
+    Without results, each batch stops after the turnout draws (its own stream draws them first, so the
+    turnout is the same) and carries no results.
+    """
     n_w = geo.wards
     present = el.slot_party != -2
     per_ward = present.sum(axis=1)
@@ -162,6 +166,11 @@ def election_batches(plan: Plan, geo: Geography, el: Electoral) -> Iterator[Elec
             registered = np.floor(geo.electorate[idx] * growth * rng.uniform(0.98, 1.02, m)).astype(np.int64)
             rate = np.clip(mean + election_day_effect + ward_effect[idx] + rng.normal(0, 0.03, m), 0.08, 0.93)
             ballots = np.floor(registered * rate).astype(np.int64)
+            turnout = {"election_id": np.full(m, e + 1, dtype=np.int64), "ward_id": idx + 1,
+                       "registered": registered, "ballots_cast": ballots}
+            if not with_results:
+                yield ElectionBatch(turnout, {})
+                continue
             rejected = rng.binomial(ballots, 0.004)
             # Dirichlet around the regional mean over the parties standing; independents get a small mean.
             sp = el.slot_party[idx]
@@ -182,6 +191,4 @@ def election_batches(plan: Plan, geo: Geography, el: Electoral) -> Iterator[Elec
                 "votes": votes[mask],
             }
             next_id += n_rows
-            turnout = {"election_id": np.full(m, e + 1, dtype=np.int64), "ward_id": idx + 1,
-                       "registered": registered, "ballots_cast": ballots}
             yield ElectionBatch(turnout, results)

@@ -70,7 +70,7 @@ def _jobs(plan: Plan, dim: int) -> list[TableLoad]:
     setup = ai.build(plan)
 
     def turnout() -> Iterator[Mapping[str, ColumnData]]:
-        return (b.turnout for b in elections.election_batches(plan, geo, el))
+        return (b.turnout for b in elections.election_batches(plan, geo, el, with_results=False))
 
     def results() -> Iterator[Mapping[str, ColumnData]]:
         return (b.results for b in elections.election_batches(plan, geo, el))
