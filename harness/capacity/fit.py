@@ -1,9 +1,14 @@
-"""Power-law fits of p95 against size or concurrency, and where a target is predicted to break.
+"""Fits of p95 against data size (power law) and concurrency (Universal Scalability Law), and where a
+target is predicted to break, trusted only as far as a backtest and the measured plans allow.
 
-p95 = exp(a) * x^b is fitted as a straight line in log-log space. Its uncertainty comes from the fit's
-covariance: (a, b) are drawn from the multivariate Student t of the least-squares estimate (few points:
-the t tails, not normal ones, keep a three-point fit honest) and each draw's crossing point is solved,
-so the breaking point gets an interval instead of a single number.
+Along size, p95 = exp(a) * x^b is fitted as a straight line in log-log space. Its uncertainty comes from
+the fit's covariance: (a, b) are drawn from the multivariate Student t of the least-squares estimate (few
+points: the t tails, not normal ones, keep a three-point fit honest) and each draw's crossing point is
+solved, so the breaking point gets an interval instead of a single number.
+
+Straight lines fitted to small scales cannot see a plan change or a filter effect, so every fit is
+backtested (fitted without its largest measured point, which it must then predict within
+BACKTEST_BOUND), and a fit whose points ran under different plans is not extrapolated past them.
 """
 
 from __future__ import annotations
@@ -14,11 +19,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
+from scipy import optimize, stats
 
 DRAWS = 4000
 NEVER = 700.0  # log of a crossing treated as never (exp(700) is near the float limit)
 FAR = 100.0  # predictions past FAR x the largest measured size are flagged as long extrapolations
+BACKTEST_BOUND = 0.30  # relative error allowed when predicting the largest measured point from the others
 
 
 @dataclass
@@ -110,11 +116,129 @@ def band(fit: PowerFit, x_low: float, x_high: float, seed: int = 0, points: int 
     return {"x": grid.tolist(), "low": low.tolist(), "high": high.tolist()}
 
 
+@dataclass
+class UslFit:
+    """p95(N) = base_ms * (1 + sigma*(N-1) + kappa*N*(N-1)): Gunther's Universal Scalability Law.
+
+    With no think time, Little's law turns USL throughput N*lambda / (1 + sigma(N-1) + kappa N(N-1)) into
+    response time N / X(N), linear in (base, base*sigma, base*kappa); sigma is contention (queueing on a
+    shared resource), kappa coherency (the cost of users seeing each other), both kept >= 0.
+    """
+
+    base_ms: float
+    sigma: float
+    kappa: float
+
+    def predict(self, users: float) -> float:
+        return self.base_ms * (1 + self.sigma * (users - 1) + self.kappa * users * (users - 1))
+
+    def crossing(self, target_ms: float) -> float:
+        """Users at which p95 reaches `target_ms` (inf when it never grows)."""
+        ratio = target_ms / self.base_ms
+        if self.kappa <= 0:
+            return 1 + (ratio - 1) / self.sigma if self.sigma > 0 else math.inf
+        b, c = self.sigma - self.kappa, 1 - self.sigma - ratio  # kappa N^2 + b N + c = 0
+        return (-b + math.sqrt(b * b - 4 * self.kappa * c)) / (2 * self.kappa)
+
+
+def fit_usl(users: Sequence[float], p95_ms: Sequence[float]) -> UslFit:
+    """Non-negative least squares of the USL's linear form; needs three distinct concurrencies."""
+    n, y = np.asarray(users, float), np.asarray(p95_ms, float)
+    if len(set(n.tolist())) < 3:
+        raise ValueError("a concurrency fit needs measurements at three or more distinct user counts")
+    coef, _ = optimize.nnls(np.column_stack([np.ones_like(n), n - 1, n * (n - 1)]), y)
+    if coef[0] <= 0:
+        raise ValueError("the fitted one-user p95 is not positive")
+    return UslFit(float(coef[0]), float(coef[1] / coef[0]), float(coef[2] / coef[0]))
+
+
+def _point_prediction(axis: str, xs: list[float], ys: list[float], x: float) -> float:
+    """The model of `axis` fitted to (xs, ys), evaluated at x: two sizes already fix a power law."""
+    if axis == "users":
+        return fit_usl(xs, ys).predict(x)
+    slope, intercept = np.polyfit(np.log(xs), np.log(np.maximum(ys, 1e-6)), 1)
+    return float(math.exp(intercept + slope * math.log(x)))
+
+
+def backtest(axis: str, xs: list[float], ys: list[float]) -> dict[str, Any]:
+    """Fit without the largest measured point, predict it, and say whether the error is within the bound."""
+    order = np.argsort(xs)
+    held = int(order[-1])
+    rest = [int(i) for i in order[:-1]]
+    need = 3 if axis == "users" else 2
+    if len({xs[i] for i in rest}) < need:
+        return {"evaluated": False, "reason": f"a backtest needs {need + 1} or more distinct {axis} values"}
+    predicted = _point_prediction(axis, [xs[i] for i in rest], [ys[i] for i in rest], xs[held])
+    error = abs(predicted - ys[held]) / ys[held]
+    return {"evaluated": True, "held_out": xs[held], "measured_ms": ys[held], "predicted_ms": predicted,
+            "error": error, "bound": BACKTEST_BOUND, "within_bound": bool(error <= BACKTEST_BOUND)}
+
+
+def plan_changes(rows: list[dict[str, Any]], axis: str) -> list[dict[str, Any]]:
+    """Consecutive measured points (by `axis`) whose dominant plan differs: the fit spans two regimes."""
+    planned = sorted((r for r in rows if r.get("plan")), key=lambda r: float(r[axis]))
+    return [{"between": [float(a[axis]), float(b[axis])], "from": a["plan"], "to": b["plan"]}
+            for a, b in zip(planned, planned[1:], strict=False) if a["plan"] != b["plan"]]
+
+
+def _fit_power(xs: list[float], ys: list[float], target: float | None, seed: int) -> dict[str, Any]:
+    fit = fit_power_law(xs, ys)
+    half = stats.t.ppf(0.975, fit.dof) * math.sqrt(fit.cov[1][1]) if fit.dof > 0 else math.inf
+    entry: dict[str, Any] = {"intercept": fit.intercept, "slope": fit.slope,
+                             "slope_ci": [float(fit.slope - half), float(fit.slope + half)], "r2": fit.r2,
+                             "dof": fit.dof, "cov": fit.cov}
+    if target is None:
+        return {**entry, "breaks_at": None, "breaks_at_ci": [None, None], "verdict": "no target"}
+    under = all(y < target for y in ys)
+    pred = predict_break(fit, target, max(xs), seed, measured_ok_to=max(xs) if under else None)
+    top = pred.breaks_at if pred.breaks_at is not None else max(xs)
+    return {**entry, **asdict(pred),
+            "band": band(fit, min(xs), min(max(top, max(xs)) * 1.2, max(xs) * 1e4), seed)}
+
+
+def _fit_usl(xs: list[float], ys: list[float], target: float | None) -> dict[str, Any]:
+    fit = fit_usl(xs, ys)
+    entry: dict[str, Any] = {"base_ms": fit.base_ms, "sigma": fit.sigma, "kappa": fit.kappa,
+                             "breaks_at_ci": [None, None]}  # no interval: three parameters on few points
+    if target is None:
+        return {**entry, "breaks_at": None, "verdict": "no target"}
+    crossing = fit.crossing(target)
+    if max(ys) >= target:
+        verdict = "over target within the measured range"
+    elif not math.isfinite(crossing):
+        verdict = "p95 does not grow: no break predicted"
+    else:
+        verdict = f"long extrapolation (>{FAR:g}x measured)" if crossing > FAR * max(xs) else "predicted"
+    return {**entry, "target_ms": target, "breaks_at": _finite_or_none(crossing), "verdict": verdict}
+
+
+def _trusted(entry: dict[str, Any], measured_max: float) -> dict[str, Any]:
+    """Withdraw a break predicted beyond the measured range when the backtest or the plans say not to trust it."""
+    breaks = entry.get("breaks_at")
+    beyond = breaks is None or breaks > measured_max
+    if entry.get("target_ms") is None or not beyond:
+        return entry
+    reason = None
+    if entry["plan_changes"]:
+        c = entry["plan_changes"][-1]
+        reason = f"plan changes from {c['from']} to {c['to']} between {c['between'][0]:g} and {c['between'][1]:g}"
+    elif entry["backtest"]["evaluated"] and not entry["backtest"]["within_bound"]:
+        reason = f"backtest error {entry['backtest']['error']:.0%} > {BACKTEST_BOUND:.0%}"
+    if reason is None:
+        return entry
+    band_ = entry.get("band")
+    if isinstance(band_, dict):  # keep the interval only over what was measured
+        keep = [i for i, x in enumerate(band_["x"]) if x <= measured_max * 1.0001]
+        entry["band"] = {k: [band_[k][i] for i in keep] for k in ("x", "low", "high")}
+    return {**entry, "breaks_at": None, "breaks_at_ci": [None, None], "verdict": f"not extrapolated: {reason}"}
+
+
 def fit_section(points: list[dict[str, Any]], axis: str, targets: dict[str, float], seed: int = 0
                 ) -> list[dict[str, Any]]:
     """Per scenario (and per value of the other axis), fit p95 along `axis` and predict its break.
 
-    `points` rows: scenario, posts, users, p95_ms. `targets` maps scenario name -> p95 target (ms).
+    `points` rows: scenario, posts, users, p95_ms, optionally plan (the dominant plan shape). `targets`
+    maps scenario name -> p95 target (ms). Size is fitted with a power law, concurrency with the USL.
     """
     other = "users" if axis == "posts" else "posts"
     groups: dict[tuple[str, Any], list[dict[str, Any]]] = {}
@@ -124,24 +248,14 @@ def fit_section(points: list[dict[str, Any]], axis: str, targets: dict[str, floa
     fits = []
     for (scenario, at), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
         xs, ys = [float(r[axis]) for r in rows], [float(r["p95_ms"]) for r in rows]
+        target = targets.get(scenario)
         entry: dict[str, Any] = {"scenario": scenario, "axis": axis, "at": at, "n_points": len(rows),
-                                 "target_ms": targets.get(scenario)}
+                                 "target_ms": target, "model": "usl" if axis == "users" else "power law"}
         try:
-            fit = fit_power_law(xs, ys)
+            entry.update(_fit_usl(xs, ys, target) if axis == "users" else _fit_power(xs, ys, target, seed))
         except ValueError as exc:
             fits.append({**entry, "slope": None, "verdict": f"not fitted: {exc}"})
             continue
-        half = stats.t.ppf(0.975, fit.dof) * math.sqrt(fit.cov[1][1]) if fit.dof > 0 else math.inf
-        entry.update(intercept=fit.intercept, slope=fit.slope,
-                     slope_ci=[float(fit.slope - half), float(fit.slope + half)], r2=fit.r2, dof=fit.dof, cov=fit.cov)
-        target = targets.get(scenario)
-        if target is not None:
-            under = all(y < target for y in ys)
-            pred = predict_break(fit, target, max(xs), seed, measured_ok_to=max(xs) if under else None)
-            entry.update(asdict(pred))
-            top = pred.breaks_at if pred.breaks_at is not None else max(xs)
-            entry["band"] = band(fit, min(xs), min(max(top, max(xs)) * 1.2, max(xs) * 1e4), seed)
-        else:
-            entry.update(breaks_at=None, breaks_at_ci=[None, None], verdict="no target")
-        fits.append(entry)
+        entry.update(backtest=backtest(axis, xs, ys), plan_changes=plan_changes(rows, axis))
+        fits.append(_trusted(entry, max(xs)))
     return fits

@@ -15,7 +15,7 @@ from rich.console import Console
 from harness import alembic_project
 from harness.bench.runner import BenchOptions, run_bench
 from harness.bench.scenarios import Scenario
-from harness.capacity.fit import fit_section
+from harness.capacity.fit import BACKTEST_BOUND, fit_section
 from harness.config import RunConfig
 from harness.datagen.loader import load_dataset
 from harness.db import Database
@@ -31,17 +31,25 @@ def _bench_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], optio
     scratch = Results(run_id=cfg.run_id, command="capacity")
     records = run_bench(cfg, db, scratch, scenarios, options, console)
     return [{"scenario": r["name"], "kind": r["kind"], "users": 1, "p95_ms": r["p95_ms"], "p50_ms": r["p50_ms"],
-             "count": r["count"], "errors": r["errors"], "tool": "pytest-benchmark"} for r in records]
+             "count": r["count"], "errors": r["errors"], "tool": "pytest-benchmark",
+             "plan": _dominant(r.get("plan_shapes"))} for r in records]
+
+
+def _dominant(shapes: dict[str, int] | None) -> str | None:
+    """The plan shape most parameter draws ran under (a minority shape is a parameter effect, not a regime)."""
+    return min(shapes, key=lambda s: (-shapes[s], s)) if shapes else None
 
 
 def _load_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], users: int, duration_s: float,
                  console: Console) -> list[dict[str, Any]]:
     from harness.load.runner import LocustRun, run_locust
+    from harness.load.stage import session_settings
     from harness.load.summary import scenario_rows
 
     run = LocustRun(label=f"users_{users}", users=users, duration_s=duration_s, classes=("ReaderUser",),
                     only=tuple(s.name for s in scenarios), seed=cfg.seed)
-    outcome = run_locust(db, run, cfg.run_dir / "load", {}, console)
+    # The profile's session settings (hnsw.ef_search), as the load stage and bench points have them.
+    outcome = run_locust(db, run, cfg.run_dir / "load", session_settings(cfg), console)
     kinds = {s.name: s.kind for s in scenarios}
     return [{"scenario": r["name"], "kind": kinds[r["name"]], "users": users,
              "p95_ms": r["corrected"]["p95_ms"], "p50_ms": r["corrected"]["p50_ms"], "count": r["count"],
@@ -83,8 +91,10 @@ def run_capacity(cfg: RunConfig, db: Database, scenarios: list[Scenario], scales
         fits += fit_section(points, "users", targets, cfg.seed)
     section = {"scales": scales, "users": users, "base_profile": cfg.profile, "duration_s": duration_s,
                "tool": "pytest-benchmark" if users == [1] else "locust", "loads": loads, "points": points,
-               "fits": fits, "method": "least squares of log p95 on log size (or users); intervals from the fit "
-                                       "covariance, multivariate t draws (2.5-97.5 %)"}
+               "fits": fits, "method": "size: least squares of log p95 on log size, intervals from the fit covariance "
+                         "(multivariate t draws, 2.5-97.5 %); users: Universal Scalability Law (non-negative "
+                         "least squares); every fit backtested on its largest point and not extrapolated past "
+                         f"a plan change or a backtest error over {BACKTEST_BOUND:.0%}"}
     return section, _gates(points, targets)
 
 

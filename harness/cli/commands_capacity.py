@@ -73,7 +73,7 @@ def _table(results: Results) -> Table:
     from harness.report.html import capacity_rows
 
     table = Table(title="where each p95 target is predicted to break (95 % interval)")
-    for col in ("scenario", "axis", "held at", "growth exponent", "target ms", "breaks at"):
+    for col in ("scenario", "axis", "held at", "growth", "target ms", "breaks at"):
         table.add_column(col)
     for row in capacity_rows(results.capacity):
         table.add_row(row["scenario"], row["axis"], row["at"], row["slope"], row["target"], row["breaks"])

@@ -32,13 +32,20 @@ def capacity_rows(capacity: dict[str, Any] | None) -> list[dict[str, str]]:
             "scenario": str(fit.get("scenario")), "axis": str(fit.get("axis")),
             "at": "" if fit.get("at") is None else f"{'users' if fit.get('axis') == 'posts' else 'posts'}="
                                                     f"{fit.get('at')}",
-            "slope": "not fitted" if slope is None else f"{slope:.2f} [{_fmt(ci[0])}, {_fmt(ci[1])}]",
+            "slope": _growth(fit, slope, ci),
             "target": _fmt(fit.get("target_ms")),
             "breaks": str(fit.get("verdict") or "") if breaks is None else
             f"{_fmt(breaks)} {fit.get('axis')} [{_fmt(bci[0])}, {'unbounded' if bci[1] is None else _fmt(bci[1])}]"
             + ("" if fit.get("verdict") in (None, "predicted") else f" ({fit.get('verdict')})"),
         })
     return rows
+
+
+def _growth(fit: dict[str, Any], slope: Any, ci: list[Any]) -> str:
+    """How p95 grows: the power-law exponent with its interval, or the USL's contention and coherency."""
+    if fit.get("model") == "usl" and fit.get("sigma") is not None:
+        return f"USL sigma {fit['sigma']:.3g}, kappa {fit['kappa']:.3g}"
+    return "not fitted" if slope is None else f"{slope:.2f} [{_fmt(ci[0])}, {_fmt(ci[1])}]"
 
 
 def render_html(results: Results) -> str:

@@ -148,7 +148,8 @@ def capacity_fits(capacity: dict[str, Any] | None) -> list[tuple[str, str]]:
     figures = []
     points = [p for p in capacity.get("points", []) if isinstance(p, dict)]
     for fit in capacity.get("fits", []):
-        if not isinstance(fit, dict) or fit.get("slope") is None:
+        usl = isinstance(fit, dict) and fit.get("model") == "usl" and fit.get("sigma") is not None
+        if not isinstance(fit, dict) or (fit.get("slope") is None and not usl):
             continue
         axis = str(fit.get("axis", "posts"))
         xs, ys = _fit_points(points, str(fit.get("scenario")), axis, fit.get("at"))
@@ -160,8 +161,12 @@ def capacity_fits(capacity: dict[str, Any] | None) -> list[tuple[str, str]]:
         # Show at most FAR_X x the measured range: beyond it a line on a log plot says nothing readable.
         x_high = min(breaks * 1.5 if breaks else max(xs) * 10, max(xs) * FAR_X)
         grid = np.geomspace(min(xs) / 1.2, x_high, 60)
-        pred = np.exp(fit["intercept"]) * grid ** fit["slope"]
-        ax.plot(grid, pred, color="#0969da", label=f"fit: p95 ∝ {axis}^{fit['slope']:.2f}")
+        if usl:
+            pred = fit["base_ms"] * (1 + fit["sigma"] * (grid - 1) + fit["kappa"] * grid * (grid - 1))
+            ax.plot(grid, pred, color="#0969da", label=f"USL: sigma {fit['sigma']:.2g}, kappa {fit['kappa']:.2g}")
+        else:
+            pred = np.exp(fit["intercept"]) * grid ** fit["slope"]
+            ax.plot(grid, pred, color="#0969da", label=f"fit: p95 ∝ {axis}^{fit['slope']:.2f}")
         band = fit.get("band")
         if isinstance(band, dict) and band.get("x"):
             keep = np.asarray(band["x"]) <= x_high

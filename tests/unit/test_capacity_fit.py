@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from harness.capacity.fit import fit_power_law, fit_section, predict_break
+from harness.capacity.fit import UslFit, fit_power_law, fit_section, predict_break
 
 
 def _points(exponent: float, sizes: list[float], noise: float, seed: int, base_ms: float = 2.0) -> list[float]:
@@ -67,9 +67,55 @@ def test_too_few_points_are_not_fitted() -> None:
     assert rows[0]["slope"] is None and rows[0]["verdict"].startswith("not fitted")
 
 
-def test_users_axis_is_fitted_per_size() -> None:
-    points = [{"scenario": "s", "posts": p, "users": u, "p95_ms": 0.5 * u ** 0.8 * (p / 1e3) ** 0.2}
-              for p in (1e3, 1e4) for u in (1, 10, 50)]
+def test_users_axis_is_fitted_per_size_with_the_usl() -> None:
+    """Points drawn from a known USL curve: sigma and kappa recovered, the crossing solved exactly."""
+    truth = UslFit(base_ms=0.5, sigma=0.05, kappa=0.002)
+    points = [{"scenario": "s", "posts": p, "users": u, "p95_ms": truth.predict(u) * (p / 1e3) ** 0.2}
+              for p in (1e3, 1e4) for u in (1, 5, 10, 20, 50)]
     rows = fit_section(points, "users", {"s": 100.0})
     assert [r["at"] for r in rows] == [1e3, 1e4]
-    assert all(abs(r["slope"] - 0.8) < 1e-6 for r in rows)
+    for r in rows:
+        assert r["model"] == "usl"
+        assert r["sigma"] == pytest.approx(0.05, rel=1e-6) and r["kappa"] == pytest.approx(0.002, rel=1e-6)
+        assert r["backtest"]["evaluated"] and r["backtest"]["error"] < 1e-6
+    crossing = rows[0]["breaks_at"]
+    assert truth.predict(crossing) == pytest.approx(100.0, rel=1e-9)
+
+
+def test_backtest_refuses_a_fit_that_cannot_predict_its_own_largest_point() -> None:
+    """Flat at small sizes, then a 20x jump at the largest (a filter effect): no break is extrapolated."""
+    sizes = [1e4, 2e4, 4e4, 8e4]
+    rows = fit_section([{"scenario": "s", "posts": x, "users": 1, "p95_ms": y}
+                        for x, y in zip(sizes, [3.0, 3.1, 3.2, 60.0], strict=True)], "posts", {"s": 100.0})
+    r = rows[0]
+    assert r["backtest"]["evaluated"] and not r["backtest"]["within_bound"] and r["backtest"]["error"] > 0.9
+    assert r["breaks_at"] is None and r["verdict"].startswith("not extrapolated: backtest error")
+
+
+def test_backtest_accepts_a_clean_power_law() -> None:
+    sizes = [1e4, 3e4, 1e5, 3e5]
+    rows = fit_section([{"scenario": "s", "posts": x, "users": 1, "p95_ms": y}
+                        for x, y in zip(sizes, _points(0.5, sizes, 0.02, 3), strict=True)], "posts", {"s": 100.0})
+    assert rows[0]["backtest"]["within_bound"] and rows[0]["breaks_at"] is not None
+
+
+def test_a_plan_change_across_scales_stops_extrapolation() -> None:
+    sizes = [1e4, 3e4, 1e5, 3e5]
+    plans = ["ix_posts_ward_id", "ix_posts_ward_id", "ix_posts_embedding_hnsw", "ix_posts_embedding_hnsw"]
+    rows = fit_section([{"scenario": "s", "posts": x, "users": 1, "p95_ms": y, "plan": plan}
+                        for x, y, plan in zip(sizes, _points(0.5, sizes, 0.02, 3), plans, strict=True)],
+                       "posts", {"s": 100.0})
+    r = rows[0]
+    assert r["plan_changes"] == [{"between": [3e4, 1e5], "from": "ix_posts_ward_id", "to": "ix_posts_embedding_hnsw"}]
+    assert r["breaks_at"] is None and "plan changes from ix_posts_ward_id" in r["verdict"]
+    assert max(r["band"]["x"]) <= 3e5 * 1.0001
+
+
+def test_usl_fits_render_in_the_report() -> None:
+    from harness.report.html import capacity_rows
+    from harness.report.plots import capacity_fits
+
+    points = [{"scenario": "s", "posts": 1000, "users": u, "p95_ms": 0.5 * (1 + 0.05 * (u - 1))} for u in (1, 5, 20)]
+    capacity = {"points": points, "fits": fit_section(points, "users", {"s": 100.0})}
+    assert capacity_rows(capacity)[0]["slope"].startswith("USL sigma 0.05")
+    assert len(capacity_fits(capacity)) == 1
