@@ -14,7 +14,7 @@ from rich.console import Console
 
 from harness import alembic_project
 from harness.bench.runner import BenchOptions, run_bench
-from harness.bench.scenarios import Scenario
+from harness.bench.scenarios import Scenario, default_scenarios_dir
 from harness.capacity.fit import BACKTEST_BOUND, fit_section
 from harness.config import RunConfig
 from harness.datagen.loader import load_dataset
@@ -46,8 +46,9 @@ def _load_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], users:
     from harness.load.stage import session_settings
     from harness.load.summary import scenario_rows
 
+    own = tuple(sorted({s.source.parent for s in scenarios} - {default_scenarios_dir()}))  # a user's own files
     run = LocustRun(label=f"users_{users}", users=users, duration_s=duration_s, classes=("ReaderUser",),
-                    only=tuple(s.name for s in scenarios), seed=cfg.seed)
+                    only=tuple(s.name for s in scenarios), scenario_dirs=own, seed=cfg.seed)
     # The profile's session settings (hnsw.ef_search), as the load stage and bench points have them.
     outcome = run_locust(db, run, cfg.run_dir / "load", session_settings(cfg), console)
     kinds = {s.name: s.kind for s in scenarios}

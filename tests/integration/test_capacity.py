@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.db import ServerHandle
+from harness.db import Database, ServerHandle
 from harness.report.schema import validate_results
 
 
@@ -55,3 +55,26 @@ def test_capacity_concurrency_sweep_fits_users(pg_server: ServerHandle, tmp_path
     assert cap["tool"] == "locust" and {p["users"] for p in cap["points"]} == {1, 4, 8}
     axes = sorted((f["axis"], f["at"]) for f in cap["fits"])
     assert [a for a, _ in axes].count("users") == 3 and [a for a, _ in axes].count("posts") == 3
+
+
+def test_capacity_locust_points_run_with_the_profiles_ef_search(fresh_db: Database, tmp_path: Path) -> None:
+    """A query that divides by zero unless its session has the profile's hnsw.ef_search: every Locust-driven
+    request of the sweep must succeed (before the fix, capacity's Locust sessions ran at pgvector's default)."""
+    from harness.bench.scenarios import load_scenarios
+    from harness.capacity.sweep import run_capacity
+    from harness.config import build_config
+
+    folder = tmp_path / "probe"
+    folder.mkdir()
+    # The cast fails unless the session has ef_search 100, and its error names the value it saw.
+    (folder / "ef_probe.toml").write_text(
+        "name = \"ef_probe\"\nkind = \"ward\"\nsql = \"\"\"SELECT CASE WHEN current_setting('hnsw.ef_search', true) "
+        "= '100' THEN %(ward_id)s ELSE (coalesce(current_setting('hnsw.ef_search', true), 'unset') || '!')::int "
+        "END\"\"\"\n[params.ward_id]\nsampler = \"any_ward\"\n")
+    cfg = build_config(profile="ci", reports_dir=tmp_path / "reports")
+    assert cfg.profile_data["ef_search"] == 100
+    probe = [s for s in load_scenarios([folder]) if s.name == "ef_probe"]
+    section, _ = run_capacity(cfg, fresh_db, probe, [300], [1, 2], duration_s=2.0)
+    points = [p for p in section["points"] if p["scenario"] == "ef_probe"]
+    assert {p["users"] for p in points} == {1, 2}
+    assert all(p["count"] > 0 and p["errors"] == 0 for p in points), [(p["count"], p["errors"]) for p in points]
