@@ -23,6 +23,7 @@ from harness.cli.options import (
     Seed,
     make_config,
 )
+from harness.errors import UsageError
 from harness.load.stage import LoadOptions
 from harness.load.workload import select_scenarios
 
@@ -38,20 +39,35 @@ ProofDuration = Annotated[str | None, typer.Option(
 FidelityDuration = Annotated[str | None, typer.Option(
     "--fidelity-duration", help="length of the Locust and the pgbench run on the same statement")]
 Writers = Annotated[int | None, typer.Option("--writers", help="AI writer users among --users (default users/5)")]
+Master = Annotated[bool, typer.Option(
+    "--master", help="the mixed run waits for --expect-workers Locust workers started elsewhere with --worker")]
+ExpectWorkers = Annotated[int, typer.Option("--expect-workers", help="with --master: how many workers to wait for")]
+MasterPort = Annotated[int, typer.Option("--master-port", help="with --master or --worker: the master's TCP port")]
+Worker = Annotated[bool, typer.Option(
+    "--worker", help="be a load worker for `wardbench load --master` on --master-host (no database of its own)")]
+MasterHost = Annotated[str | None, typer.Option("--master-host", help="with --worker: the master's host")]
 
 
 @app.command()
 def load(users: Users = None, duration: Duration = None, rate: Rate = None, processes: Processes = None,
          scenarios: Scenarios = None, think_time: ThinkTime = None, writers: Writers = None,
          proof_duration: ProofDuration = None, fidelity_duration: FidelityDuration = None,
-         profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
+         master: Master = False, expect_workers: ExpectWorkers = 1, master_port: MasterPort = 5557,
+         worker: Worker = False, master_host: MasterHost = None, profile: Profile = None,
+         backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
          pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
          json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False) -> None:
     """Concurrency proof, a mixed reader/writer run (closed or --rate open model), fidelity vs pgbench.
 
     A disposable database is migrated and filled first; with --in-place or --dsn data the named
-    database is loaded as it stands (the writers insert rows into it).
+    database is loaded as it stands (the writers insert rows into it). With --master, the mixed run is
+    shared with workers on other hosts (`wardbench load --worker --master-host H`), whose histograms
+    reach the master over Locust's message channel and are merged into one corrected result.
     """
+    if worker:
+        raise typer.Exit(_run_worker(master, master_host, master_port, dsn))
+    if master and expect_workers < 1:
+        raise UsageError(f"bad --expect-workers {expect_workers}: a master needs at least one worker")
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
                       seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
                       keep_database=keep_database)
@@ -59,7 +75,9 @@ def load(users: Users = None, duration: Duration = None, rate: Rate = None, proc
                                  "writers": writers,
                                  "scenarios": [str(d) for d in scenarios] if scenarios else None,
                                  "duration": duration, "proof_duration": proof_duration,
-                                 "fidelity_duration": fidelity_duration}
+                                 "fidelity_duration": fidelity_duration,
+                                 "expect_workers": expect_workers if master else None,
+                                 "master_port": master_port if master else None}
     table = {**cfg.profile_data.get("load", {}), **{k: v for k, v in overrides.items() if v is not None}}
     cfg = cfg.with_(profile_data={**cfg.profile_data, "load": table})
     options = LoadOptions.from_config(cfg)  # bad values fail here, before any server starts
@@ -68,3 +86,19 @@ def load(users: Users = None, duration: Duration = None, rate: Rate = None, proc
     results = new_results(cfg, "load")
     run_stage(cfg, results, "load", console)
     finish(cfg, results, json, console)
+
+
+def _run_worker(master: bool, master_host: str | None, master_port: int, dsn: str | None) -> int:
+    """Run one Locust worker in the foreground until its master quits; its exit code is ours."""
+    import os
+    import subprocess
+
+    from harness.load.runner import worker_command
+
+    if master or not master_host:
+        raise UsageError("--worker needs --master-host HOST (and not --master)")
+    if not 0 < master_port < 65536:
+        raise UsageError(f"bad --master-port {master_port}: must be a TCP port")
+    env = {**os.environ, **({"WARDBENCH_DSN": dsn} if dsn else {})}  # else the master's DSN is used
+    Console(stderr=True).print(f"load worker: waiting for the master at {master_host}:{master_port}")
+    return subprocess.call(worker_command(master_host, master_port), env=env)

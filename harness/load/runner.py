@@ -28,6 +28,7 @@ WARMUP_S = 1.0  # run before the measured duration: fresh sessions and cold cach
 # Locust runs longer than the measured window (which each process opens when its first user starts):
 # worker processes draw their parameters while the master's clock already runs.
 SLACK_S = {True: 3.0, False: 1.0}
+WORKER_WAIT_S = 120  # how long a master waits for its remote workers to connect
 STARTUP_ALLOWANCE_S = 120  # Locust start, parameter sampling and worker hand-shakes, beyond the run time
 PR_SET_PDEATHSIG = 1  # from <sys/prctl.h>
 
@@ -44,6 +45,8 @@ class LocustRun:
     think_time_s: float = 0.0
     rate_per_s: float = 0.0
     processes: int = 1
+    expect_workers: int = 0  # > 0: a master for workers started elsewhere (`wardbench load --worker`)
+    master_port: int = 5557
     only: tuple[str, ...] = ()
     scenario_dirs: tuple[Path, ...] = ()
     sql_file: Path | None = None
@@ -68,7 +71,8 @@ def _free_port() -> int:
 
 
 def _locust_run_time_s(run: LocustRun) -> float:
-    return WARMUP_S + run.duration_s + SLACK_S[run.processes > 1]
+    distributed = run.processes > 1 or run.expect_workers > 0
+    return WARMUP_S + run.duration_s + SLACK_S[distributed] + (WORKER_WAIT_S if run.expect_workers else 0)
 
 
 def locust_command(run: LocustRun, out_dir: Path) -> list[str]:
@@ -86,10 +90,19 @@ def locust_command(run: LocustRun, out_dir: Path) -> list[str]:
         cmd += ["--wb-scenarios", os.pathsep.join(str(d) for d in run.scenario_dirs)]
     if run.sql_file is not None:
         cmd += ["--wb-sql-file", str(run.sql_file)]
-    if run.processes > 1:
+    if run.expect_workers > 0:
+        cmd += ["--master", "--expect-workers", str(run.expect_workers), "--expect-workers-max-wait",
+                str(WORKER_WAIT_S), "--master-bind-port", str(run.master_port)]
+    elif run.processes > 1:
         port = str(_free_port())  # not Locust's fixed 5557: runs by others may be using it
         cmd += ["--processes", str(run.processes), "--master-bind-port", port, "--master-port", port]
     return [*cmd, *run.classes]
+
+
+def worker_command(master_host: str, master_port: int) -> list[str]:
+    """`locust --worker` for a master on another host: scenarios, DSN and settings come from the master."""
+    return [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--master-host", master_host,
+            "--master-port", str(master_port), "--loglevel", "WARNING"]
 
 
 def session_env(db: Database, settings: dict[str, str], label: str) -> dict[str, str]:

@@ -37,6 +37,8 @@ class LoadOptions:
     duration_s: float = 20.0
     rate_per_s: float | None = None
     processes: int = 1
+    expect_workers: int = 0  # > 0: the mixed run is a Locust master for that many remote workers
+    master_port: int = 5557
     think_time_s: float = 0.05
     writers: int | None = None
     scenario_dirs: tuple[Path, ...] = ()
@@ -53,7 +55,8 @@ class LoadOptions:
         table = dict(cfg.profile_data.get("load", {}))
         base = cls()
         values: dict[str, Any] = {}
-        for key in ("users", "processes", "writers", "proof_users", "fidelity_clients", "fidelity_rounds"):
+        for key in ("users", "processes", "writers", "proof_users", "fidelity_clients", "fidelity_rounds",
+                    "expect_workers", "master_port"):
             if key in table:
                 values[key] = int(table[key])
         for key in ("duration", "proof_duration", "fidelity_duration", "think_time"):
@@ -78,6 +81,10 @@ class LoadOptions:
             raise UsageError(f"bad rate {self.rate_per_s}: must be greater than zero requests per second")
         if self.think_time_s < 0:
             raise UsageError(f"bad think time {self.think_time_s}: must not be negative")
+        if self.expect_workers < 0 or not 0 < self.master_port < 65536:
+            raise UsageError("--expect-workers must not be negative and --master-port must be a TCP port")
+        if self.expect_workers and self.processes > 1:
+            raise UsageError("--master uses remote workers: drop --processes (each worker host runs its own)")
         if self.writers is not None and not 0 <= self.writers < self.users:
             raise UsageError(f"bad writer count {self.writers}: must be between 0 and users - 1 ({self.users - 1})")
 
@@ -200,9 +207,14 @@ def run_load(cfg: RunConfig, db: Database, results: Results, options: LoadOption
     settings = session_settings(cfg)
     scenarios = select_scenarios(list(options.scenario_dirs), [])
     roles = {role_of(s.kind) for s in scenarios}
-    proof = prove_concurrency(db, options, roles, out, settings, cfg.seed, console)
-    mixed = main_run(options, roles, cfg.seed)
-    main = run_locust(db, mixed, out, settings, console)
+    mixed = replace(main_run(options, roles, cfg.seed), expect_workers=options.expect_workers,
+                    master_port=options.master_port)
+    if options.expect_workers:  # remote workers are waiting for this master: the mixed run goes first
+        main = run_locust(db, mixed, out, settings, console)
+        proof = prove_concurrency(db, options, roles, out, settings, cfg.seed, console)
+    else:
+        proof = prove_concurrency(db, options, roles, out, settings, cfg.seed, console)
+        main = run_locust(db, mixed, out, settings, console)
     section = run_section(main)
     targets = {s.name: s.target_ms(cfg.targets) for s in scenarios}
     for row in section["scenarios"]:
@@ -211,10 +223,16 @@ def run_load(cfg: RunConfig, db: Database, results: Results, options: LoadOption
     section["target_p95_ms"] = min((t for s, t in zip(scenarios, targets.values(), strict=True)
                                     if role_of(s.kind) == "reader"), default=None)
     section["concurrency"] = proof
-    if mixed.writers:
+    if options.expect_workers:
+        section["distributed"] = {"expected_workers": options.expect_workers,
+                                  "workers_reported": main.merged.processes, "master_port": options.master_port}
+    if mixed.writers and not options.expect_workers:  # with remote workers there is no local twin to compare
         section["writer_impact"] = writer_impact(db, options, mixed, section["roles"]["reader"]["corrected"]["p95_ms"],
                                                  out, settings, console)
     gates = load_gates(cfg, main) + concurrency_gates(cfg, proof)
+    if options.expect_workers:  # a worker lost mid-run would leave its requests out of every figure
+        gates.append(evaluate("load: measurements received from every remote worker", "load",
+                              main.merged.processes, options.expect_workers, "workers", ">="))
     try:
         fidelity = measure_fidelity(db, out, list(options.scenario_dirs), options.fidelity_scenario,
                                     options.fidelity_clients, options.fidelity_duration_s, options.processes,

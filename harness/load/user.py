@@ -3,6 +3,11 @@
 Imported only inside a Locust process: `import locust` runs gevent's monkey-patching, and it must come
 before psycopg is imported so that psycopg picks its gevent-cooperative wait function (psycopg chooses
 once, at import; with the C wait every greenlet blocks while one query runs).
+
+Distributed runs (`--processes N` on one host, or workers on other hosts) hand each worker's histograms
+to the master over Locust's own message channel (`wb_payload`), never through a shared directory; the
+master writes them where a local run would have. The master forwards the DSN and the session settings
+(PGOPTIONS) to its workers in Locust's custom arguments, so a remote worker needs only the master's address.
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ from __future__ import annotations
 from locust import User, constant, events, task  # first: must precede psycopg, see the module docstring
 # isort: on
 
+import argparse
 import json
 import math
 import os
 import random
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +33,14 @@ import psycopg
 import psycopg.waiting
 from locust.env import Environment
 from locust.exception import StopUser
-from locust.runners import MasterRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from harness.bench.session import apply_settings, connect
 from harness.load.histograms import LatencyRecorder
 from harness.load.schedule import ArrivalSchedule
 from harness.load.workload import APPLICATION_NAME, Job, Workload, load_workload
 
+COLLECT_TIMEOUT_S = 60.0  # how long a stopping master waits for its workers' measurements
 RECONNECT_PAUSE_S = 0.05  # after a failed connect, so a dead server does not become a hot loop
 os.environ.setdefault("PGAPPNAME", APPLICATION_NAME)  # libpq reads it: our sessions can be found and killed
 
@@ -54,6 +62,8 @@ class ProcessState:
     stopping_s: float | None = None
     users_started: int = 0
     loading: gevent.event.Event | None = None
+    handed_over: bool = False  # this test's measurements were sent (worker) or written (single process)
+    payloads_from: set[str] = field(default_factory=set)  # master: workers whose measurements arrived
 
     def window(self, t_s: float) -> str:
         """'warmup', 'measured' or 'after': where `t_s` falls in this process's measured window."""
@@ -68,6 +78,9 @@ STATE = ProcessState()
 def _add_options(parser: Any) -> None:
     parser.add_argument("--wb-scenarios", default="", help="extra scenario directories, separated by os.pathsep")
     parser.add_argument("--wb-only", default="", help="comma-separated scenario names to run (default: all)")
+    # Set by the master from its environment (never on a command line) and forwarded to its workers.
+    parser.add_argument("--wb-dsn", default="", include_in_web_ui=False, help=argparse.SUPPRESS)
+    parser.add_argument("--wb-pgoptions", default="", include_in_web_ui=False, help=argparse.SUPPRESS)
     parser.add_argument("--wb-sql-file", default="", help="run this one fixed statement only (fidelity runs)")
     parser.add_argument("--wb-sql-kind", default="ward", help="kind reported for --wb-sql-file")
     parser.add_argument("--wb-rate", type=float, default=0.0,
@@ -85,8 +98,9 @@ def _add_options(parser: Any) -> None:
 
 
 def _dsn(environment: Environment) -> str:
-    """The DSN from WARDBENCH_DSN (kept out of argv), else Locust's host field (web UI use)."""
-    dsn = os.environ.get("WARDBENCH_DSN") or environment.host or ""
+    """The DSN from WARDBENCH_DSN (kept out of argv), else the master's, else Locust's host field (web UI)."""
+    opts = environment.parsed_options
+    dsn = os.environ.get("WARDBENCH_DSN") or (opts.wb_dsn if opts else "") or environment.host or ""
     if not dsn:
         raise RuntimeError("no database: set WARDBENCH_DSN or pass --host postgresql://...")
     return dsn
@@ -128,13 +142,38 @@ def _on_init(environment: Environment, **_: Any) -> None:
         return
     if opts.wb_writers > 0:
         WriterUser.fixed_count = opts.wb_writers
+    if isinstance(environment.runner, MasterRunner):
+        opts.wb_dsn = opts.wb_dsn or os.environ.get("WARDBENCH_DSN", "")
+        opts.wb_pgoptions = opts.wb_pgoptions or os.environ.get("PGOPTIONS", "")
+        environment.runner.register_message("wb_payload", _on_payload)
+    elif isinstance(environment.runner, WorkerRunner):
+        environment.runner.register_message("wb_collect", _on_collect)
     if not isinstance(environment.runner, MasterRunner) and (os.environ.get("WARDBENCH_DSN") or environment.host):
         _load_workload(environment)  # early: in test_start, Locust's run-time clock is already ticking
 
 
+def _on_payload(environment: Environment, msg: Any, **_: Any) -> None:
+    """On the master: one worker's measurements, written where a single-process run writes its own."""
+    STATE.payloads_from.add(msg.node_id)
+    opts = environment.parsed_options
+    if opts is not None and opts.wb_out:
+        _write_payload(Path(opts.wb_out), f"worker-{msg.node_id}", msg.data)
+
+
+def _write_payload(out: Path, stem: str, payload: dict[str, Any]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f".{stem}.json"
+    tmp.write_text(json.dumps(payload))
+    tmp.replace(out / f"{stem}.json")
+
+
 def _on_test_start(environment: Environment, **_: Any) -> None:
+    STATE.handed_over, STATE.payloads_from = False, set()
     if isinstance(environment.runner, MasterRunner):
         return  # the master only coordinates
+    opts = _options(environment)
+    if isinstance(environment.runner, WorkerRunner) and opts.wb_pgoptions and "PGOPTIONS" not in os.environ:
+        os.environ["PGOPTIONS"] = opts.wb_pgoptions  # the master's session settings, before any connect
     if STATE.loading is not None:
         STATE.loading.wait()
     if STATE.workload is None or STATE.workload_key != _workload_key(_options(environment)):
@@ -157,12 +196,32 @@ def _open_window(opts: Any) -> None:
 
 def _on_test_stopping(environment: Environment, **_: Any) -> None:
     STATE.stopping_s = time.time()
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        # Headless, Locust's master quits by sending `quit` and exits half a second later: too soon for a
+        # busy or distant worker's histograms. Ask for them first and wait while the workers still run.
+        runner.send_message("wb_collect")
+        deadline = time.monotonic() + COLLECT_TIMEOUT_S
+        while len(STATE.payloads_from) < len(runner.clients.all) and time.monotonic() < deadline:
+            gevent.sleep(0.05)
+
+
+def _on_collect(environment: Environment, **_: Any) -> None:
+    """On a worker: the master asks for this worker's measurements (once per test)."""
+    _hand_over(environment)
 
 
 def _on_test_stop(environment: Environment, **_: Any) -> None:
+    if not isinstance(environment.runner, MasterRunner):
+        _hand_over(environment)
+
+
+def _hand_over(environment: Environment) -> None:
+    """Send (worker) or write (single process) what this process measured, once per test."""
     opts = environment.parsed_options
-    if isinstance(environment.runner, MasterRunner) or not opts or not opts.wb_out:
+    if not opts or STATE.handed_over:
         return
+    STATE.handed_over = True
     stop_s = STATE.stopping_s or time.time()
     payload = {
         "pid": os.getpid(),
@@ -179,11 +238,13 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
         "warmup_errors": STATE.warmup_errors,
         **STATE.recorder.to_dict(),
     }
-    out = Path(opts.wb_out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".worker-{os.getpid()}.json"
-    tmp.write_text(json.dumps(payload))
-    tmp.replace(out / f"worker-{os.getpid()}.json")
+    if isinstance(environment.runner, WorkerRunner):
+        environment.runner.send_message("wb_payload", payload)
+        recorded = sum(r.count for r in STATE.recorder.scenarios.values())
+        print(f"wardbench worker {os.getpid()}: sent {recorded} recorded requests "
+              f"(+{STATE.warmup_requests} in warm-up) to the master", file=sys.stderr, flush=True)
+    elif opts.wb_out:
+        _write_payload(Path(opts.wb_out), f"worker-{os.getpid()}", payload)
 
 
 for _hook, _listener in ((events.init_command_line_parser, _add_options), (events.init, _on_init),

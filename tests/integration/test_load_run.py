@@ -162,3 +162,47 @@ def test_pgbench_runs_under_the_session_settings(fresh_db: Database) -> None:
     assert run.tps > 0 and run.failed == 0
     with pytest.raises(EnvironmentFailure, match="pgbench failed"):
         run_pgbench(fresh_db, statement, clients=1, duration_s=1)
+
+
+def test_remote_workers_hand_their_histograms_to_the_master_over_locust_messages(tiny_db: Database,
+                                                                                 tmp_path: Path) -> None:
+    """A master and two workers as separate commands in separate working directories (nothing shared but the
+    master's port): the merged histograms hold exactly the requests the workers say they recorded."""
+    from harness.load.histograms import decode
+
+    port = str(_free_port())
+    dirs = [tmp_path / d for d in ("master", "worker_a", "worker_b")]
+    for d in dirs:
+        d.mkdir()
+    cli = [sys.executable, "-c", "from harness.cli import main; main()", "load"]
+    master = subprocess.Popen([*cli, "--dsn", tiny_db.dsn, "--in-place", "--master", "--expect-workers", "2",
+                               "--master-port", port, "--users", "4", "--duration", "3s", "--proof-duration", "1s",
+                               "--fidelity-duration", "1s", "--reports-dir", "reports", "--json", "load.json"],
+                              cwd=dirs[0], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers = [subprocess.Popen([*cli, "--worker", "--master-host", "127.0.0.1", "--master-port", port], cwd=d,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for d in dirs[1:]]
+    _, master_err = master.communicate(timeout=600)
+    worker_err = [w.communicate(timeout=60)[1] for w in workers]
+    assert master.returncode in (0, 1), master_err[-3000:]
+    assert all(w.returncode == 0 for w in workers), worker_err
+    sent = [int(line.split(": sent ")[1].split()[0]) for err in worker_err for line in err.splitlines()
+            if ": sent " in line]
+    assert len(sent) == 2 and all(sent), worker_err
+    load = json.loads((dirs[0] / "load.json").read_text())["load"]
+    assert load is not None, master_err[-3000:]
+    assert load["distributed"] == {"expected_workers": 2, "workers_reported": 2, "master_port": int(port)}
+    assert load["summary"]["count"] == sum(sent)
+    payloads = list((dirs[0] / "reports").glob("*/load/mixed/worker-*.json"))
+    assert len(payloads) == 2
+    hist_total = sum(decode(s["corrected"]).get_total_count() for p in payloads
+                     for s in json.loads(p.read_text())["scenarios"].values())
+    assert hist_total == sum(sent)
+    assert not list(dirs[1].rglob("*.json")) and not list(dirs[2].rglob("*.json"))  # nothing written by workers
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
