@@ -132,6 +132,7 @@ def _backup_under_load(cfg: RunConfig, db: Database, work: Path, section: dict[s
         if writers.errors:
             raise EnvironmentFailure(f"an AI writer failed during the backup: {writers.errors[0]}")
         section["wal_segments"] = switch()
+    timings["read_snapshot_s"] = expected["read_s"]
     section.update(recovery_target_time=target, writers=WRITERS, acknowledged_before_target=len(before),
                    acknowledged_after_target=len(after),
                    backup_bytes=sum(f.stat().st_size for f in (work / "base").rglob("*") if f.is_file()))
@@ -158,8 +159,10 @@ def _snapshot_at_target(db: Database, writers: AiWriters) -> tuple[str, dict[str
         finally:
             writers.resume()
         assert row is not None
+        started = time.perf_counter()
         schema = snapshot_schema(conn)
-        expected = {"tables": read_tables(conn, schema), "schema": schema, "sequences": positions}
+        expected = {"tables": read_tables(conn, schema), "schema": schema, "sequences": positions,
+                    "read_s": round(time.perf_counter() - started, 3)}
         conn.rollback()
     return str(row[0]), expected, before
 
@@ -258,6 +261,10 @@ def _restore_and_compare(db: Database, work: Path, run: _Run, section: dict[str,
                      "are missing from the restore")
     if found_after:
         diffs.append(f"{found_after} writes acknowledged after the target were restored (replay overshot it)")
+    want = run.expected["tables"]
+    section["per_table"] = {name: {"rows_at_target": want[name].rows, "checksum_at_target": want[name].checksum,
+                                   "rows_restored": have.rows, "checksum_restored": have.checksum}
+                            for name, have in tables.items() if name in want}
     section.update(tables=len(tables), rows=sum(t.rows for t in tables.values()), differences=diffs,
                    found_before_target=found_before, found_after_target=found_after)
     return diffs
