@@ -4,6 +4,7 @@ and a restore that replays past its target is caught."""
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,11 +15,14 @@ import pytest
 from harness import alembic_project
 from harness.backup import physical
 from harness.backup.manifest import verify_manifest
+from harness.backup.stage import backup_stage
 from harness.backup.writers import seed_writer_parents
 from harness.config import RunConfig
 from harness.db import Database
 from harness.db.embedded import home_dir
 from harness.results import Results
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -39,11 +43,15 @@ def _run(db: Database) -> tuple[Results, list[str]]:
 
 
 def test_restore_to_a_target_mid_load_equals_the_snapshot_taken_there(app_db: Database) -> None:
-    results, diffs = _run(app_db)
-    assert diffs == [], "\n".join(diffs)
-    assert results.backup is not None
+    """Through the stage as the release profile runs it: the logical check, then the physical one."""
+    results = Results(run_id="t", command="test")
+    cfg = RunConfig(run_id=f"t{app_db.name}", profile_data={"backup": {"kinds": ["physical", "logical"]}})
+    backup_stage(cfg, app_db, results)
+    assert results.backup is not None and results.backup["rows"] > 0  # the logical check ran too
     section = results.backup["physical"]
+    assert section["differences"] == []
     gates = {g.name: g for g in results.gates}
+    assert gates["backup restores every table exactly"].verdict == "pass"
     assert gates["physical backup verified against its manifest"].verdict == "pass", section["pg_verifybackup"]
     assert gates["physical restore equals the original at the target"].verdict == "pass"
     amcheck = gates["amcheck clean on the restored B-trees"]
@@ -101,3 +109,14 @@ def _backup_and_tamper(fresh_db: Database, work: Path) -> None:
     shutil.rmtree(base / "pg_wal")
     (base / "pg_wal").mkdir()
     assert any(p.startswith("WAL ") for p in verify_manifest(base, fresh_db.bin_dir))
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--dsn", "postgresql://nobody@127.0.0.1:1/x"], "--physical restores into a second embedded server"),
+    (["--in-place"], "it needs a disposable database, drop --in-place"),
+])
+def test_physical_where_it_cannot_run_is_refused_before_any_server_starts(extra: list[str], message: str) -> None:
+    proc = subprocess.run([str(REPO / ".venv/bin/wardbench"), "backup", "verify", "--physical", *extra],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert "database:" not in proc.stderr
