@@ -210,10 +210,13 @@ def _verify_backup(db: Database, base: Path, section: dict[str, Any]) -> tuple[b
     """pg_verifybackup on `base`; where this build's binary cannot even print its version, the same checks
     by `manifest.verify_manifest` (recorded as the verifier used)."""
     tool = str(db.bin_dir / "pg_verifybackup")
-    probe = subprocess.run([tool, "--version"], capture_output=True, text=True, check=False)
-    if probe.returncode != 0:
-        section["verifier"] = (f"wardbench manifest check (this build's pg_verifybackup does not run: "
-                               f"exit status {probe.returncode} on --version)")
+    try:
+        probe = subprocess.run([tool, "--version"], capture_output=True, text=True, check=False)
+        broken = f"exit status {probe.returncode} on --version" if probe.returncode else ""
+    except OSError as exc:
+        broken = exc.strerror or type(exc).__name__
+    if broken:
+        section["verifier"] = f"wardbench manifest check (this build's pg_verifybackup does not run: {broken})"
         problems = verify_manifest(base, db.bin_dir)
         return not problems, "; ".join(problems[:5]) or "backup matches its manifest; WAL parsed"
     section["verifier"] = "pg_verifybackup"
