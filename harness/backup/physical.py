@@ -19,6 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,8 @@ PROMOTE_TIMEOUT_S = 600.0
 # A hot standby refuses to replay WAL from a primary whose limits exceed its own: the restore copies them.
 COPIED_LIMITS = ("max_connections", "max_worker_processes", "max_wal_senders", "max_prepared_transactions",
                  "max_locks_per_transaction")
+GATE_NAMES = ("physical backup verified against its manifest", "physical restore equals the original at the target",
+              "amcheck clean on the restored B-trees")
 
 
 def verify_physical(cfg: RunConfig, db: Database, results: Results) -> list[str]:
@@ -68,10 +71,6 @@ def verify_physical(cfg: RunConfig, db: Database, results: Results) -> list[str]
     return diffs
 
 
-GATE_NAMES = ("physical backup verified against its manifest", "physical restore equals the original at the target",
-              "amcheck clean on the restored B-trees")
-
-
 def _new_backup(results: Results) -> dict[str, Any]:
     results.backup = {}
     return results.backup
@@ -92,11 +91,15 @@ def _cannot_run(db: Database) -> str:
     return ""
 
 
+@dataclass(frozen=True)
 class _Run:
-    """What happened during the backup under load: the target, what the snapshot held, who was acknowledged."""
+    """What happened during the backup under load: the target, what the snapshot held there, and the ids
+    acknowledged before and after it."""
 
-    def __init__(self, target: str, expected: dict[str, Any], before: list[int], after: list[int]) -> None:
-        self.target, self.expected, self.before, self.after = target, expected, before, after
+    target: str
+    expected: dict[str, Any]
+    before: list[int]
+    after: list[int]
 
 
 def _backup_under_load(cfg: RunConfig, db: Database, work: Path, section: dict[str, Any]) -> _Run:
@@ -121,7 +124,7 @@ def _backup_under_load(cfg: RunConfig, db: Database, work: Path, section: dict[s
                        "--checkpoint=fast", "--no-sync", "--no-password", "--label=wardbench",
                        "--manifest-checksums=SHA256"], db, "pg_basebackup")
             timings["basebackup_s"] = round(time.perf_counter() - start, 3)
-            section["writes_during_backup"] = len(writers.acknowledged)
+            section["acknowledged_by_backup_end"] = len(writers.acknowledged)
             _keep_writing(writers, LOAD_AFTER_BACKUP_S)
             writers.pause()
             target, expected, before = _snapshot_at_target(db, writers)
