@@ -38,7 +38,7 @@ STAGES: dict[str, Stage] = {
     "bench": _lazy("harness.bench.runner", "bench_stage"),
     "load": _lazy("harness.load.stage", "run_load"),
     "verify": _lazy("harness.verify.stage", "verify_stage"),
-    "backup": _lazy("harness.backup.verify", "verify_backup"),
+    "backup": _lazy("harness.backup.stage", "backup_stage"),
     "faults": _lazy("harness.faults.battery", "run_faults"),
 }
 

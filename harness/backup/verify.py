@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from harness.backup import tools
 from harness.backup.catalog import SchemaSnapshot, diff_schema, snapshot_schema
 from harness.config import RunConfig
@@ -36,12 +38,16 @@ def read_image(db: Database) -> DatabaseImage:
     """Checksum every table of every user schema (alembic_version too) and snapshot the schema."""
     with db.connect(autocommit=True) as conn:
         schema = snapshot_schema(conn)
-        names = conn.execute("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n "
-                             "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
-                             "AND format('%%I.%%I', n.nspname, c.relname) = ANY(%s) ORDER BY 1, 2",
-                             (list(schema.objects["tables"]),)).fetchall()
-        tables = {f"{nsp}.{rel}": table_checksum(conn, rel, nsp) for nsp, rel in names}
-    return DatabaseImage(tables, schema)
+        return DatabaseImage(read_tables(conn, schema), schema)
+
+
+def read_tables(conn: psycopg.Connection[Any], schema: SchemaSnapshot) -> dict[str, TableChecksum]:
+    """Checksum every table `schema` lists, on `conn` (inside its transaction's snapshot, if it has one)."""
+    names = conn.execute("SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n "
+                         "ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') "
+                         "AND format('%%I.%%I', n.nspname, c.relname) = ANY(%s) ORDER BY 1, 2",
+                         (list(schema.objects["tables"]),)).fetchall()
+    return {f"{nsp}.{rel}": table_checksum(conn, rel, nsp) for nsp, rel in names}
 
 
 def diff_tables(expected: dict[str, TableChecksum], actual: dict[str, TableChecksum]) -> list[str]:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
+from harness.backup.stage import with_kinds
 from harness.cli import app
 from harness.cli.options import (
     Backend,
@@ -25,6 +27,7 @@ from harness.cli.options import (
 from harness.config import RunConfig
 from harness.db import open_database
 from harness.environment import collect_environment
+from harness.errors import UsageError
 from harness.pipeline import STAGES, run_stages
 from harness.results import Results
 
@@ -64,19 +67,34 @@ def finish(cfg: RunConfig, results: Results, json: Path | None, console: Console
     raise typer.Exit(results.exit_code)
 
 
+Physical = Annotated[bool, typer.Option(
+    "--physical", help="verify a physical backup instead: pg_basebackup while AI writers run, restored into a "
+                       "second embedded server and replayed to a recovery target mid-load")]
+
+
 @backup_app.command("verify")
 def verify(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
            pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
-           json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False) -> None:
+           json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False,
+           physical: Physical = False) -> None:
     """pg_dump -Fc, pg_restore into a fresh database, compare tables and schema; exit 1 on any difference.
 
     In a disposable database the schema and data are built first; with --in-place the named
-    database is verified as it stands (it is only read).
+    database is verified as it stands (it is only read). --physical takes a base backup under AI writers
+    (embedded backend, disposable database), restores it to a point in time mid-load and compares it with a
+    snapshot taken at that moment; amcheck checks every B-tree where the server has it.
     """
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
                       seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
                       keep_database=keep_database)
+    if physical and cfg.backend != "embedded":
+        raise UsageError(f"--physical restores into a second embedded server of the same build: use the embedded "
+                         f"backend (not {cfg.backend})")
+    if physical and cfg.in_place:
+        raise UsageError("--physical writes (AI writers) while the backup runs: it needs a disposable database, "
+                         "drop --in-place")
+    cfg = with_kinds(cfg, ["physical" if physical else "logical"])
     console = Console(stderr=True)
-    results = new_results(cfg, "backup verify")
+    results = new_results(cfg, "backup verify --physical" if physical else "backup verify")
     run_stage(cfg, results, "backup", console)
     finish(cfg, results, json, console)

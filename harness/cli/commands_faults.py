@@ -28,6 +28,6 @@ def faults(backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False, 
     results = new_results(cfg, "faults")
     run_stage(cfg, results, "faults", console)
     for fault in (results.faults or {}).get("faults", []):
-        console.print(f"{'survived' if fault['survived'] else 'FAILED':>9} {fault['name']}: {fault['message']}",
-                      highlight=False)
+        status = "survived" if fault["survived"] else "FAILED" if fault["injected"] else "not run"
+        console.print(f"{status:>9} {fault['name']}: {fault['message']}", highlight=False)
     finish(cfg, results, json, console)

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,8 +62,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def server_user() -> str | None:
+    """The user postgres (and tools writing its files) run as: `pgserver` when we are root, else ourselves."""
+    return SYSTEM_USER if os.geteuid() == 0 else None
+
+
 def _run_as_server_user(args: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    user = SYSTEM_USER if os.geteuid() == 0 else None
+    user = server_user()
     return subprocess.run(args, user=user, capture_output=True, text=True, timeout=timeout, check=False)
 
 
@@ -230,16 +235,20 @@ def reap_orphans() -> list[Path]:
 
 @contextmanager
 def scratch_server(version: int, settings: dict[str, str] | None = None, port: int = 0,
-                   prefix: str = "run-") -> Iterator[EmbeddedServer]:
+                   prefix: str = "run-", prepare: Callable[[Path], None] | None = None) -> Iterator[EmbeddedServer]:
     """A throwaway server in a new directory under home_dir(), stopped and deleted on exit whatever happens.
 
     Only `run-*` directories are reaped by `reap_orphans()`: other prefixes (tests') are left to their owner.
+    `prepare(pgdata)` runs before the start: it may fill the (not yet existing) data directory, e.g. with a
+    restored base backup, which the server then starts from instead of a fresh initdb.
     """
     scratch = Path(tempfile.mkdtemp(prefix=prefix, dir=home_dir()))
     (scratch / OWNER_FILE).write_text(str(os.getpid()))
     scratch.chmod(0o755)
     server = EmbeddedServer(scratch / "pgdata", version, port, dict(settings or {}))
     try:
+        if prepare is not None:
+            prepare(server.pgdata)
         server.start()
         yield server
     finally:

@@ -11,6 +11,7 @@ from harness.config import RunConfig
 from harness.db import Database
 from harness.db.base import scratch_database
 from harness.faults.cleanup import crash_inside_run, signal_run
+from harness.faults.durability import server_killed_under_writers
 from harness.faults.load import dropped_connection_under_load
 from harness.faults.migration import interrupted_migration
 from harness.faults.outcome import FaultOutcome, record_faults
@@ -19,8 +20,9 @@ from harness.results import Results
 
 def run_faults(cfg: RunConfig, db: Database, results: Results) -> list[FaultOutcome]:
     """Migration killed mid-step, a crash inside a run, Ctrl-C to a run on this server, `kill` of an
-    embedded run, load sessions terminated mid-run. Each works in databases of its own on `db`'s server,
-    except the load fault, which only reads `db` (and is not injected when `db` holds no dataset).
+    embedded run, load sessions terminated mid-run, the postmaster SIGKILLed under AI writers. Each works in
+    databases of its own on `db`'s server, except the load fault, which only reads `db` (and is not injected
+    when `db` holds no dataset), and the kill, which runs on a disposable server of its own (embedded only).
     """
     faults: list[tuple[str, Callable[[], FaultOutcome]]] = [
         ("migration step interrupted", lambda: _in_scratch(db, f"wardbench_{cfg.run_id}_fault_migration")),
@@ -29,6 +31,7 @@ def run_faults(cfg: RunConfig, db: Database, results: Results) -> list[FaultOutc
         ("kill during an embedded run", lambda: signal_run(signal.SIGTERM, "embedded", group=False)),
         ("connection dropped under load", lambda: dropped_connection_under_load(db, cfg.run_dir / "faults",
                                                                                  cfg.seed)),
+        ("server killed under AI writers", lambda: server_killed_under_writers(cfg, db)),
     ]
     outcomes: list[FaultOutcome] = []
     with Progress(transient=True) as progress:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from harness.gates import evaluate
 from harness.results import Results
@@ -17,6 +18,7 @@ class FaultOutcome:
     survived: bool
     message: str
     duration_s: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)  # the fault's own figures, kept in results.json
 
 
 def record_faults(results: Results, outcomes: list[FaultOutcome]) -> None:

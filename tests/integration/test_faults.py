@@ -146,8 +146,10 @@ def test_faults_command_records_injected_and_survived(pg_server: ServerHandle, t
                           capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stderr
     data = json.loads(out.read_text())
-    names = [f["name"] for f in data["faults"]["faults"]]
-    assert len(names) == 5 and data["faults"]["injected"] == 5 and data["faults"]["survived"] == 5
+    faults = {f["name"]: f for f in data["faults"]["faults"]}
+    assert len(faults) == 6 and data["faults"]["injected"] == 5 and data["faults"]["survived"] == 5
+    killed = faults["server killed under AI writers"]  # never on a server the user named
+    assert not killed["injected"] and killed["message"].startswith("not evaluated: ")
     gate = next(g for g in data["gates"] if g["name"] == "faults survived")
     assert gate["verdict"] == "pass" and gate["observed"] == 5
     assert harness_databases(pg_server.admin_dsn) == before
