@@ -214,16 +214,29 @@ def _project_root(cfg: Config) -> Path:
     return Path(cfg.config_file_name or ".").resolve().parent
 
 
-def _where(exc: BaseException, cfg: Config) -> str:
-    """'env.py' or 'revision X' (the chain's file the exception came through), else 'the chain'."""
+def _chain_frame(exc: BaseException, cfg: Config) -> tuple[str, traceback.FrameSummary | None]:
+    """'env.py' or 'revision X' (the chain's file the exception came through, and its frame), else 'the chain'."""
     script_dir = Path(ScriptDirectory.from_config(cfg).dir).resolve()
     for frame in reversed(_frames(exc)):
         path = Path(frame.filename).resolve()
         if path.name == "env.py" and path.parent == script_dir:
-            return "env.py"
+            return "env.py", frame
         if script_dir in path.parents:
-            return f"revision {revision_id(path) or path.name}"
-    return "the chain"
+            return f"revision {revision_id(path) or path.name}", frame
+    return "the chain", None
+
+
+def _where(exc: BaseException, cfg: Config) -> str:
+    return _chain_frame(exc, cfg)[0]
+
+
+def _imported(exc: ImportError, cfg: Config) -> tuple[str, str]:
+    """Where the failed import is and the module it names as written there (`app.models`, not just `app`)."""
+    where, frame = _chain_frame(exc, cfg)
+    name = exc.name or str(exc)
+    match = re.match(r"\s*(?:from\s+([\w.]+)\s+import|import\s+([\w.]+))", frame.line or "") if frame else None
+    written = next((g for g in match.groups() if g), "") if match else ""
+    return where, written if written.startswith(name) else name
 
 
 def revision_id(path: Path) -> str | None:
@@ -247,16 +260,16 @@ def config_error(exc: BaseException, cfg: Config) -> UsageError | None:
     if isinstance(exc, SystemExit):
         return UsageError(f"{_where(exc, cfg)} exited (SystemExit: {redact_dsn(str(exc.code))}): it must run "
                           f"under wardbench without exiting; {_FIX}")
-    if isinstance(exc, KeyError) and any(Path(f.filename).name == "os.py" and f.name == "__getitem__"
-                                         for f in _frames(exc)[-2:]):
+    if isinstance(exc, KeyError) and any(f.filename.endswith(("os.py", "<frozen os>")) and f.name == "__getitem__"
+                                         for f in _frames(exc)[-2:]):  # os.environ[...], not any dict
         name = exc.args[0] if exc.args else "?"
         return UsageError(f"{_where(exc, cfg)} reads the environment variable {name}, which is not set: set it "
                           "(wardbench points DATABASE_URL, WARDBENCH_DSN and PG* at its scratch database itself)")
     if isinstance(exc, ImportError):
-        name = exc.name or str(exc)
+        where, name = _imported(exc, cfg)
         if _own_module(name, cfg):
-            return UsageError(f"{_where(exc, cfg)} imports `{name}`: install your application into this "
+            return UsageError(f"{where} imports `{name}`: install your application into this "
                               f"environment or set prepend_sys_path in {cfg.config_file_name}")
-        return UsageError(f"{_where(exc, cfg)} imports `{name}`, which is not installed here: "
+        return UsageError(f"{where} imports `{name}`, which is not installed here: "
                           "install it into this environment")
     return None
