@@ -133,13 +133,17 @@ def scratch_environment(cfg: Config, dsn: str) -> Iterator[None]:
 
 
 @contextmanager
-def engines_opened(own: Engine) -> Iterator[list[str]]:
-    """The URLs of every SQLAlchemy engine other than `own` that connects inside the block (env.py's own)."""
+def foreign_engines(own: Engine, dsn: str) -> Iterator[list[str]]:
+    """The redacted URLs of engines that connect inside the block to a database other than `dsn`'s."""
     seen: list[str] = []
+    params = conninfo_to_dict(dsn)
 
     def record(conn: Connection) -> None:
-        if conn.engine is not own:
-            seen.append(redact_dsn(conn.engine.url.render_as_string(hide_password=False)))
+        url = conn.engine.url
+        database = url.database or url.query.get("dbname") or os.environ.get("PGDATABASE")
+        port = url.port or url.query.get("port") or os.environ.get("PGPORT")
+        if conn.engine is not own and (database != params.get("dbname") or str(port) != str(params.get("port"))):
+            seen.append(redact_dsn(url.render_as_string(hide_password=False)))
 
     event.listen(Engine, "engine_connect", record)
     try:
@@ -148,8 +152,15 @@ def engines_opened(own: Engine) -> Iterator[list[str]]:
         event.remove(Engine, "engine_connect", record)
 
 
+def refuse_foreign(foreign: list[str]) -> None:
+    """Stop at once when env.py opened an engine on another database (whether or not the command failed)."""
+    if foreign:
+        raise UsageError(f"env.py migrated another database ({foreign[-1]}): {_FIX}")
+
+
 def check_moved(sa_conn: Connection, cfg: Config, target: str, foreign: list[str]) -> None:
     """After a command: the scratch database's version table must be at `target`, or env.py went elsewhere."""
+    refuse_foreign(foreign)
     schema, table = cfg.attributes.get(VERSION_TABLE, (None, "alembic_version"))
     context = MigrationContext.configure(sa_conn, opts={"version_table": table, "version_table_schema": schema})
     heads = context.get_current_heads()

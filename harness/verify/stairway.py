@@ -281,8 +281,9 @@ def _migrate(dsn: str, engine: Engine, cfg: Any, action: Callable[..., None], ta
     monitor.start()
     error, failure = "", {}
     start = time.perf_counter()
+    foreign: list[str] = []
     try:
-        with envpy.scratch_environment(cfg, dsn), envpy.engines_opened(engine) as foreign, \
+        with envpy.scratch_environment(cfg, dsn), envpy.foreign_engines(engine, dsn) as foreign, \
                 engine.connect() as sa_conn:
             event.listen(sa_conn, "commit", lambda c: monitor.record_commit(c.connection.dbapi_connection))
             cfg.attributes["connection"] = sa_conn
@@ -295,6 +296,7 @@ def _migrate(dsn: str, engine: Engine, cfg: Any, action: Callable[..., None], ta
     except WardbenchError:
         raise
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of the chain's own code is the finding
+        envpy.refuse_foreign(foreign)  # it failed somewhere else: say so, not "upgrade_failed"
         mistake = envpy.config_error(exc, cfg)
         if mistake is not None:
             raise mistake from exc

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -197,3 +198,23 @@ def test_configuration_mistakes_are_exit_2_with_the_fix(pg_server: ServerHandle,
     line = _error_line(proc)
     assert expected in line, line
     assert "gap" not in line and "upgrade_failed" not in line
+
+
+def test_env_py_that_switches_database_after_the_probe_is_stopped_at_once(
+        pg_server: ServerHandle, tmp_path: Path, bystander: tuple[str, str]) -> None:
+    """The version check after every command is the safety net behind the probe."""
+    uri, _ = bystander
+    chain = tmp_path / "switching"
+    shutil.copytree(CHAINS / "env_fixed_target", chain)
+    env_py = chain / "env.py"
+    env_py.write_text(env_py.read_text().replace(
+        'url = os.environ["MIGRATION_TARGET"]',
+        'first = not Path(__file__).with_name("probed").exists()\n'
+        'Path(__file__).with_name("probed").touch()\n'
+        'url = os.environ["DATABASE_URL" if first else "MIGRATION_TARGET"]').replace(
+        "import os\n", "import os\nfrom pathlib import Path\n"))
+    proc = _verify(pg_server, chain, cwd=tmp_path, env={"MIGRATION_TARGET": uri})
+    assert proc.returncode == 2, proc.stderr
+    line = _error_line(proc)
+    assert "env.py migrated another database" in line and uri.split("@")[-1] in line
+    assert "make it use config.attributes['connection'] or DATABASE_URL" in line
