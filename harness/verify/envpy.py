@@ -10,6 +10,7 @@ configuration (a missing variable, SystemExit, an import that fails) become one 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import traceback
@@ -26,6 +27,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy import Connection, Engine, event
+from sqlalchemy.exc import OperationalError
 
 from harness.db import redact_dsn
 from harness.errors import UsageError
@@ -114,9 +116,14 @@ def scratch_variables(cfg: Config, dsn: str) -> dict[str, str | None]:
 
 @contextmanager
 def scratch_environment(cfg: Config, dsn: str) -> Iterator[None]:
-    """os.environ names only the scratch database inside the block; the caller's environment comes back after."""
+    """os.environ names only the scratch database inside the block; the caller's environment comes back after.
+
+    Alembic's per-revision INFO lines stay off the terminal too (an env.py's fileConfig turns them on).
+    """
     wanted = scratch_variables(cfg, dsn)
     saved = {name: os.environ.get(name) for name in wanted}
+    quiet = logging.root.manager.disable
+    logging.disable(max(quiet, logging.INFO))
     try:
         for name, value in wanted.items():
             if value is None:
@@ -125,6 +132,7 @@ def scratch_environment(cfg: Config, dsn: str) -> Iterator[None]:
                 os.environ[name] = value
         yield
     finally:
+        logging.disable(quiet)
         for name, value in saved.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -204,8 +212,11 @@ def probe(cfg: Config, dsn: str, engine: Engine) -> None:
     except UsageError:
         raise
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - env.py is the user's code
+        frame = _frames(exc)[-1] if _frames(exc) else None
+        at = f" at {Path(frame.filename).name}:{frame.lineno}" if frame else ""
+        fix = _FIX if isinstance(exc, OperationalError | psycopg.OperationalError) else "fix it and run again"
         raise config_error(exc, cfg) or UsageError(
-            f"env.py failed before migrating anything: {describe(exc)}: {_FIX}") from exc
+            f"env.py failed before migrating anything{at}: {describe(exc)}: {fix}") from exc
     if not reached:
         raise UsageError("env.py never called context.run_migrations() (offline mode only?): "
                          "wardbench runs it online with config.attributes['connection']")

@@ -53,3 +53,11 @@ def finding(kind: str, direction: str, detail: str, info: dict[str, Any] | None 
     info = {k: v for k, v in (info or {}).items() if k != "revision"}
     return {"kind": kind, "direction": direction, "object": failure_object(info), "detail": detail,
             "severity": "error", **info}
+
+
+def missing_extension(info: dict[str, Any]) -> str:
+    """'extension "x" is not available on this server: ...' when that is why it failed, else ""."""
+    message = str(info.get("message", ""))
+    if info.get("sqlstate") in ("0A000", "58P01") and message.startswith("extension") and "not available" in message:
+        return (f"{message} on this server: verify against a PostgreSQL that has it (--backend dsn --dsn URI)")
+    return ""

@@ -25,7 +25,6 @@ from sqlalchemy import Engine, create_engine, event, pool
 
 from harness import alembic_project
 from harness.db import Database
-from harness.db.base import scratch_database
 from harness.errors import UsageError, WardbenchError
 from harness.verify import accept, diff, envpy, failures, locks, seed, underload
 from harness.verify.chain import Chain
@@ -84,7 +83,7 @@ def verify_chain(db: Database, chain: Chain, options: VerifyOptions,
                              f"{', '.join(leftovers[:5]) or 'none'}): the stairway starts from base")
         envpy.probe(cfg, db.dsn, engine)  # env.py must reach this database before anything is migrated
         progress.update(task, description="plain walk: head -> base -> head, empty")
-        walk, walk_findings = _plain_walk(db, cfg, chain)
+        walk, walk_findings = _plain_walk(conn, engine, db.dsn, cfg, chain)
         progress.advance(task)
         for prev, nxt in zip(revisions, revisions[1:], strict=False):
             assert nxt is not None
@@ -146,7 +145,7 @@ def _finish_steps(steps: list[dict[str, Any]], chain: Chain, walk_findings: dict
                                              "changes the schema"))
     warnings = accept.apply(steps, options.acceptances, options.strict_locks)
     for step in steps:  # the detail line says every finding, accepted ones with their reason
-        if step.get("findings"):
+        if step.get("findings") and step.get("verdict") not in accept.KEEP:
             step["detail"] = "; ".join(accept.finding_text(f) for f in step["findings"])
     return warnings
 
@@ -160,6 +159,9 @@ def _checked_step(db: Database, conn: psycopg.Connection[Any], engine: Engine, c
     try:
         step = _step(db, conn, engine, cfg, seeder, timing, prev, nxt, options)
         failed = step.get("upgrade_failure")
+        if failed is not None and failures.missing_extension(failed):  # the server's shortcoming, not the chain's
+            return {**step, "verdict": "error", "findings": [],
+                    "detail": f"not evaluated: {failures.missing_extension(failed)}"}
         if failed is None or prev is None or not step.get("rows_checked"):
             return step
         _remove_rows(conn)
@@ -172,9 +174,10 @@ def _checked_step(db: Database, conn: psycopg.Connection[Any], engine: Engine, c
                 "findings": [], "detail": f"wardbench failed while checking this step: {envpy.describe(exc)}"}
     if retry.get("upgrade_failure") is not None:
         return retry  # it fails on empty tables too: not the data's fault, and the walk stops here
+    statement = f" in {failed['statement'][:160]}" if failed.get("statement") and not failed.get("column") else ""
     found = failures.finding("fails_on_existing_data", "upgrade",
                              f"upgrade {nxt} fails with the {step['rows_checked']} seeded rows present "
-                             f"({step['detail'].removeprefix(f'upgrade to {nxt} failed: ')}) and passes "
+                             f"({step['detail'].removeprefix(f'upgrade to {nxt} failed: ')}{statement}) and passes "
                              "on empty tables", failed)
     retry["findings"] = [found, *retry.get("findings", [])]
     retry.update({"seeding": step["seeding"], "rows_checked_on_failure": step["rows_checked"],
@@ -191,43 +194,54 @@ def _remove_rows(conn: psycopg.Connection[Any]) -> None:
     conn.commit()
 
 
-def _plain_walk(db: Database, cfg: Any, chain: Chain) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
-    """upgrade head, downgrade base, upgrade head on an empty database of its own, each timed.
+def _plain_walk(conn: psycopg.Connection[Any], engine: Engine, dsn: str, cfg: Any,
+                chain: Chain) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """upgrade head, downgrade base, upgrade head on the empty scratch database, each timed; then empty it again.
 
     Catches downgrades that cannot run even without data (a column added twice, an extension dropped before
-    the default that uses it) for every revision, whatever the stairway reaches. Returns the record and the
-    findings per revision.
+    the default that uses it) for every revision, whatever the stairway reaches. It runs in the scratch
+    database itself because env.py files often fix their URL at first import (a settings object).
+    Returns the record and the findings per revision.
     """
     record: dict[str, Any] = {"verdict": "pass", "detail": ""}
     found: dict[str, list[dict[str, Any]]] = {}
-    url = cfg.get_main_option("sqlalchemy.url")
     order = [r.revision for r in chain.revisions]
-    with scratch_database(db.server, f"{db.name}_walk"[:63]) as side:
-        engine = create_engine(alembic_project.sqlalchemy_url(side.dsn), poolclass=pool.NullPool)
-        cfg.set_main_option("sqlalchemy.url", alembic_project.sqlalchemy_url(side.dsn).replace("%", "%%"))
-        try:
-            for key, action, target, kind in (("upgrade_s", command.upgrade, chain.head, UPGRADE_FAILED),
-                                              ("downgrade_s", command.downgrade, "base", "downgrade_failed_on_empty"),
-                                              ("reupgrade_s", command.upgrade, chain.head, UPGRADE_FAILED)):
-                run = _migrate(side.dsn, engine, cfg, action, target, set())
-                record[key] = run["duration_s"]
-                if not run["error"]:
-                    continue
-                info = run["failure"]
-                with side.connect() as side_conn:
-                    at = _current(side_conn, cfg)
-                revision = info.get("revision") or _failed_at(order, at, key == "downgrade_s")
-                what = {"upgrade_s": f"upgrade head fails at {revision} on an empty database",
-                        "downgrade_s": f"downgrade base fails at {revision} on an empty database",
-                        "reupgrade_s": f"upgrade head after downgrade base fails at {revision} (a downgrade "
-                                       "left something behind)"}[key]
-                found.setdefault(revision, []).append(failures.finding(kind, "walk", f"{what}: {run['error']}", info))
-                record.update({"verdict": "fail", "detail": f"{what}: {run['error']}"})
-                break
-        finally:
-            engine.dispose()
-            cfg.set_main_option("sqlalchemy.url", url)
+    own = {conn.info.backend_pid}
+    for key, action, target, kind in (("upgrade_s", command.upgrade, chain.head, UPGRADE_FAILED),
+                                      ("downgrade_s", command.downgrade, "base", "downgrade_failed_on_empty"),
+                                      ("reupgrade_s", command.upgrade, chain.head, UPGRADE_FAILED)):
+        run = _migrate(dsn, engine, cfg, action, target, own)
+        record[key] = run["duration_s"]
+        if not run["error"]:
+            continue
+        info = run["failure"]
+        if failures.missing_extension(info):  # the stairway reports it as not evaluated on its step
+            record.update({"verdict": "error", "detail": f"not evaluated: {failures.missing_extension(info)}"})
+            break
+        revision = info.get("revision") or _failed_at(order, _current(conn, cfg), key == "downgrade_s")
+        what = {"upgrade_s": f"upgrade head fails at {revision} on an empty database",
+                "downgrade_s": f"downgrade base fails at {revision} on an empty database",
+                "reupgrade_s": f"upgrade head after downgrade base fails at {revision} (a downgrade "
+                               "left something behind)"}[key]
+        found.setdefault(revision, []).append(failures.finding(kind, "walk", f"{what}: {run['error']}", info))
+        record.update({"verdict": "fail", "detail": f"{what}: {run['error']}"})
+        break
+    _empty(conn)
     return record, found
+
+
+def _empty(conn: psycopg.Connection[Any]) -> None:
+    """Drop every schema and extension the chain made and recreate `public`: the stairway starts from nothing."""
+    conn.rollback()
+    schemas = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                           "AND nspname <> 'information_schema'").fetchall()
+    for (name,) in schemas:
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+    for (name,) in conn.execute("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'").fetchall():
+        conn.execute(sql.SQL("DROP EXTENSION IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+    conn.execute("CREATE SCHEMA public AUTHORIZATION pg_database_owner")
+    conn.execute("GRANT USAGE ON SCHEMA public TO PUBLIC")
+    conn.commit()
 
 
 def _failed_at(order: list[str], at: str | None, downgrading: bool) -> str:
