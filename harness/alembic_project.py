@@ -69,7 +69,7 @@ def connected(cfg: Config, db: Database) -> Iterator[Connection]:
     engine = create_engine(sqlalchemy_url(db.dsn), poolclass=pool.NullPool)
     try:
         with envpy.scratch_environment(cfg, db.dsn), engine.connect() as conn:
-            cfg.attributes["connection"] = conn
+            envpy.hand_over(cfg, conn)
             try:
                 yield conn
             finally:

@@ -44,6 +44,26 @@ _INI_REF = re.compile(r"%\((\w+)\)s|\$\{(\w+)\}|\$([A-Za-z_]\w*)")
 _FIX = "make it use config.attributes['connection'] or DATABASE_URL"
 
 
+class _Lent:
+    """`with connection.connect() as conn:` (SQLAlchemy 1.x branching, which older env.py files such as
+    JupyterHub's call on config.attributes['connection']) yields wardbench's connection and leaves it open."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def __enter__(self) -> Connection:
+        return self.connection
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def hand_over(cfg: Config, connection: Connection) -> None:
+    """Give env.py wardbench's connection as config.attributes['connection'] (pytest-alembic's convention)."""
+    connection.connect = lambda: _Lent(connection)  # type: ignore[attr-defined]
+    cfg.attributes["connection"] = connection
+
+
 def libpq_uri(dsn: str) -> str:
     """The scratch DSN as a plain libpq URI (postgresql://user:password@host:port/dbname), as DATABASE_URL is."""
     params = {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v is not None}
@@ -203,7 +223,7 @@ def probe(cfg: Config, dsn: str, engine: Engine) -> None:
 
     try:
         with scratch_environment(cfg, dsn), engine.connect() as sa_conn:
-            cfg.attributes["connection"] = sa_conn
+            hand_over(cfg, sa_conn)
             try:
                 with EnvironmentContext(cfg, script, fn=inspect, dont_mutate=True):
                     script.run_env()

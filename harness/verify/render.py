@@ -59,7 +59,10 @@ def _load(step: dict[str, Any]) -> str:
 
 
 def _worth_showing(step: dict[str, Any]) -> bool:
+    """Steps with findings, failing or erroring steps and steps that blocked reads (not_run: one line for all)."""
     load = step.get("under_load") or {}
+    if step.get("verdict") == "not_run":
+        return False
     return bool(step.get("findings")) or step.get("verdict") not in PASSING or bool(load.get("blocked_reads"))
 
 
@@ -88,6 +91,10 @@ def print_migrations(section: dict[str, Any], console: Console) -> None:
                           _colour(step.get("verdict", "?")), _ms(step.get("duration_s")),
                           _ms(step.get("downgrade_s")), "\n".join(lines))
         console.print(table)
+    skipped = [s for s in section.get("steps", []) if s.get("verdict") == "not_run"]
+    if skipped:
+        console.print(f"[yellow]not run:[/] {len(skipped)} steps from {skipped[0]['from']} -> "
+                      f"{skipped[0]['revision']} on ({escape(str(skipped[0].get('detail', '')))})")
     trip = section.get("round_trip", {})
     console.print(f"head -> base -> head with data: {_colour(trip.get('verdict', '?'))} "
                   f"(down {_ms(trip.get('downgrade_s'))} ms, up {_ms(trip.get('upgrade_s'))} ms) "

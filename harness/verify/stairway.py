@@ -300,7 +300,7 @@ def _migrate(dsn: str, engine: Engine, cfg: Any, action: Callable[..., None], ta
         with envpy.scratch_environment(cfg, dsn), envpy.foreign_engines(engine, dsn) as foreign, \
                 engine.connect() as sa_conn:
             event.listen(sa_conn, "commit", lambda c: monitor.record_commit(c.connection.dbapi_connection))
-            cfg.attributes["connection"] = sa_conn
+            envpy.hand_over(cfg, sa_conn)
             try:
                 action(cfg, target)
                 sa_conn.commit()
