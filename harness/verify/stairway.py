@@ -207,6 +207,7 @@ def _plain_walk(conn: psycopg.Connection[Any], engine: Engine, dsn: str, cfg: An
     found: dict[str, list[dict[str, Any]]] = {}
     order = [r.revision for r in chain.revisions]
     own = {conn.info.backend_pid}
+    extensions = _extensions(conn)  # a template database may bring some: they come back after the walk
     for key, action, target, kind in (("upgrade_s", command.upgrade, chain.head, UPGRADE_FAILED),
                                       ("downgrade_s", command.downgrade, "base", "downgrade_failed_on_empty"),
                                       ("reupgrade_s", command.upgrade, chain.head, UPGRADE_FAILED)):
@@ -226,12 +227,19 @@ def _plain_walk(conn: psycopg.Connection[Any], engine: Engine, dsn: str, cfg: An
         found.setdefault(revision, []).append(failures.finding(kind, "walk", f"{what}: {run['error']}", info))
         record.update({"verdict": "fail", "detail": f"{what}: {run['error']}"})
         break
-    _empty(conn)
+    _empty(conn, extensions)
     return record, found
 
 
-def _empty(conn: psycopg.Connection[Any]) -> None:
-    """Drop every schema and extension the chain made and recreate `public`: the stairway starts from nothing."""
+def _extensions(conn: psycopg.Connection[Any]) -> list[str]:
+    names = [str(r[0]) for r in conn.execute("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'")]
+    conn.rollback()
+    return names
+
+
+def _empty(conn: psycopg.Connection[Any], extensions: list[str]) -> None:
+    """Drop every schema and extension the chain made and recreate `public` (and `extensions`, which were there
+    before): the stairway starts from nothing."""
     conn.rollback()
     schemas = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
                            "AND nspname <> 'information_schema'").fetchall()
@@ -241,6 +249,8 @@ def _empty(conn: psycopg.Connection[Any]) -> None:
         conn.execute(sql.SQL("DROP EXTENSION IF EXISTS {} CASCADE").format(sql.Identifier(name)))
     conn.execute("CREATE SCHEMA public AUTHORIZATION pg_database_owner")
     conn.execute("GRANT USAGE ON SCHEMA public TO PUBLIC")
+    for name in extensions:
+        conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
     conn.commit()
 
 
