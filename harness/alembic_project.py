@@ -13,12 +13,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy import URL, Connection, create_engine, pool
 
 from harness import REPO_ROOT
 from harness.db import Database
 from harness.errors import UsageError
+from harness.verify import envpy
 
 REFERENCE_INI = REPO_ROOT / "migrations" / "alembic.ini"
 
@@ -62,11 +64,12 @@ def script_directory(cfg: Config) -> ScriptDirectory:
 
 @contextmanager
 def connected(cfg: Config, db: Database) -> Iterator[Connection]:
-    """Bind `cfg` to a SQLAlchemy connection on `db` (env.py reads config.attributes['connection'])."""
+    """Bind `cfg` to a SQLAlchemy connection on `db` (env.py reads config.attributes['connection']); the
+    environment names only `db` meanwhile, for env.py files that build their own engine."""
     engine = create_engine(sqlalchemy_url(db.dsn), poolclass=pool.NullPool)
     try:
-        with engine.connect() as conn:
-            cfg.attributes["connection"] = conn
+        with envpy.scratch_environment(cfg, db.dsn), engine.connect() as conn:
+            envpy.hand_over(cfg, conn)
             try:
                 yield conn
             finally:
@@ -95,12 +98,14 @@ def current_revision(db: Database) -> str | None:
         return revision_of(conn)
 
 
-def revision_of(conn: psycopg.Connection[Any]) -> str | None:
-    """`current_revision` on an open connection."""
-    exists = conn.execute("SELECT to_regclass('alembic_version')").fetchone()
+def revision_of(conn: psycopg.Connection[Any], table: str = "alembic_version",
+                schema: str | None = None) -> str | None:
+    """`current_revision` on an open connection (`table`, `schema`: env.py's version_table options)."""
+    name = sql.Identifier(schema, table) if schema else sql.Identifier(table)
+    exists = conn.execute("SELECT to_regclass(%s)", (name.as_string(conn),)).fetchone()
     if exists is None or exists[0] is None:
         return None
-    row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    row = conn.execute(sql.SQL("SELECT version_num FROM {}").format(name)).fetchone()
     return str(row[0]) if row else None
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.verify import accept
 
 DEFAULT_TARGETS = {"ward_p95_ms": 100.0, "vector_p95_ms": 200.0, "write_p95_ms": 250.0,
                    "recall_at_10": 0.95}
@@ -106,6 +107,7 @@ class RunConfig:
     reports_dir: Path = Path("reports")
     server_settings: dict[str, str] = field(default_factory=dict)
     targets: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TARGETS))
+    verify_accept: tuple[accept.Acceptance, ...] = ()  # [tool.wardbench.verify.accept]: acknowledged findings
 
     @property
     def run_dir(self) -> Path:
@@ -145,6 +147,10 @@ def build_config(cwd: Path | None = None, **cli: Any) -> RunConfig:
         raise UsageError(f"unsupported PostgreSQL version {pg_version}: choose 16 or 18")
     if not scale > 0:
         raise UsageError(f"bad scale factor {scale}: must be greater than zero")
+    verify = merged.pop("verify", None) or {}
+    if not isinstance(verify, dict):
+        raise UsageError("[tool.wardbench.verify] in pyproject.toml must be a table")
+    acceptances = accept.parse(verify.get("accept"))
     backend = str(merged.pop("backend", "embedded"))
     if backend not in ("embedded", "dsn", "container"):
         raise UsageError(f"unknown backend {backend!r}: choose embedded, dsn or container")
@@ -159,5 +165,5 @@ def build_config(cwd: Path | None = None, **cli: Any) -> RunConfig:
     # Absolute, because stages run tools (pytest, Locust, pg_dump) in other working directories.
     extra["reports_dir"] = Path(extra.get("reports_dir", "reports")).resolve()
     return RunConfig(backend=backend, pg_version=pg_version, scale_factor=scale, seed=seed,
-                     profile_data=profile_data, server_settings=settings, targets=targets,
+                     profile_data=profile_data, server_settings=settings, targets=targets, verify_accept=acceptances,
                      **{**extra, "profile": profile})

@@ -26,14 +26,19 @@ AlembicIni = Annotated[Path | None, typer.Option("--alembic-ini", help="alembic.
 UnderLoad = Annotated[bool, typer.Option("--under-load", help="run reads during each upgrade step")]
 JunitOut = Annotated[Path | None, typer.Option("--junit", help="write JUnit XML (one test case per step)")]
 Rows = Annotated[int, typer.Option("--rows", min=1, max=10000, help="rows seeded per table per revision")]
+StrictLocks = Annotated[bool, typer.Option("--strict-locks", help="lock hazards fail the gate (default: warnings)")]
 
 
 @migrate_app.command("verify")
 def verify(alembic_ini: AlembicIni = None, under_load: UnderLoad = False, json: JsonOut = None,
            junit_path: JunitOut = None, rows: Rows = 12, backend: Backend = None, dsn: Dsn = None,
            in_place: InPlace = False, pg_version: PgVersion = None, seed: Seed = None,
-           keep_database: Keep = False) -> None:
-    """Seed, checksum, upgrade, downgrade, compare at every revision; exit 1 when a step loses data."""
+           keep_database: Keep = False, strict_locks: StrictLocks = False) -> None:
+    """Walk the chain on an empty database, then seed, checksum, upgrade, downgrade, compare at every revision.
+
+    Exit 1 when a step has an unaccepted error finding; exit 2 for a configuration problem of the chain (its
+    env.py reaches another database, reads a missing variable, exits, or cannot import the application).
+    """
     # Imported here: alembic and SQLAlchemy cost every other command's start.
     from harness.verify.chain import load_chain
     from harness.verify.stage import run_verify
@@ -51,8 +56,9 @@ def verify(alembic_ini: AlembicIni = None, under_load: UnderLoad = False, json: 
     with open_database(cfg) as db:
         console.print(f"database: {db.display_dsn}  chain: {chain.ini} ({len(chain.revisions)} revisions)")
         results.environment = collect_environment(db)
-        section = run_verify(db, results, chain, VerifyOptions(under_load=under_load, rows_per_table=rows,
-                                                                 seed=cfg.seed), console)
+        options = VerifyOptions(under_load=under_load, rows_per_table=rows, seed=cfg.seed,
+                                strict_locks=strict_locks, acceptances=cfg.verify_accept)
+        section = run_verify(db, results, chain, options, console)
     path = results.write(cfg.run_dir / "results.json")
     if json is not None:
         json.parent.mkdir(parents=True, exist_ok=True)

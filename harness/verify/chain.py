@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from alembic.script import Script, ScriptDirectory
@@ -13,6 +13,7 @@ from alembic.util.exc import CommandError
 
 from harness import alembic_project
 from harness.errors import UsageError
+from harness.verify import envpy
 
 NAME_PATTERN = re.compile(r"^(\d{3})_[a-z][a-z0-9]*(?:_[a-z0-9]+)+\.py$")
 
@@ -23,6 +24,7 @@ class Revision:
     down_revision: str | None
     path: Path
     doc: str
+    empty_downgrade: bool = False  # downgrade() does nothing while upgrade() does something
 
 
 @dataclass
@@ -59,7 +61,10 @@ def load_chain(ini: Path | None, check_names: bool | None = None) -> Chain:
         try:
             heads = script.get_heads()
             scripts = list(reversed(list(script.walk_revisions())))
-        except (CommandError, Exception) as exc:  # noqa: BLE001 - a revision file that does not even load
+        except (CommandError, Exception, SystemExit) as exc:  # noqa: BLE001 - a revision file that does not load
+            mistake = envpy.config_error(exc, cfg)  # the user's set-up (an import, a variable), not a gap
+            if mistake is not None:
+                raise mistake from exc
             said = [str(w.message) for w in caught if "not present" in str(w.message)]
             first = said[0].split(",")[0] + " is not present" if said else (
                 str(exc).strip().splitlines() or [type(exc).__name__])[0]
@@ -71,6 +76,7 @@ def load_chain(ini: Path | None, check_names: bool | None = None) -> Chain:
         raise UsageError(f"{ini_path}: the Alembic project has no revisions")
     _require_linear(ini_path, scripts)
     chain = Chain(ini_path, [_revision(s) for s in scripts])
+    chain.revisions = [replace(r, empty_downgrade=_empty_downgrade(r)) for r in chain.revisions]
     if check_names is None:
         check_names = ini_path == alembic_project.REFERENCE_INI.resolve()
     chain.findings += _downgrade_findings(chain.revisions)
@@ -95,22 +101,34 @@ def _require_linear(ini: Path, scripts: list[Script]) -> None:
                              "the verifier needs a linear chain")
 
 
+def _functions(rev: Revision) -> dict[str, ast.FunctionDef]:
+    tree = ast.parse(rev.path.read_text(), str(rev.path))
+    return {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+
+
 def _downgrade_findings(revisions: list[Revision]) -> list[str]:
-    """Revisions without a `downgrade()` or whose downgrade does nothing (only pass/docstring)."""
+    """Revisions without a `downgrade()` (an empty one is a step finding: see `_empty_downgrade`)."""
     findings = []
     for rev in revisions:
         try:
-            tree = ast.parse(rev.path.read_text(), str(rev.path))
+            funcs = _functions(rev)
         except (OSError, SyntaxError) as exc:
             findings.append(f"{rev.revision}: cannot read {rev.path.name}: {exc}")
             continue
-        funcs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
-        down = funcs.get("downgrade")
-        if down is None:
+        if "downgrade" not in funcs:
             findings.append(f"{rev.revision} ({rev.path.name}): no downgrade() function")
-        elif all(_is_noop(stmt) for stmt in down.body):
-            findings.append(f"{rev.revision} ({rev.path.name}): downgrade() is empty")
     return findings
+
+
+def _empty_downgrade(rev: Revision) -> bool:
+    """downgrade() only passes while upgrade() does something (both empty: a merge point or a placeholder)."""
+    try:
+        funcs = _functions(rev)
+    except (OSError, SyntaxError):
+        return False
+    up, down = funcs.get("upgrade"), funcs.get("downgrade")
+    return (down is not None and all(_is_noop(s) for s in down.body)
+            and up is not None and not all(_is_noop(s) for s in up.body))
 
 
 def _is_noop(stmt: ast.stmt) -> bool:

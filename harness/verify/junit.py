@@ -1,4 +1,8 @@
-"""JUnit XML for the migration stairway: one test case per step, plus structure and the round trip."""
+"""JUnit XML for the migration verifier: one test case per revision, plus the structure and the round trip.
+
+A finding about the chain is a <failure>; wardbench failing to check a step is an <error>; a step that could
+not run is <skipped>. Accepted findings and warnings go to the passing case's <system-out>.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +12,43 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
-_FAILING = {"lossy", "irreversible", "upgrade_failed", "schema_changed", "structure"}
+from harness.verify.accept import PASSING, finding_text
+
+_SKIPPED, _ERROR = "not_run", "error"
 
 
-def _case(suite: ET.Element, name: str, seconds: float, verdict: str, detail: str) -> None:
+def _case(suite: ET.Element, name: str, seconds: float, verdict: str, detail: str, notes: list[str]) -> None:
     case = ET.SubElement(suite, "testcase", classname="wardbench.migrations", name=name, time=f"{seconds:.3f}")
-    if verdict in _FAILING:
-        ET.SubElement(case, "failure", type=verdict, message=f"{verdict}: {detail}"[:1000]).text = detail
-    elif verdict != "lossless" and verdict != "pass":
+    if verdict == _SKIPPED:
         ET.SubElement(case, "skipped", message=detail or verdict)
+    elif verdict == _ERROR:
+        ET.SubElement(case, "error", type=verdict, message=detail[:1000]).text = detail
+    elif verdict not in (*PASSING, "pass"):
+        ET.SubElement(case, "failure", type=verdict, message=f"{verdict}: {detail}"[:1000]).text = "\n".join(
+            notes) or detail
+    if notes and verdict in (*PASSING, "pass"):
+        ET.SubElement(case, "system-out").text = "\n".join(notes)
+
+
+def _notes(step: dict[str, Any]) -> list[str]:
+    return [finding_text(f) for f in step.get("findings", [])]
 
 
 def build(section: dict[str, Any]) -> ET.Element:
     suite = ET.Element("testsuite", name="wardbench migrate verify")
     findings = section.get("structure", {}).get("findings", [])
-    _case(suite, "chain structure", 0.0, "structure" if findings else "pass", "; ".join(findings))
+    _case(suite, "chain structure", 0.0, "structure" if findings else "pass", "; ".join(findings), findings)
     for step in section.get("steps", []):
         seconds = sum(float(step.get(k) or 0) for k in ("duration_s", "downgrade_s", "reupgrade_s"))
         _case(suite, f"{step['from']} -> {step['revision']}: {step.get('name', '')}", seconds,
-              step.get("verdict", "not_run"), step.get("detail", ""))
+              step.get("verdict", _SKIPPED), step.get("detail", ""), _notes(step))
     trip = section.get("round_trip", {})
     _case(suite, "head -> base -> head", float(trip.get("downgrade_s") or 0) + float(trip.get("upgrade_s") or 0),
-          trip.get("verdict", "not_run"), trip.get("detail", ""))
+          trip.get("verdict", _SKIPPED), trip.get("detail", ""), [])
     cases = suite.findall("testcase")
     suite.set("tests", str(len(cases)))
-    suite.set("failures", str(sum(1 for c in cases if c.find("failure") is not None)))
-    suite.set("skipped", str(sum(1 for c in cases if c.find("skipped") is not None)))
-    suite.set("errors", "0")
+    for tag, attribute in (("failure", "failures"), ("error", "errors"), ("skipped", "skipped")):
+        suite.set(attribute, str(sum(1 for c in cases if c.find(tag) is not None)))
     suite.set("time", f"{sum(float(c.get('time', 0)) for c in cases):.3f}")
     return suite
 

@@ -12,14 +12,15 @@ from harness.db import Database
 from harness.db.base import scratch_database
 from harness.gates import evaluate
 from harness.results import Gate, Results
+from harness.verify import accept
 from harness.verify.chain import Chain, load_chain
-from harness.verify.stairway import LOSSLESS, VerifyOptions, verify_chain
+from harness.verify.stairway import VerifyOptions, verify_chain
 
 STAGE = "verify"
 
 
 def gates(section: dict[str, object]) -> list[Gate]:
-    """One gate per step (lossless and reversible), one for the structure, one for the round trip."""
+    """One gate per step (no unaccepted error finding), one for the structure, one for the round trip."""
     structure = section["structure"]
     assert isinstance(structure, dict)
     findings = list(structure["findings"])
@@ -29,11 +30,12 @@ def gates(section: dict[str, object]) -> list[Gate]:
     assert isinstance(steps, list)
     for step in steps:
         name = f"migration {step['from']} -> {step['revision']} lossless and reversible"
-        if step["verdict"] == "not_run":
+        if step["verdict"] in accept.KEEP:  # not run, or wardbench could not check it: never a pass
             gate = Gate(name, STAGE, 1.0, None, "bool", "==", "not_evaluated", step.get("detail", ""))
         else:
-            gate = evaluate(name, STAGE, 1.0 if step["verdict"] == LOSSLESS else 0.0, 1.0, "bool", "==")
-            gate.reason = step["verdict"] if step["verdict"] == LOSSLESS else f"{step['verdict']}: {step['detail']}"
+            ok = step["verdict"] in accept.PASSING
+            gate = evaluate(name, STAGE, 1.0 if ok else 0.0, 1.0, "bool", "==")
+            gate.reason = f"{step['verdict']}: {step['detail']}" if step.get("detail") else step["verdict"]
         out.append(gate)
     trip = section["round_trip"]
     assert isinstance(trip, dict)
@@ -59,7 +61,8 @@ def run_verify(db: Database, results: Results, chain: Chain, options: VerifyOpti
 def verify_stage(cfg: RunConfig, db: Database, results: Results, ini: Path | None = None) -> None:
     """Pipeline stage: verify the reference chain in a side database so the gate's database stays as it is."""
     chain = load_chain(ini)
-    options = VerifyOptions(under_load=bool(cfg.profile_data.get("verify_under_load", False)), seed=cfg.seed)
+    options = VerifyOptions(under_load=bool(cfg.profile_data.get("verify_under_load", False)), seed=cfg.seed,
+                            acceptances=cfg.verify_accept)
     # A side database: the stairway never touches `db` itself.
     with scratch_database(db.server, f"wardbench_verify_{secrets.token_hex(4)}") as side:
         run_verify(side, results, chain, options)

@@ -1,4 +1,5 @@
-"""The stairway: seed, checksum, up, down, checksum, up again, for every revision; then head -> base -> head.
+"""The verifier's walks: head -> base -> head on an empty database; then the stairway (seed, checksum, up,
+down, checksum, up again) for every revision; then head -> base -> head with data.
 
 Every step's record says how long the upgrade took, whether the round trip kept every row
 (lossless), whether the downgrade could run at all (irreversible when it raises), which tables the
@@ -11,19 +12,21 @@ import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from alembic import command
+from alembic.script import ScriptDirectory
 from psycopg import sql
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import Engine, create_engine, event, pool
 
 from harness import alembic_project
-from harness.db import Database, redact_dsn
-from harness.errors import UsageError
-from harness.verify import diff, locks, seed, underload
+from harness.db import Database
+from harness.errors import UsageError, WardbenchError
+from harness.verify import accept, diff, envpy, failures, locks, seed, underload
 from harness.verify.chain import Chain
 from harness.verify.checksums import TableChecksum, checksum_query, user_tables
 
@@ -37,6 +40,8 @@ class VerifyOptions:
     rows_per_table: int = 12
     seed: int = 42
     baseline_s: float = 0.5  # read workload before each step, for the p95 it is compared against
+    strict_locks: bool = False  # lock hazards fail the gate instead of warning
+    acceptances: tuple[accept.Acceptance, ...] = ()  # [tool.wardbench.verify.accept]
 
 
 @dataclass
@@ -48,7 +53,11 @@ class _Timing:
 
 def verify_chain(db: Database, chain: Chain, options: VerifyOptions,
                  console: Console | None = None) -> dict[str, Any]:
-    """Walk `chain` in the (empty, disposable) database `db`; return the migrations section."""
+    """Walk `chain` in the (empty, disposable) database `db`; return the migrations section.
+
+    First the plain walk (head, base, head on an empty database of its own), then the stairway with data;
+    a revision that fails only because of the seeded rows is recorded and the stairway goes on without them.
+    """
     console = console or Console(stderr=True)
     cfg = alembic_project.load_config(chain.ini)
     cfg.set_main_option("sqlalchemy.url", alembic_project.sqlalchemy_url(db.dsn).replace("%", "%%"))
@@ -65,53 +74,199 @@ def verify_chain(db: Database, chain: Chain, options: VerifyOptions,
         progress = stack.enter_context(Progress(TextColumn("[bold]stairway"), BarColumn(),
                                                 TextColumn("{task.completed}/{task.total} {task.description}"),
                                                 TimeElapsedColumn(), console=console, transient=True))
-        task = progress.add_task("", total=len(revisions))  # every step, then the round trip
-        at = _current(conn)
+        task = progress.add_task("", total=len(revisions) + 1)  # the plain walk, every step, the round trip
+        at = _current(conn, cfg)
         leftovers = user_tables(conn, SCHEMA)
         conn.rollback()
         if at is not None or leftovers:
             raise UsageError(f"the database {db.name} is not empty (revision {at or 'none'}, tables: "
                              f"{', '.join(leftovers[:5]) or 'none'}): the stairway starts from base")
+        envpy.probe(cfg, db.dsn, engine)  # env.py must reach this database before anything is migrated
+        progress.update(task, description="plain walk: head -> base -> head, empty")
+        walk, walk_findings = _plain_walk(conn, engine, db.dsn, cfg, chain)
+        progress.advance(task)
         for prev, nxt in zip(revisions, revisions[1:], strict=False):
             assert nxt is not None
             progress.update(task, description=f"{prev or 'base'} -> {nxt}")
-            if at != prev:  # an earlier step left the database elsewhere (its upgrade failed)
+            if at != prev:  # an earlier step left the database elsewhere (its upgrade failed on empty tables)
                 steps.append({"revision": nxt, "from": prev or "base", "name": docs[nxt], "verdict": "not_run",
-                              "lossless": None, "reversible": None,
+                              "lossless": None, "reversible": None, "findings": [],
                               "detail": f"not run: the database is at {at or 'base'}, not {prev or 'base'}"})
                 progress.advance(task)
                 continue
-            step = _step(db, conn, engine, cfg, seeder, timing, prev, nxt, options)
+            step = _checked_step(db, conn, engine, cfg, seeder, timing, prev, nxt, options)
             step["name"] = docs[nxt]
             steps.append(step)
-            at = _current(conn)
+            at = _current(conn, cfg)
             progress.advance(task)
         progress.update(task, description="head -> base -> head")
         round_trip = (_round_trip(db.dsn, conn, engine, cfg, seeder, chain.head) if at == chain.head else
                       {"verdict": "not_run", "detail": f"the walk stopped at {at or 'base'}, not head"})
         progress.advance(task)
+    warnings = _finish_steps(steps, chain, walk_findings, options)
     ratio = timing.checksum_s / timing.count_s if timing.count_s else None
     return {
         "chain": str(chain.ini), "head": chain.head, "revisions": [r.revision for r in chain.revisions],
         "structure": {"findings": chain.findings, "ok": not chain.findings},
-        "steps": steps, "round_trip": round_trip,
-        "summary": {verdict: sum(1 for s in steps if s.get("verdict") == verdict)
-                    for verdict in (LOSSLESS, LOSSY, IRREVERSIBLE, UPGRADE_FAILED, "not_run")},
+        "plain_walk": walk, "steps": steps, "round_trip": round_trip, "warnings": warnings,
+        "summary": _summary(steps),
         "checksum_throughput": {"rows": timing.rows, "checksum_s": round(timing.checksum_s, 4),
                                 "count_s": round(timing.count_s, 4),
                                 "ratio_vs_count": round(ratio, 2) if ratio is not None else None,
                                 "note": "seeded rows only (small tables); the 200k-row comparison is "
                                         "tests/benchmarks/test_checksum_throughput.py"},
         "options": {"under_load": options.under_load, "rows_per_table": options.rows_per_table,
-                    "seed": options.seed},
+                    "seed": options.seed, "strict_locks": options.strict_locks},
         "duration_s": round(time.perf_counter() - started, 3),
     }
 
 
-def _current(conn: psycopg.Connection[Any]) -> str | None:
-    """The revision now, read in a transaction of its own (the caller's snapshot may predate a migration)."""
+def _summary(steps: list[dict[str, Any]]) -> dict[str, int]:
+    """Steps per verdict (the classic five always present), lock hazards and accepted findings."""
+    out = dict.fromkeys((LOSSLESS, LOSSY, IRREVERSIBLE, UPGRADE_FAILED, "not_run"), 0)
+    for step in steps:
+        out[step["verdict"]] = out.get(step["verdict"], 0) + 1
+    findings = [f for s in steps for f in s.get("findings", [])]
+    out["lock_hazards"] = sum(1 for f in findings if f.get("kind") == "lock_hazard")
+    out["accepted_findings"] = sum(1 for f in findings if f.get("accepted"))
+    return out
+
+
+def _finish_steps(steps: list[dict[str, Any]], chain: Chain, walk_findings: dict[str, list[dict[str, Any]]],
+                  options: VerifyOptions) -> list[str]:
+    """Add the plain walk's and the structure's findings to their steps, apply acceptances, set the verdicts."""
+    empty_downgrades = {r.revision for r in chain.revisions if r.empty_downgrade}
+    for step in steps:
+        findings = step.setdefault("findings", [])
+        findings += walk_findings.get(step["revision"], [])
+        if step["revision"] in empty_downgrades and step.get("verdict") != "not_run":
+            findings.append(failures.finding("empty_downgrade", "downgrade",
+                                             f"downgrade() of {step['revision']} does nothing while its upgrade "
+                                             "changes the schema"))
+    warnings = accept.apply(steps, options.acceptances, options.strict_locks)
+    for step in steps:  # the detail line says every finding, accepted ones with their reason
+        if step.get("findings") and step.get("verdict") not in accept.KEEP:
+            step["detail"] = "; ".join(accept.finding_text(f) for f in step["findings"])
+    return warnings
+
+
+def _checked_step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Any, seeder: seed.Seeder,
+                  timing: _Timing, prev: str | None, nxt: str, options: VerifyOptions) -> dict[str, Any]:
+    """One stairway step; an upgrade that fails only on the seeded rows is retried on empty tables.
+
+    A failure of wardbench itself while checking is the step's `error` (not a finding about the chain).
+    """
+    try:
+        step = _step(db, conn, engine, cfg, seeder, timing, prev, nxt, options)
+        failed = step.get("upgrade_failure")
+        if failed is not None and failures.missing_extension(failed):  # the server's shortcoming, not the chain's
+            return {**step, "verdict": "error", "findings": [],
+                    "detail": f"not evaluated: {failures.missing_extension(failed)}"}
+        if failed is None or prev is None or not step.get("rows_checked"):
+            return step
+        _remove_rows(conn)
+        retry = _step(db, conn, engine, cfg, seeder, timing, prev, nxt, options, seeded=False)
+    except (WardbenchError, psycopg.OperationalError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported as the step's error, the walk stops after it
+        conn.rollback()
+        return {"revision": nxt, "from": prev or "base", "verdict": "error", "lossless": None, "reversible": None,
+                "findings": [], "detail": f"wardbench failed while checking this step: {envpy.describe(exc)}"}
+    if retry.get("upgrade_failure") is not None:
+        return retry  # it fails on empty tables too: not the data's fault, and the walk stops here
+    statement = f" in {failed['statement'][:160]}" if failed.get("statement") and not failed.get("column") else ""
+    found = failures.finding("fails_on_existing_data", "upgrade",
+                             f"upgrade {nxt} fails with the {step['rows_checked']} seeded rows present "
+                             f"({step['detail'].removeprefix(f'upgrade to {nxt} failed: ')}{statement}) and passes "
+                             "on empty tables", failed)
+    retry["findings"] = [found, *retry.get("findings", [])]
+    retry.update({"seeding": step["seeding"], "rows_checked_on_failure": step["rows_checked"],
+                  "failed_with_data_s": step["duration_s"]})
+    return retry
+
+
+def _remove_rows(conn: psycopg.Connection[Any]) -> None:
+    """Empty every table (the failed upgrade rolled back: the database is still at the previous revision)."""
+    tables = user_tables(conn, SCHEMA)
+    if tables:
+        conn.execute(sql.SQL("TRUNCATE {} CASCADE").format(
+            sql.SQL(", ").join(sql.Identifier(SCHEMA, t) for t in tables)))
+    conn.commit()
+
+
+def _plain_walk(conn: psycopg.Connection[Any], engine: Engine, dsn: str, cfg: Any,
+                chain: Chain) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+    """upgrade head, downgrade base, upgrade head on the empty scratch database, each timed; then empty it again.
+
+    Catches downgrades that cannot run even without data (a column added twice, an extension dropped before
+    the default that uses it) for every revision, whatever the stairway reaches. It runs in the scratch
+    database itself because env.py files often fix their URL at first import (a settings object).
+    Returns the record and the findings per revision.
+    """
+    record: dict[str, Any] = {"verdict": "pass", "detail": ""}
+    found: dict[str, list[dict[str, Any]]] = {}
+    order = [r.revision for r in chain.revisions]
+    own = {conn.info.backend_pid}
+    extensions = _extensions(conn)  # a template database may bring some: they come back after the walk
+    for key, action, target, kind in (("upgrade_s", command.upgrade, chain.head, UPGRADE_FAILED),
+                                      ("downgrade_s", command.downgrade, "base", "downgrade_failed_on_empty"),
+                                      ("reupgrade_s", command.upgrade, chain.head, UPGRADE_FAILED)):
+        run = _migrate(dsn, engine, cfg, action, target, own)
+        record[key] = run["duration_s"]
+        if not run["error"]:
+            continue
+        info = run["failure"]
+        if failures.missing_extension(info):  # the stairway reports it as not evaluated on its step
+            record.update({"verdict": "error", "detail": f"not evaluated: {failures.missing_extension(info)}"})
+            break
+        revision = info.get("revision") or _failed_at(order, _current(conn, cfg), key == "downgrade_s")
+        what = {"upgrade_s": f"upgrade head fails at {revision} on an empty database",
+                "downgrade_s": f"downgrade base fails at {revision} on an empty database",
+                "reupgrade_s": f"upgrade head after downgrade base fails at {revision} (a downgrade "
+                               "left something behind)"}[key]
+        found.setdefault(revision, []).append(failures.finding(kind, "walk", f"{what}: {run['error']}", info))
+        record.update({"verdict": "fail", "detail": f"{what}: {run['error']}"})
+        break
+    _empty(conn, extensions)
+    return record, found
+
+
+def _extensions(conn: psycopg.Connection[Any]) -> list[str]:
+    names = [str(r[0]) for r in conn.execute("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'")]
     conn.rollback()
-    revision = alembic_project.revision_of(conn)
+    return names
+
+
+def _empty(conn: psycopg.Connection[Any], extensions: list[str]) -> None:
+    """Drop every schema and extension the chain made and recreate `public` (and `extensions`, which were there
+    before): the stairway starts from nothing."""
+    conn.rollback()
+    schemas = conn.execute("SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' "
+                           "AND nspname <> 'information_schema'").fetchall()
+    for (name,) in schemas:
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(name)))
+    for (name,) in conn.execute("SELECT extname FROM pg_extension WHERE extname <> 'plpgsql'").fetchall():
+        conn.execute(sql.SQL("DROP EXTENSION IF EXISTS {} CASCADE").format(sql.Identifier(name)))
+    conn.execute("CREATE SCHEMA public AUTHORIZATION pg_database_owner")
+    conn.execute("GRANT USAGE ON SCHEMA public TO PUBLIC")
+    for name in extensions:
+        conn.execute(sql.SQL("CREATE EXTENSION IF NOT EXISTS {}").format(sql.Identifier(name)))
+    conn.commit()
+
+
+def _failed_at(order: list[str], at: str | None, downgrading: bool) -> str:
+    """The revision a failed command stopped on when the traceback does not say (one transaction per revision)."""
+    if downgrading:
+        return at or order[0]
+    position = order.index(at) + 1 if at in order else 0
+    return order[min(position, len(order) - 1)]
+
+
+def _current(conn: psycopg.Connection[Any], cfg: Any = None) -> str | None:
+    """The revision now, read in a transaction of its own (the caller's snapshot may predate a migration)."""
+    schema, table = cfg.attributes.get(envpy.VERSION_TABLE, (None, None)) if cfg is not None else (None, None)
+    conn.rollback()
+    revision = alembic_project.revision_of(conn, table or "alembic_version", schema)
     conn.rollback()
     return revision
 
@@ -140,32 +295,54 @@ def _checksums(conn: psycopg.Connection[Any], timing: _Timing) -> dict[str, Tabl
 
 def _migrate(dsn: str, engine: Engine, cfg: Any, action: Callable[..., None], target: str,
              exclude: set[int], workload: underload.ReadWorkload | None = None) -> dict[str, Any]:
-    """Run one Alembic command with the lock monitor on; return timing, locks, and the error if it raised."""
+    """Run one Alembic command with the lock monitor on; return timing, locks, and the error if it raised.
+
+    env.py sees only the scratch database meanwhile; afterwards the scratch database must be at `target`
+    (else env.py migrated another one: exit 2). A configuration mistake in the chain is exit 2 too.
+    """
     monitor = locks.LockMonitor(dsn, exclude_pids=set(exclude),
                                 watch_pids=set(workload.pids) if workload else set())
     monitor.start()
-    error = ""
+    error, failure = "", {}
     start = time.perf_counter()
+    foreign: list[str] = []
     try:
-        with engine.connect() as sa_conn:
+        with envpy.scratch_environment(cfg, dsn), envpy.foreign_engines(engine, dsn) as foreign, \
+                engine.connect() as sa_conn:
             event.listen(sa_conn, "commit", lambda c: monitor.record_commit(c.connection.dbapi_connection))
-            cfg.attributes["connection"] = sa_conn
+            envpy.hand_over(cfg, sa_conn)
             try:
                 action(cfg, target)
                 sa_conn.commit()
             finally:
                 cfg.attributes.pop("connection", None)
-    except Exception as exc:  # noqa: BLE001 - any failure of the chain's own code is the finding
-        error = f"{type(exc).__name__}: {redact_dsn(str(exc).strip().splitlines()[0] if str(exc).strip() else '')}"
-    end = time.perf_counter()
-    monitor.stop()
-    return {"start": start, "end": end, "duration_s": round(end - start, 4), "error": error, "monitor": monitor}
+            envpy.check_moved(sa_conn, cfg, target, foreign)
+    except WardbenchError:
+        raise
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of the chain's own code is the finding
+        envpy.refuse_foreign(foreign)  # it failed somewhere else: say so, not "upgrade_failed"
+        mistake = envpy.config_error(exc, cfg)
+        if mistake is not None:
+            raise mistake from exc
+        error = envpy.describe(exc)
+        failure = failures.failure_info(exc, _revision_paths(cfg))
+    finally:
+        end = time.perf_counter()
+        monitor.stop()
+    return {"start": start, "end": end, "duration_s": round(end - start, 4), "error": error, "failure": failure,
+            "monitor": monitor}
+
+
+def _revision_paths(cfg: Any) -> dict[Path, str]:
+    """Each revision file (resolved) and its revision id, to say which revision an error came from."""
+    return {Path(s.path).resolve(): str(s.revision) for s in ScriptDirectory.from_config(cfg).walk_revisions()}
 
 
 def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Any, seeder: seed.Seeder,
-          timing: _Timing, prev: str | None, nxt: str, options: VerifyOptions) -> dict[str, Any]:
+          timing: _Timing, prev: str | None, nxt: str, options: VerifyOptions, seeded: bool = True) -> dict[str, Any]:
     down_target = prev or "base"
-    seeding = seeder.seed(conn, seed.reflect(engine, SCHEMA), SCHEMA) if prev is not None else seed.SeedReport()
+    seeding = (seeder.seed(conn, seed.reflect(engine, SCHEMA), SCHEMA) if prev is not None and seeded
+               else seed.SeedReport())
     before = _checksums(conn, timing)
     diff.take_snapshot(conn, list(before), SCHEMA)
     files_before = locks.relfilenodes(conn, SCHEMA)
@@ -202,8 +379,10 @@ def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Any,
         step["under_load"] = load_report
     if up["error"]:
         diff.drop_snapshot(conn)
-        return {**step, "verdict": UPGRADE_FAILED, "lossless": None, "reversible": None,
-                "detail": f"upgrade to {nxt} failed: {up['error']}"}
+        detail = f"upgrade to {nxt} failed: {up['error']}"
+        return {**step, "verdict": UPGRADE_FAILED, "lossless": None, "reversible": None, "detail": detail,
+                "upgrade_failure": up["failure"],
+                "findings": [failures.finding(UPGRADE_FAILED, "upgrade", detail, up["failure"])]}
     step["rewritten"] = locks.rewritten_tables(conn, files_before, locks.relfilenodes(conn, SCHEMA), SCHEMA)
     conn.rollback()
     down = _migrate(db.dsn, engine, cfg, command.downgrade, down_target, own)
@@ -212,8 +391,9 @@ def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Any,
     conn.rollback()
     if down["error"]:
         diff.drop_snapshot(conn)
-        return {**step, "verdict": IRREVERSIBLE, "lossless": None, "reversible": False,
-                "detail": f"downgrade {nxt} -> {down_target} raised {down['error']}"}
+        detail = f"downgrade {nxt} -> {down_target} raised {down['error']}"
+        return {**step, "verdict": IRREVERSIBLE, "lossless": None, "reversible": False, "detail": detail,
+                "findings": [failures.finding(IRREVERSIBLE, "downgrade", detail, down["failure"])]}
     after = _checksums(conn, timing)
     differences = _compare(conn, before, after)
     diff.drop_snapshot(conn)
@@ -222,10 +402,15 @@ def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Any,
     conn.rollback()
     verdict = LOSSY if differences else LOSSLESS
     detail = "; ".join(_describe(d) for d in differences)
+    findings = [{"kind": LOSSY, "direction": "round_trip", "object": d["table"], "detail": _describe(d),
+                 "severity": "error"} for d in differences]
     if again["error"]:
         detail = (detail + "; " if detail else "") + f"upgrade after the downgrade failed: {again['error']}"
+        findings.append(failures.finding(UPGRADE_FAILED, "upgrade", f"upgrade {nxt} after its downgrade failed: "
+                                         f"{again['error']}", again["failure"]))
     return {**step, "verdict": verdict if not again["error"] else UPGRADE_FAILED,
-            "lossless": not differences, "reversible": True, "differences": differences, "detail": detail}
+            "lossless": not differences, "reversible": True, "differences": differences, "detail": detail,
+            "findings": findings}
 
 
 def _compare(conn: psycopg.Connection[Any], before: dict[str, TableChecksum],

@@ -74,7 +74,9 @@ def test_results_json_and_junit(pg_server: ServerHandle, tmp_path: Path, chain: 
     assert {"base -> 001", "001 -> 002", "002 -> 003"} <= cases.keys()
     failed = {n for n, c in cases.items() if c.find("failure") is not None}
     assert failed == ({"001 -> 002"} if code else set())
-    assert "001 -> 002" in proc.stderr and ("lossy" in proc.stderr) == bool(code)  # the terminal table
+    # the terminal: a count line, then only the steps with findings
+    assert ("3 revisions: 2 lossless, 1 lossy" if code else "3 revisions: 3 lossless") in proc.stderr
+    assert ("001 -> 002" in proc.stderr) == ("lossy" in proc.stderr) == bool(code)
     with pytest.raises(psycopg.OperationalError, match="does not exist"):  # the disposable database is gone
         dbname = f"wardbench_{results['run_id']}"
         psycopg.connect(pg_server.database_dsn(dbname), connect_timeout=3).close()

@@ -36,9 +36,20 @@ def test_missing_downgrade_and_bad_names_are_findings(tmp_path: Path) -> None:
     widen.write_text(text[: text.index("def downgrade")] + "def downgrade() -> None:\n    pass\n")
     (versions / "003_move_notes_to_own_table.py").rename(versions / "005_Move.py")
     chain = load_chain(tmp_path / "c" / "alembic.ini", check_names=True)
-    assert any("002" in f and "downgrade() is empty" in f for f in chain.findings)
-    assert any("005_Move.py" in f and "NNN_descriptive_purpose" in f for f in chain.findings)
-    assert load_chain(tmp_path / "c" / "alembic.ini").findings == [f for f in chain.findings if "empty" in f]
+    # an empty downgrade under an upgrade that does something is the step's finding, not the structure's
+    assert [r.revision for r in chain.revisions if r.empty_downgrade] == ["002"]
+    assert chain.findings == ["005_Move.py: name does not follow NNN_descriptive_purpose.py"]
+    assert load_chain(tmp_path / "c" / "alembic.ini").findings == []
+
+
+def test_empty_downgrade_of_an_empty_upgrade_is_no_finding(tmp_path: Path) -> None:
+    shutil.copytree(CHAINS / "clean", tmp_path / "c")
+    widen = tmp_path / "c" / "versions" / "002_widen_account_balance.py"
+    text = widen.read_text()
+    widen.write_text(text[: text.index("def upgrade")] + "def upgrade() -> None:\n    pass\n\n\n"
+                     "def downgrade() -> None:\n    pass\n")
+    chain = load_chain(tmp_path / "c" / "alembic.ini")
+    assert chain.findings == [] and not any(r.empty_downgrade for r in chain.revisions)
 
 
 def test_gap_in_numbering_is_a_finding(tmp_path: Path) -> None:

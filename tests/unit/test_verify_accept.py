@@ -1,0 +1,67 @@
+"""Acknowledged findings, --strict-locks and the step verdict computed from findings: no database needed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from harness.errors import UsageError
+from harness.verify import accept, junit
+
+
+def _step(revision: str, *findings: dict[str, Any]) -> dict[str, Any]:
+    return {"revision": revision, "from": "base", "verdict": "lossless", "findings": [dict(f) for f in findings]}
+
+
+LOSSY = {"kind": "lossy", "direction": "upgrade", "object": "apikey", "detail": "drops apikey (24 rows)",
+         "severity": "error"}
+HAZARD = {"kind": "lock_hazard", "direction": "upgrade", "object": "events", "detail": "CREATE INDEX on events",
+          "severity": "warning", "rule": "create-index-not-concurrently"}
+
+
+def test_parse_validates_each_entry() -> None:
+    parsed = accept.parse({"003": {"kinds": ["lossy"], "reason": "apikey is obsolete", "objects": ["apikey"]}})
+    assert parsed == (accept.Acceptance("003", ("lossy",), "apikey is obsolete", ("apikey",)),)
+    for bad, said in [({"003": {"kinds": ["lossy"]}}, "reason"), ({"003": {"kinds": ["loss"], "reason": "x"}},
+                                                                  "kinds must be"),
+                      ({"003": "lossy"}, "kinds = "), ({"003": {"kinds": ["lossy"], "reason": "x", "why": 1}},
+                                                      "kinds = "), (["003"], "must be a table")]:
+        with pytest.raises(UsageError, match=said):
+            accept.parse(bad)
+
+
+def test_accepted_error_passes_with_its_reason_and_unmatched_ones_are_reported() -> None:
+    steps = [_step("003", LOSSY), _step("004", LOSSY), _step("005")]
+    acceptances = accept.parse({"003": {"kinds": ["lossy"], "reason": "apikey is obsolete"},
+                                "005": {"kinds": ["irreversible"], "reason": "stale"},
+                                "999": {"kinds": ["lossy"], "reason": "typo"}})
+    warnings = accept.apply(steps, acceptances, strict_locks=False)
+    assert [s["verdict"] for s in steps] == ["accepted", "lossy", "lossless"]
+    assert steps[0]["findings"][0] == {**LOSSY, "accepted": True, "reason": "apikey is obsolete"}
+    (stale,) = steps[2]["findings"]
+    assert stale["kind"] == "unused_acceptance" and stale["severity"] == "warning"
+    assert warnings == ["[tool.wardbench.verify.accept] names revision 999, which is not in the chain"]
+    assert "(accepted: apikey is obsolete)" in accept.finding_text(steps[0]["findings"][0])
+
+
+def test_objects_narrow_an_acceptance() -> None:
+    steps = [_step("003", LOSSY, {**LOSSY, "object": "users"})]
+    accept.apply(steps, accept.parse({"003": {"kinds": ["lossy"], "reason": "r", "objects": ["apikey"]}}), False)
+    assert steps[0]["verdict"] == "lossy" and [f.get("accepted") for f in steps[0]["findings"]] == [True, None]
+
+
+def test_lock_hazards_warn_unless_strict() -> None:
+    relaxed, strict = [_step("002", HAZARD)], [_step("002", HAZARD)]
+    accept.apply(relaxed, (), strict_locks=False)
+    accept.apply(strict, (), strict_locks=True)
+    assert relaxed[0]["verdict"] == "lossless" and strict[0]["verdict"] == "lock_hazard"
+
+
+def test_not_run_and_error_steps_keep_their_verdict_and_junit_keeps_them_apart() -> None:
+    steps = [_step("001", LOSSY), {**_step("002"), "verdict": "error", "detail": "wardbench crashed"},
+             {**_step("003"), "verdict": "not_run", "detail": "not run"}]
+    accept.apply(steps, (), False)
+    assert [s["verdict"] for s in steps] == ["lossy", "error", "not_run"]
+    suite = junit.build({"structure": {"findings": []}, "steps": steps, "round_trip": {"verdict": "pass"}})
+    assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("1", "1", "1")
