@@ -10,7 +10,18 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.cli import app
-from harness.cli.options import Backend, Dsn, JsonOut, Keep, PgVersion, Profile, ReportsDir, Seed, make_config
+from harness.cli.options import (
+    Backend,
+    Dsn,
+    JsonOut,
+    Keep,
+    PgVersion,
+    Profile,
+    ReportsDir,
+    Seed,
+    check_users,
+    make_config,
+)
 from harness.config import parse_count, parse_duration, parse_list
 from harness.db import open_database
 from harness.environment import collect_environment
@@ -45,7 +56,8 @@ def capacity(
     if len(sizes) < 3 and len(levels) < 3:
         raise UsageError("a capacity fit needs three or more --scales (or --users) values")
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, pg_version=pg_version, seed=seed,
-                      reports_dir=reports_dir, keep_database=keep_database)
+                      reports_dir=reports_dir, keep_database=keep_database, outputs=[("--json", json)])
+    check_users(cfg, levels, "--users")
     chosen = [s for s in load_scenarios(kinds=suite_kinds(suite)) if not scenario or s.name in scenario]
     if scenario and (unknown := sorted(set(scenario) - {s.name for s in chosen})):
         raise UsageError(f"unknown scenario(s) {', '.join(unknown)} in suite {suite!r}")
