@@ -79,6 +79,17 @@ def embedded_home() -> tuple[Path, str]:
     return Path(tempfile.gettempdir()) / f"wardbench-{os.getuid()}", "the embedded server's home"
 
 
+def _check_keep(cfg: RunConfig) -> None:
+    """--keep-database on the embedded backend keeps the database only on a server that outlives the run."""
+    from harness.db.embedded import running_persistent
+
+    server = running_persistent()
+    if server is None or server.version != cfg.pg_version:
+        raise UsageError("--keep-database: this run's embedded server is throwaway (stopped and deleted when the "
+                         "run ends), so no database could be kept: start a long-lived server with "
+                         "`wardbench db start` first (runs then use it and the database stays), or use --dsn")
+
+
 def make_config(*, outputs: Iterable[tuple[str, Path | None]] = (), writes_reports: bool = True,
                 **options: Any) -> RunConfig:
     """Build the RunConfig from command options (flags left at False count as not given) and check, before
@@ -92,17 +103,16 @@ def make_config(*, outputs: Iterable[tuple[str, Path | None]] = (), writes_repor
         source = "--reports-dir" if options.get("reports_dir") is not None else \
             "WARDBENCH_REPORTS" if os.environ.get("WARDBENCH_REPORTS") else "reports directory"
         check_output_dir(cfg.reports_dir, f"{source} {cfg.reports_dir}")
+    home: Path | None = None
     if cfg.backend == "embedded":
         home, name = embedded_home()
         check_output_dir(home, f"{name} {home}")
         if cfg.keep_database and not cfg.in_place:
-            from harness.db.embedded import running_persistent
+            _check_keep(cfg)
+    if "scale_factor" in options:  # the commands that take --scale-factor generate the dataset
+        from harness.footprint import check_fits
 
-            server = running_persistent()
-            if server is None or server.version != cfg.pg_version:
-                raise UsageError("--keep-database: this run's embedded server is throwaway (stopped and deleted "
-                                 "when the run ends), so no database could be kept: start a long-lived server "
-                                 "with `wardbench db start` first (runs then use it), or use --dsn")
+        check_fits(cfg.profile_data, cfg.scale_factor, home, "--scale-factor")
     return cfg
 
 
