@@ -221,6 +221,8 @@ def _settings_error(exc: ValidationError, cli: dict[str, Any], pyproject: Path, 
         return UsageError(f"unknown setting {dotted!r} in {source}: {hint}")
     kind = err["type"].split("_")[0]
     expected = _EXPECTED.get(kind, err["msg"].lower())
+    if kind == "bool" and source.startswith("WARDBENCH_"):  # environment values are strings by nature
+        expected = "a boolean: true or false (also 1/0, yes/no, on/off)"
     return UsageError(f"bad setting {dotted} = {err['input']!r} in {source}: must be {expected}")
 
 
