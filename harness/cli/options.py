@@ -79,11 +79,11 @@ def embedded_home() -> tuple[Path, str]:
     return Path(tempfile.gettempdir()) / f"wardbench-{os.getuid()}", "the embedded server's home"
 
 
-def _check_keep(cfg: RunConfig) -> None:
+def _check_keep(cfg: RunConfig, home: Path) -> None:
     """--keep-database on the embedded backend keeps the database only on a server that outlives the run."""
     from harness.db.embedded import running_persistent
 
-    server = running_persistent()
+    server = running_persistent() if (home / "server.json").is_file() else None  # `db start` records it there
     if server is None or server.version != cfg.pg_version:
         raise UsageError("--keep-database: this run's embedded server is throwaway (stopped and deleted when the "
                          "run ends), so no database could be kept: start a long-lived server with "
@@ -108,7 +108,7 @@ def make_config(*, outputs: Iterable[tuple[str, Path | None]] = (), writes_repor
         home, name = embedded_home()
         check_output_dir(home, f"{name} {home}")
         if cfg.keep_database and not cfg.in_place:
-            _check_keep(cfg)
+            _check_keep(cfg, home)
     if "scale_factor" in options:  # the commands that take --scale-factor generate the dataset
         from harness.footprint import check_fits
 
