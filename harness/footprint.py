@@ -48,13 +48,14 @@ def _gib(n: float) -> str:
     return f"{n / 2**30:,.1f} GiB"
 
 
-def check_fits(profile: dict[str, Any], scale: float, data_dir: Path | None, source: str) -> None:
-    """Refuse `scale` when the estimated dataset exceeds the free disk under `data_dir` (the embedded server's
-    home; None when the server's disk is not visible from here) or the generator exceeds available memory."""
+def check_fits(profile: dict[str, Any], scale: float, data_dir: Path | None, what: str) -> None:
+    """Refuse `scale` (asked for by `what`, e.g. "--scale-factor 1e+09") when the estimated dataset exceeds the
+    free disk under `data_dir` (the embedded server's home; None when the server's disk is not visible from
+    here) or the generator's memory exceeds what is available."""
     disk, memory = estimate(profile, scale)
     if data_dir is not None and disk > (free := _free_disk(data_dir)):
-        raise UsageError(f"{source} {scale:g}: the dataset would take about {_gib(disk)} on disk and {data_dir} has "
+        raise UsageError(f"{what}: the dataset would take about {_gib(disk)} on disk and {data_dir} has "
                          f"{_gib(free)} free: lower the scale factor, or point WARDBENCH_HOME at a larger disk")
     if (avail := available_memory()) is not None and memory > avail:
-        raise UsageError(f"{source} {scale:g}: generating it would need about {_gib(memory)} of memory and "
+        raise UsageError(f"{what}: generating it would need about {_gib(memory)} of memory and "
                          f"{_gib(avail)} is available: lower the scale factor")

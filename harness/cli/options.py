@@ -112,7 +112,7 @@ def make_config(*, outputs: Iterable[tuple[str, Path | None]] = (), writes_repor
     if "scale_factor" in options:  # the commands that take --scale-factor generate the dataset
         from harness.footprint import check_fits
 
-        check_fits(cfg.profile_data, cfg.scale_factor, home, "--scale-factor")
+        check_fits(cfg.profile_data, cfg.scale_factor, home, f"--scale-factor {cfg.scale_factor:g}")
     return cfg
 
 

@@ -102,6 +102,7 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("infinite-scale", ["gate", "--scale-factor", "inf"], 2, "bad scale factor inf"),
     ("nan-scale", ["bench", "--scale-factor", "nan"], 2, "bad scale factor nan"),
     ("too-many-users", ["load", "--users", "100000"], 2, "--users 100000: at most"),
+    ("capacity-huge-scales", ["capacity", "--scales", "10k,1m,1000000m"], 2, "--scales 1000000000000: the dataset"),
     ("capacity-too-many-users", ["capacity", "--users", "1,10,100000"], 2, "--users 100000: at most"),
     ("only-and-skip", ["gate", "--only", "bench", "--skip", "bench"], 2, "'bench' is named by both --only and --skip"),
     ("target-negative", ["gate", "--target", "ward_p95_ms=-5"], 2, "bad target ward_p95_ms=-5.0 (--target)"),

@@ -195,11 +195,11 @@ def test_not_evaluated_recall_gate_keeps_its_comparator() -> None:
 
 def test_a_scale_that_cannot_fit_is_refused_before_anything_starts(tmp_path: Path) -> None:
     profile = load_profile("ci")
-    check_fits(profile, 0.01, tmp_path, "--scale-factor")
+    check_fits(profile, 0.01, tmp_path, "--scale-factor 0.01")
     with pytest.raises(UsageError, match=r"--scale-factor 1e\+09: the dataset would take about .* GiB on disk"):
-        check_fits(profile, 1e9, tmp_path, "--scale-factor")
+        check_fits(profile, 1e9, tmp_path, "--scale-factor 1e+09")
     with pytest.raises(UsageError, match="of memory"):
-        check_fits(profile, 1e9, None, "--scale-factor")  # a remote server's disk is not visible: memory still is
+        check_fits(profile, 1e9, None, "--scale-factor 1e+09")  # a remote server's disk is not visible: memory still is
     disk, _ = estimate(profile, 0.25)
     assert 80e6 < disk < 120e6  # measured: 101 MB for the ci profile at 0.25
 
