@@ -29,6 +29,7 @@ from harness.db.container import docker_client
 from harness.db.embedded import SYSTEM_USER, bin_dir, home_dir
 from harness.errors import EnvironmentFailure
 from harness.faults.cleanup import harness_databases
+from harness.results import Results
 from harness.verify.checksums import database_checksums
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,6 +57,8 @@ def leaf_commands() -> list[tuple[list[str], set[str]]]:
 GARBAGE = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)  # noqa: SIM115 - lives for the module
 GARBAGE.write('{"not": "closed"')
 GARBAGE.close()
+VALID = Path(tempfile.mkdtemp(prefix="wb-valid-")) / "results.json"  # a good results file: only the output is bad
+Results(run_id="valid", command="bench").write(VALID)
 
 # (case id, argv, exit code, text the one line must contain)
 CASES: list[tuple[str, list[str], int, str]] = [
@@ -93,8 +96,8 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("json-under-proc", ["gate", "--json", "/proc/wardbench/results.json"], 2, "cannot write in /proc"),
     ("junit-unwritable", ["migrate", "verify", "--junit", "/proc/junit.xml"], 2, "--junit /proc/junit.xml: cannot"),
     ("reports-dir-is-a-file", ["gate", "--reports-dir", GARBAGE.name], 2, "is a file, not a directory"),
-    ("report-out-is-a-file", ["report", GARBAGE.name, "--out", GARBAGE.name], 2, "is a file, not a directory"),
-    ("compare-json-is-a-directory", ["compare", GARBAGE.name, GARBAGE.name, "--json", tempfile.gettempdir()], 2,
+    ("report-out-is-a-file", ["report", str(VALID), "--out", GARBAGE.name], 2, "is a file, not a directory"),
+    ("compare-json-is-a-directory", ["compare", str(VALID), str(VALID), "--json", tempfile.gettempdir()], 2,
      "is a directory"),
     # Numbers bounded before any server starts.
     ("negative-seed", ["generate", "--seed", "-5"], 2, "bad seed -5 (--seed): must be a whole number from 0"),
@@ -132,7 +135,8 @@ CASES += [(f"dead-port-{'-'.join(path)}", [*path, "--dsn", DEAD_DSN], 3, "cannot
 
 
 # One per kind of refusal, run as real processes.
-SUBPROCESS_CASES = ("unknown-flag-gate", "bad-duration", "missing-results", "dead-port-backup-verify")
+SUBPROCESS_CASES = ("unknown-flag-gate", "bad-duration", "missing-results", "dead-port-backup-verify",
+                    "json-under-proc", "sslmode-bogus")
 
 
 @dataclass(frozen=True)
