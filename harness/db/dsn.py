@@ -38,7 +38,7 @@ def _scrubbed(message: str, password: str | None) -> str:
 
 def validate_dsn(dsn: str) -> str:
     """Return `dsn` if libpq can parse it and its enumerated options are valid, else raise UsageError."""
-    hint = "expected e.g. postgresql://user:pass@host:5432/dbname"
+    hint = "expected e.g. postgresql://user@host:5432/dbname"
     shown = redact_dsn(dsn)
     scheme = re.match(r"([a-zA-Z][a-zA-Z0-9+.-]*)://", dsn)
     if scheme and scheme.group(1) not in ("postgresql", "postgres"):
