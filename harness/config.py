@@ -1,26 +1,50 @@
 """RunConfig: one frozen object built once at the edge; everything downstream trusts its types.
 
 Precedence (highest first): CLI options > WARDBENCH_* environment > `[tool.wardbench]` in
-./pyproject.toml > the profile's table in profiles.toml > defaults here.
+./pyproject.toml > the profile's table in profiles.toml > defaults here. One typed settings model
+(pydantic-settings, strict) reads the first three, so `in_place = "false"` is refused, not truthy.
 """
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import re
 import secrets
 import time
 import tomllib
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    PyprojectTomlConfigSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from harness.errors import UsageError
 from harness.verify import accept
 
 DEFAULT_TARGETS = {"ward_p95_ms": 100.0, "vector_p95_ms": 200.0, "write_p95_ms": 250.0,
                    "recall_at_10": 0.95}
+# Every key a target table or --target may set, with the range it must lie in: (low, low allowed, high).
+# The load keys' defaults live with the load stage (harness/load/stage.py LOAD_TARGETS).
+_POSITIVE = (0.0, False, math.inf)
+_FRACTION = (0.0, True, 1.0)
+TARGET_RANGES: dict[str, tuple[float, bool, float]] = {
+    "ward_p95_ms": _POSITIVE, "vector_p95_ms": _POSITIVE, "write_p95_ms": _POSITIVE,
+    "recall_at_10": (0.0, False, 1.0), "load_error_rate": _FRACTION, "load_achieved_rate": (0.0, False, 1.0),
+    "load_in_flight": _POSITIVE, "load_vs_pgbench": _POSITIVE,
+}
+SEED_MAX = 2**63 - 1  # the seed reaches Locust's argv and numpy's SeedSequence; a bigint holds any of them
+PORT_MAX = 65535
 
 
 def load_profiles() -> dict[str, dict[str, Any]]:
@@ -28,11 +52,23 @@ def load_profiles() -> dict[str, dict[str, Any]]:
     return tomllib.loads(files("harness").joinpath("profiles.toml").read_text())
 
 
+def closest_first(word: str, choices: list[str] | set[str] | tuple[str, ...]) -> list[str]:
+    """`choices` with the ones most like `word` first (difflib), the rest in sorted order."""
+    near = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
+    return near + sorted(c for c in choices if c not in near)
+
+
+def _did_you_mean(word: str, choices: list[str] | set[str] | tuple[str, ...]) -> str:
+    near = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.5)
+    return f"did you mean {near[0]!r}? " if near else ""
+
+
 def load_profile(name: str) -> dict[str, Any]:
     """The named profile's table; an unknown name is a UsageError listing the valid ones."""
     profiles = load_profiles()
     if name not in profiles:
-        raise UsageError(f"unknown profile {name!r}: choose one of {', '.join(sorted(profiles))}")
+        raise UsageError(f"unknown profile {name!r}: {_did_you_mean(name, set(profiles))}"
+                         f"choose one of {', '.join(sorted(profiles))}")
     return profiles[name]
 
 
@@ -72,21 +108,137 @@ def parse_list(text: str, parse: Any = parse_count) -> list[Any]:
     return [parse(t) for t in items]
 
 
-def _pyproject_settings(cwd: Path) -> dict[str, Any]:
-    path = cwd / "pyproject.toml"
+def check_target(key: str, value: float, source: str) -> float:
+    """`value` when `key` is a known target and `value` lies in its range, else a UsageError naming both."""
+    if key not in TARGET_RANGES:
+        raise UsageError(f"unknown target {key!r} ({source}): valid keys are "
+                         f"{', '.join(closest_first(key, tuple(TARGET_RANGES)))}")
+    low, low_allowed, high = TARGET_RANGES[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
+            or not (value >= low if low_allowed else value > low) or value > high:
+        span = f"{'from' if low_allowed else 'above'} {low:g}" + (f" up to {high:g}" if high < math.inf else "")
+        raise UsageError(f"bad target {key}={value!r} ({source}): must be a finite number {span}")
+    return float(value)
+
+
+class VerifySettings(BaseModel):
+    """`[tool.wardbench.verify]`: acknowledged migration findings, keyed by revision (read by harness/verify)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    accept: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+
+_PYPROJECT: ContextVar[Path] = ContextVar("_PYPROJECT")
+
+
+class _LegacyReportsEnv(PydanticBaseSettingsSource):
+    """`WARDBENCH_REPORTS` (documented before WARDBENCH_REPORTS_DIR existed) still names the reports dir."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        value = os.environ.get("WARDBENCH_REPORTS")
+        return {"reports_dir": value} if value else {}
+
+
+class Settings(BaseSettings):
+    """What a user may set, with its type: CLI options, WARDBENCH_* variables and `[tool.wardbench]`."""
+
+    model_config = SettingsConfigDict(env_prefix="WARDBENCH_", strict=True, extra="forbid",
+                                      env_ignore_empty=True, pyproject_toml_table_header=("tool", "wardbench"))
+
+    backend: str | None = None
+    dsn: str | None = None
+    in_place: bool = False
+    keep_database: bool = False
+    pg_version: int = 18
+    port: int = 0
+    profile: str = "ci"
+    scale_factor: float = 1.0
+    seed: int = 42
+    run_id: str | None = None
+    reports_dir: Annotated[Path, Field(strict=False)] = Path("reports")
+    server_settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    targets: dict[str, float] = Field(default_factory=dict)
+    verify: VerifySettings = Field(default_factory=VerifySettings)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _LegacyReportsEnv(settings_cls),
+                PyprojectTomlConfigSettingsSource(settings_cls, _PYPROJECT.get()))
+
+
+# How each setting is spelt on the command line, for messages that name where a bad value came from.
+_FLAGS = {"targets": "--target", "server_settings": "--set"}
+_EXPECTED = {"bool": "a boolean (true or false, without quotes)", "int": "a whole number",
+             "float": "a number", "string": "a string", "dict": "a table", "model": "a table",
+             "path": "a path"}
+
+
+def _pyproject_table(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{path}: invalid TOML ({exc})") from exc
-    return dict(data.get("tool", {}).get("wardbench", {}))
+    table = data.get("tool", {}).get("wardbench", {})
+    if not isinstance(table, dict):
+        raise UsageError(f"{path}: [tool.wardbench] must be a table")
+    return table
 
 
-def _env_settings() -> dict[str, Any]:
-    env = {"dsn": "WARDBENCH_DSN", "backend": "WARDBENCH_BACKEND", "pg_version": "WARDBENCH_PG_VERSION",
-           "profile": "WARDBENCH_PROFILE", "reports_dir": "WARDBENCH_REPORTS"}
-    return {key: os.environ[var] for key, var in env.items() if os.environ.get(var)}
+def _source(key: str, cli: dict[str, Any], pyproject: Path, table: dict[str, Any]) -> str:
+    """Where the value of setting `key` came from, in the words the user wrote it."""
+    if key in cli:
+        return _FLAGS.get(key, "--" + key.replace("_", "-"))
+    env = f"WARDBENCH_{key.upper()}"
+    if os.environ.get(env):
+        return env
+    if key == "reports_dir" and os.environ.get("WARDBENCH_REPORTS"):
+        return "WARDBENCH_REPORTS"
+    if key in table:
+        return f"[tool.wardbench] in {pyproject}"
+    return "the configuration"
+
+
+def _settings_error(exc: ValidationError, cli: dict[str, Any], pyproject: Path, table: dict[str, Any]
+                    ) -> UsageError:
+    """The first problem pydantic found, as one line naming the key, where it was set and what it must be."""
+    err = exc.errors()[0]
+    loc = [str(p) for p in err["loc"]]
+    dotted = ".".join(loc)
+    source = _source(loc[0], cli, pyproject, table)
+    if err["type"] == "extra_forbidden":
+        valid = sorted(Settings.model_fields) if len(loc) == 1 else \
+            sorted(VerifySettings.model_fields) if loc[0] == "verify" and len(loc) == 2 else []
+        hint = f"{_did_you_mean(loc[-1], valid)}valid keys: {', '.join(valid)}" if valid else "not a known key"
+        return UsageError(f"unknown setting {dotted!r} in {source}: {hint}")
+    kind = err["type"].split("_")[0]
+    expected = _EXPECTED.get(kind, err["msg"].lower())
+    if kind == "bool" and source.startswith("WARDBENCH_"):  # environment values are strings by nature
+        expected = "a boolean: true or false (also 1/0, yes/no, on/off)"
+    return UsageError(f"bad setting {dotted} = {err['input']!r} in {source}: must be {expected}")
+
+
+def _settings(cwd: Path, cli: dict[str, Any]) -> tuple[Settings, dict[str, Any], Path]:
+    pyproject = (cwd / "pyproject.toml").resolve()
+    table = _pyproject_table(pyproject)
+    token = _PYPROJECT.set(pyproject)
+    try:
+        return Settings(**cli), table, pyproject
+    except ValidationError as exc:
+        raise _settings_error(exc, cli, pyproject, table) from None
+    except SettingsError as exc:  # an environment value it could not decode
+        raise UsageError(f"bad environment setting: {exc}") from None
+    finally:
+        _PYPROJECT.reset(token)
 
 
 @dataclass(frozen=True)
@@ -122,48 +274,43 @@ class RunConfig:
         return replace(self, **changes)
 
 
+def _setting_text(value: str | int | float | bool) -> str:
+    return ("on" if value else "off") if isinstance(value, bool) else str(value)
+
+
 def build_config(cwd: Path | None = None, **cli: Any) -> RunConfig:
     """Merge defaults < profile < pyproject < environment < CLI (None means 'not given') and validate."""
-    merged: dict[str, Any] = {}
-    merged.update(_pyproject_settings(cwd or Path.cwd()))
-    merged.update(_env_settings())
-    merged.update({k: v for k, v in cli.items() if v is not None})
-    if merged.get("dsn") and "backend" not in merged:
-        merged["backend"] = "dsn"  # naming a server is choosing it
-    profile = str(merged.get("profile", "ci"))
-    profile_data = load_profile(profile)
-    targets = dict(DEFAULT_TARGETS)
-    targets.update(profile_data.get("targets", {}))
-    targets.update(merged.pop("targets", {}) or {})
-    settings = {k: str(v) for k, v in profile_data.get("server", {}).items()}
-    settings.update({k: str(v) for k, v in (merged.pop("server_settings", {}) or {}).items()})
-    try:
-        pg_version = int(merged.pop("pg_version", 18))
-        scale = float(merged.pop("scale_factor", 1.0))
-        seed = int(merged.pop("seed", 42))
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"bad numeric setting: {exc}") from exc
-    if pg_version not in (16, 18):
-        raise UsageError(f"unsupported PostgreSQL version {pg_version}: choose 16 or 18")
-    if not scale > 0:
-        raise UsageError(f"bad scale factor {scale}: must be greater than zero")
-    verify = merged.pop("verify", None) or {}
-    if not isinstance(verify, dict):
-        raise UsageError("[tool.wardbench.verify] in pyproject.toml must be a table")
-    acceptances = accept.parse(verify.get("accept"))
-    backend = str(merged.pop("backend", "embedded"))
+    given = {k: v for k, v in cli.items() if v is not None}
+    s, table, pyproject = _settings(cwd or Path.cwd(), given)
+    where = {key: _source(key, given, pyproject, table) for key in Settings.model_fields}
+    backend = s.backend or ("dsn" if s.dsn else "embedded")  # naming a server is choosing it
     if backend not in ("embedded", "dsn", "container"):
-        raise UsageError(f"unknown backend {backend!r}: choose embedded, dsn or container")
-    if backend == "dsn" and not merged.get("dsn"):
+        raise UsageError(f"unknown backend {backend!r} ({where['backend']}): choose embedded, dsn or container")
+    if backend == "dsn" and not s.dsn:
         raise UsageError("the dsn backend needs --dsn or WARDBENCH_DSN")
-    if merged.get("dsn"):
+    if s.dsn:
         from harness.db.dsn import validate_dsn
 
-        validate_dsn(str(merged["dsn"]))
-    known = {"dsn", "in_place", "keep_database", "port", "run_id", "reports_dir", "profile"}
-    extra = {k: v for k, v in merged.items() if k in known}
+        validate_dsn(s.dsn)
+    if s.pg_version not in (16, 18):
+        raise UsageError(f"unsupported PostgreSQL version {s.pg_version} ({where['pg_version']}): choose 16 or 18")
+    if not 0 <= s.seed <= SEED_MAX:
+        raise UsageError(f"bad seed {s.seed} ({where['seed']}): must be a whole number from 0 to {SEED_MAX}")
+    if not (math.isfinite(s.scale_factor) and s.scale_factor > 0):
+        raise UsageError(f"bad scale factor {s.scale_factor} ({where['scale_factor']}): "
+                         "must be a finite number greater than zero")
+    if not 0 <= s.port <= PORT_MAX:
+        raise UsageError(f"bad port {s.port} ({where['port']}): must be from 1 to {PORT_MAX}, or 0 for any free port")
+    profile_data = load_profile(s.profile)
+    targets = dict(DEFAULT_TARGETS)
+    targets.update({k: check_target(k, v, f"profile {s.profile}")
+                    for k, v in profile_data.get("targets", {}).items()})
+    targets.update({k: check_target(k, v, where["targets"]) for k, v in s.targets.items()})
+    settings = {k: str(v) for k, v in profile_data.get("server", {}).items()}
+    settings.update({k: _setting_text(v) for k, v in s.server_settings.items()})
     # Absolute, because stages run tools (pytest, Locust, pg_dump) in other working directories.
-    extra["reports_dir"] = Path(extra.get("reports_dir", "reports")).resolve()
-    return RunConfig(backend=backend, pg_version=pg_version, scale_factor=scale, seed=seed,
-                     profile_data=profile_data, server_settings=settings, targets=targets, verify_accept=acceptances,
-                     **{**extra, "profile": profile})
+    return RunConfig(backend=backend, dsn=s.dsn, in_place=s.in_place, keep_database=s.keep_database,
+                     pg_version=s.pg_version, port=s.port, profile=s.profile, profile_data=profile_data,
+                     scale_factor=s.scale_factor, seed=s.seed, run_id=s.run_id or new_run_id(),
+                     reports_dir=s.reports_dir.resolve(), server_settings=settings, targets=targets,
+                     verify_accept=accept.parse(s.verify.accept or None))

@@ -20,6 +20,11 @@ def evaluate(name: str, stage: str, observed: float | None, target: float, unit:
     return Gate(name, stage, target, float(observed), unit, comparator, "pass" if ok else "fail")
 
 
-def not_evaluated(name: str, stage: str, reason: str, target: float | None = None, unit: str = "") -> Gate:
-    """A gate that could not be evaluated, with the reason shown wherever it is rendered."""
-    return Gate(name, stage, target, None, unit, "<=", "not_evaluated", reason)
+def not_evaluated(name: str, stage: str, reason: str, target: float | None = None, unit: str = "",
+                  comparator: Comparator = "==") -> Gate:
+    """A gate that could not be evaluated, with the reason shown wherever it is rendered.
+
+    `comparator` is the one the gate would have been judged by (recall is `>=` its target): a report must not
+    show a minimum as a maximum because the measurement was missing.
+    """
+    return Gate(name, stage, target, None, unit, comparator, "not_evaluated", reason)

@@ -222,7 +222,8 @@ def _vector_gates(cfg: RunConfig, db: Database, m: Measured, params: list[dict[s
     record["rows_short_queries"] = sum(1 for a in returned if a["rows"] < k)
     rows_gate = evaluate(f"{label} rows returned", STAGE, record["rows_returned_min"], float(k), "rows", ">=", why)
     if not returned:
-        return [rows_gate, not_evaluated(f"{label} recall@10", STAGE, why, cfg.targets["recall_at_10"], "recall")]
+        return [rows_gate, not_evaluated(f"{label} recall@10", STAGE, why, cfg.targets["recall_at_10"], "recall",
+                                              ">=")]
     truth = _truth_recall(db, m, params, options.recall_queries)
     record.update(truth)
     recall_gate = evaluate(f"{label} recall@10", STAGE, truth.get("recall_at_10"), cfg.targets["recall_at_10"],

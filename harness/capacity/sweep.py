@@ -105,7 +105,7 @@ def _gates(points: list[dict[str, Any]], targets: dict[str, float]) -> list[Gate
     for name, target in sorted(targets.items()):
         values = [p["p95_ms"] for p in points if p["scenario"] == name and p["p95_ms"] is not None]
         if not values:
-            gates.append(not_evaluated(f"{name} p95 across the sweep", STAGE, "no point measured", target, "ms"))
+            gates.append(not_evaluated(f"{name} p95 across the sweep", STAGE, "no point measured", target, "ms", "<"))
         else:
             gates.append(evaluate(f"{name} p95 across the sweep", STAGE, max(values), target, "ms", "<"))
     return gates

@@ -25,7 +25,7 @@ from harness.cli.options import (
     make_config,
 )
 from harness.config import RunConfig
-from harness.db import open_database
+from harness.db import Database, open_database
 from harness.environment import collect_environment
 from harness.errors import UsageError
 from harness.pipeline import STAGES, run_stages
@@ -36,6 +36,21 @@ app.add_typer(backup_app, name="backup")
 
 # A disposable database starts empty: these stages (those registered) build and fill it first.
 PREPARE_STAGES = ("schema", "generate")
+# Stages that read the application's tables: on someone else's database they need its schema at head.
+NEEDS_SCHEMA = ("generate", "bench", "load", "backup", "faults")
+
+
+def require_schema(db: Database, names: list[str]) -> None:
+    """Refuse, in words the user can act on, a database not at head before stages that read its tables run
+    (they would fail deep inside instead, e.g. "the database has no vector extension")."""
+    if db.disposable or "schema" in names or not set(names) & set(NEEDS_SCHEMA):
+        return
+    from harness import alembic_project  # alembic costs every CLI start that only parses or refuses input
+
+    current, head = alembic_project.current_revision(db), alembic_project.head_revision()
+    if current != head:
+        raise UsageError(f"database {db.name} has no schema at head (it is at {current or 'base, no tables'}, "
+                         f"head is {head}): run `wardbench generate` or drop `--in-place`")
 
 
 def new_results(cfg: RunConfig, command: str) -> Results:
@@ -49,6 +64,7 @@ def run_stage(cfg: RunConfig, results: Results, stage: str, console: Console) ->
         console.print(f"database: {db.display_dsn}")
         results.environment = collect_environment(db)
         names = [s for s in PREPARE_STAGES if s in STAGES and db.disposable] + [stage]
+        require_schema(db, names)
         results.selection = {"stages": names}
         run_stages(cfg, db, results, names, console)
 
@@ -86,7 +102,7 @@ def verify(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in
     """
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
                       seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
-                      keep_database=keep_database)
+                      keep_database=keep_database, outputs=[("--json", json)])
     if physical and cfg.backend != "embedded":
         raise UsageError(f"--physical restores into a second embedded server of the same build: use the embedded "
                          f"backend (not {cfg.backend})")

@@ -13,6 +13,7 @@ from rich.table import Table
 from harness.bench.runner import BenchOptions, run_bench
 from harness.bench.scenarios import load_scenarios, suite_kinds
 from harness.cli import app
+from harness.cli.commands_backup import require_schema
 from harness.cli.options import (
     Backend,
     Dsn,
@@ -24,6 +25,7 @@ from harness.cli.options import (
     ReportsDir,
     ScaleFactor,
     Seed,
+    check_scenario_dirs,
     make_config,
 )
 from harness.config import RunConfig
@@ -34,7 +36,8 @@ from harness.results import Results
 
 Suite = Annotated[str, typer.Option("--suite", help="ward | vector | all")]
 ScenarioDirs = Annotated[list[Path] | None, typer.Option(
-    "--scenarios", help="a directory of your own scenario TOML files, added to the reference ones (repeatable)")]
+    "--scenarios", help="a directory (not a file) of your own scenario TOML files, added to the reference ones "
+                          "(repeatable)")]
 Rounds = Annotated[int | None, typer.Option("--rounds", min=5, help="timed rounds per scenario (default 200)")]
 
 
@@ -48,6 +51,7 @@ def _ensure_data(cfg: RunConfig, db: Database, results: Results, console: Consol
         alembic_project.upgrade(db, "head")
         generate(cfg, db, results, console=console)
         return
+    require_schema(db, ["bench"])
     with db.connect() as conn:
         row = conn.execute("SELECT to_regclass('public.post_embeddings') IS NOT NULL "
                            "AND EXISTS (SELECT 1 FROM post_embeddings)").fetchone()
@@ -87,9 +91,11 @@ def bench(suite: Suite = "all", scenarios: ScenarioDirs = None, rounds: Rounds =
     A database the harness creates is migrated and filled with the profile's data first; with --dsn and
     --in-place the named database is measured as it is.
     """
+    check_scenario_dirs(scenarios)
     chosen = load_scenarios(scenarios, suite_kinds(suite))  # bad files fail before any server starts
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
-                      seed=seed, scale_factor=scale_factor, reports_dir=reports_dir, keep_database=keep_database)
+                      seed=seed, scale_factor=scale_factor, reports_dir=reports_dir, keep_database=keep_database,
+                      outputs=[("--json", json)])
     options = BenchOptions.from_config(cfg, rounds=rounds)
     console = Console(stderr=True)
     if not console.is_terminal:  # logs and CI: wide enough that the scenario table is not truncated

@@ -10,7 +10,19 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.cli import app
-from harness.cli.options import Backend, Dsn, JsonOut, Keep, PgVersion, Profile, ReportsDir, Seed, make_config
+from harness.cli.options import (
+    Backend,
+    Dsn,
+    JsonOut,
+    Keep,
+    PgVersion,
+    Profile,
+    ReportsDir,
+    Seed,
+    check_users,
+    embedded_home,
+    make_config,
+)
 from harness.config import parse_count, parse_duration, parse_list
 from harness.db import open_database
 from harness.environment import collect_environment
@@ -45,7 +57,12 @@ def capacity(
     if len(sizes) < 3 and len(levels) < 3:
         raise UsageError("a capacity fit needs three or more --scales (or --users) values")
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, pg_version=pg_version, seed=seed,
-                      reports_dir=reports_dir, keep_database=keep_database)
+                      reports_dir=reports_dir, keep_database=keep_database, outputs=[("--json", json)])
+    check_users(cfg, levels, "--users")
+    from harness.footprint import check_fits  # one fresh database per size, each dropped before the next
+
+    home = embedded_home()[0] if cfg.backend == "embedded" else None
+    check_fits(cfg.profile_data, max(sizes) / int(cfg.profile_data["posts"]), home, f"--scales {max(sizes)}")
     chosen = [s for s in load_scenarios(kinds=suite_kinds(suite)) if not scenario or s.name in scenario]
     if scenario and (unknown := sorted(set(scenario) - {s.name for s in chosen})):
         raise UsageError(f"unknown scenario(s) {', '.join(unknown)} in suite {suite!r}")

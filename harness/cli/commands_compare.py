@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.cli import app
-from harness.cli.options import JsonOut
+from harness.cli.options import JsonOut, check_output_file
 from harness.report.compare import compare_results, parse_threshold
 from harness.results import Results, write_text_atomic
 
@@ -42,10 +42,14 @@ def _table(report: dict[str, Any]) -> Table:
 @app.command()
 def compare(baseline: Annotated[Path, typer.Argument(help="results.json of the reference run")],
             current: Annotated[Path, typer.Argument(help="results.json of the run under test")],
-            max_regression: Annotated[str, typer.Option(help="slowdown tolerated, e.g. 10%")] = "10%",
+            max_regression: Annotated[str, typer.Option(
+                help="slowdown tolerated, in percent: 10 and 10% both mean 10 %, 0.99 means 0.99 %, "
+                     "1 means 1 % (above 0 up to 1000)")] = "10%",
             json: JsonOut = None) -> None:
     """Per scenario, slower/faster beyond noise on raw samples (rank test + bootstrap CI); exit 1 on a regression."""
     threshold = parse_threshold(max_regression)
+    if json is not None:
+        check_output_file(json, f"--json {json}")
     report = compare_results(Results.read(baseline), Results.read(current), threshold)
     console = Console()
     console.print(_table(report))

@@ -2,29 +2,87 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Annotated
 
+import psycopg
 import typer
+from psycopg import sql
 
 from harness.cli import app
 from harness.cli.options import PgVersion, Profile, make_config
 from harness.db import embedded
+from harness.errors import UsageError
 
 db_app = typer.Typer(no_args_is_help=True, help="Manage the long-lived embedded PostgreSQL server.")
 app.add_typer(db_app, name="db")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def apply_settings(server: embedded.EmbeddedServer, settings: dict[str, str]) -> list[str]:
+    """Apply `settings` to the running server (ALTER SYSTEM + reload); return the names changed.
+
+    A setting that takes effect only at server start, or that the server's command line pins (the profile's
+    settings are passed as -c), is refused before anything is written: never silently ignored.
+    """
+    with psycopg.connect(server.admin_dsn, autocommit=True, connect_timeout=5) as conn:
+        rows = {name: (context, source, current) for name, context, source, current in conn.execute(
+            "SELECT name, context, source, current_setting(name) FROM pg_settings WHERE name = ANY(%s)",
+            (list(settings),))}
+        changes = {k: v for k, v in settings.items() if k not in rows or rows[k][2] != v}
+        for name, value in changes.items():
+            if name not in rows:
+                raise UsageError(f"--set {name}={value}: the running server has no setting {name!r}")
+            context, source, current = rows[name]
+            why = "is fixed on the server's command line" if source == "command line" else \
+                "takes effect only when the server starts" if context in ("postmaster", "internal") else ""
+            if why:
+                raise UsageError(f"--set {name}={value}: the running server has {name}={current} and {name} {why}: "
+                                 f"run `wardbench db stop`, then `wardbench db start --set {name}={value}`")
+        for name, value in changes.items():  # ALTER SYSTEM checks each value before it writes it
+            try:
+                conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
+            except psycopg.Error as exc:
+                raise UsageError(f"--set {name}={value}: {str(exc).strip().splitlines()[0]}") from None
+        if changes:
+            conn.execute("SELECT pg_reload_conf()")
+    return sorted(changes)
 
 
 @db_app.command("start")
 def start(pg_version: PgVersion = None, profile: Profile = None,
           port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (0 = any free)")] = 0,
           setting: Annotated[list[str] | None, typer.Option(
-              "--set", help="server setting KEY=VALUE, repeatable (e.g. shared_buffers=2GB)")] = None) -> None:
+              "--set", help="server setting KEY=VALUE, repeatable (e.g. shared_buffers=2GB); on a running server "
+                            "it is applied by ALTER SYSTEM and a reload, or refused when it needs a restart")] = None
+          ) -> None:
     """Start the embedded server (or find the running one) and print its DSN."""
     settings = dict(s.split("=", 1) for s in setting or [] if "=" in s)
     bad = [s for s in setting or [] if "=" not in s]
     if bad:
         raise typer.BadParameter(f"expected KEY=VALUE, got {bad[0]!r}", param_hint="--set")
-    cfg = make_config(pg_version=pg_version, profile=profile, server_settings=settings)
+    cfg = make_config(pg_version=pg_version, profile=profile, port=port or None, server_settings=settings,
+                      writes_reports=False)
+    running = embedded.running_persistent()
+    if running is not None:
+        if port and port != running.port:
+            raise UsageError(f"--port {port}: the embedded server already runs on port {running.port}: "
+                             "use it, or run `wardbench db stop` first")
+        if running.version == cfg.pg_version and settings:
+            changed = apply_settings(running, settings)
+            if changed:
+                typer.echo(f"applied to the running server: {', '.join(f'{k}={settings[k]}' for k in changed)}",
+                           err=True)
+    elif port and not _port_free(port):
+        raise UsageError(f"port {port} is in use: choose another --port, or 0 for any free one")
     server = embedded.start_persistent(cfg.pg_version, port, dict(cfg.server_settings))
     typer.echo(server.admin_dsn)
 

@@ -23,7 +23,8 @@ def faults(backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False, 
     fault; every other fault works in databases of its own. With --in-place the named database is only read.
     """
     cfg = make_config(backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version, seed=seed,
-                      scale_factor=scale_factor or DEFAULT_SCALE_FACTOR, reports_dir=reports_dir)
+                      scale_factor=scale_factor or DEFAULT_SCALE_FACTOR, reports_dir=reports_dir,
+                      outputs=[("--json", json)])
     console = Console(stderr=True)
     results = new_results(cfg, "faults")
     run_stage(cfg, results, "faults", console)

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from harness.cli import app
+from harness.cli.commands_backup import require_schema
 from harness.cli.options import (
     Backend,
     Dsn,
@@ -32,7 +33,9 @@ from harness.results import Results, StageRecord
 
 StageList = Annotated[list[str] | None, typer.Option(help="stage name, repeatable")]
 TargetList = Annotated[list[str] | None, typer.Option(
-    "--target", help="override a target, KEY=VALUE (e.g. ward_p95_ms=50), repeatable")]
+    "--target", help="override a target, KEY=VALUE (e.g. ward_p95_ms=50), repeatable; keys: "
+                     "ward_p95_ms, vector_p95_ms, write_p95_ms (ms, above 0), recall_at_10 (above 0 up to 1), "
+                     "load_error_rate, load_achieved_rate (0 to 1), load_in_flight, load_vs_pgbench (above 0)")]
 
 
 def parse_targets(items: list[str] | None) -> dict[str, float] | None:
@@ -57,9 +60,11 @@ def gate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_p
          json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False,
          skip: StageList = None, only: StageList = None, target: TargetList = None) -> None:
     """Run the whole pipeline and write reports/<run-id>/; exit 0 only when every gate passed."""
+    if both := sorted(set(only or []) & set(skip or [])):
+        raise UsageError(f"stage {both[0]!r} is named by both --only and --skip: name it in one of them")
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
                       seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
-                      keep_database=keep_database, targets=parse_targets(target))
+                      keep_database=keep_database, targets=parse_targets(target), outputs=[("--json", json)])
     names = select_stages(only, skip)
     not_run = [s for s in STAGES if s not in names]
     console = Console(stderr=True)
@@ -70,6 +75,7 @@ def gate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_p
     with open_database(cfg) as db:
         console.print(f"database: {db.display_dsn}")
         results.environment = collect_environment(db)
+        require_schema(db, names)
         run_stages(cfg, db, results, names, console)
     results.stages += [StageRecord(s, "skipped", 0.0, "not selected (--skip/--only)") for s in not_run]
     path = results.write(cfg.run_dir / "results.json")

@@ -41,7 +41,7 @@ def generate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, 
     """Generate the dataset. A database the harness creates is migrated first; any other must be at head."""
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
                       seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
-                      keep_database=keep_database)
+                      keep_database=keep_database, outputs=[("--json", json)])
     if embeddings is not None:
         cfg = cfg.with_(profile_data={**cfg.profile_data, "embeddings": embeddings})
     make_plan(cfg.profile_data, cfg.scale_factor, cfg.seed)  # bad sizes fail before any server starts

@@ -21,6 +21,8 @@ from harness.cli.options import (
     ReportsDir,
     ScaleFactor,
     Seed,
+    check_scenario_dirs,
+    check_users,
     make_config,
 )
 from harness.errors import UsageError
@@ -32,7 +34,8 @@ Duration = Annotated[str | None, typer.Option("--duration", help="length of the 
 Rate = Annotated[float | None, typer.Option(
     "--rate", help="open model: total arrivals per second on a fixed schedule (default: closed model)")]
 Processes = Annotated[int | None, typer.Option("--processes", help="Locust worker processes (distributed mode)")]
-Scenarios = Annotated[list[Path] | None, typer.Option("--scenarios", help="extra scenario directory, repeatable")]
+Scenarios = Annotated[list[Path] | None, typer.Option(
+    "--scenarios", help="extra scenario directory (not a file), repeatable")]
 ThinkTime = Annotated[float | None, typer.Option("--think-time", help="closed model: mean seconds between requests")]
 ProofDuration = Annotated[str | None, typer.Option(
     "--proof-duration", help="length of each 1-user and N-user concurrency proof run")]
@@ -70,7 +73,7 @@ def load(users: Users = None, duration: Duration = None, rate: Rate = None, proc
         raise UsageError(f"bad --expect-workers {expect_workers}: a master needs at least one worker")
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
                       seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
-                      keep_database=keep_database)
+                      keep_database=keep_database, outputs=[("--json", json)])
     overrides: dict[str, Any] = {"users": users, "rate": rate, "processes": processes, "think_time": think_time,
                                  "writers": writers,
                                  "scenarios": [str(d) for d in scenarios] if scenarios else None,
@@ -81,6 +84,8 @@ def load(users: Users = None, duration: Duration = None, rate: Rate = None, proc
     table = {**cfg.profile_data.get("load", {}), **{k: v for k, v in overrides.items() if v is not None}}
     cfg = cfg.with_(profile_data={**cfg.profile_data, "load": table})
     options = LoadOptions.from_config(cfg)  # bad values fail here, before any server starts
+    check_users(cfg, [options.users, options.proof_users], "--users")
+    check_scenario_dirs(options.scenario_dirs)
     select_scenarios(list(options.scenario_dirs), [])  # and so do bad scenario files
     console = Console(stderr=True)
     results = new_results(cfg, "load")

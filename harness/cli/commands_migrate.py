@@ -46,7 +46,7 @@ def verify(alembic_ini: AlembicIni = None, under_load: UnderLoad = False, json: 
 
     chain = load_chain(alembic_ini)  # a bad path or two heads: exit 2 before any database is touched
     cfg = make_config(backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version, seed=seed,
-                      keep_database=keep_database)
+                      keep_database=keep_database, outputs=[("--json", json), ("--junit", junit_path)])
     if cfg.in_place:
         raise UsageError("migrate verify walks the chain from base and drops every table: "
                          "it needs a disposable database, drop --in-place")

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from harness.cli import app
+from harness.cli.options import check_output_dir
 from harness.report import write_reports
 from harness.report.schema import validate_results
 from harness.results import Results
@@ -19,6 +20,8 @@ def report(results_json: Annotated[Path, typer.Argument(metavar="RESULTS.json", 
            out: Annotated[Path | None, typer.Option("--out", help="output folder (default: beside the file)")] = None
            ) -> None:
     """Render html/md/junit from saved results, without a database; exit code follows the results' verdict."""
+    if out is not None:
+        check_output_dir(out, f"--out {out}")
     results = Results.read(results_json)
     validate_results(results.to_dict(), str(results_json))
     written = write_reports(results, out if out is not None else results_json.parent)

@@ -1,26 +1,141 @@
-"""Options shared by every command, and the one place they become a RunConfig."""
+"""Options shared by every command, and the one place they become a RunConfig.
+
+Output paths are checked here, before any server starts: a run that can only fail at the end, after
+minutes of work, when it writes its results, must be refused at the start instead.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from harness.config import RunConfig, build_config
+from harness.errors import UsageError
 
 Backend = Annotated[str | None, typer.Option("--backend", help="embedded (default) | dsn | container")]
 Dsn = Annotated[str | None, typer.Option("--dsn", help="PostgreSQL URI with pgvector; env WARDBENCH_DSN")]
 InPlace = Annotated[bool, typer.Option("--in-place", help="work in the named database itself (destructive)")]
 PgVersion = Annotated[int | None, typer.Option("--pg-version", help="embedded/container PostgreSQL: 16 or 18")]
 Profile = Annotated[str | None, typer.Option("--profile", help="ci | release | capacity")]
-Seed = Annotated[int | None, typer.Option("--seed", help="random seed (same seed, same data)")]
-ScaleFactor = Annotated[float | None, typer.Option("--scale-factor", help="multiplies the profile's sizes")]
+Seed = Annotated[int | None, typer.Option("--seed", help="random seed, 0 or more (same seed, same data)")]
+ScaleFactor = Annotated[float | None, typer.Option(
+    "--scale-factor", help="multiplies the profile's sizes; refused when the estimated data cannot fit")]
 JsonOut = Annotated[Path | None, typer.Option("--json", help="write machine-readable results here")]
 ReportsDir = Annotated[Path | None, typer.Option("--reports-dir", help="where reports/<run-id>/ go")]
-Keep = Annotated[bool, typer.Option("--keep-database", help="do not drop the disposable database")]
+Keep = Annotated[bool, typer.Option(
+    "--keep-database", help="do not drop the disposable database (needs a server that outlives the run: "
+                            "--dsn or `wardbench db start`)")]
 
 
-def make_config(**options: Any) -> RunConfig:
-    """Build the RunConfig from command options (flags left at False count as not given)."""
-    return build_config(**{k: (None if v is False else v) for k, v in options.items()})
+def _nearest_existing(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _probe(directory: Path, what: str) -> None:
+    """Create and remove a file in `directory`: the only test that also holds for root and read-only mounts."""
+    try:
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=".wardbench-probe-")
+    except OSError as exc:
+        raise UsageError(f"{what}: cannot write in {directory} ({exc.strerror}): choose a writable place") from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def check_output_dir(path: Path, what: str) -> None:
+    """`path` is, or can be created as, a directory this process can write in."""
+    existing = _nearest_existing(path)
+    if not existing.is_dir():
+        raise UsageError(f"{what}: {existing} is a file, not a directory: give a directory")
+    _probe(existing, what)
+
+
+def check_output_file(path: Path, what: str) -> None:
+    """`path` names a file (not a directory) this process can create or replace."""
+    if path.is_dir():
+        raise UsageError(f"{what}: {path} is a directory: give a file path, e.g. {path / 'results.json'}")
+    if path.exists():
+        try:
+            with path.open("a"):  # opened, not written: an existing file is left as it was
+                pass
+        except OSError as exc:
+            raise UsageError(f"{what}: cannot write {path} ({exc.strerror}): choose a writable file") from None
+        return
+    check_output_dir(path.parent, what)
+
+
+def embedded_home() -> tuple[Path, str]:
+    """Where the embedded server lives and how the user named it (mirrors harness.db.embedded.home_dir,
+    without creating it)."""
+    if os.environ.get("WARDBENCH_HOME"):
+        return Path(os.environ["WARDBENCH_HOME"]), "WARDBENCH_HOME"
+    return Path(tempfile.gettempdir()) / f"wardbench-{os.getuid()}", "the embedded server's home"
+
+
+def _check_keep(cfg: RunConfig, home: Path) -> None:
+    """--keep-database on the embedded backend keeps the database only on a server that outlives the run."""
+    from harness.db.embedded import running_persistent
+
+    server = running_persistent() if (home / "server.json").is_file() else None  # `db start` records it there
+    if server is None or server.version != cfg.pg_version:
+        raise UsageError("--keep-database: this run's embedded server is throwaway (stopped and deleted when the "
+                         "run ends), so no database could be kept: start a long-lived server with "
+                         "`wardbench db start` first (runs then use it and the database stays), or use --dsn")
+
+
+def make_config(*, outputs: Iterable[tuple[str, Path | None]] = (), writes_reports: bool = True,
+                **options: Any) -> RunConfig:
+    """Build the RunConfig from command options (flags left at False count as not given) and check, before
+    any server starts, that every place the run will write to can be written: `outputs` are (flag, file)
+    pairs, the reports directory unless `writes_reports` is False, the embedded server's home."""
+    cfg = build_config(**{k: (None if v is False else v) for k, v in options.items()})
+    for flag, path in outputs:
+        if path is not None:
+            check_output_file(path, f"{flag} {path}")
+    if writes_reports:
+        source = "--reports-dir" if options.get("reports_dir") is not None else \
+            "WARDBENCH_REPORTS" if os.environ.get("WARDBENCH_REPORTS") else "reports directory"
+        check_output_dir(cfg.reports_dir, f"{source} {cfg.reports_dir}")
+    home: Path | None = None
+    if cfg.backend == "embedded":
+        home, name = embedded_home()
+        check_output_dir(home, f"{name} {home}")
+        if cfg.keep_database and not cfg.in_place:
+            _check_keep(cfg, home)
+    if "scale_factor" in options:  # the commands that take --scale-factor generate the dataset
+        from harness.footprint import check_fits
+
+        check_fits(cfg.profile_data, cfg.scale_factor, home, f"--scale-factor {cfg.scale_factor:g}")
+    return cfg
+
+
+MAX_USERS = 10_000  # every simulated user holds a database connection; far past what any runner here drives
+HARNESS_SESSIONS = 10  # the harness's own sessions beside the users (sampler, fidelity peer, superuser reserve)
+
+
+def check_users(cfg: RunConfig, counts: Iterable[int], flag: str) -> None:
+    """Concurrency the server can take: on the embedded server its max_connections, elsewhere MAX_USERS."""
+    limit = MAX_USERS
+    if cfg.backend == "embedded" and cfg.server_settings.get("max_connections", "").isdigit():
+        limit = min(limit, int(cfg.server_settings["max_connections"]) - HARNESS_SESSIONS)
+    for count in counts:
+        if count > limit:
+            raise UsageError(f"{flag} {count}: at most {limit} users here (each holds a connection; the embedded "
+                             "server's max_connections minus the harness's own sessions, or "
+                             f"{MAX_USERS} on any server): lower it, or raise max_connections with "
+                             "`wardbench db start --set max_connections=N` and --dsn")
+
+
+def check_scenario_dirs(dirs: Iterable[Path] | None) -> None:
+    """`--scenarios` names directories of scenario files; a file is refused with what to give instead."""
+    for directory in dirs or []:
+        if directory.exists() and not directory.is_dir():
+            raise UsageError(f"--scenarios {directory} is a file: give the directory that holds your scenario "
+                             "TOML files (every *.toml in it is read)")

@@ -20,14 +20,26 @@ from harness.errors import EnvironmentFailure, UsageError
 if TYPE_CHECKING:
     from harness.config import RunConfig
 
-_URI_PASSWORD = re.compile(r"(postgres(?:ql)?(?:\+\w+)?://[^:/@\s]*:)[^@\s]*@")
-_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+# One parser for every DSN form a message can carry. A URI of any scheme (postgresql, mysql, ...): the userinfo
+# password runs to the authority's last "@" (after which no "@" comes before the path), so an unencoded "@" or
+# ":" in it is hidden whole. A keyword form (and a URI's ?password= parameter): quoted or up to the next space.
+_URI_PASSWORD = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*://[^:@/\s]*:)\S*?@(?=[^@\s/?#]*(?:[/?#\s\"']|$))")
+_KV_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)", re.IGNORECASE)
 
 
 def redact_dsn(text: str) -> str:
-    """Return `text` with every DSN password replaced by `***` (URI and key=value forms)."""
+    """Return `text` with every DSN password replaced by `***` (URI of any scheme, and key=value forms)."""
     text = _URI_PASSWORD.sub(lambda m: m.group(1) + "***@", text)
     return _KV_PASSWORD.sub(lambda m: m.group(1) + "***", text)
+
+
+def dsn_password(dsn: str) -> str | None:
+    """The password a DSN carries as written (URI userinfo or password=), or None; for scrubbing messages."""
+    uri = _URI_PASSWORD.search(dsn)
+    if uri:
+        return dsn[uri.end(1):uri.end() - 1] or None
+    kv = _KV_PASSWORD.search(dsn)
+    return kv.group(2).strip("'") if kv else None
 
 
 def dsn_with_database(dsn: str, dbname: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
-from harness.db.base import ServerHandle, check_pgvector, redact_dsn
+from harness.db.base import ServerHandle, check_pgvector, dsn_password, redact_dsn
 from harness.db.embedded import bin_dir, running_persistent
 from harness.errors import EnvironmentFailure, UsageError
 
@@ -18,17 +19,46 @@ if TYPE_CHECKING:
     from harness.config import RunConfig
 
 
+# libpq checks these only when connecting, so a typo would surface as "cannot reach the server" (exit 3).
+_CHOICES = {
+    "sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "gssencmode": ("disable", "prefer", "require"),
+    "channel_binding": ("disable", "prefer", "require"),
+    "target_session_attrs": ("any", "read-write", "read-only", "primary", "standby", "prefer-standby"),
+    "load_balance_hosts": ("disable", "random"),
+    "sslnegotiation": ("postgres", "direct"),
+}
+
+
+def _scrubbed(message: str, password: str | None) -> str:
+    """libpq's parse error quotes fragments of the DSN; with a password in it, those fragments may hold part
+    of it (an unencoded "@" splits it), so every quoted fragment is hidden."""
+    return re.sub(r'"[^"]*"', '"***"', message) if password else message
+
+
 def validate_dsn(dsn: str) -> str:
-    """Return `dsn` if libpq can parse it, else raise UsageError naming the problem."""
-    hint = "expected e.g. postgresql://user:pass@host:5432/dbname"
+    """Return `dsn` if libpq can parse it and its enumerated options are valid, else raise UsageError."""
+    hint = "expected e.g. postgresql://user@host:5432/dbname"
+    shown = redact_dsn(dsn)
+    scheme = re.match(r"([a-zA-Z][a-zA-Z0-9+.-]*)://", dsn)
+    if scheme and scheme.group(1) not in ("postgresql", "postgres"):
+        raise UsageError(f"malformed DSN {shown!r}: scheme {scheme.group(1)!r} is not PostgreSQL's; {hint}")
+    if scheme and "@" in (dsn_password(dsn) or ""):
+        raise UsageError(f"malformed DSN {shown!r}: the password holds an unencoded '@': "
+                         "percent-encode it as %40")
     try:
         params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as exc:
-        raise UsageError(f"malformed DSN {redact_dsn(dsn)!r}: {exc}; {hint}") from exc
+        reason = _scrubbed(" ".join(str(exc).split()), dsn_password(dsn))
+        raise UsageError(f"malformed DSN {shown!r}: {reason}; {hint}") from None
     # libpq only checks the port when connecting; a typo here should be a usage error, not "unreachable".
     port = str(params.get("port") or "5432")
     if not all(p.isdigit() and 0 < int(p) < 65536 for p in port.split(",")):
-        raise UsageError(f"malformed DSN {redact_dsn(dsn)!r}: port {port!r} is not a number; {hint}")
+        raise UsageError(f"malformed DSN {shown!r}: port {port!r} is not a number; {hint}")
+    for key, choices in _CHOICES.items():
+        value = params.get(key)
+        if value is not None and str(value) not in choices:
+            raise UsageError(f"malformed DSN {shown!r}: {key}={value!r} is not one of {', '.join(choices)}")
     return dsn
 
 

@@ -12,6 +12,7 @@ median does so and the rank test agrees. Improvements mirror this; anything else
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -47,17 +48,24 @@ class ScenarioComparison:
     reason: str = ""
 
 
+MAX_REGRESSION_PERCENT = 1000.0  # a slowdown of 10x; beyond that no regression could ever be reported
+
+
 def parse_threshold(text: str) -> float:
-    """'10%', '10' (percent) or '0.1' (a fraction below 1) -> 0.1; anything else is a UsageError."""
-    raw = text.strip().rstrip("%").strip()
+    """A percentage, with or without '%' ('10%' and '10' -> 0.1; '0.99' is 0.99 %, not 99 %) as a fraction.
+
+    One meaning for every number: an earlier reading of values below 1 as fractions made 0.99 mean 99 %
+    while 1 meant 1 %.
+    """
+    raw = text.strip().removesuffix("%").strip()
     try:
-        value = float(raw)
+        percent = float(raw)
     except ValueError:
         raise UsageError(f"bad --max-regression {text!r}: use a percentage, e.g. 10%") from None
-    fraction = value / 100 if text.strip().endswith("%") or value >= 1 else value
-    if not 0 < fraction < 10:
-        raise UsageError(f"bad --max-regression {text!r}: must be above 0 %")
-    return fraction
+    if not (math.isfinite(percent) and 0 < percent <= MAX_REGRESSION_PERCENT):
+        raise UsageError(f"bad --max-regression {text!r}: a percentage above 0 up to {MAX_REGRESSION_PERCENT:g} "
+                         "(numbers are percent: 10 and 10% mean 10 %, 0.99 means 0.99 %)")
+    return percent / 100
 
 
 def blocks(samples: np.ndarray) -> np.ndarray:

@@ -98,7 +98,16 @@ def test_bad_threshold(text: str) -> None:
 
 
 def test_threshold_forms() -> None:
-    assert parse_threshold("10%") == pytest.approx(0.1) == parse_threshold("10") == parse_threshold("0.1")
+    """Every number is a percentage, '%' or not: 0.99 is 0.99 %, 1 is 1 % (no fraction reading below 1)."""
+    assert parse_threshold("10%") == pytest.approx(0.1) == parse_threshold("10")
+    assert parse_threshold("0.99") == pytest.approx(0.0099) and parse_threshold("1") == pytest.approx(0.01)
+    assert parse_threshold("1000%") == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("text", ["1e9%", "inf", "nan", "1000.5"])
+def test_threshold_out_of_range_says_what_numbers_mean(text: str) -> None:
+    with pytest.raises(UsageError, match=r"above 0 up to 1000 .*0\.99 means 0\.99 %"):
+        parse_threshold(text)
 
 
 def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
