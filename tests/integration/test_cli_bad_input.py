@@ -399,7 +399,7 @@ def test_a_mistyped_in_place_leaves_the_users_database_untouched(users_db: str, 
 
 
 @pytest.mark.parametrize("argv", [["gate", "--in-place", "--skip", "schema"], ["load", "--in-place"],
-                                  ["backup", "verify", "--in-place"], ["bench", "--in-place"]],
+                                  ["bench", "--in-place"]],
                          ids=lambda a: "-".join(a))
 def test_a_stage_on_a_database_without_the_schema_says_so(users_db: str, argv: list[str], tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str],
