@@ -38,6 +38,10 @@ LIBPQ_VARIABLES = {"host": "PGHOST", "hostaddr": "PGHOSTADDR", "port": "PGPORT",
                    "servicefile": "PGSERVICEFILE", "sslmode": "PGSSLMODE", "options": "PGOPTIONS",
                    "target_session_attrs": "PGTARGETSESSIONATTRS"}
 URL_VARIABLES = ("DATABASE_URL", "WARDBENCH_DSN")
+# The postgres image's convention, which many apps' settings classes build their URL from (FastAPI's
+# full-stack template, mealie): set from the scratch DSN so such chains run without extra setup.
+COMPONENT_VARIABLES = {"POSTGRES_SERVER": "host", "POSTGRES_HOST": "host", "POSTGRES_PORT": "port",
+                       "POSTGRES_USER": "user", "POSTGRES_PASSWORD": "password", "POSTGRES_DB": "dbname"}
 VERSION_TABLE = "wardbench.version_table"  # cfg.attributes key: (schema, table) that env.py configured
 _ENV_READ = re.compile(r"""(?:environ\s*\[\s*|environ\.get\(\s*|getenv\(\s*)['"]([A-Za-z_]\w*)['"]""")
 _INI_REF = re.compile(r"%\((\w+)\)s|\$\{(\w+)\}|\$([A-Za-z_]\w*)")
@@ -116,6 +120,7 @@ def scratch_variables(cfg: Config, dsn: str) -> dict[str, str | None]:
     uri = libpq_uri(dsn)
     out: dict[str, str | None] = {var: params.get(key) for key, var in LIBPQ_VARIABLES.items()}
     out.update(dict.fromkeys(URL_VARIABLES, uri))
+    out.update({var: params.get(key, "" if key == "password" else None) for var, key in COMPONENT_VARIABLES.items()})
     env_py = Path(ScriptDirectory.from_config(cfg).dir) / "env.py"
     try:
         out.update({name: uri for name in _ENV_READ.findall(env_py.read_text()) if _url_like(name)})

@@ -44,6 +44,14 @@ def test_whole_url_variables_and_env_py_reads(tmp_path: Path) -> None:
     assert found["PGDATABASE"] == "wardbench_x" and found["PGSERVICE"] is None
 
 
+def test_postgres_image_variables_name_the_scratch(tmp_path: Path) -> None:
+    """Apps that build their URL from POSTGRES_SERVER/PORT/USER/DB (FastAPI's template, mealie) reach the scratch."""
+    found = scratch_variables(load_config(_project(tmp_path, "")), SCRATCH)
+    assert (found["POSTGRES_SERVER"], found["POSTGRES_PORT"], found["POSTGRES_DB"]) == ("127.0.0.1", "5433",
+                                                                                        "wardbench_x")
+    assert found["POSTGRES_USER"] == "wb" and found["POSTGRES_PASSWORD"] == "s3cret"
+
+
 def test_environment_is_restored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ini = _project(tmp_path, "")
     monkeypatch.setenv("DATABASE_URL", "postgresql://prod/db")
