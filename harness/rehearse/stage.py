@@ -167,5 +167,8 @@ def wait_text(longest: dict[str, Any], held: dict[str, dict[str, Any]]) -> str:
             f"{longest['lock']} on {table} behind: {longest['blocked_by_statement'] or 'an unknown statement'}")
     lock = held.get(str(longest.get("table")))
     if lock:
-        text += f" (the step held {lock['mode']} on {longest['table']} for {lock['held_ms']} ms)"
+        mode = lock.get("modes", {}).get(lock["mode"], {})
+        span = mode.get("held_ms", lock["held_ms"])
+        text += f"; the step held {lock['mode']} on {longest['table']} for {span} ms"
+        text += f", taken by: {mode['taken_by']}" if mode.get("taken_by") else ""
     return text

@@ -105,7 +105,7 @@ def rehearse_upgrade(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine,
         baseline_start = time.perf_counter()
         if has_live:
             time.sleep(options.baseline_s)
-        sampler = waits.WaitSampler(dsn, set(workload.pids))
+        sampler = waits.WaitSampler(dsn, set(workload.pids), {conn.info.backend_pid})
         sampler.start()
         monitor = locks.LockMonitor(dsn, exclude_pids={conn.info.backend_pid, sampler.pid},
                                     watch_pids=set(workload.pids))
@@ -122,9 +122,9 @@ def rehearse_upgrade(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine,
     wal = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)::int8", (lsn_before,)).fetchone()
     step: dict[str, Any] = {"direction": "upgrade", "duration_s": ran.duration_s,
                             "wal_bytes": int(wal[0]) if wal else None}
-    held = monitor.report(conn)
-    step["locks"] = {t: held[t] for t in held if t in before.tables}
+    step["locks"] = _locks(monitor.report(conn), sampler, ran, before.tables)
     step["lock_polls"] = monitor.polls
+    step["statements"] = ran.statement_table()
     step["live"] = _live_record(workload, sampler, options, baseline_start, ran, has_live)
     conn.rollback()
     if ran.error:
@@ -137,6 +137,19 @@ def rehearse_upgrade(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine,
     step["checksum_timing"] = _timing(before)
     conn.rollback()
     return step
+
+
+def _locks(held: dict[str, dict[str, Any]], sampler: waits.WaitSampler, ran: upgrade.Run,
+           tables: list[str]) -> dict[str, dict[str, Any]]:
+    """Per table that existed before: the strongest mode and the span of any lock (LockMonitor), and per mode
+    how long it was seen held and the migration statement running when it was first seen (what took it)."""
+    out = {t: dict(held[t]) for t in held if t in tables}
+    for (table, mode), (first, last) in sorted(sampler.held.items()):
+        if table in tables:
+            entry = out.setdefault(table, {"mode": mode, "held_ms": None})
+            entry.setdefault("modes", {})[mode] = {"held_ms": round((last - first) * 1000, 1),
+                                                   "taken_by": ran.running_at(first)}
+    return out
 
 
 def _timing(before: Before) -> dict[str, Any]:

@@ -28,6 +28,16 @@ class Run:
     end: float
     error: str = ""
     failure: dict[str, Any] = field(default_factory=dict)
+    statements: list[dict[str, Any]] = field(default_factory=list)  # the migration's own, in order
+
+    def running_at(self, moment: float) -> str | None:
+        """The statement the migration had started last at `moment` (what took a lock first seen then)."""
+        started = [s for s in self.statements if s["_start"] <= moment]
+        return started[-1]["statement"] if started else None
+
+    def statement_table(self) -> list[dict[str, Any]]:
+        """Statements with start offset, duration and rows, wardbench's own lock probe left out."""
+        return [{k: v for k, v in s.items() if not k.startswith("_")} for s in self.statements]
 
     @property
     def duration_s(self) -> float:
@@ -40,9 +50,21 @@ def run(dsn: str, engine: Engine, cfg: Config, action: Callable[..., None], targ
     foreign: list[str] = []
     start = time.perf_counter()
     error, failure = "", {}
+    statements: list[dict[str, Any]] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append({"statement": " ".join(statement.split())[:500], "_start": time.perf_counter(),
+                           "start_s": round(time.perf_counter() - start, 4)})
+
+    def after(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements[-1]["duration_s"] = round(time.perf_counter() - statements[-1]["_start"], 4)
+        statements[-1]["rows"] = cursor.rowcount if cursor.rowcount >= 0 else None
+
     try:
         with envpy.scratch_environment(cfg, dsn), envpy.foreign_engines(engine, dsn) as foreign, \
                 engine.connect() as sa_conn:
+            event.listen(sa_conn, "before_cursor_execute", before)
+            event.listen(sa_conn, "after_cursor_execute", after)
             if monitor is not None:
                 event.listen(sa_conn, "commit", lambda c: monitor.record_commit(c.connection.dbapi_connection))
             envpy.hand_over(cfg, sa_conn)
@@ -62,4 +84,4 @@ def run(dsn: str, engine: Engine, cfg: Config, action: Callable[..., None], targ
         error = envpy.describe(exc)
         paths = {Path(s.path).resolve(): str(s.revision) for s in ScriptDirectory.from_config(cfg).walk_revisions()}
         failure = failures.failure_info(exc, paths)
-    return Run(start, time.perf_counter(), error, failure)
+    return Run(start, time.perf_counter(), error, failure, statements)

@@ -41,12 +41,24 @@ class Episode:
     blocker_statement: str
 
 
+COMMIT_PROBE = "SELECT l.relation::int8, c.relname, l.mode FROM pg_locks l"  # LockMonitor.record_commit
+_HELD = """
+SELECT l.relation::regclass::text, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+WHERE l.locktype = 'relation' AND l.granted AND l.pid <> ALL(%s) AND c.relkind IN ('r', 'p')
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+"""
+
+
 @dataclass
 class WaitSampler:
-    """Samples lock waits of `watch_pids` every `interval_s` between start() and stop()."""
+    """Samples lock waits of `watch_pids` every `interval_s` between start() and stop(); and, per table and
+    mode, when sessions other than `watch_pids` and `exclude_pids` (the migration's) were seen holding it."""
 
     dsn: str
     watch_pids: set[int]
+    exclude_pids: set[int] = field(default_factory=set)
+    held: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # (table, mode) -> [first, last]
     interval_s: float = 0.005
     episodes: dict[tuple[int, Any], Episode] = field(default_factory=dict)
     polls: int = 0
@@ -74,10 +86,13 @@ class WaitSampler:
         assert self._conn is not None
         watched = list(self.watch_pids)
         self.polls += 1
+        now = time.perf_counter()
+        for table, mode in self._conn.execute(_HELD, (watched + list(self.exclude_pids) + [self.pid],)).fetchall():
+            span = self.held.setdefault((str(table), str(mode)), [now, now])
+            span[1] = now
         if not self._conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s) AND wait_event_type = 'Lock' "
                                   "LIMIT 1", (watched,)).fetchone():
             return
-        now = time.perf_counter()
         for pid, query_start, locktype, relation, mode, blockers, statements in self._conn.execute(
                 _DETAIL, (watched,)).fetchall():
             episode = self.episodes.get((pid, query_start))
@@ -110,7 +125,10 @@ def longest(episodes: list[Episode], samples: list[Sample], interval_s: float) -
     if best is None:
         return None
     wait_ms, ep, sample = best
+    statement = ep.blocker_statement
+    if statement.startswith(COMMIT_PROBE):
+        statement = "COMMIT (the migration's transaction, reading its own locks at commit)"
     return {"wait_ms": round(wait_ms, 1), "live_request": sample.name if sample else None,
             "latency_ms": round(sample.latency_ms, 1) if sample else None, "lock": ep.mode,
             "locktype": ep.locktype, "table": ep.relation, "blocked_by_pid": ep.blocker_pid,
-            "blocked_by_statement": ep.blocker_statement[:500]}
+            "blocked_by_statement": statement[:500]}
