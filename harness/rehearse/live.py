@@ -84,7 +84,7 @@ def _insert(conn: psycopg.Connection[Any], spec: reflected.TableSpec, key: str, 
         if col.unique and col.typname in ("int2", "int4", "int8"):
             top = conn.execute(sql.SQL("SELECT coalesce(max({}), 0) FROM {}").format(
                 sql.Identifier(col.name), sql.Identifier(schema, spec.name))).fetchone()
-            counters[col.name] = itertools.count(int(top[0]) + 1 if top else 1)  # type: ignore[arg-type]
+            counters[col.name] = itertools.count(int(top[0]) + 1 if top else 1)
     names = [c for fk in spec.fks for c in fk.columns if ",".join(fk.columns) in parents] + [c.name for c in wanted]
     hints = spec.hints
 

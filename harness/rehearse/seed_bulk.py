@@ -207,12 +207,12 @@ def _plan(conn: psycopg.Connection[Any], spec: reflected.TableSpec, rows: int, s
             continue
         cat = catalog[col.name]
         hints = spec.hints.get(col.name, reflected.Hints())
-        unique = col.unique or any(unique == {col.name} | (unique & taken) for unique in unique_sets)
-        col = replace(col, unique=unique)
-        if cat.base in _NUMPY and not hints.choices and not (col.nullable and not unique and cat.base != "vector"):
+        is_unique = col.unique or any(found == {col.name} | (found & taken) for found in unique_sets)
+        col = replace(col, unique=is_unique)
+        if cat.base in _NUMPY and not hints.choices and not (col.nullable and not is_unique and cat.base != "vector"):
             plan.numpy[col.name] = (col, hints, cat)
             plan.columns[col.name] = Column(col.name, cat.base, cat.typmod, cat.type_oid, cat.not_null)
-        elif unique:
+        elif is_unique:
             plan.unique_pooled[col.name] = (col, hints, cat)
             plan.columns[col.name] = Column(col.name, "text", cat.typmod, cat.type_oid, cat.not_null)
         else:
@@ -297,9 +297,8 @@ def _numpy_column(col: reflected.ColumnSpec, hints: reflected.Hints, cat: _Catal
         high = int(hints.high) if hints.high is not None else low + 10_000
         return rng.integers(low, min(high, _INT_LIMITS[cat.base]) + 1, n)
     if cat.base in ("float4", "float8"):
-        low = hints.low if hints.low is not None else 0.0
-        high = hints.high if hints.high is not None else low + 1000.0
-        return rng.uniform(low, high, n)
+        bottom = hints.low if hints.low is not None else 0.0
+        return rng.uniform(bottom, hints.high if hints.high is not None else bottom + 1000.0, n)
     if cat.base == "bool":
         return rng.integers(0, 2, n).astype(np.uint8)
     if cat.base in ("timestamp", "timestamptz"):
@@ -310,7 +309,8 @@ def _numpy_column(col: reflected.ColumnSpec, hints: reflected.Hints, cat: _Catal
         return np.datetime64("2019-01-01", "D") + days.astype("timedelta64[D]")
     dim = cat.typmod  # vector: a low-dimensional mixture would be more realistic; the rehearsal needs bytes
     values = rng.standard_normal((n, dim), dtype=np.float32)
-    return values / np.linalg.norm(values, axis=1, keepdims=True)
+    normalized: np.ndarray = values / np.linalg.norm(values, axis=1, keepdims=True)
+    return normalized
 
 
 def _unique_fields(conn: psycopg.Connection[Any], col: reflected.ColumnSpec, hints: reflected.Hints,

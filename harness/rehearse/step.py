@@ -200,7 +200,7 @@ def _loss(conn: psycopg.Connection[Any], before: Before, inserted: list[tuple[st
         "SELECT c.relname, a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
         "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
         "WHERE c.relnamespace = %s::regnamespace AND i.indisprimary AND i.indnatts = 1", (SCHEMA,)).fetchall())
-    differences = []
+    differences: list[dict[str, Any]] = []
     for table in before.tables:
         old = before.checksums[table]
         if table not in now:
@@ -212,7 +212,7 @@ def _loss(conn: psycopg.Connection[Any], before: Before, inserted: list[tuple[st
                                                           f"with the values of {old.rows} rows"})
             continue
         view = f"wb_before_{table}"[:63]
-        where = sql.SQL("")
+        where: sql.Composable = sql.SQL("")
         if table in keys:
             where = sql.SQL(" WHERE NOT EXISTS (SELECT 1 FROM {} l WHERE l.tbl = {} AND l.key = t.{}::text)").format(
                 sql.Identifier(LIVE_TABLE), sql.Literal(table), sql.Identifier(keys[table]))
