@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 
 from harness.results import Results
 
@@ -66,14 +65,13 @@ def markdown(section: dict[str, Any] | None) -> list[str]:
 
 
 def print_rehearsal(section: dict[str, Any], results: Results, console: Console) -> None:
-    table = Table(title="migration rehearsal", show_lines=True)
-    for column in COLUMNS:
-        table.add_column(column, overflow="fold")
+    """One block per step (a wide table does not fit a CI log), then every gate that did not pass."""
     for row in rows(section):
-        table.add_row(*(row[c] for c in COLUMNS))
-    console.print(table)
+        console.print(f"[bold]{row['step']}[/]  {row['verdict']}")
+        for column in COLUMNS[2:]:
+            console.print(f"  {column}: {row[column]}", highlight=False)
     if section.get("error"):
         console.print(f"[red]{section['error']}[/]")
     for gate in results.gates:
         if gate.verdict != "pass":
-            console.print(f"[red]{gate.verdict}[/] {gate.name}: {gate.reason}")
+            console.print(f"[red]{gate.verdict}[/] {gate.name}: {gate.reason}", highlight=False)

@@ -170,5 +170,5 @@ def wait_text(longest: dict[str, Any], held: dict[str, dict[str, Any]]) -> str:
         mode = lock.get("modes", {}).get(lock["mode"], {})
         span = mode.get("held_ms", lock["held_ms"])
         text += f"; the step held {lock['mode']} on {longest['table']} for {span} ms"
-        text += f", taken by: {mode['taken_by']}" if mode.get("taken_by") else ""
+        text += f", first seen during: {mode['first_seen_during']}" if mode.get("first_seen_during") else ""
     return text

@@ -142,13 +142,14 @@ def rehearse_upgrade(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine,
 def _locks(held: dict[str, dict[str, Any]], sampler: waits.WaitSampler, ran: upgrade.Run,
            tables: list[str]) -> dict[str, dict[str, Any]]:
     """Per table that existed before: the strongest mode and the span of any lock (LockMonitor), and per mode
-    how long it was seen held and the migration statement running when it was first seen (what took it)."""
+    how long it was seen held and the migration statement running when it was first seen (polling cannot
+    tell whether that statement or a quicker one just before it took the lock)."""
     out = {t: dict(held[t]) for t in held if t in tables}
     for (table, mode), (first, last) in sorted(sampler.held.items()):
         if table in tables:
             entry = out.setdefault(table, {"mode": mode, "held_ms": None})
             entry.setdefault("modes", {})[mode] = {"held_ms": round((last - first) * 1000, 1),
-                                                   "taken_by": ran.running_at(first)}
+                                                   "first_seen_during": ran.running_at(first)}
     return out
 
 

@@ -93,6 +93,7 @@ class WaitSampler:
         if not self._conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s) AND wait_event_type = 'Lock' "
                                   "LIMIT 1", (watched,)).fetchone():
             return
+        now = time.perf_counter()  # after the check: a request seen waiting has started before this moment
         for pid, query_start, locktype, relation, mode, blockers, statements in self._conn.execute(
                 _DETAIL, (watched,)).fetchall():
             episode = self.episodes.get((pid, query_start))

@@ -48,3 +48,10 @@ def test_safe_twin_passes_every_gate(fresh_db: Database) -> None:
     assert step["loss"]["live_rows_left_out"] == step["live"]["rows_inserted"]
     assert [g.verdict for g in results.gates] == ["pass", "pass", "pass"], [g.reason for g in results.gates]
     assert results.exit_code == 0
+
+
+def test_window_choices() -> None:
+    chain = load_chain(CHAINS / "rehearse_safe" / "alembic.ini")
+    assert window(chain, None, False) == ["002"]
+    assert window(chain, "001", False) == ["002"]
+    assert window(chain, None, True) == ["001", "002"]
