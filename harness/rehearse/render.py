@@ -16,16 +16,18 @@ def _ms(value: Any) -> str:
     return "–" if value is None else f"{value:g}"
 
 
-def _held(lock: dict[str, Any]) -> Any:
-    """How long the strongest mode itself was held (its own span when sampled, else the span of any lock)."""
-    return lock.get("modes", {}).get(lock["mode"], {}).get("held_ms", lock["held_ms"])
+def _held(lock: dict[str, Any]) -> str:
+    """How long the strongest mode itself was seen held; a mode seen only at commit or between two polls of the
+    wait sampler was held for less than a poll (the span of all modes together would overstate it)."""
+    own = lock.get("modes", {}).get(lock["mode"], {}).get("held_ms")
+    return f"{own:g} ms" if own is not None else "< 1 poll"
 
 
 def rows(section: dict[str, Any] | None) -> list[dict[str, str]]:
     """One row per step, keys as COLUMNS; [] when no rehearsal ran."""
     out = []
     for step in (section or {}).get("steps", []):
-        locks = "; ".join(f"{t} {v['mode'].removesuffix('Lock')} {_ms(_held(v))} ms"
+        locks = "; ".join(f"{t} {v['mode'].removesuffix('Lock')} {_held(v)}"
                           for t, v in step.get("locks", {}).items()) or "none"
         live = step.get("live", {})
         longest = live.get("longest_wait")

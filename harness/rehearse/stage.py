@@ -168,7 +168,7 @@ def wait_text(longest: dict[str, Any], held: dict[str, dict[str, Any]]) -> str:
     lock = held.get(str(longest.get("table")))
     if lock:
         mode = lock.get("modes", {}).get(lock["mode"], {})
-        span = mode.get("held_ms", lock["held_ms"])
-        text += f"; the step held {lock['mode']} on {longest['table']} for {span} ms"
+        span = f"{mode['held_ms']} ms" if "held_ms" in mode else "less than one poll"
+        text += f"; the step held {lock['mode']} on {longest['table']} for {span}"
         text += f", first seen during: {mode['first_seen_during']}" if mode.get("first_seen_during") else ""
     return text

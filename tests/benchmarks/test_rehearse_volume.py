@@ -26,8 +26,8 @@ NARROW = """CREATE TABLE wards (id int PRIMARY KEY, name text NOT NULL);
 INSERT INTO wards SELECT g, 'ward ' || g FROM generate_series(1, 1000) g;
 CREATE TABLE items (id bigint PRIMARY KEY, ward_id int NOT NULL REFERENCES wards(id), score int NOT NULL,
                     created_at timestamptz NOT NULL)"""
-PEER = """INSERT INTO items SELECT g, 1 + mod(g * 7919, 1000), mod(g, 10000), timestamptz '2019-01-01' + g * interval '1 s'
-FROM generate_series(1, %s) g"""
+PEER = """INSERT INTO items SELECT g, 1 + mod(g * 7919::bigint, 1000)::int, mod(g, 10000),
+timestamptz '2019-01-01' + g * interval '1 s' FROM generate_series(1, %s) g"""
 
 
 def test_bulk_seeding_keeps_up_with_insert_select(fresh_db: Database) -> None:
