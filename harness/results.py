@@ -80,6 +80,7 @@ class Results:
     stages: list[StageRecord] = field(default_factory=list)
     scenarios: list[dict[str, Any]] = field(default_factory=list)
     migrations: dict[str, Any] | None = None
+    rehearsal: dict[str, Any] | None = None
     load: dict[str, Any] | None = None
     backup: dict[str, Any] | None = None
     faults: dict[str, Any] | None = None

@@ -18,7 +18,7 @@ from harness.results import Results
 from harness.verify import junit
 from harness.verify.render import print_migrations
 
-migrate_app = typer.Typer(no_args_is_help=True, help="Verify an Alembic migration chain.")
+migrate_app = typer.Typer(no_args_is_help=True, help="Verify or rehearse an Alembic migration chain.")
 app.add_typer(migrate_app, name="migrate")
 
 AlembicIni = Annotated[Path | None, typer.Option("--alembic-ini", help="alembic.ini of the chain "
@@ -66,5 +66,78 @@ def verify(alembic_ini: AlembicIni = None, under_load: UnderLoad = False, json: 
     if junit_path is not None:
         junit.write(section, junit_path)
     print_migrations(section, console)
+    console.print(f"verdict: [bold]{results.verdict}[/]  results: {path}")
+    raise typer.Exit(results.exit_code)
+
+
+RehearseRows = Annotated[str, typer.Option("--rows", help="rows seeded per table, e.g. 200k or 1m (bulk COPY)")]
+Since = Annotated[str | None, typer.Option("--since", help="rehearse every revision after REV (default: the newest)")]
+AllRevisions = Annotated[bool, typer.Option("--all", help="rehearse every revision of the chain")]
+Baseline = Annotated[str, typer.Option("--baseline", help="live workload before each step, compared with during")]
+LiveRate = Annotated[float, typer.Option("--live-rate", min=1, max=100_000, help="live requests per second")]
+Targets = Annotated[list[str] | None, typer.Option(
+    "--target", help="KEY=VALUE, repeatable: max_blocked_ms (default 1000), max_error_rate (default 0.001)")]
+REHEARSE_TARGETS = {"max_blocked_ms": (0.0, float("inf")), "max_error_rate": (0.0, 1.0)}
+
+
+def _rehearse_targets(items: list[str] | None) -> dict[str, float]:
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not sep or key not in REHEARSE_TARGETS or not (
+                REHEARSE_TARGETS[key][0] <= number <= REHEARSE_TARGETS[key][1]):
+            raise UsageError(f"bad --target {item!r}: use max_blocked_ms=MS (above 0) or max_error_rate=R (0 to 1)")
+        out[key] = number
+    return out
+
+
+@migrate_app.command("rehearse")
+def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = "100k", since: Since = None,
+             every: AllRevisions = False, baseline: Baseline = "30s", live_rate: LiveRate = 200.0,
+             target: Targets = None, json: JsonOut = None, backend: Backend = None, dsn: Dsn = None,
+             pg_version: PgVersion = None, seed: Seed = None, keep_database: Keep = False) -> None:
+    """Upgrade the newest revision(s) on tables of N rows each while a live workload runs beside them.
+
+    Per step: wall time, locks on existing tables, the longest live wait and the statement behind it, live
+    p50/p95/p99 and errors against the baseline, size changes, WAL bytes, checksums proving no loss.
+    Exit 1 when a step loses data, blocks a live request longer than max_blocked_ms, or fails live requests.
+    """
+    from harness.config import parse_count, parse_duration
+    from harness.rehearse.render import print_rehearsal
+    from harness.rehearse.stage import run_rehearsal, window
+    from harness.rehearse.step import RehearseOptions
+    from harness.report import write_reports
+    from harness.verify.chain import load_chain
+
+    if since is not None and every:
+        raise UsageError("--since and --all both choose the window: give one of them")
+    count = parse_count(rows)
+    pause = parse_duration(baseline)
+    targets = _rehearse_targets(target)
+    chain = load_chain(alembic_ini)
+    revisions = window(chain, since, every)
+    cfg = make_config(backend=backend, dsn=dsn, pg_version=pg_version, seed=seed, keep_database=keep_database,
+                      outputs=[("--json", json)])
+    console = Console(stderr=True)
+    results = Results(run_id=cfg.run_id, command="migrate rehearse",
+                      selection={"alembic_ini": str(chain.ini), "window": revisions, "rows": count})
+    options = RehearseOptions(rows=count, seed=cfg.seed, baseline_s=pause, rate=live_rate,
+                              max_blocked_ms=targets.get("max_blocked_ms", 1000.0),
+                              max_error_rate=targets.get("max_error_rate", 0.001))
+    with open_database(cfg) as db:
+        console.print(f"database: {db.display_dsn}  chain: {chain.ini}  window: {', '.join(revisions)}")
+        results.environment = collect_environment(db)
+        section = run_rehearsal(db, results, chain, revisions, options, console)
+    path = results.write(cfg.run_dir / "results.json")
+    write_reports(results, cfg.run_dir)
+    if json is not None:
+        json.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, json)
+    print_rehearsal(section, results, console)
     console.print(f"verdict: [bold]{results.verdict}[/]  results: {path}")
     raise typer.Exit(results.exit_code)

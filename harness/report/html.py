@@ -6,6 +6,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from harness.rehearse import render as rehearsal
 from harness.report import plots, view
 from harness.results import Results
 
@@ -73,6 +74,7 @@ def render_html(results: Results) -> str:
         load_facts=view.load_summary(load),
         load_groups=view.load_groups(load), steps=steps, migration_facts=view.migration_facts(results.migrations),
         capacity_rows=capacity_rows(results.capacity), other_sections=other,
+        rehearsal_rows=rehearsal.rows(results.rehearsal), rehearsal_columns=rehearsal.COLUMNS,
         dataset=view.dataset_rows(results), environment=view.environment_rows(results),
         selection=[(k, ", ".join(map(str, v)) if isinstance(v, list) else str(v))
                    for k, v in results.selection.items()],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from harness.rehearse import render as rehearsal
 from harness.report import view
 from harness.results import Results
 
@@ -47,7 +48,7 @@ def render_markdown(results: Results) -> str:
         lines += ["", fidelity] if fidelity else []
     else:
         lines.append("Benchmarks: not run.")
-    lines += ["", "</details>", ""]
+    lines += ["", "</details>", *rehearsal.markdown(results.rehearsal), ""]
     env = results.environment or {}
     facts = [f"PostgreSQL {env.get('postgres_version', '?')}", f"pgvector {env.get('pgvector_version', '?')}",
              f"{env.get('cpu_count', '?')} CPU", f"wardbench {env.get('harness_version', '?')}",

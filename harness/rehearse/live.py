@@ -1,0 +1,251 @@
+"""The live workload beside a rehearsed step: primary-key (or ward/vector) reads and inserts on a fixed schedule.
+
+The reads are the ones --under-load plans (harness.verify.underload.plan_reads); the inserts add rows to
+every seeded table with a single-column primary key, with values from the verifier's generators and
+foreign keys drawn from rows that exist. Every worker issues its requests at fixed intended times (open
+model) and each latency runs from the intended start, so a request stalled behind a migration lock, and
+the ones queued behind it, are timed as a user would feel them. The keys of inserted rows are kept so the
+zero-loss check can leave them out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from psycopg import sql
+
+from harness.bench.timing import percentile
+from harness.errors import EnvironmentFailure
+from harness.verify import seed as reflected
+from harness.verify.underload import Read, Sample, plan_reads
+
+INSERT_PREFIX = "insert "
+
+
+@dataclass(frozen=True)
+class Insert:
+    """INSERT of one generated row into `table`, returning its primary key as text."""
+
+    name: str
+    table: str
+    query: sql.Composed
+    values: Callable[[reflected.Seeder], list[str | None]]
+
+
+@dataclass(frozen=True)
+class Plan:
+    reads: list[Read]
+    inserts: list[Insert]
+
+    @property
+    def names(self) -> list[str]:
+        return sorted({r.name for r in self.reads} | {i.name for i in self.inserts})
+
+
+def plan(conn: psycopg.Connection[Any], engine: sa.Engine, schema: str = "public") -> Plan:
+    """Reads this schema supports and one insert per table with a single-column primary key."""
+    reads = plan_reads(conn, schema)
+    conn.rollback()
+    pks = dict(conn.execute(
+        "SELECT c.relname, a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+        "WHERE n.nspname = %s AND i.indisprimary AND i.indnatts = 1", (schema,)).fetchall())
+    inserts = [_insert(conn, spec, pks[spec.name], schema) for spec in reflected.reflect(engine, schema)
+               if spec.name in pks]
+    conn.rollback()
+    return Plan(reads, [i for i in inserts if i is not None])
+
+
+def _insert(conn: psycopg.Connection[Any], spec: reflected.TableSpec, key: str, schema: str) -> Insert | None:
+    """The insert for `spec`: foreign keys from existing parent rows, required columns generated, unique ones new."""
+    parents: dict[str, list[tuple[str, ...]]] = {}
+    for fk in spec.fks:
+        query = sql.SQL("SELECT {} FROM {} WHERE {} LIMIT 500").format(
+            sql.SQL(", ").join(sql.SQL("{}::text").format(sql.Identifier(c)) for c in fk.ref_columns),
+            sql.Identifier(schema, fk.ref_table),
+            sql.SQL(" AND ").join(sql.SQL("{} IS NOT NULL").format(sql.Identifier(c)) for c in fk.ref_columns))
+        rows = [tuple(r) for r in conn.execute(query).fetchall()]
+        if not rows and not all(c.nullable for c in spec.columns if c.name in fk.columns):
+            return None  # a required parent with no rows: this table cannot take a live insert
+        parents[",".join(fk.columns)] = rows
+    fk_columns = {c for fk in spec.fks for c in fk.columns}
+    wanted = [c for c in spec.columns if c.name not in fk_columns and (not c.nullable or c.unique)]
+    counters = {}
+    for col in wanted:
+        if col.unique and col.typname in ("int2", "int4", "int8"):
+            top = conn.execute(sql.SQL("SELECT coalesce(max({}), 0) FROM {}").format(
+                sql.Identifier(col.name), sql.Identifier(schema, spec.name))).fetchone()
+            counters[col.name] = itertools.count(int(top[0]) + 1 if top else 1)
+    names = [c for fk in spec.fks for c in fk.columns if ",".join(fk.columns) in parents] + [c.name for c in wanted]
+    hints = spec.hints
+
+    def values(seeder: reflected.Seeder) -> list[str | None]:
+        out: list[str | None] = []
+        for fk in spec.fks:
+            rows = parents.get(",".join(fk.columns))
+            if rows is None:
+                continue
+            out += list(seeder.rng.choice(rows)) if rows else [None] * len(fk.columns)
+        for col in wanted:
+            seeder.counter += 1
+            if col.name in counters:
+                out.append(str(next(counters[col.name])))
+            elif col.unique and col.category == "S":
+                out.append(f"live-{seeder.counter}-{seeder.rng.getrandbits(40):x}")
+            else:
+                out.append(seeder.value(col, hints.get(col.name, reflected.Hints()), False))
+        return out
+
+    if names:
+        query = sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING {}::text").format(
+            sql.Identifier(schema, spec.name), sql.SQL(", ").join(map(sql.Identifier, names)),
+            sql.SQL(", ").join(sql.Placeholder() * len(names)), sql.Identifier(key))
+    else:
+        query = sql.SQL("INSERT INTO {} DEFAULT VALUES RETURNING {}::text").format(
+            sql.Identifier(schema, spec.name), sql.Identifier(key))
+    return Insert(INSERT_PREFIX + spec.name, spec.name, query, values)
+
+
+@dataclass
+class LiveWorkload:
+    """`workers` threads, together issuing `rate` requests/s; a share `write_share` of them inserts."""
+
+    dsn: str
+    plan: Plan
+    rate: float = 200.0
+    workers: int = 4
+    write_share: float = 0.2
+    seed: int = 42
+    samples: list[Sample] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    pids: set[int] = field(default_factory=set)
+    inserted: list[tuple[str, str]] = field(default_factory=list)  # (table, primary key as text)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self) -> None:
+        ready = threading.Barrier(self.workers + 1, timeout=60)
+        for i in range(self.workers):
+            thread = threading.Thread(target=self._run, args=(i, ready), name=f"live-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        try:
+            ready.wait()
+        except threading.BrokenBarrierError as exc:
+            self.stop()
+            raise EnvironmentFailure(f"the live workload could not connect: {self.errors}") from exc
+
+    def _run(self, index: int, ready: threading.Barrier) -> None:
+        rng = random.Random(self.seed * 1000 + index)
+        seeder = reflected.Seeder(self.seed * 1000 + index, 1)
+        try:  # statements are not prepared: the migration's ALTERs would invalidate the plans
+            conn = psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None)
+            conn.execute("SET statement_timeout = '120s'")
+        except psycopg.Error as exc:
+            with self._lock:
+                self.errors[f"connect: {_first_line(exc)}"] = 1
+            ready.abort()
+            return
+        pid = conn.info.backend_pid
+        with self._lock:
+            self.pids.add(pid)
+        ready.wait()
+        interval = self.workers / self.rate
+        next_at = time.perf_counter() + interval * index / self.workers  # workers interleave
+        try:
+            while not self._stop.is_set():
+                pause = next_at - time.perf_counter()
+                if pause > 0:
+                    self._stop.wait(pause)
+                    if self._stop.is_set():
+                        break
+                self._one(conn, pid, rng, seeder, next_at)
+                next_at += interval
+        finally:
+            conn.close()
+
+    def _one(self, conn: psycopg.Connection[Any], pid: int, rng: random.Random, seeder: reflected.Seeder,
+             intended: float) -> None:
+        insert = self.plan.inserts and (not self.plan.reads or rng.random() < self.write_share)
+        started, ok, key = time.perf_counter(), True, None
+        if insert:
+            op = rng.choice(self.plan.inserts)
+            name = op.name
+            try:
+                row = conn.execute(op.query, op.values(seeder)).fetchone()
+                key = str(row[0]) if row else None
+            except psycopg.Error as exc:
+                ok = False
+                self._error(name, exc)
+        else:
+            read = rng.choice(self.plan.reads)
+            name = read.name
+            try:
+                conn.execute(read.query, [rng.choice(read.keys)] if read.keys else None).fetchall()
+            except psycopg.Error as exc:
+                ok = False
+                self._error(name, exc)
+        ended = time.perf_counter()
+        with self._lock:
+            self.samples.append(Sample(name, pid, intended, started, ended, ok))
+            if key is not None and insert:
+                self.inserted.append((op.table, key))
+
+    def _error(self, name: str, exc: psycopg.Error) -> None:
+        with self._lock:
+            text = f"{name}: {_first_line(exc)}"
+            self.errors[text] = self.errors.get(text, 0) + 1
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def kind(sample: Sample) -> str:
+    return "insert" if sample.name.startswith(INSERT_PREFIX) else "read"
+
+
+def window(samples: list[Sample], start: float, end: float) -> list[Sample]:
+    """Requests meant to start in [start, end], and those in flight at `start`."""
+    return [s for s in samples if start <= s.intended <= end or s.intended < start < s.ended]
+
+
+def stats(samples: list[Sample]) -> dict[str, Any]:
+    """Count, errors, error rate and p50/p95/p99/max latency (ms from the intended start) of `samples`."""
+    latencies = [s.latency_ms for s in samples if s.ok]
+    errors = sum(1 for s in samples if not s.ok)
+
+    def pct(q: float) -> float | None:
+        return round(percentile(latencies, q), 2) if latencies else None
+
+    return {"count": len(samples), "errors": errors,
+            "error_rate": round(errors / len(samples), 6) if samples else None,
+            "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99),
+            "max_ms": round(max(latencies), 2) if latencies else None}
+
+
+def compare(samples: list[Sample], baseline_start: float, start: float, end: float) -> dict[str, Any]:
+    """Live figures during the step against the baseline before it, for all requests and per kind."""
+    before = [s for s in samples if baseline_start <= s.intended < start and s.ended <= start]
+    during = window(samples, start, end)
+    out: dict[str, Any] = {"before": stats(before), "during": stats(during), "kinds": {}}
+    for name in sorted({kind(s) for s in before + during}):
+        out["kinds"][name] = {"before": stats([s for s in before if kind(s) == name]),
+                              "during": stats([s for s in during if kind(s) == name])}
+    return out
+

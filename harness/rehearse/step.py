@@ -1,0 +1,231 @@
+"""One rehearsed upgrade: on the seeded database, with the live workload running beside it.
+
+Before: checksums of every table (timed against a count(*) of the same tables), sizes, storage files.
+During: the live workload's baseline, then the upgrade with the lock monitor (locks on tables that
+existed before, and how long they were held) and the wait sampler (which live request waited on which
+statement); WAL written. After: every value that existed before is still there (checksums over the
+columns that existed before, leaving out the rows the live workload inserted), sizes, rewrites.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from psycopg import sql
+
+from harness.rehearse import live, upgrade, waits
+from harness.verify import locks
+from harness.verify.checksums import TableChecksum, checksum_query, user_tables
+
+SCHEMA = "public"
+LIVE_TABLE = "wb_live_rows"
+
+
+@dataclass(frozen=True)
+class RehearseOptions:
+    rows: int = 100_000
+    seed: int = 42
+    baseline_s: float = 30.0  # live workload before the step: what "during" is compared with
+    rate: float = 200.0  # live requests per second, all workers together
+    workers: int = 4
+    write_share: float = 0.2
+    max_blocked_ms: float = 1000.0
+    max_error_rate: float = 0.001
+
+
+@dataclass
+class Before:
+    tables: list[str]
+    columns: dict[str, list[str]]
+    checksums: dict[str, TableChecksum]
+    checksum_s: float
+    count_s: float
+    sizes: dict[str, tuple[str, int]]
+    files: dict[str, int]
+
+
+def measure_before(conn: psycopg.Connection[Any]) -> Before:
+    """Checksums (each timed against count(*) of the same table), columns, sizes and storage files now."""
+    tables = user_tables(conn, SCHEMA)
+    sums, checksum_s, count_s = {}, 0.0, 0.0
+    for table in tables:
+        query = checksum_query(conn, table, SCHEMA)  # catalog lookups stay outside the timed pass
+        start = time.perf_counter()
+        rows, checksum = conn.execute(query).fetchone()  # type: ignore[misc]
+        middle = time.perf_counter()
+        conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(SCHEMA, table))).fetchone()
+        checksum_s += middle - start
+        count_s += time.perf_counter() - middle
+        sums[table] = TableChecksum(table, int(rows), str(checksum))
+    before = Before(tables, _columns(conn, tables), sums, checksum_s, count_s, _sizes(conn),
+                    locks.relfilenodes(conn, SCHEMA))
+    conn.rollback()
+    return before
+
+
+def _columns(conn: psycopg.Connection[Any], tables: list[str]) -> dict[str, list[str]]:
+    rows = conn.execute(
+        "SELECT c.relname, array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped GROUP BY 1",
+        (SCHEMA, tables)).fetchall()
+    return {r[0]: list(r[1]) for r in rows}
+
+
+def _sizes(conn: psycopg.Connection[Any]) -> dict[str, tuple[str, int]]:
+    """Bytes of every table (with its TOAST) and index in the schema."""
+    rows = conn.execute(
+        "SELECT c.relname, CASE c.relkind WHEN 'i' THEN 'index' ELSE 'table' END, "
+        "CASE c.relkind WHEN 'i' THEN pg_relation_size(c.oid) ELSE pg_table_size(c.oid) END "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'i', 'm')", (SCHEMA,)).fetchall()
+    return {r[0]: (r[1], int(r[2])) for r in rows}
+
+
+def _lsn(conn: psycopg.Connection[Any]) -> str:
+    return str(conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0])  # type: ignore[index]
+
+
+def rehearse_upgrade(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine, cfg: Config, target: str,
+                     options: RehearseOptions) -> dict[str, Any]:
+    """Upgrade to `target` under the live workload; the step's record (see the module docstring)."""
+    before = measure_before(conn)
+    plan = live.plan(conn, engine, SCHEMA)
+    workload = live.LiveWorkload(dsn, plan, options.rate, options.workers, options.write_share, options.seed)
+    has_live = bool(plan.reads or plan.inserts)
+    if has_live:
+        workload.start()
+    try:
+        baseline_start = time.perf_counter()
+        if has_live:
+            time.sleep(options.baseline_s)
+        sampler = waits.WaitSampler(dsn, set(workload.pids), {conn.info.backend_pid})
+        sampler.start()
+        monitor = locks.LockMonitor(dsn, exclude_pids={conn.info.backend_pid, sampler.pid},
+                                    watch_pids=set(workload.pids))
+        monitor.start()
+        lsn_before = _lsn(conn)
+        conn.rollback()
+        try:
+            ran = upgrade.run(dsn, engine, cfg, command.upgrade, target, monitor)
+        finally:
+            monitor.stop()
+            sampler.stop()
+    finally:
+        workload.stop()
+    wal = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)::int8", (lsn_before,)).fetchone()
+    step: dict[str, Any] = {"direction": "upgrade", "duration_s": ran.duration_s,
+                            "wal_bytes": int(wal[0]) if wal else None}
+    step["locks"] = _locks(monitor.report(conn), sampler, ran, before.tables)
+    step["lock_polls"] = monitor.polls
+    step["statements"] = ran.statement_table()
+    step["live"] = _live_record(workload, sampler, options, baseline_start, ran, has_live)
+    conn.rollback()
+    if ran.error:
+        return {**step, "verdict": "upgrade_failed", "error": ran.error, "failure": ran.failure,
+                "loss": {"lossless": None, "detail": "the upgrade failed (rolled back)"},
+                "checksum_timing": _timing(before)}
+    step["rewritten"] = locks.rewritten_tables(conn, before.files, locks.relfilenodes(conn, SCHEMA), SCHEMA)
+    step["sizes"] = _size_changes(before.sizes, _sizes(conn))
+    step["loss"] = _loss(conn, before, workload.inserted)
+    step["checksum_timing"] = _timing(before)
+    conn.rollback()
+    return step
+
+
+def _locks(held: dict[str, dict[str, Any]], sampler: waits.WaitSampler, ran: upgrade.Run,
+           tables: list[str]) -> dict[str, dict[str, Any]]:
+    """Per table that existed before: the strongest mode and the span of any lock (LockMonitor), and per mode
+    how long it was seen held and the migration statement running when it was first seen (polling cannot
+    tell whether that statement or a quicker one just before it took the lock)."""
+    out = {t: dict(held[t]) for t in held if t in tables}
+    for (table, mode), (first, last) in sorted(sampler.held.items()):
+        if table in tables:
+            entry = out.setdefault(table, {"mode": mode, "held_ms": None})
+            entry.setdefault("modes", {})[mode] = {"held_ms": round((last - first) * 1000, 1),
+                                                   "first_seen_during": ran.running_at(first)}
+    return out
+
+
+def _timing(before: Before) -> dict[str, Any]:
+    rows = sum(c.rows for c in before.checksums.values())
+    ratio = before.checksum_s / before.count_s if before.count_s else None
+    return {"rows": rows, "checksum_s": round(before.checksum_s, 4), "count_s": round(before.count_s, 4),
+            "ratio_vs_count": round(ratio, 2) if ratio is not None else None}
+
+
+def _live_record(workload: live.LiveWorkload, sampler: waits.WaitSampler, options: RehearseOptions,
+                 baseline_start: float, ran: upgrade.Run, has_live: bool) -> dict[str, Any]:
+    if not has_live:
+        return {"ran": False, "detail": "no table with rows and a single-column primary key to read or insert"}
+    record = live.compare(workload.samples, baseline_start, ran.start, ran.end)
+    episodes = list(sampler.episodes.values())
+    record.update({
+        "ran": True, "requests": workload.plan.names, "rate_per_s": options.rate, "workers": options.workers,
+        "baseline_s": options.baseline_s, "errors_seen": workload.errors, "blocked_requests": len(episodes),
+        "longest_wait": waits.longest(episodes, workload.samples, sampler.interval_s),
+        "wait_polls": sampler.polls, "sampler_error": sampler.error or None,
+        "rows_inserted": len(workload.inserted)})
+    return record
+
+
+def _size_changes(old: dict[str, tuple[str, int]], new: dict[str, tuple[str, int]]) -> dict[str, Any]:
+    changed = {}
+    for name in sorted(old.keys() | new.keys()):
+        kind = (new.get(name) or old[name])[0]
+        a, b = old.get(name, (kind, None))[1], new.get(name, (kind, None))[1]
+        if a != b:
+            changed[name] = {"kind": kind, "before": a, "after": b, "delta": (b or 0) - (a or 0)}
+    return {"changed": changed, "total_before": sum(v[1] for v in old.values()),
+            "total_after": sum(v[1] for v in new.values())}
+
+
+def _loss(conn: psycopg.Connection[Any], before: Before, inserted: list[tuple[str, str]]) -> dict[str, Any]:
+    """Every row and value of the tables and columns that existed before, live rows left out, still there."""
+    conn.execute(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (tbl text, key text)").format(
+        sql.Identifier(LIVE_TABLE)))
+    conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(LIVE_TABLE)))
+    with conn.cursor().copy(sql.SQL("COPY {} (tbl, key) FROM STDIN").format(sql.Identifier(LIVE_TABLE))) as copy:
+        for row in inserted:
+            copy.write_row(row)
+    temp_schema = str(conn.execute("SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema()")
+                      .fetchone()[0])  # type: ignore[index]
+    now = _columns(conn, before.tables)
+    keys = dict(conn.execute(
+        "SELECT c.relname, a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+        "WHERE c.relnamespace = %s::regnamespace AND i.indisprimary AND i.indnatts = 1", (SCHEMA,)).fetchall())
+    differences: list[dict[str, Any]] = []
+    for table in before.tables:
+        old = before.checksums[table]
+        if table not in now:
+            differences.append({"table": table, "reason": f"table dropped with its {old.rows} rows"})
+            continue
+        gone = [c for c in before.columns[table] if c not in now[table]]
+        if gone:
+            differences.append({"table": table, "reason": f"column(s) {', '.join(gone)} dropped "
+                                                          f"with the values of {old.rows} rows"})
+            continue
+        view = f"wb_before_{table}"[:63]
+        where: sql.Composable = sql.SQL("")
+        if table in keys:
+            where = sql.SQL(" WHERE NOT EXISTS (SELECT 1 FROM {} l WHERE l.tbl = {} AND l.key = t.{}::text)").format(
+                sql.Identifier(LIVE_TABLE), sql.Literal(table), sql.Identifier(keys[table]))
+        conn.execute(sql.SQL("CREATE OR REPLACE TEMP VIEW {} AS SELECT {} FROM {} t{}").format(
+            sql.Identifier(view), sql.SQL(", ").join(map(sql.Identifier, before.columns[table])),
+            sql.Identifier(SCHEMA, table), where))
+        rows, checksum = conn.execute(checksum_query(conn, view, temp_schema)).fetchone()  # type: ignore[misc]
+        if (int(rows), str(checksum)) != (old.rows, old.checksum):
+            what = f"{old.rows} rows before, {rows} after" if int(rows) != old.rows else \
+                "same row count, values of existing columns changed"
+            differences.append({"table": table, "rows_before": old.rows, "rows_after": int(rows), "reason": what})
+    conn.rollback()
+    return {"lossless": not differences, "tables": len(before.tables),
+            "rows_checked": sum(c.rows for c in before.checksums.values()),
+            "live_rows_left_out": len(inserted), "differences": differences}
