@@ -106,8 +106,8 @@ def diff_table(conn: psycopg.Connection[Any], table: str, schema: str = "public"
             "(SELECT coalesce(jsonb_agg(jsonb_build_array(NULL, g.v, a.v)), '[]') FROM "
             "(SELECT * FROM g ORDER BY i LIMIT {n}) g LEFT JOIN a ON a.i = g.i), NULL").format(
             now=now, snap=snap, n=sql.Literal(samples))
-    missing, added, changed, rows, columns = (int(v) if i < 3 else v for i, v in enumerate(
-        conn.execute(query).fetchone()))  # type: ignore[union-attr]
+    first, second, third, rows, columns = conn.execute(query).fetchone()  # type: ignore[misc]
+    missing, added, changed = int(first), int(second), int(third)
     if not keys:  # multiset: a row gone and a row added pair up as one changed row
         changed = min(missing, added)
         missing, added = missing - changed, added - changed

@@ -114,4 +114,4 @@ def test_revision_without_downgrade_function_is_a_finding(tmp_path: Path) -> Non
     text = widen.read_text()
     widen.write_text(text[: text.index("def downgrade")])
     assert load_chain(tmp_path / "c" / "alembic.ini").findings == [
-        "002 (002_widen_account_balance.py): no downgrade() function"]
+        "002 (002_add_account_currency.py): no downgrade() function"]
