@@ -194,7 +194,8 @@ def _checked_step(db: Database, conn: psycopg.Connection[Any], engine: Engine, c
                 "findings": [], "detail": f"wardbench failed while checking this step: {envpy.describe(exc)}"}
     if retry.get("upgrade_failure") is not None:
         return retry  # it fails on empty tables too: not the data's fault, and the walk stops here
-    statement = f" in {failed['statement'][:160]}" if failed.get("statement") and not failed.get("column") else ""
+    statement = (f" on {failures.failure_object(failed)}" if failed.get("column")
+                 else f" in {failed['statement'][:160]}" if failed.get("statement") else "")
     found = failures.finding("fails_on_existing_data", "upgrade",
                              f"upgrade {nxt} fails with the {step['rows_checked']} seeded rows present "
                              f"({step['detail'].removeprefix(f'upgrade to {nxt} failed: ')}{statement}) and passes "

@@ -119,3 +119,4 @@ def test_varchar_narrowing_is_caught_for_every_seed(fresh_db: Database, seed: in
     found = step["findings"][0]
     assert (found["table"], found["column"], found["object"], found["sqlstate"]) == (
         "profiles", "handle", "profiles.handle", "22001")
+    assert "on profiles.handle" in step["detail"]  # the terminal line names the column too
