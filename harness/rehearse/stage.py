@@ -132,7 +132,7 @@ def run_rehearsal(db: Database, results: Results, chain: Chain, revisions: list[
                         gone = frozenset(set().union(*dropped[since:])) if prepared else frozenset()
                         trip = rehearse_step.loss(conn, befores[revision],
                                                   [r for rows_ in inserted[since:] for r in rows_], skip=gone)
-                        trip.update({"revision": revision, "via": record["to"] if prepared else record["from"],
+                        trip.update({"revision": revision, "via": record["from"],
                                      "at": record["to"], "not_compared": sorted(gone & set(befores[revision].tables))})
                         section["round_trips"].append(trip)
                 else:

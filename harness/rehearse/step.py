@@ -37,6 +37,9 @@ class RehearseOptions:
     rows: int = 100_000
     seed: int = 42
     baseline_s: float = 30.0  # live workload before the step: what "during" is compared with
+    # "during" is the step and the settle_s after it: a step of milliseconds still meets enough live requests
+    # of every kind, and the ones queued behind its last lock drain inside the window
+    settle_s: float = 1.0
     rate: float = 200.0  # live requests per second, all workers together
     workers: int = 4
     write_share: float = 0.2
@@ -144,6 +147,8 @@ def rehearse_step(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine, cf
         try:
             ran = upgrade.run(dsn, engine, cfg, command.downgrade if downgrade else command.upgrade, target,
                               monitor)
+            if has_live:
+                time.sleep(options.settle_s)
         finally:
             monitor.stop()
             sampler.stop()
@@ -195,10 +200,12 @@ def _live_record(workload: live.LiveWorkload, sampler: waits.WaitSampler, option
                  baseline_start: float, ran: upgrade.Run, has_live: bool) -> dict[str, Any]:
     if not has_live:
         return {"ran": False, "detail": "no table with rows and a single-column primary key to read or insert"}
-    record = live.compare(workload.samples, baseline_start, ran.start, ran.end, workload.plan.kinds)
+    record = live.compare(workload.samples, baseline_start, ran.start, ran.end + options.settle_s,
+                          workload.plan.kinds)
     episodes = list(sampler.episodes.values())
     record.update({
         "ran": True, "requests": workload.plan.names, "rate_per_s": options.rate, "workers": options.workers,
+        "during_s": round(ran.end - ran.start + options.settle_s, 3), "settle_s": options.settle_s,
         "baseline_s": options.baseline_s, "errors_seen": workload.errors, "blocked_requests": len(episodes),
         "longest_wait": waits.longest(episodes, workload.samples, sampler.interval_s),
         "wait_polls": sampler.polls, "sampler_error": sampler.error or None,
