@@ -51,14 +51,30 @@ class _Column:
     typmod: int
 
 
+# A relation whose only column is version_num: Alembic's bookkeeping table, whatever env.py's version_table
+# names it (asterisk's chains use alembic_version_config, _cdr, ...).
+VERSION_TABLE_SQL = ("(SELECT array_agg(a.attname::text) FROM pg_attribute a WHERE a.attrelid = c.oid "
+                     "AND a.attnum > 0 AND NOT a.attisdropped) = ARRAY['version_num']")
+
+
+VERSION_TABLES_QUERY = ("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        f"WHERE n.nspname = :schema AND c.relkind = 'r' AND {VERSION_TABLE_SQL}")
+
+
+def version_tables(conn: psycopg.Connection[Any], schema: str = "public") -> list[str]:
+    """Alembic version tables in `schema`, found by shape rather than by the default name."""
+    query = VERSION_TABLES_QUERY.replace(":schema", "%s")
+    return [r[0] for r in conn.execute(query, (schema,)).fetchall()]
+
+
 def user_tables(conn: psycopg.Connection[Any], schema: str = "public",
                 exclude: tuple[str, ...] = ("alembic_version",)) -> list[str]:
-    """Ordinary tables in `schema`, sorted, without Alembic's bookkeeping table or extension tables."""
+    """Ordinary tables in `schema`, sorted, without Alembic's bookkeeping table(s) or extension tables."""
     rows = conn.execute(
         "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND NOT EXISTS ("
         "SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid "
-        "AND d.deptype = 'e') ORDER BY 1", (schema,)).fetchall()
+        f"AND d.deptype = 'e') AND NOT coalesce({VERSION_TABLE_SQL}, false) ORDER BY 1", (schema,)).fetchall()
     return [r[0] for r in rows if r[0] not in exclude]
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import psycopg
 
+from harness.verify.checksums import version_tables
+
 Snapshot = dict[str, dict[str, str]]  # "column accounts.balance" -> {"type": "numeric(12,2)", ...}
 
 _QUERIES = {
@@ -65,6 +67,7 @@ def snapshot(conn: psycopg.Connection[Any], schema: str = "public",
              exclude: tuple[str, ...] = ("alembic_version",)) -> Snapshot:
     """Every column, constraint, index, trigger and enum of `schema`, and the installed extensions."""
     out: Snapshot = {}
+    exclude = (*exclude, *version_tables(conn, schema))
     for kind, query in _QUERIES.items():
         for name, *values in conn.execute(query, {"schema": schema, "exclude": list(exclude)}).fetchall():
             out[f"{kind} {name}"] = dict(zip(_FIELDS[kind], (str(v) for v in values), strict=True))

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from harness.verify import edges
+from harness.verify.checksums import VERSION_TABLES_QUERY
 
 WORDS = ["ward", "Zürich", "Łódź", "São Paulo", "東京", "Ελλάδα", "naïve", "café", "Straße", "Ærøskøbing",
          "O'Brien", 'the "quoted"', "back\\slash", "🗳️", "Montréal", "Kraków", "Dún Laoghaire", "İzmir",
@@ -94,9 +95,10 @@ def reflect(engine: sa.Engine, schema: str = "public",
             exclude: tuple[str, ...] = ("alembic_version",)) -> list[TableSpec]:
     """Every table of `schema` in foreign-key order (parents first), with seeding-relevant details."""
     insp = sa.inspect(engine)
-    order = [t for t, _ in insp.get_sorted_table_and_fkc_names(schema) if t and t not in exclude]
     with engine.connect() as conn:
         catalog = _catalog_types(conn, schema)
+        exclude = (*exclude, *conn.execute(sa.text(VERSION_TABLES_QUERY), {"schema": schema}).scalars())
+    order = [t for t, _ in insp.get_sorted_table_and_fkc_names(schema) if t and t not in exclude]
     specs = []
     for table in order:
         columns = insp.get_columns(table, schema)
