@@ -223,3 +223,18 @@ def test_a_server_orphaned_by_kill_9_is_reaped_by_the_next_run(monkeypatch: pyte
         if child.proc.poll() is None:
             child.proc.kill()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_connection_dropped_under_load_is_counted_request_for_request(fresh_db: Database, tmp_path: Path) -> None:
+    """Exactly the sessions whose probe was in flight are terminated; each is one counted error, no more."""
+    from harness.config import load_profile
+    from harness.datagen.loader import load_dataset
+    from harness.faults.load import dropped_connection_under_load
+
+    alembic_project.upgrade(fresh_db, "head")
+    load_dataset(fresh_db, load_profile("ci"), 0.01, seed=3)
+    outcome = dropped_connection_under_load(fresh_db, tmp_path, seed=5)
+    assert outcome.injected and outcome.survived, outcome.message
+    details = outcome.details
+    assert details["terminated"] >= 1 and details["errors_counted"] == details["terminated"], details
+    assert sum(details["error_kinds"].values()) + details["warmup_errors"] == details["terminated"], details
