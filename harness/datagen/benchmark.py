@@ -214,7 +214,7 @@ def narrow_ratios(narrow: float | None, section: dict[str, Any]) -> tuple[dict[s
     name = f"{NARROW_TABLE} load rate / the server's own INSERT ... SELECT (same constraints)"
     if out["ratio"] is None:
         return out, not_evaluated(name, "generate", "the server-side INSERT ... SELECT ceiling was not measured "
-                                  "(no rows in the table?)", TARGETS["narrow_vs_server_insert"], "ratio")
+                                  "(no rows in the table?)", TARGETS["narrow_vs_server_insert"], "ratio", ">=")
     return out, evaluate(name, "generate", out["ratio"], TARGETS["narrow_vs_server_insert"], "ratio", ">=")
 
 

@@ -32,4 +32,5 @@ def test_a_loader_well_below_the_ceiling_fails() -> None:
 def test_without_the_ceiling_the_gate_is_not_evaluated_and_says_why() -> None:
     out, gate = narrow_ratios(98_700, _section(None, None))
     assert gate.verdict == "not_evaluated" and "INSERT ... SELECT" in gate.reason
+    assert gate.comparator == ">="  # the comparator it would have been judged by, not a default "=="
     assert out["pgbench_ratio"] is None and out["pgbench_error"] == "pgbench -i failed: x"
