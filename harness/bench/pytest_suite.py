@@ -161,7 +161,7 @@ def test_scenario(benchmark: Any, name: str) -> None:
     record: dict[str, Any] = {"name": name, "error": None}
     out = Path(PLAN["observations_dir"]) / f"{name}.json"
     try:
-        with connect(PLAN["dsn"], spec["settings"], PLAN["prepare_threshold"]) as conn:
+        with connect(PLAN["dsn"], spec["settings"], PLAN["prepare_threshold"], spec.get("read_only", True)) as conn:
             ex = wire.Executor(conn, PLAN["prepare_threshold"])
 
             def next_params() -> tuple[tuple[wire.Encoded], dict[str, Any]]:

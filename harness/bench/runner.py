@@ -23,8 +23,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from harness.bench import plans, pytest_suite, session
+from harness.bench.readonly import check_reads_only
 from harness.bench.sampling import draw_params
-from harness.bench.scenarios import Scenario
+from harness.bench.scenarios import Scenario, reads_only
 from harness.bench.timing import latency_summary_ms, recall_at_k, tie_tolerant_recall
 from harness.config import RunConfig
 from harness.db import Database, redact_dsn
@@ -83,7 +84,7 @@ def _write_plan(cfg: RunConfig, db: Database, scenarios: list[Scenario], options
         "server_log": str(db.server_log) if db.server_log else None,
         "observations_dir": str(out / "observations"),
         "scenarios": {s.name: {"name": s.name, "kind": s.kind, "sql": s.sql, "settings": session_settings(cfg, s),
-                               "params": draws[s.name]} for s in scenarios},
+                               "read_only": reads_only(s.kind), "params": draws[s.name]} for s in scenarios},
     }
     (out / "observations").mkdir(parents=True, exist_ok=True)
     path = out / "plan.pickle"
@@ -135,7 +136,7 @@ def _truth_recall(db: Database, m: Measured, params: list[dict[str, Any]], queri
     s = m.scenario
     k_eval = min(RECALL_K, s.k or RECALL_K)
     query = s.truth_sql or s.sql
-    with session.connect(db.dsn, s.truth_settings) as conn:
+    with session.connect(db.dsn, s.truth_settings, read_only=True) as conn:
         truth_plan = plans.explain(conn, query, params[0])
         if plans.uses_index(truth_plan):
             return {"recall_reason": "the exact-search plan still used an index; ground truth not trusted"}
@@ -239,8 +240,9 @@ def run_bench(cfg: RunConfig, db: Database, results: Results, scenarios: list[Sc
     out = cfg.run_dir / "bench"
     out.mkdir(parents=True, exist_ok=True)
     n = options.warmup_rounds + options.rounds
-    with session.connect(db.dsn) as conn:
+    with session.connect(db.dsn, read_only=True) as conn:
         draws = {s.name: draw_params(conn, s, n, cfg.seed + i) for i, s in enumerate(scenarios)}
+        check_reads_only(conn, scenarios, draws)  # a read scenario that writes: UsageError, nothing measured
     plan_path = _write_plan(cfg, db, scenarios, options, draws, out)
     try:
         json_path = _run_pytest(plan_path, out, [s.name for s in scenarios], console)

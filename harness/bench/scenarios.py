@@ -17,6 +17,9 @@ from typing import Any
 from harness.errors import UsageError
 
 KINDS = ("ward", "vector", "write")
+WRITE_KINDS = ("write",)  # every other kind reads, and runs in READ ONLY transactions
+# Set by wardbench on every read session (bench.session.READ_ONLY): a scenario may not turn it off.
+RESERVED_SETTINGS = ("default_transaction_read_only", "transaction_read_only")
 SUITES = {"ward": ("ward",), "vector": ("vector",), "all": ("ward", "vector")}  # bench suites never write
 DEFAULT_K = 10
 DEFAULT_POOL = 200
@@ -38,6 +41,11 @@ class ParamSpec:
     perturb: float = 0.0
     provides: tuple[str, ...] = ()
     pool: int = DEFAULT_POOL
+
+
+def reads_only(kind: str) -> bool:
+    """Whether scenarios of `kind` only read (every kind but write)."""
+    return kind not in WRITE_KINDS
 
 
 @dataclass(frozen=True)
@@ -110,6 +118,9 @@ def _settings(path: Path, where: str, value: Any) -> dict[str, str]:
     for key, val in value.items():
         if not re.fullmatch(r"[A-Za-z_][\w.]*", key) or isinstance(val, dict | list):
             raise _fail(path, f"{where}.{key}", "must be a PostgreSQL setting name with a scalar value")
+        if key.lower() in RESERVED_SETTINGS:
+            raise _fail(path, f"{where}.{key}", "is set by wardbench: read scenarios run in READ ONLY transactions, "
+                                                "a scenario that writes declares kind = \"write\"")
     return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
 
 
@@ -242,7 +253,8 @@ def suite_kinds(suite: str) -> tuple[str, ...]:
 def load_scenarios(dirs: list[Path] | None = None, kinds: tuple[str, ...] = KINDS) -> list[Scenario]:
     """Every scenario of `kinds` in the reference directory plus `dirs` (use `suite_kinds` for a suite).
 
-    Samplers are shared across all directories, so a user's scenario can use `sampler = "busy_ward"`.
+    Samplers are shared across all directories, so a user's scenario can use `sampler = "busy_ward"`; like
+    scenario names, a sampler name is defined once (a user's `[samplers.any_ward]` is refused).
     """
     folders = [default_scenarios_dir(), *(dirs or [])]
     files: list[Path] = []
@@ -251,8 +263,12 @@ def load_scenarios(dirs: list[Path] | None = None, kinds: tuple[str, ...] = KIND
             raise UsageError(f"scenario directory {folder} does not exist")
         files.extend(sorted(folder.glob("*.toml")))
     samplers: dict[str, dict[str, Any]] = {}
+    defined_in: dict[str, Path] = {}
     for path in files:
-        samplers.update(_samplers(path, _read_toml(path)))
+        for name, spec in _samplers(path, _read_toml(path)).items():
+            if name in defined_in:  # a user's sampler must not silently rewire the scenarios that use the other
+                raise _fail(path, f"samplers.{name}", f"{name!r} is also defined in {defined_in[name]}")
+            samplers[name], defined_in[name] = spec, path
     scenarios: dict[str, Scenario] = {}
     for path in files:
         for scenario in load_file(path, samplers):

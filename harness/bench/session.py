@@ -16,6 +16,9 @@ from harness.errors import EnvironmentFailure
 # None: never prepare. Every execution is planned with its own parameter values, so the plan EXPLAIN
 # shows for a parameter set is the plan that ran, and SET changes always take effect.
 PREPARE_THRESHOLD: int | None = None
+# Sessions that run read scenarios: every statement in them is a READ ONLY transaction, so a read scenario
+# whose SQL writes fails (SQLSTATE 25006) instead of changing the database.
+READ_ONLY = {"default_transaction_read_only": "on"}
 
 
 def apply_settings(conn: psycopg.Connection[Any], settings: dict[str, str]) -> None:
@@ -30,13 +33,14 @@ def pgoptions(settings: dict[str, str]) -> str:
 
 
 def connect(dsn: str, settings: dict[str, str] | None = None,
-            prepare_threshold: int | None = PREPARE_THRESHOLD) -> psycopg.Connection[Any]:
-    """An autocommit connection with vector types registered and `settings` applied for the session."""
+            prepare_threshold: int | None = PREPARE_THRESHOLD, read_only: bool = False) -> psycopg.Connection[Any]:
+    """An autocommit connection with vector types registered and `settings` applied for the session;
+    `read_only`: every transaction of the session is READ ONLY (read scenarios, parameter draws)."""
     conn = psycopg.connect(dsn, autocommit=True, prepare_threshold=prepare_threshold)
     try:
         register_vector(conn)
     except psycopg.ProgrammingError as exc:
         conn.close()
         raise EnvironmentFailure(f"the database has no vector extension: {exc}") from exc
-    apply_settings(conn, settings or {})
+    apply_settings(conn, {**(settings or {}), **(READ_ONLY if read_only else {})})
     return conn

@@ -6,6 +6,7 @@ WardbenchError family become one line on stderr and their exit code here, in one
 
 from __future__ import annotations
 
+import signal
 import sys
 
 import psycopg
@@ -32,8 +33,21 @@ def _fail(message: str, code: int) -> None:
     sys.exit(code)
 
 
+def restore_interrupts() -> None:
+    """Take Ctrl-C back when the run was started with SIGINT ignored.
+
+    A non-interactive shell starts `wardbench gate &` with SIGINT set to SIG_IGN, and exec keeps an ignored
+    signal ignored, for this process and every child it starts (Locust, pg_ctl, a faulted run): Ctrl-C and
+    the SIGINT fault would do nothing. Python's handler is a caught signal, which exec resets to the default,
+    so the children get default handling too.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def main() -> None:
     """Console entry point: run the app and map library errors to one line and an exit code."""
+    restore_interrupts()
     try:
         code = app(standalone_mode=False, prog_name="wardbench")  # click prints several lines; we print one
     except click_errors.NoArgsIsHelpError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -58,15 +59,23 @@ def new_results(cfg: RunConfig, command: str) -> Results:
         "name": cfg.profile, **cfg.profile_data, "scale_factor": cfg.scale_factor, "seed": cfg.seed})
 
 
-def run_stage(cfg: RunConfig, results: Results, stage: str, console: Console) -> None:
-    """Run `stage` in the run's database, after PREPARE_STAGES when the harness created it empty."""
+def run_stage(cfg: RunConfig, results: Results, stage: str, console: Console,
+              before: Callable[[Database], None] | None = None) -> None:
+    """Run `stage` in the run's database, after PREPARE_STAGES when the harness created it empty.
+
+    `before` checks the prepared database just before the stage; what it raises ends the command (a
+    UsageError is exit 2), where a stage's own failure would only be recorded.
+    """
     with open_database(cfg) as db:
         console.print(f"database: {db.display_dsn}")
         results.environment = collect_environment(db)
         names = [s for s in PREPARE_STAGES if s in STAGES and db.disposable] + [stage]
         require_schema(db, names)
         results.selection = {"stages": names}
-        run_stages(cfg, db, results, names, console)
+        run_stages(cfg, db, results, names[:-1], console)
+        if before is not None:
+            before(db)
+        run_stages(cfg, db, results, [stage], console)
 
 
 def finish(cfg: RunConfig, results: Results, json: Path | None, console: Console) -> None:

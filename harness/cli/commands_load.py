@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from harness.bench.scenarios import Scenario
 from harness.cli import app
 from harness.cli.commands_backup import finish, new_results, run_stage
 from harness.cli.options import (
@@ -25,9 +26,10 @@ from harness.cli.options import (
     check_users,
     make_config,
 )
+from harness.db import Database
 from harness.errors import UsageError
-from harness.load.stage import LoadOptions
-from harness.load.workload import select_scenarios
+from harness.load.stage import LoadOptions, main_run
+from harness.load.workload import role_of, select_scenarios
 
 Users = Annotated[int | None, typer.Option("--users", help="concurrent users (readers and writers)")]
 Duration = Annotated[str | None, typer.Option("--duration", help="length of the mixed run, e.g. 60s, 5m")]
@@ -86,11 +88,33 @@ def load(users: Users = None, duration: Duration = None, rate: Rate = None, proc
     options = LoadOptions.from_config(cfg)  # bad values fail here, before any server starts
     check_users(cfg, [options.users, options.proof_users], "--users")
     check_scenario_dirs(options.scenario_dirs)
-    select_scenarios(list(options.scenario_dirs), [])  # and so do bad scenario files
+    chosen = select_scenarios(list(options.scenario_dirs), [])  # and so do bad scenario files
     console = Console(stderr=True)
     results = new_results(cfg, "load")
-    run_stage(cfg, results, "load", console)
+
+    def before_load(db: Database) -> None:
+        from harness.bench.readonly import check_scenarios
+
+        check_scenarios(db.dsn, chosen, cfg.seed)  # a read scenario that writes: exit 2, nothing run
+        if not db.disposable:
+            _announce_writes(console, db, options, chosen)
+
+    run_stage(cfg, results, "load", console, before=before_load)
     finish(cfg, results, json, console)
+
+
+def _announce_writes(console: Console, db: Database, options: LoadOptions, scenarios: list[Scenario]) -> None:
+    """In place, say what the writers will add to the user's database, and that it stays there."""
+    writes = sorted(s.name for s in scenarios if role_of(s.kind) == "writer")
+    writers = main_run(options, {role_of(s.kind) for s in scenarios}, 0).writers
+    if not writes or not writers:
+        console.print(f"load --in-place: readers only; every statement runs READ ONLY, database {db.name} "
+                      "is not written")
+        return
+    console.print(f"load --in-place: {writers} writer user(s) run {', '.join(writes)} in database {db.name} for "
+                  f"the mixed run and the writers' concurrency proof; the rows they insert are left in place "
+                  f"(wardbench does not delete them; --writers 0 runs readers only, which never write)",
+                  highlight=False)
 
 
 def _run_worker(master: bool, master_host: str | None, master_port: int, dsn: str | None) -> int:

@@ -1,4 +1,9 @@
-"""The `generate` stage: fill the run's database (at head, empty) and record rows, rates and checksums."""
+"""The `generate` stage: fill the run's database (at head, empty) and record rows, rates and checksums.
+
+How long generation took (`total_s`, index builds included) is recorded, never gated: it measures the
+harness on whatever else shares the runner, not the database under test (`generate --benchmark` judges
+the loader by ratios against peers measured in the same run).
+"""
 
 from __future__ import annotations
 
@@ -28,10 +33,6 @@ def generate(cfg: RunConfig, db: Database, results: Results, benchmark: bool = F
     gate = evaluate("generated rows equal the plan", "generate", float(len(short)), 0.0, "tables", "==")
     gate.reason = ", ".join(short)
     results.gates.append(gate)
-    limit = cfg.profile_data.get("max_generate_s")
-    if isinstance(limit, int | float):
-        results.gates.append(evaluate(f"{cfg.profile} profile generated incl. index builds", "generate",
-                                      summary["total_s"], float(limit), "s", "<="))
     if benchmark:
         from harness.datagen import benchmark as peers
 

@@ -9,7 +9,8 @@ from typing import Any
 import psycopg
 
 from harness.bench.sampling import draw_params
-from harness.bench.session import connect
+from harness.bench.scenarios import reads_only
+from harness.bench.session import READ_ONLY, connect
 from harness.db import Database
 from harness.load.pgbench import run_pgbench
 from harness.load.runner import LocustRun, run_locust
@@ -22,7 +23,7 @@ def render_statement(db: Database, scenario_dirs: list[Path], name: str, seed: i
     Both pgbench and Locust then run byte-for-byte the same text, so only the clients differ.
     """
     scenario = select_scenarios(scenario_dirs, [name])[0]  # an unknown name is a UsageError there
-    with connect(db.dsn) as conn:
+    with connect(db.dsn, read_only=True) as conn:
         params = draw_params(conn, scenario, 1, seed)[0]
         text = psycopg.ClientCursor(conn).mogrify(scenario.sql, params)
     return text, scenario.kind, dict(scenario.settings)
@@ -40,7 +41,7 @@ def measure_fidelity(db: Database, out_dir: Path, scenario_dirs: list[Path], nam
     out_dir.mkdir(parents=True, exist_ok=True)
     sql_file = out_dir / "fidelity_statement.sql"
     sql_file.write_text(statement)
-    session = {**settings, **scenario_settings}
+    session = {**settings, **scenario_settings, **(READ_ONLY if reads_only(kind) else {})}
     pairs = []
     for i in range(rounds):
         run = LocustRun(label=f"fidelity_{i + 1}", users=clients, duration_s=duration_s, classes=("ReaderUser",),

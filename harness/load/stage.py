@@ -242,7 +242,7 @@ def run_load(cfg: RunConfig, db: Database, results: Results, options: LoadOption
                               fidelity["ratio"], _target(cfg, "load_vs_pgbench"), "x", ">="))
     except UsageError as exc:
         gates.append(not_evaluated("load generator throughput / pgbench", "load", exc.message,
-                                   _target(cfg, "load_vs_pgbench"), "x"))
+                                   _target(cfg, "load_vs_pgbench"), "x", ">="))
     results.load = section
     results.gates.extend(gates)
     _print(console, section)

@@ -126,7 +126,7 @@ def _load_workload(environment: Environment) -> None:
     opts = _options(environment)
     STATE.loading = loading = gevent.event.Event()
     try:
-        with connect(_dsn(environment)) as conn:
+        with connect(_dsn(environment), read_only=True) as conn:  # pool queries only read
             STATE.workload = load_workload(conn, scenario_dirs=[d for d in opts.wb_scenarios.split(os.pathsep) if d],
                                            only=[n for n in opts.wb_only.split(",") if n],
                                            sql_file=opts.wb_sql_file or None, seed=opts.wb_seed,
@@ -292,7 +292,8 @@ class ScenarioUser(User):
         under its own scenario's settings.
         """
         if self.conn is None or self.conn.closed:
-            self.conn = connect(_dsn(self.environment))
+            # A reader's session is READ ONLY throughout: a read scenario cannot change the database.
+            self.conn = connect(_dsn(self.environment), read_only=self.role == "reader")
             self.applied = {}
         if settings != self.applied:
             for name in set(self.applied) - set(settings):

@@ -14,17 +14,16 @@ from typing import Any
 import psycopg
 
 from harness.bench.sampling import draw_params
-from harness.bench.scenarios import Scenario, load_scenarios
+from harness.bench.scenarios import Scenario, load_scenarios, reads_only
 from harness.errors import UsageError
 
 DRAWS_PER_SCENARIO = 256
 APPLICATION_NAME = "wardbench-load"  # application_name of every load session (pg_stat_activity)
-WRITE_KINDS = ("write",)
 
 
 def role_of(kind: str) -> str:
     """'writer' for write scenarios, 'reader' for ward and vector ones."""
-    return "writer" if kind in WRITE_KINDS else "reader"
+    return "reader" if reads_only(kind) else "writer"
 
 
 @dataclass(frozen=True)

@@ -36,15 +36,8 @@ def test_generate_rates_against_peers(head_db: Database, bench_scale: float, ben
     verdicts = {g.name: g for g in gates}
     vectors = next(g for n, g in verdicts.items() if n.startswith("post_embeddings vectors/s"))
     naive = next(g for n, g in verdicts.items() if "naive" in n)
-    narrow = next(g for n, g in verdicts.items() if "pgbench" in n)
+    narrow = next(g for n, g in verdicts.items() if "INSERT ... SELECT" in n)
     assert vectors.verdict == "pass", vectors
     assert naive.verdict == "pass", naive
-    assert narrow.verdict != "not_evaluated", narrow.reason
-    if narrow.verdict == "fail":
-        ratios = section["narrow_vs_pgbench"]
-        # Expected only while the server itself cannot insert these rows, with these constraints, as fast as
-        # pgbench -i loads its unconstrained table; otherwise the loader is at fault and this fails.
-        assert ratios["server_side_ceiling_ratio"] < 1.0, ratios
-        pytest.xfail(f"narrow table {narrow.observed:.3f} x pgbench -i: the server's own INSERT ... SELECT of "
-                     f"the same rows with the same constraints reaches {ratios['server_side_ceiling_ratio']} x "
-                     f"(the per-row foreign-key trigger); unconstrained copy {ratios['unconstrained_ratio']} x")
+    assert narrow.verdict == "pass", (narrow, section["narrow_vs_ceiling"])
+    assert not any("pgbench" in n for n in verdicts), "the pgbench -i ratio is reported, not gated"

@@ -59,6 +59,8 @@ GARBAGE.write('{"not": "closed"')
 GARBAGE.close()
 VALID = Path(tempfile.mkdtemp(prefix="wb-valid-")) / "results.json"  # a good results file: only the output is bad
 Results(run_id="valid", command="bench").write(VALID)
+SHADOWING = Path(tempfile.mkdtemp(prefix="wb-samplers-"))  # a user's sampler named like a built-in one
+(SHADOWING / "samplers.toml").write_text('[samplers.any_ward]\nsql = "SELECT 1"\n')
 
 SAFE_CHAIN = str(Path(__file__).resolve().parents[2] / "fixtures" / "chains" / "rehearse_safe" / "alembic.ini")
 # (case id, argv, exit code, text the one line must contain)
@@ -129,6 +131,10 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("scenarios-is-a-file-bench", ["bench", "--scenarios", GARBAGE.name], 2, "is a file: give the directory"),
     ("scenarios-is-a-file-load", ["load", "--scenarios", GARBAGE.name], 2, "is a file: give the directory"),
     ("db-start-bad-port", ["db", "start", "--port", "70000"], 2, "bad port 70000"),
+    ("sampler-shadows-built-in-bench", ["bench", "--scenarios", str(SHADOWING)], 2,
+     "field 'samplers.any_ward': 'any_ward' is also defined in "),
+    ("sampler-shadows-built-in-load", ["load", "--scenarios", str(SHADOWING)], 2,
+     "field 'samplers.any_ward': 'any_ward' is also defined in "),
     ("keep-database-throwaway", ["gate", "--keep-database"], 2, "embedded server is throwaway"),
     # DSNs: exit 2 before connecting, and never the password.
     ("sslmode-bogus", ["gate", "--dsn", "postgresql://u:hunter2@127.0.0.1:1/db?sslmode=bogus"], 2,

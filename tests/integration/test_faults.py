@@ -223,3 +223,60 @@ def test_a_server_orphaned_by_kill_9_is_reaped_by_the_next_run(monkeypatch: pyte
         if child.proc.poll() is None:
             child.proc.kill()
         shutil.rmtree(home, ignore_errors=True)
+
+
+def test_a_connection_dropped_under_load_is_counted_request_for_request(fresh_db: Database, tmp_path: Path) -> None:
+    """Exactly the sessions whose probe was in flight are terminated; each is one counted error, no more."""
+    from harness.config import load_profile
+    from harness.datagen.loader import load_dataset
+    from harness.faults.load import dropped_connection_under_load
+
+    alembic_project.upgrade(fresh_db, "head")
+    load_dataset(fresh_db, load_profile("ci"), 0.01, seed=3)
+    outcome = dropped_connection_under_load(fresh_db, tmp_path, seed=5)
+    assert outcome.injected and outcome.survived, outcome.message
+    details = outcome.details
+    assert details["terminated"] >= 1 and details["errors_counted"] == details["terminated"], details
+    assert sum(details["error_kinds"].values()) + details["warmup_errors"] == details["terminated"], details
+
+
+def _ignores_sigint(pid: int) -> bool:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigIgn:"):
+            return bool(int(line.split()[1], 16) & (1 << (signal.SIGINT - 1)))
+    return False
+
+
+def test_a_run_started_with_sigint_ignored_still_stops_on_ctrl_c(pg_server: ServerHandle, tmp_path: Path) -> None:
+    """`wardbench load &` from a script starts with SIGINT ignored (inherited by every child): the CLI takes
+    default handling back for itself and its children, so Ctrl-C (SIGINT to the job's group) stops the run."""
+    from harness.faults.cleanup import process_alive, wardbench_argv
+
+    before = harness_databases(pg_server.admin_dsn)
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen([*wardbench_argv(), "load", "--dsn", pg_server.admin_dsn, "--scale-factor", "0.01",
+                             "--users", "2", "--duration", "60s", "--proof-duration", "60s",
+                             "--reports-dir", str(reports)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        deadline = time.monotonic() + 180
+        locust: list[int] = []
+        while not locust and time.monotonic() < deadline and proc.poll() is None:
+            locust = [p for p in descendants(proc.pid) if "locust" in command_line(p)]
+            time.sleep(0.1)
+        assert locust, "Locust never started"
+        assert not _ignores_sigint(proc.pid) and not any(_ignores_sigint(p) for p in locust if process_alive(p))
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C does to the job
+        assert proc.wait(60) == 130, proc.stderr.read().decode()[-1500:] if proc.stderr else ""
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    deadline = time.monotonic() + 10
+    while any(process_alive(p) for p in locust) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(process_alive(p) for p in locust), "Locust outlived the interrupted run"
+    assert harness_databases(pg_server.admin_dsn) == before
+    written = [p.name for p in reports.rglob("*") if p.name.startswith(".") or p.name.startswith("results")]
+    assert not written, f"the interrupted run left {written}"

@@ -88,3 +88,26 @@ def test_invalid_toml_and_missing_directory(tmp_path: Path) -> None:
         load_scenarios([tmp_path / "nowhere"])
     with pytest.raises(UsageError, match="choose one of ward, vector, all"):
         suite_kinds("everything")
+
+
+def test_a_user_sampler_named_like_a_built_in_one_is_refused(tmp_path: Path) -> None:
+    folder = _dir(tmp_path, '[samplers.any_ward]\nsql = "SELECT 1"\n', "samplers.toml")
+    with pytest.raises(UsageError) as exc:
+        load_scenarios([folder])
+    message = exc.value.message
+    assert message.startswith(f"{folder / 'samplers.toml'}: field 'samplers.any_ward'"), message
+    assert "also defined in" in message and message.endswith("scenarios/samplers.toml")
+
+
+def test_two_user_files_defining_one_sampler_are_refused(tmp_path: Path) -> None:
+    _dir(tmp_path, '[samplers.my_ward]\nsql = "SELECT 1"\n', "a.toml")
+    folder = _dir(tmp_path, '[samplers.my_ward]\nsql = "SELECT 2"\n', "b.toml")
+    with pytest.raises(UsageError, match="'my_ward' is also defined in .*a.toml"):
+        load_scenarios([folder])
+
+
+@pytest.mark.parametrize("setting", ["default_transaction_read_only", "transaction_read_only"])
+def test_a_scenario_may_not_turn_read_only_off(tmp_path: Path, setting: str) -> None:
+    folder = _dir(tmp_path, GOOD + f'[settings]\n{setting} = "off"\n')
+    with pytest.raises(UsageError, match=f"field 'settings.{setting}': is set by wardbench"):
+        load_scenarios([folder])
