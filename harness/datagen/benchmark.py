@@ -33,7 +33,11 @@ SCRATCH = "wardbench_loadbench"
 NARROW_TABLE = "sentiment_scores"  # the dataset's largest narrow table (4 columns, one foreign key)
 VECTOR_TABLE = "post_embeddings"
 FAKER_TABLE = "posts"
-TARGETS = {"narrow_vs_server_insert": 0.9, "vectors_per_s": 30_000.0, "vs_naive": 20.0}
+TARGETS = {"narrow_vs_server_insert": 0.9, "vectors_binary_over_text": 10.0}
+# Gated ratios pair their two sides back to back; these are measured minutes apart, so a busy neighbour
+# moves them 8-59x between runs: reported, not gated.
+NAIVE_UNGATED = ("the load ran during generate and the naive loop minutes later: on a busy machine the ratio "
+                 "swings 8-59x, so it is reported, not gated")
 # Why the pgbench -i ratio is reported but not gated (shown beside it).
 PGBENCH_UNGATED = ("pgbench -i loads tables with no foreign key, CHECK or index; this table keeps its primary "
                    "key, CHECK and foreign key (checked per row by a trigger), so the server's own INSERT ... "
@@ -134,28 +138,35 @@ def vector_copy_rates(db: Database, rows: int = 5000, seed: int = 0) -> dict[str
     return out
 
 
+def _narrow_batches(post_ids: np.ndarray[Any, Any], seed: int = 0) -> Iterator[dict[str, ColumnData]]:
+    """Rows of the narrow table's shape, built and encoded as the generator builds them."""
+    rng = np.random.default_rng(seed)
+    models = FieldPool.text(["sentiment-roberta-v1", "sentiment-roberta-v2"])
+    batch, rows = 50_000, len(post_ids)
+    start_us = np.datetime64("2026-01-01T00:00:00", "us")
+    for i in range(0, rows, batch):
+        n = min(batch, rows - i)
+        yield {"post_id": post_ids[i:i + n], "score": rng.uniform(-1, 1, n).astype(np.float32),
+               "scored_at": start_us + rng.integers(0, 10**12, n), "model": Pooled(models, rng.integers(0, 2, n))}
+
+
+def _copy_seconds(conn: psycopg.Connection[Any], table: str, batches: Iterator[dict[str, ColumnData]]) -> float:
+    cols = table_columns(conn, table, SCRATCH)
+    t0 = time.perf_counter()
+    with conn.cursor() as cur:
+        copy_batches(cur, table, cols, batches, schema=SCRATCH)
+    return time.perf_counter() - t0
+
+
 def narrow_unconstrained_rate(db: Database, rows: int = 500_000) -> dict[str, Any]:
     """The generator's encoder and COPY into a constraint-free copy of the narrow table (pgbench's terms).
 
     Not a gate: it separates the cost of the loader from the cost of the schema's per-row checks.
     """
-    rng = np.random.default_rng(0)
-    models = FieldPool.text(["sentiment-roberta-v1", "sentiment-roberta-v2"])
-    batch = 50_000
-    start_us = np.datetime64("2026-01-01T00:00:00", "us")
-    batches: Iterator[dict[str, ColumnData]] = ({"post_id": np.arange(i, min(i + batch, rows), dtype=np.int64),
-                "score": rng.uniform(-1, 1, min(batch, rows - i)).astype(np.float32),
-                "scored_at": start_us + rng.integers(0, 10**12, min(batch, rows - i)),
-                "model": Pooled(models, rng.integers(0, 2, min(batch, rows - i)))}
-               for i in range(0, rows, batch))
     with _scratch_transaction(db) as conn:
         conn.execute(sql.SQL("CREATE TABLE {} (LIKE {})").format(sql.Identifier(SCRATCH, "narrow"),
                                                                  sql.Identifier("public", NARROW_TABLE)))
-        cols = table_columns(conn, "narrow", SCRATCH)
-        t0 = time.perf_counter()
-        with conn.cursor() as cur:
-            copy_batches(cur, "narrow", cols, batches, schema=SCRATCH)
-        seconds = time.perf_counter() - t0
+        seconds = _copy_seconds(conn, "narrow", _narrow_batches(np.arange(rows, dtype=np.int64)))
     return {"shape_of": NARROW_TABLE, "rows": rows, "seconds": round(seconds, 4),
             "rows_per_s": round(rows / seconds), "constraints": "none (LIKE without INCLUDING)"}
 
@@ -164,54 +175,82 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 3) if a and b else None
 
 
-def narrow_server_side_rates(db: Database, runs: int = 3) -> dict[str, Any]:
-    """The narrow table's own rows inserted again by the server itself (INSERT ... SELECT: no client, no COPY
-    parsing) into scratch copies with its constraints and with none: the ceiling for any loader.
+def _rate(rows: int, seconds: list[float]) -> int | None:
+    return round(rows / statistics.median(seconds)) if rows and min(seconds) > 0 else None
 
-    The constrained copy has the table's CHECK constraints (LIKE) and its key and foreign-key constraints
-    (added from their definitions), but not its secondary indexes: the generator builds those after the
-    load. All in one transaction, rolled back.
+
+def _constrained_copy(conn: psycopg.Connection[Any], name: str, keys: list[tuple[str, str]]) -> None:
+    """A scratch copy of the narrow table with its CHECKs, defaults, key and foreign key (not its indexes:
+    the generator builds those after the load)."""
+    table = sql.Identifier(SCRATCH, name)
+    conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)").format(
+        table, sql.Identifier("public", NARROW_TABLE)))
+    for key, definition in keys:
+        conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} " + definition).format(
+            table, sql.Identifier(f"{key}_{name}")))
+
+
+def narrow_server_side_rates(db: Database, runs: int = 5) -> dict[str, Any]:
+    """The narrow table's rows loaded, in alternation, by the generator's encoder and binary COPY and by the
+    server itself (INSERT ... SELECT: no client, no COPY parsing), each into a scratch copy with the same
+    constraints; and once more by the server into a copy with none.
+
+    The gate takes the median of the paired ratios: each pair runs back to back, so a busy neighbour slows
+    both sides of it alike instead of only the one measured at a worse moment. All rolled back.
     """
     src = sql.Identifier("public", NARROW_TABLE)
     out: dict[str, Any] = {"table": NARROW_TABLE, "runs": runs}
     with _scratch_transaction(db) as conn:
-        rows = int(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(src)).fetchone()[0])  # type: ignore[index]
+        post_ids = np.array([r[0] for r in conn.execute(
+            sql.SQL("SELECT post_id FROM {} ORDER BY post_id").format(src)).fetchall()], dtype=np.int64)
+        rows = len(post_ids)
         keys = conn.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = "
                             "%s::regclass AND contype IN ('p', 'u', 'f', 'x') ORDER BY contype DESC",
                             (f"public.{NARROW_TABLE}",)).fetchall()
-        for variant, like in (("constrained", "INCLUDING DEFAULTS INCLUDING CONSTRAINTS"), ("unconstrained", "")):
-            seconds = []
-            for i in range(runs):
-                table = sql.Identifier(SCRATCH, f"{variant}_{i}")
-                conn.execute(sql.SQL("CREATE TABLE {} (LIKE {} " + like + ")").format(table, src))
-                if variant == "constrained":
-                    for name, definition in keys:
-                        conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} " + definition).format(
-                            table, sql.Identifier(f"{name}_{i}")))
+        loader, server, ratios = [], [], []
+        for i in range(runs):
+            _constrained_copy(conn, f"loader_{i}", keys)
+            _constrained_copy(conn, f"server_{i}", keys)
+            for side in ("loader", "server") if i % 2 == 0 else ("server", "loader"):  # neither always first
+                if side == "loader":
+                    loader.append(_copy_seconds(conn, f"loader_{i}", _narrow_batches(post_ids, seed=i)))
+                    continue
                 t0 = time.perf_counter()
-                conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(table, src))
-                seconds.append(time.perf_counter() - t0)
-            best = statistics.median(seconds)
-            out[variant] = {"rows_per_s": round(rows / best) if best > 0 else None, "runs_s": seconds}
-        out["rows"] = rows
-        out["constraints"] = [d for _, d in keys]
+                conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(
+                    sql.Identifier(SCRATCH, f"server_{i}"), src))
+                server.append(time.perf_counter() - t0)
+            ratios.append(server[-1] / loader[-1] if loader[-1] > 0 else 0.0)
+        conn.execute(sql.SQL("CREATE TABLE {} (LIKE {})").format(sql.Identifier(SCRATCH, "bare"), src))
+        t0 = time.perf_counter()
+        conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(sql.Identifier(SCRATCH, "bare"), src))
+        bare = time.perf_counter() - t0
+    out.update({"rows": rows, "constraints": [d for _, d in keys],
+                "loader_copy": {"rows_per_s": _rate(rows, loader), "runs_s": loader},
+                "constrained": {"rows_per_s": _rate(rows, server), "runs_s": server},
+                "unconstrained": {"rows_per_s": _rate(rows, [bare]), "runs_s": [bare]},
+                "paired_ratios": [round(r, 3) for r in ratios],
+                "paired_ratio_median": round(statistics.median(ratios), 3) if rows else None})
     return out
 
 
 def narrow_ratios(narrow: float | None, section: dict[str, Any]) -> tuple[dict[str, Any], Gate]:
-    """The narrow table's loader rate against the server's own INSERT ... SELECT of the same rows with the
-    same constraints (gated: a loader can at best approach it), and against pgbench -i (reported, ungated)."""
-    ceiling = section["narrow_server_side"].get("constrained", {}).get("rows_per_s")
+    """The narrow table's loader against the server's own INSERT ... SELECT of the same rows with the same
+    constraints, paired back to back (gated: a loader can at best approach it); the rate during generate
+    and the pgbench -i ratio are reported beside it, ungated."""
+    side = section["narrow_server_side"]
+    ceiling = side.get("constrained", {}).get("rows_per_s")
+    loader = side.get("loader_copy", {}).get("rows_per_s") or narrow
     pgb = section["pgbench_init"].get("rows_per_s")
     out: dict[str, Any] = {
-        "table": NARROW_TABLE, "rows_per_s": narrow, "server_insert_select_rows_per_s": ceiling,
-        "ratio": _ratio(narrow, ceiling),
-        "pgbench_rows_per_s": pgb, "pgbench_ratio": _ratio(narrow, pgb),
+        "table": NARROW_TABLE, "rows_per_s": loader, "during_generate_rows_per_s": narrow,
+        "server_insert_select_rows_per_s": ceiling, "ratio": side.get("paired_ratio_median"),
+        "paired_ratios": side.get("paired_ratios"), "during_generate_ratio": _ratio(narrow, ceiling),
+        "pgbench_rows_per_s": pgb, "pgbench_ratio": _ratio(loader, pgb),
         "pgbench_ratio_gated": False, "pgbench_ratio_why_not_gated": PGBENCH_UNGATED,
         "pgbench_error": section["pgbench_init"].get("error"),
         "server_insert_select_vs_pgbench": _ratio(ceiling, pgb),
         "unconstrained_copy_vs_pgbench": _ratio(section["narrow_unconstrained"]["rows_per_s"], pgb)}
-    name = f"{NARROW_TABLE} load rate / the server's own INSERT ... SELECT (same constraints)"
+    name = f"{NARROW_TABLE} load rate / the server's own INSERT ... SELECT (same constraints, paired runs)"
     if out["ratio"] is None:
         return out, not_evaluated(name, "generate", "the server-side INSERT ... SELECT ceiling was not measured "
                                   "(no rows in the table?)", TARGETS["narrow_vs_server_insert"], "ratio", ">=")
@@ -219,8 +258,9 @@ def narrow_ratios(narrow: float | None, section: dict[str, Any]) -> tuple[dict[s
 
 
 def run(db: Database, summary: dict[str, Any], locale: str = "en_GB") -> tuple[dict[str, Any], list[Gate]]:
-    """Measure the peers and turn the load's rates into ratios: the narrow table against the server's own
-    INSERT ... SELECT ceiling, vectors/s, and against a naive Faker loop (gated); pgbench -i beside, ungated."""
+    """Measure the peers and turn rates into ratios. Gated, each pair measured back to back: the narrow table's
+    loader against the server's own INSERT ... SELECT, binary against text COPY of the same vectors.
+    Reported beside them, ungated: pgbench -i and a naive Faker loop, and the rates during generate."""
     tables = summary["tables"]
     section: dict[str, Any] = {"per_table_rows_per_s": {t: v["rows_per_s"] for t, v in tables.items()}}
     gates: list[Gate] = []
@@ -234,12 +274,12 @@ def run(db: Database, summary: dict[str, Any], locale: str = "en_GB") -> tuple[d
     section["narrow_server_side"] = narrow_server_side_rates(db)
     section["narrow_vs_ceiling"], narrow_gate = narrow_ratios(tables[NARROW_TABLE]["rows_per_s"], section)
     gates.append(narrow_gate)
-    vec = tables[VECTOR_TABLE]["rows_per_s"]
-    gates.append(evaluate(f"{VECTOR_TABLE} vectors/s before index build (dim {summary['embedding_dim']})",
-                          "generate", vec, TARGETS["vectors_per_s"], "vectors/s", ">="))
+    vec = section["vector_copy"]
+    vec["generate_rows_per_s"] = tables[VECTOR_TABLE]["rows_per_s"]
+    gates.append(evaluate(f"{VECTOR_TABLE} binary COPY / text COPY of the same vectors (dim "
+                          f"{summary['embedding_dim']}, back to back)", "generate", vec["binary_over_text"],
+                          TARGETS["vectors_binary_over_text"], "ratio", ">="))
     naive = section["naive_faker_insert"]["rows_per_s"]
-    ratio_naive = round(tables[FAKER_TABLE]["rows_per_s"] / naive, 2)
-    section["vs_naive"] = {"table": FAKER_TABLE, "ratio": ratio_naive}
-    gates.append(evaluate(f"{FAKER_TABLE} load rate / naive Faker-per-row INSERT", "generate", ratio_naive,
-                          TARGETS["vs_naive"], "ratio", ">="))
+    section["vs_naive"] = {"table": FAKER_TABLE, "ratio": round(tables[FAKER_TABLE]["rows_per_s"] / naive, 2),
+                           "gated": False, "why_not_gated": NAIVE_UNGATED}
     return section, gates
