@@ -29,9 +29,6 @@ from harness.errors import EnvironmentFailure, UsageError
 if TYPE_CHECKING:
     from harness.config import RunConfig
 
-__all__ = ["SUPPORTED_VERSIONS", "SYSTEM_USER", "EmbeddedServer", "bin_dir", "home_dir", "scratch_server"]
-
-
 def home_dir() -> Path:
     """Where embedded servers live: `WARDBENCH_HOME`, else a per-user folder in the temp dir.
 

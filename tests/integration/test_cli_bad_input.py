@@ -25,8 +25,9 @@ import typer.main
 
 from harness.cli import app, main
 from harness.db import ServerHandle
+from harness.db.builds import SYSTEM_USER
 from harness.db.container import docker_client
-from harness.db.embedded import SYSTEM_USER, bin_dir, home_dir
+from harness.db.embedded import bin_dir, home_dir
 from harness.errors import EnvironmentFailure
 from harness.faults.cleanup import harness_databases
 from harness.results import Results
