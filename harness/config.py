@@ -295,6 +295,10 @@ def build_config(cwd: Path | None = None, **cli: Any) -> RunConfig:
         validate_dsn(s.dsn)
     if s.pg_version not in (16, 18):
         raise UsageError(f"unsupported PostgreSQL version {s.pg_version} ({where['pg_version']}): choose 16 or 18")
+    if backend == "embedded":
+        from harness.db.builds import build_for
+
+        build_for(s.pg_version)  # WARDBENCH_EMBEDDED_BUILD, when set, must offer this version
     if not 0 <= s.seed <= SEED_MAX:
         raise UsageError(f"bad seed {s.seed} ({where['seed']}): must be a whole number from 0 to {SEED_MAX}")
     if not (math.isfinite(s.scale_factor) and s.scale_factor > 0):

@@ -12,6 +12,7 @@ from psycopg import sql
 from harness.cli import app
 from harness.cli.options import PgVersion, Profile, make_config
 from harness.db import embedded
+from harness.db.builds import build_for
 from harness.errors import UsageError
 
 db_app = typer.Typer(no_args_is_help=True, help="Manage the long-lived embedded PostgreSQL server.")
@@ -76,7 +77,7 @@ def start(pg_version: PgVersion = None, profile: Profile = None,
         if port and port != running.port:
             raise UsageError(f"--port {port}: the embedded server already runs on port {running.port}: "
                              "use it, or run `wardbench db stop` first")
-        if running.version == cfg.pg_version and settings:
+        if running.build == build_for(cfg.pg_version) and settings:
             changed = apply_settings(running, settings)
             if changed:
                 typer.echo(f"applied to the running server: {', '.join(f'{k}={settings[k]}' for k in changed)}",
@@ -100,4 +101,5 @@ def status() -> None:
     if server is None:
         typer.echo("no embedded server is running")
         raise typer.Exit(1)
-    typer.echo(f"running PostgreSQL {server.version} pid {server.postmaster_pid()}: {server.admin_dsn}")
+    typer.echo(f"running PostgreSQL {server.version} ({server.build.package}) pid {server.postmaster_pid()}: "
+               f"{server.admin_dsn}")

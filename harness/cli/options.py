@@ -81,10 +81,11 @@ def embedded_home() -> tuple[Path, str]:
 
 def _check_keep(cfg: RunConfig, home: Path) -> None:
     """--keep-database on the embedded backend keeps the database only on a server that outlives the run."""
+    from harness.db.builds import build_for
     from harness.db.embedded import running_persistent
 
     server = running_persistent() if (home / "server.json").is_file() else None  # `db start` records it there
-    if server is None or server.version != cfg.pg_version:
+    if server is None or server.build != build_for(cfg.pg_version):
         raise UsageError("--keep-database: this run's embedded server is throwaway (stopped and deleted when the "
                          "run ends), so no database could be kept: start a long-lived server with "
                          "`wardbench db start` first (runs then use it and the database stays), or use --dsn")

