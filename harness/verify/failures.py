@@ -77,5 +77,6 @@ def missing_extension(info: dict[str, Any]) -> str:
     """'extension "x" is not available on this server: ...' when that is why it failed, else ""."""
     message = str(info.get("message", ""))
     if info.get("sqlstate") in ("0A000", "58P01") and message.startswith("extension") and "not available" in message:
-        return (f"{message} on this server: verify against a PostgreSQL that has it (--backend dsn --dsn URI)")
+        return (f"{message} on this server: verify against a PostgreSQL that has it (the embedded --pg-version 18 "
+                "has the contrib modules, not pgcrypto or uuid-ossp; otherwise --backend dsn --dsn URI)")
     return ""
