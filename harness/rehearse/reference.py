@@ -33,7 +33,7 @@ def options_for(cfg: RunConfig, baseline_s: float | None = None, rate: float | N
         rows=int(cfg.profile_data.get("posts", 0) * cfg.scale_factor), seed=cfg.seed,
         baseline_s=baseline_s if baseline_s is not None else parse_duration(str(table.get("baseline", "30s"))),
         rate=rate if rate is not None else float(table.get("rate", 200.0)),
-        workers=int(table.get("workers", 4)), write_share=float(table.get("write_share", 0.2)),
+        workers=int(table.get("workers", 0)), write_share=float(table.get("write_share", 0.2)),
         max_blocked_ms=float(merged["max_blocked_ms"]), max_error_rate=float(merged["rehearse_error_rate"]),
         p95_targets={"ward": float(cfg.targets["ward_p95_ms"]), "vector": float(cfg.targets["vector_p95_ms"])},
         scenarios=True)

@@ -74,7 +74,7 @@ def run_rehearsal(db: Database, results: Results, chain: Chain, revisions: list[
                                          "upgrade the window, then downgrade it") + ", revision by revision",
                                "options": {"rows": options.rows, "seed": options.seed,
                                            "baseline_s": options.baseline_s, "rate_per_s": options.rate,
-                                           "workers": options.workers, "write_share": options.write_share,
+                                           "workers": options.sessions(), "write_share": options.write_share,
                                            "max_blocked_ms": options.max_blocked_ms,
                                            "max_error_rate": options.max_error_rate,
                                            "p95_targets_ms": options.p95_targets,
