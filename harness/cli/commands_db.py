@@ -10,8 +10,8 @@ import typer
 from psycopg import sql
 
 from harness.cli import app
-from harness.cli.options import PgVersion, Profile, make_config
-from harness.db import embedded
+from harness.cli.options import DatasetName, PgVersion, Profile, make_config
+from harness.db import ServerHandle, embedded
 from harness.errors import UsageError
 
 db_app = typer.Typer(no_args_is_help=True, help="Manage the long-lived embedded PostgreSQL server.")
@@ -62,9 +62,15 @@ def start(pg_version: PgVersion = None, profile: Profile = None,
           port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (0 = any free)")] = 0,
           setting: Annotated[list[str] | None, typer.Option(
               "--set", help="server setting KEY=VALUE, repeatable (e.g. shared_buffers=2GB); on a running server "
-                            "it is applied by ALTER SYSTEM and a reload, or refused when it needs a restart")] = None
-          ) -> None:
-    """Start the embedded server (or find the running one) and print its DSN."""
+                            "it is applied by ALTER SYSTEM and a reload, or refused when it needs a restart")] = None,
+          dataset: DatasetName = None) -> None:
+    """Start the embedded server (or find the running one) and print its DSN.
+
+    With --dataset NAME it prints instead the DSN of a fresh copy of that prepared dataset (database
+    wardbench_serve_NAME, replaced at every such start; the dataset itself is never served, so Locust's
+    writers cannot change it): `export WARDBENCH_DSN=$(wardbench db start --dataset NAME)`, then
+    `locust -f scenarios/locustfile.py` opens the web UI with that database in its Host field.
+    """
     settings = dict(s.split("=", 1) for s in setting or [] if "=" in s)
     bad = [s for s in setting or [] if "=" not in s]
     if bad:
@@ -84,7 +90,26 @@ def start(pg_version: PgVersion = None, profile: Profile = None,
     elif port and not _port_free(port):
         raise UsageError(f"port {port} is in use: choose another --port, or 0 for any free one")
     server = embedded.start_persistent(cfg.pg_version, port, dict(cfg.server_settings))
-    typer.echo(server.admin_dsn)
+    if dataset is None:
+        typer.echo(server.admin_dsn)
+        return
+    typer.echo(_serve(server.handle(), dataset))
+
+
+def _serve(server: ServerHandle, name: str) -> str:
+    """Serve a fresh copy of dataset `name` (exit 2 if unknown, or stale: built at another head or by another
+    generator than today's; its own profile, seed and scale are taken as they are); return its DSN."""
+    from harness.datasets import store
+    from harness.datasets.record import Expected, check_fresh, check_name
+
+    check_name(name, "--dataset")
+    record = store.find(server.admin_dsn, name)
+    check_fresh(record, Expected.as_built(record))
+    db = store.serve(server, record)
+    typer.echo(f"serving a copy of dataset {name} ({db.dataset.method if db.dataset else '?'} copy): "
+               f"database {db.name}; for Locust's web UI: export WARDBENCH_DSN={db.dsn}; "
+               "locust -f scenarios/locustfile.py", err=True)
+    return db.dsn
 
 
 @db_app.command("stop")

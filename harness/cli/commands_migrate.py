@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 from harness.cli import app
-from harness.cli.options import Backend, Dsn, InPlace, JsonOut, Keep, PgVersion, Seed, make_config
+from harness.cli.options import Backend, DatasetName, Dsn, InPlace, JsonOut, Keep, PgVersion, Seed, make_config
 from harness.db import open_database
 from harness.environment import collect_environment
 from harness.errors import UsageError
@@ -100,7 +100,8 @@ def _rehearse_targets(items: list[str] | None) -> dict[str, float]:
 def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = "100k", since: Since = None,
              every: AllRevisions = False, baseline: Baseline = "30s", live_rate: LiveRate = 200.0,
              target: Targets = None, json: JsonOut = None, backend: Backend = None, dsn: Dsn = None,
-             pg_version: PgVersion = None, seed: Seed = None, keep_database: Keep = False) -> None:
+             pg_version: PgVersion = None, seed: Seed = None, keep_database: Keep = False,
+             dataset: DatasetName = None) -> None:
     """Upgrade the newest revision(s) on tables of N rows each while a live workload runs beside them.
 
     Per step: wall time, locks on existing tables, the longest live wait and the statement behind it, live
@@ -121,8 +122,11 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = "100k", since:
     targets = _rehearse_targets(target)
     chain = load_chain(alembic_ini)
     revisions = window(chain, since, every)
+    if dataset is not None and alembic_ini is not None:
+        raise UsageError("--dataset holds the reference chain's generated data: --alembic-ini chains are seeded "
+                         "with --rows instead; drop one of them")
     cfg = make_config(backend=backend, dsn=dsn, pg_version=pg_version, seed=seed, keep_database=keep_database,
-                      outputs=[("--json", json)])
+                      dataset=dataset, outputs=[("--json", json)])
     console = Console(stderr=True)
     results = Results(run_id=cfg.run_id, command="migrate rehearse",
                       selection={"alembic_ini": str(chain.ini), "window": revisions, "rows": count})
