@@ -117,14 +117,14 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = "100k", since:
 
     if since is not None and every:
         raise UsageError("--since and --all both choose the window: give one of them")
+    if dataset is not None and alembic_ini is not None:
+        raise UsageError("--dataset holds the reference chain's generated data: --alembic-ini chains are seeded "
+                         "with --rows instead; drop one of them")
     count = parse_count(rows)
     pause = parse_duration(baseline)
     targets = _rehearse_targets(target)
     chain = load_chain(alembic_ini)
     revisions = window(chain, since, every)
-    if dataset is not None and alembic_ini is not None:
-        raise UsageError("--dataset holds the reference chain's generated data: --alembic-ini chains are seeded "
-                         "with --rows instead; drop one of them")
     cfg = make_config(backend=backend, dsn=dsn, pg_version=pg_version, seed=seed, keep_database=keep_database,
                       dataset=dataset, outputs=[("--json", json)])
     console = Console(stderr=True)
