@@ -206,3 +206,24 @@ def test_copy_is_a_database_of_the_run(dataset: DatasetRecord, pg_server: Server
         name = db.name
     with psycopg.connect(pg_server.admin_dsn) as conn:
         assert conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone() is None
+
+
+def test_capacity_sweeps_prepared_datasets_as_its_sizes(pg_server: ServerHandle, tmp_path: Path) -> None:
+    names = [f"t-cap{i}-{secrets.token_hex(2)}" for i in range(3)]
+    try:
+        for name, scale in zip(names, ("0.1", "0.2", "0.4"), strict=True):  # capacity x: 1k, 2k, 4k posts
+            proc = run_cli("generate", "--profile", "capacity", "--scale-factor", scale, "--keep-dataset", name,
+                           "--dsn", pg_server.admin_dsn, "--reports-dir", str(tmp_path))
+            assert proc.returncode == 0, proc.stderr[-2000:]
+        proc = run_cli("capacity", *[a for n in names for a in ("--dataset", n)], "--scenario", "ward_dashboard",
+                       "--rounds", "10", "--dsn", pg_server.admin_dsn, "--reports-dir", str(tmp_path),
+                       "--json", str(tmp_path / "cap.json"))
+        assert proc.returncode in (0, 1), proc.stderr[-3000:]
+        cap = json.loads((tmp_path / "cap.json").read_text())["capacity"]
+        assert [(load["dataset"], load["posts"]) for load in cap["loads"]] == \
+            [(n, p) for n, p in zip(names, (1000, 2000, 4000), strict=True)]
+        assert sorted({p["posts"] for p in cap["points"]}) == [1000, 2000, 4000]
+        assert cap["fits"] and cap["fits"][0]["n_points"] == 3
+    finally:
+        for name in names:
+            store.drop(pg_server.admin_dsn, f"wardbench_ds_{name}")
