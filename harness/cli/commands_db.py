@@ -10,7 +10,7 @@ import typer
 from psycopg import sql
 
 from harness.cli import app
-from harness.cli.options import DatasetName, PgVersion, Profile, make_config
+from harness.cli.options import DatasetName, Dsn, PgVersion, Profile, make_config
 from harness.db import ServerHandle, embedded
 from harness.errors import UsageError
 
@@ -126,3 +126,32 @@ def status() -> None:
         typer.echo("no embedded server is running")
         raise typer.Exit(1)
     typer.echo(f"running PostgreSQL {server.version} pid {server.postmaster_pid()}: {server.admin_dsn}")
+
+
+@db_app.command("datasets")
+def datasets(drop: Annotated[str | None, typer.Option("--drop", help="drop this dataset")] = None,
+             dsn: Dsn = None) -> None:
+    """List the prepared datasets on the long-lived server (or the --dsn one), each marked fresh or stale;
+    --drop NAME removes one."""
+    from harness.datasets import store
+    from harness.datasets.record import Expected, check_name, mismatches
+
+    if dsn is None:
+        running = embedded.running_persistent()
+        if running is None:
+            raise UsageError("no long-lived embedded server is running, so it lists no datasets: "
+                             "start it with `wardbench db start`, or give --dsn")
+        admin_dsn = running.admin_dsn
+    else:
+        from harness.db.dsn import validate_dsn
+
+        validate_dsn(dsn)
+        admin_dsn = dsn
+    if drop is not None:
+        record = store.find(admin_dsn, check_name(drop, "--drop"))
+        store.drop(admin_dsn, record.database)
+        typer.echo(f"dropped dataset {drop}")
+        return
+    for record in store.list_datasets(admin_dsn):
+        stale = mismatches(record, Expected.as_built(record))
+        typer.echo(f"{store.describe(record)}: {'STALE: ' + '; '.join(stale) if stale else 'fresh'}")

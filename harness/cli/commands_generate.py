@@ -69,6 +69,8 @@ def generate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, 
         summary = generate_stage(cfg, db, results, benchmark=benchmark, console=console)
         if keep_dataset is not None and results.exit_code == 0:
             _keep(cfg, db, keep_dataset, summary, console)
+        elif keep_dataset is not None:
+            console.print(f"[red]not kept as dataset {keep_dataset}[/]: a generate gate failed (below)")
     for table, info in summary["tables"].items():
         console.print(f"{table:<18} {info['rows']:>10,} rows {info['rows_per_s'] or 0:>12,} rows/s")
     console.print(f"total {summary['total_s']:.1f} s (load {summary['load_s']:.1f} s, indexes "
