@@ -13,7 +13,7 @@ from harness.results import Results
 
 def adopt(db: Database, results: Results) -> dict[str, Any]:
     """Record the dataset's generation in `results` as generate would have, marked as copied; gate on the
-    copy's row counts (counted now) against the plan the dataset was generated from."""
+    copy's row counts (counted now) against the plan and the rows the dataset recorded."""
     if db.dataset is None:
         raise ValueError(f"database {db.name} is not a copy of a prepared dataset")
     record = db.dataset.record
@@ -25,14 +25,16 @@ def adopt(db: Database, results: Results) -> dict[str, Any]:
     with db.connect() as conn:
         counted = {t: int(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(t)))
                           .fetchone()[0])  # type: ignore[index]
-                   for t in planned}
+                   for t in {**record.rows, **planned}}
     summary["copy_rows"] = counted
     results.generate = summary
     results.dataset.update({"profile": record.profile, "seed": record.seed, "scale_factor": record.scale_factor,
                             "rows": dict(record.rows), "checksums": summary.get("checksums", {}),
                             "dataset_digest": record.dataset_digest,
                             "embedding_dim": summary.get("embedding_dim"), "prepared": origin})
-    short = sorted(t for t, n in planned.items() if counted[t] != n)
+    # Against the plan, as generate gates it, and against the rows the dataset recorded when it was kept.
+    short = sorted({t for t, n in planned.items() if counted[t] != n} |
+                   {t for t, n in record.rows.items() if counted[t] != n})
     gate = evaluate("generated rows equal the plan", "generate", float(len(short)), 0.0, "tables", "==")
     gate.reason = ", ".join(short) if short else f"counted in the copy of dataset {record.name}"
     results.gates.append(gate)
