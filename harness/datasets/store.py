@@ -105,6 +105,17 @@ def _server_major(conn: psycopg.Connection[Any]) -> int:
     return int(conn.info.server_version) // 10000
 
 
+def _set_copy_method(conn: psycopg.Connection[Any], method: str) -> str:
+    """Set file_copy_method for this session; a server built without clone support falls back to copy."""
+    try:
+        conn.execute("SELECT set_config('file_copy_method', %s, false)", (method,))
+    except psycopg.errors.DatabaseError:
+        if method == "copy":
+            raise
+        return _set_copy_method(conn, "copy")
+    return method
+
+
 def copy_database(admin_dsn: str, template: str, target: str, method: str = "clone") -> str:
     """CREATE DATABASE `target` TEMPLATE `template` by `method`; return the method used ("clone" falls back to
     "copy" where the server (before 18) or the file system cannot clone)."""
@@ -113,19 +124,18 @@ def copy_database(admin_dsn: str, template: str, target: str, method: str = "clo
     create = sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY {}").format(
         sql.Identifier(target), sql.Identifier(template), sql.SQL("WAL_LOG" if method == "wal_log" else "FILE_COPY"))
     with _admin(admin_dsn) as conn:
-        if method == "clone" and _server_major(conn) < 18:
-            method = "copy"
-        if method in ("clone", "copy") and _server_major(conn) >= 18:
-            conn.execute("SELECT set_config('file_copy_method', %s, false)", (method,))
+        if method in ("clone", "copy") and _server_major(conn) < 18:
+            method = "copy"  # file_copy_method is new in 18; FILE_COPY copies before it
+        elif method in ("clone", "copy"):
+            method = _set_copy_method(conn, method)
         try:
             conn.execute(create)
         except psycopg.errors.DatabaseError as exc:
-            if method != "clone" or "clone" not in str(exc):
+            if method != "clone" or "clone" not in str(exc):  # "could not clone file …": the file system cannot
                 raise
-            conn.execute("SELECT set_config('file_copy_method', 'copy', false)")
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(target)))
+            method = _set_copy_method(conn, "copy")
             conn.execute(create)
-            method = "copy"
     return method
 
 
