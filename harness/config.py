@@ -42,6 +42,7 @@ TARGET_RANGES: dict[str, tuple[float, bool, float]] = {
     "ward_p95_ms": _POSITIVE, "vector_p95_ms": _POSITIVE, "write_p95_ms": _POSITIVE,
     "recall_at_10": (0.0, False, 1.0), "load_error_rate": _FRACTION, "load_achieved_rate": (0.0, False, 1.0),
     "load_in_flight": _POSITIVE, "load_vs_pgbench": _POSITIVE,
+    "max_blocked_ms": _POSITIVE, "rehearse_error_rate": _FRACTION,  # defaults: harness/rehearse/reference.py
 }
 SEED_MAX = 2**63 - 1  # the seed reaches Locust's argv and numpy's SeedSequence; a bigint holds any of them
 PORT_MAX = 65535

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models of the reference schema at head (revision 009), kept equal to what the chain builds.
+"""SQLAlchemy 2 models of the reference schema at head (revision 010), kept equal to what the chain builds.
 
 The chain in migrations/versions is the source of truth; tests/integration/test_models_match_chain.py
 compares these models with a database migrated to head. Triggers and plpgsql functions (the audit trail,
@@ -190,6 +190,8 @@ class Post(Base):
         Index("ix_posts_ward_id_id", "ward_id", "id"),
         Index("ix_posts_source_id", "source_id"),
         Index("ix_posts_published_at", "published_at"),
+        CheckConstraint("status IN ('visible', 'hidden')", name="ck_posts_status_known"),
+        Index("ix_posts_hidden_published_at", text("published_at DESC"), postgresql_where=text("status = 'hidden'")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -200,6 +202,7 @@ class Post(Base):
     body: Mapped[str] = mapped_column(Text)
     topic: Mapped[str] = mapped_column(Text)
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(Text, server_default=text("'visible'"))  # moderation (revision 010)
 
 
 class SentimentScore(Base):

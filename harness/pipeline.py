@@ -37,6 +37,7 @@ STAGES: dict[str, Stage] = {
     "generate": _lazy("harness.datagen.stage", "generate"),
     "bench": _lazy("harness.bench.runner", "bench_stage"),
     "load": _lazy("harness.load.stage", "run_load"),
+    "rehearse": _lazy("harness.rehearse.reference", "rehearse_stage"),
     "verify": _lazy("harness.verify.stage", "verify_stage"),
     "backup": _lazy("harness.backup.stage", "backup_stage"),
     "faults": _lazy("harness.faults.battery", "run_faults"),

@@ -36,7 +36,8 @@ StageList = Annotated[list[str] | None, typer.Option(help="stage name, repeatabl
 TargetList = Annotated[list[str] | None, typer.Option(
     "--target", help="override a target, KEY=VALUE (e.g. ward_p95_ms=50), repeatable; keys: "
                      "ward_p95_ms, vector_p95_ms, write_p95_ms (ms, above 0), recall_at_10 (above 0 up to 1), "
-                     "load_error_rate, load_achieved_rate (0 to 1), load_in_flight, load_vs_pgbench (above 0)")]
+                     "load_error_rate, load_achieved_rate (0 to 1), load_in_flight, load_vs_pgbench (above 0), "
+                     "max_blocked_ms (above 0), rehearse_error_rate (0 to 1)")]
 
 
 def parse_targets(items: list[str] | None) -> dict[str, float] | None:

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from harness.cli import app
-from harness.cli.options import Backend, DatasetName, Dsn, InPlace, JsonOut, Keep, PgVersion, Seed, make_config
+from harness.cli.options import (
+    Backend,
+    DatasetName,
+    Dsn,
+    InPlace,
+    JsonOut,
+    Keep,
+    PgVersion,
+    Profile,
+    ScaleFactor,
+    Seed,
+    make_config,
+)
 from harness.db import open_database
 from harness.environment import collect_environment
 from harness.errors import UsageError
@@ -70,14 +83,20 @@ def verify(alembic_ini: AlembicIni = None, under_load: UnderLoad = False, json: 
     raise typer.Exit(results.exit_code)
 
 
-RehearseRows = Annotated[str, typer.Option("--rows", help="rows seeded per table, e.g. 200k or 1m (bulk COPY)")]
+RehearseRows = Annotated[str | None, typer.Option(
+    "--rows", help="rows seeded per table, e.g. 200k or 1m (bulk COPY; default 100k); only with --alembic-ini "
+                   "(the reference chain rehearses on the profile's generated dataset)")]
 Since = Annotated[str | None, typer.Option("--since", help="rehearse every revision after REV (default: the newest)")]
 AllRevisions = Annotated[bool, typer.Option("--all", help="rehearse every revision of the chain")]
-Baseline = Annotated[str, typer.Option("--baseline", help="live workload before each step, compared with during")]
-LiveRate = Annotated[float, typer.Option("--live-rate", min=1, max=100_000, help="live requests per second")]
+Baseline = Annotated[str | None, typer.Option(
+    "--baseline", help="live workload before each step, compared with during (default 30s, or the profile's)")]
+LiveRate = Annotated[float | None, typer.Option("--live-rate", min=1, max=100_000,
+                                                help="live requests per second (default 200, or the profile's)")]
 Targets = Annotated[list[str] | None, typer.Option(
-    "--target", help="KEY=VALUE, repeatable: max_blocked_ms (default 1000), max_error_rate (default 0.001)")]
-REHEARSE_TARGETS = {"max_blocked_ms": (0.0, float("inf")), "max_error_rate": (0.0, 1.0)}
+    "--target", help="KEY=VALUE, repeatable: max_blocked_ms (default 1000), max_error_rate (default 0.001); "
+                     "reference chain: also ward_p95_ms, vector_p95_ms (the live readers during each step)")]
+REHEARSE_TARGETS = {"max_blocked_ms": (0.0, float("inf")), "max_error_rate": (0.0, 1.0),
+                    "ward_p95_ms": (0.0, float("inf")), "vector_p95_ms": (0.0, float("inf"))}
 
 
 def _rehearse_targets(items: list[str] | None) -> dict[str, float]:
@@ -91,22 +110,28 @@ def _rehearse_targets(items: list[str] | None) -> dict[str, float]:
             number = float("nan")
         if not sep or key not in REHEARSE_TARGETS or not (
                 REHEARSE_TARGETS[key][0] <= number <= REHEARSE_TARGETS[key][1]):
-            raise UsageError(f"bad --target {item!r}: use max_blocked_ms=MS (above 0) or max_error_rate=R (0 to 1)")
+            raise UsageError(f"bad --target {item!r}: use max_blocked_ms=MS (above 0), max_error_rate=R (0 to 1), "
+                             "ward_p95_ms=MS or vector_p95_ms=MS")
         out[key] = number
     return out
 
 
 @migrate_app.command("rehearse")
-def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = "100k", since: Since = None,
-             every: AllRevisions = False, baseline: Baseline = "30s", live_rate: LiveRate = 200.0,
-             target: Targets = None, json: JsonOut = None, backend: Backend = None, dsn: Dsn = None,
-             pg_version: PgVersion = None, seed: Seed = None, keep_database: Keep = False,
-             dataset: DatasetName = None) -> None:
-    """Upgrade the newest revision(s) on tables of N rows each while a live workload runs beside them.
+def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: Since = None,
+             every: AllRevisions = False, baseline: Baseline = None, live_rate: LiveRate = None,
+             target: Targets = None, json: JsonOut = None, profile: Profile = None, scale_factor: ScaleFactor = None,
+             backend: Backend = None, dsn: Dsn = None, pg_version: PgVersion = None, seed: Seed = None,
+             keep_database: Keep = False, prepared: DatasetName = None) -> None:
+    """Rehearse the newest revision(s) at volume, downgrades too, while a live workload runs beside them.
 
-    Per step: wall time, locks on existing tables, the longest live wait and the statement behind it, live
-    p50/p95/p99 and errors against the baseline, size changes, WAL bytes, checksums proving no loss.
-    Exit 1 when a step loses data, blocks a live request longer than max_blocked_ms, or fails live requests.
+    Any chain (--alembic-ini): every table seeded with --rows rows, the window upgraded, then downgraded. The
+    reference chain: the profile's generated dataset at head, the window downgraded, then upgraded, with the
+    load stage's ward readers, vector readers and AI writers live. Per step: wall time, locks on existing
+    tables, the longest live wait and the statement behind it, live p50/p95/p99 per kind and errors against
+    the baseline, size changes, WAL bytes, checksums proving no loss; per revision the round trip.
+    Exit 1 when a step loses data, blocks a live request longer than max_blocked_ms, fails live requests, or
+    (reference chain) lets live ward or vector p95 exceed its target. --dataset NAME: the reference chain
+    starts from a copy of that prepared dataset instead of generating.
     """
     from harness.config import parse_count, parse_duration
     from harness.rehearse.render import print_rehearsal
@@ -117,26 +142,56 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = "100k", since:
 
     if since is not None and every:
         raise UsageError("--since and --all both choose the window: give one of them")
-    if dataset is not None and alembic_ini is not None:
+    reference = alembic_ini is None
+    if prepared is not None and not reference:
         raise UsageError("--dataset holds the reference chain's generated data: --alembic-ini chains are seeded "
                          "with --rows instead; drop one of them")
-    count = parse_count(rows)
-    pause = parse_duration(baseline)
+    if reference and rows is not None:
+        raise UsageError("--rows seeds any chain's tables: the reference chain rehearses on the profile's "
+                         "generated dataset (choose its size with --profile and --scale-factor)")
+    if not reference and (profile is not None or scale_factor is not None):
+        raise UsageError("--profile and --scale-factor choose the reference chain's dataset: with --alembic-ini "
+                         "give --rows")
+    count = parse_count(rows or "100k")
+    pause = parse_duration(baseline) if baseline is not None else None
     targets = _rehearse_targets(target)
     chain = load_chain(alembic_ini)
     revisions = window(chain, since, every)
+    p95 = {k: v for k, v in targets.items() if k.endswith("_p95_ms")}
+    if p95 and not reference:
+        raise UsageError(f"--target {next(iter(p95))}: live p95 targets apply to the reference chain's scenarios "
+                         "(drop --alembic-ini)")
+    dataset: dict[str, Any] = {"profile": profile, "scale_factor": scale_factor} if reference else {}
     cfg = make_config(backend=backend, dsn=dsn, pg_version=pg_version, seed=seed, keep_database=keep_database,
-                      dataset=dataset, outputs=[("--json", json)])
+                      outputs=[("--json", json)], targets=p95 or None, dataset=prepared, **dataset)
     console = Console(stderr=True)
     results = Results(run_id=cfg.run_id, command="migrate rehearse",
-                      selection={"alembic_ini": str(chain.ini), "window": revisions, "rows": count})
-    options = RehearseOptions(rows=count, seed=cfg.seed, baseline_s=pause, rate=live_rate,
-                              max_blocked_ms=targets.get("max_blocked_ms", 1000.0),
-                              max_error_rate=targets.get("max_error_rate", 0.001))
+                      selection={"alembic_ini": str(chain.ini), "window": revisions,
+                                 **({"profile": cfg.profile, "scale_factor": cfg.scale_factor} if reference
+                                    else {"rows": count})})
     with open_database(cfg) as db:
         console.print(f"database: {db.display_dsn}  chain: {chain.ini}  window: {', '.join(revisions)}")
         results.environment = collect_environment(db)
-        section = run_rehearsal(db, results, chain, revisions, options, console)
+        if reference:
+            from harness.datagen.stage import generate
+            from harness.rehearse.reference import options_for, rehearse_reference
+            from harness.smoke import migrate_and_check
+
+            options = options_for(cfg, pause, live_rate, {"max_blocked_ms": targets["max_blocked_ms"]}
+                                  if "max_blocked_ms" in targets else None)
+            if "max_error_rate" in targets:
+                options = replace(options, max_error_rate=targets["max_error_rate"])
+            if db.dataset is None:  # else a copy of a prepared dataset: generate only records it
+                console.print(f"generating the {cfg.profile} profile's dataset (scale {cfg.scale_factor:g}) at head")
+            migrate_and_check(cfg, db, results)
+            generate(cfg, db, results, console=console)
+            section = rehearse_reference(cfg, db, results, since, every, options, console) or {}
+        else:
+            options = RehearseOptions(rows=count, seed=cfg.seed, baseline_s=30.0 if pause is None else pause,
+                                      rate=live_rate or 200.0,
+                                      max_blocked_ms=targets.get("max_blocked_ms", 1000.0),
+                                      max_error_rate=targets.get("max_error_rate", 0.001))
+            section = run_rehearsal(db, results, chain, revisions, options, console)
     path = results.write(cfg.run_dir / "results.json")
     write_reports(results, cfg.run_dir)
     if json is not None:

@@ -1,6 +1,8 @@
 """The live workload beside a rehearsed step: primary-key (or ward/vector) reads and inserts on a fixed schedule.
 
-The reads are the ones --under-load plans (harness.verify.underload.plan_reads); the inserts add rows to
+On the reference schema the workload is the load stage's own (harness.load.workload): ward readers, vector
+readers and AI writers running the scenarios' SQL with parameters drawn from the data; on any other chain
+the reads are the ones --under-load plans (harness.verify.underload.plan_reads); the inserts add rows to
 every seeded table with a single-column primary key, with values from the verifier's generators and
 foreign keys drawn from rows that exist. Every worker issues its requests at fixed intended times (open
 model) and each latency runs from the intended start, so a request stalled behind a migration lock, and
@@ -20,10 +22,13 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from pgvector.psycopg import register_vector
 from psycopg import sql
 
+from harness.bench.session import apply_settings
 from harness.bench.timing import percentile
 from harness.errors import EnvironmentFailure
+from harness.load.workload import Job
 from harness.verify import seed as reflected
 from harness.verify.underload import Read, Sample, plan_reads
 
@@ -44,10 +49,30 @@ class Insert:
 class Plan:
     reads: list[Read]
     inserts: list[Insert]
+    jobs: list[Job] = field(default_factory=list)  # scenario jobs (reference schema): replace reads and inserts
 
     @property
     def names(self) -> list[str]:
-        return sorted({r.name for r in self.reads} | {i.name for i in self.inserts})
+        return sorted({r.name for r in self.reads} | {i.name for i in self.inserts} | {j.name for j in self.jobs})
+
+    @property
+    def kinds(self) -> dict[str, str]:
+        """Query kind per request name: ward/vector/write for scenario jobs, read/insert otherwise."""
+        out = {r.name: "read" for r in self.reads} | {i.name: "insert" for i in self.inserts}
+        return out | {j.name: j.kind for j in self.jobs}
+
+    def __bool__(self) -> bool:
+        return bool(self.reads or self.inserts or self.jobs)
+
+
+def scenario_plan(conn: psycopg.Connection[Any], seed: int) -> Plan:
+    """The load stage's reference scenarios (ward and vector readers, AI writers) with drawn parameters."""
+    from harness.load.workload import load_workload
+
+    register_vector(conn)
+    workload = load_workload(conn, [], [], None, seed)
+    conn.rollback()
+    return Plan([], [], list(workload.jobs))
 
 
 def plan(conn: psycopg.Connection[Any], engine: sa.Engine, schema: str = "public") -> Plan:
@@ -151,6 +176,8 @@ class LiveWorkload:
         try:  # statements are not prepared: the migration's ALTERs would invalidate the plans
             conn = psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None)
             conn.execute("SET statement_timeout = '120s'")
+            if self.plan.jobs:
+                register_vector(conn)
         except psycopg.Error as exc:
             with self._lock:
                 self.errors[f"connect: {_first_line(exc)}"] = 1
@@ -162,6 +189,7 @@ class LiveWorkload:
         ready.wait()
         interval = self.workers / self.rate
         next_at = time.perf_counter() + interval * index / self.workers  # workers interleave
+        applied: dict[str, str] = {}
         try:
             while not self._stop.is_set():
                 pause = next_at - time.perf_counter()
@@ -169,7 +197,10 @@ class LiveWorkload:
                     self._stop.wait(pause)
                     if self._stop.is_set():
                         break
-                self._one(conn, pid, rng, seeder, next_at)
+                if self.plan.jobs:
+                    applied = self._job(conn, pid, rng, next_at, applied)
+                else:
+                    self._one(conn, pid, rng, seeder, next_at)
                 next_at += interval
         finally:
             conn.close()
@@ -201,6 +232,31 @@ class LiveWorkload:
             if key is not None and insert:
                 self.inserted.append((op.table, key))
 
+    def _job(self, conn: psycopg.Connection[Any], pid: int, rng: random.Random, intended: float,
+             applied: dict[str, str]) -> dict[str, str]:
+        """One scenario request: a writer's with probability write_share, else a reader's; the settings the
+        scenario needs are applied first (outside the timed part only when nothing is queued behind)."""
+        writers = [j for j in self.plan.jobs if j.role == "writer"]
+        readers = [j for j in self.plan.jobs if j.role != "writer"]
+        pool = writers if writers and (not readers or rng.random() < self.write_share) else readers
+        job = rng.choice(pool)
+        started, ok = time.perf_counter(), True
+        try:
+            if job.settings != applied:
+                for name in set(applied) - set(job.settings):
+                    conn.execute("SELECT set_config(name, reset_val, false) FROM pg_settings WHERE name = %s",
+                                 (name,))
+                apply_settings(conn, job.settings)
+                applied = dict(job.settings)
+            conn.execute(job.sql, job.sample(rng))
+        except psycopg.Error as exc:
+            ok = False
+            applied = {}  # unknown after a failure: applied again next time
+            self._error(job.name, exc)
+        with self._lock:
+            self.samples.append(Sample(job.name, pid, intended, started, time.perf_counter(), ok))
+        return applied
+
     def _error(self, name: str, exc: psycopg.Error) -> None:
         with self._lock:
             text = f"{name}: {_first_line(exc)}"
@@ -216,7 +272,10 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
-def kind(sample: Sample) -> str:
+def kind(sample: Sample, kinds: dict[str, str] | None = None) -> str:
+    """The request's query kind: from `kinds` (Plan.kinds) when it names it, else read or insert."""
+    if kinds and sample.name in kinds:
+        return kinds[sample.name]
     return "insert" if sample.name.startswith(INSERT_PREFIX) else "read"
 
 
@@ -239,13 +298,14 @@ def stats(samples: list[Sample]) -> dict[str, Any]:
             "max_ms": round(max(latencies), 2) if latencies else None}
 
 
-def compare(samples: list[Sample], baseline_start: float, start: float, end: float) -> dict[str, Any]:
+def compare(samples: list[Sample], baseline_start: float, start: float, end: float,
+            kinds: dict[str, str] | None = None) -> dict[str, Any]:
     """Live figures during the step against the baseline before it, for all requests and per kind."""
     before = [s for s in samples if baseline_start <= s.intended < start and s.ended <= start]
     during = window(samples, start, end)
     out: dict[str, Any] = {"before": stats(before), "during": stats(during), "kinds": {}}
-    for name in sorted({kind(s) for s in before + during}):
-        out["kinds"][name] = {"before": stats([s for s in before if kind(s) == name]),
-                              "during": stats([s for s in during if kind(s) == name])}
+    for name in sorted({kind(s, kinds) for s in before + during}):
+        out["kinds"][name] = {"before": stats([s for s in before if kind(s, kinds) == name]),
+                              "during": stats([s for s in during if kind(s, kinds) == name])}
     return out
 

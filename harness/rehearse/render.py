@@ -9,7 +9,8 @@ from rich.console import Console
 from harness.results import Results
 
 COLUMNS = ["step", "verdict", "wall s", "locks held (existing tables)", "longest live wait",
-           "live p95 ms before → during", "live p99 ms during", "live errors", "WAL MB", "size Δ MB", "lossless"]
+           "live p95 ms before → during", "live p95 ms per kind during",
+           "live p99 ms during", "live errors", "WAL MB", "size Δ MB", "lossless"]
 
 
 def _ms(value: Any) -> str:
@@ -39,9 +40,12 @@ def rows(section: dict[str, Any] | None) -> list[dict[str, str]]:
         delta = (sizes["total_after"] - sizes["total_before"]) / 2**20 if sizes else None
         loss = step.get("loss", {}).get("lossless")
         out.append({
-            "step": f"{step['from']} → {step['revision']}", "verdict": step.get("verdict", ""),
+            "step": f"{step.get('direction', 'upgrade')} {step['from']} → {step.get('to', step['revision'])}",
+            "verdict": step.get("verdict", ""),
             "wall s": _ms(step.get("duration_s")), "locks held (existing tables)": locks, "longest live wait": wait,
             "live p95 ms before → during": f"{_ms(before.get('p95_ms'))} → {_ms(during.get('p95_ms'))}",
+            "live p95 ms per kind during": ", ".join(
+                f"{k} {_ms(v['during'].get('p95_ms'))}" for k, v in live.get("kinds", {}).items()) or "–",
             "live p99 ms during": _ms(during.get("p99_ms")),
             "live errors": f"{during.get('errors', 0)}/{during.get('count', 0)}" if live.get("ran") else "–",
             "WAL MB": _ms(round(step["wal_bytes"] / 2**20, 1) if step.get("wal_bytes") is not None else None),
@@ -57,13 +61,21 @@ def markdown(section: dict[str, Any] | None) -> list[str]:
         return []
     assert section is not None
     ratio = section.get("checksum_vs_count", {}).get("ratio")
-    lines = ["", f"### Migration rehearsal ({section['options']['rows']:,} rows per table, "
-                 f"{section['options']['rate_per_s']:g} live requests/s)", "",
+    volume = "the generated dataset" if section.get("dataset") == "prepared" else \
+        f"{section['options']['rows']:,} rows per table"
+    lines = ["", f"### Migration rehearsal ({volume}, {section['options']['rate_per_s']:g} live requests/s)", "",
              "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     lines += ["| " + " | ".join(r[c].replace("|", "\\|") for c in COLUMNS) + " |" for r in found]
     lines += ["", f"Checksums took {ratio:g}× a count(*) of the same tables; seeding "
                   f"{section.get('seeding_rows_per_s') or 0:,} rows/s."] if ratio else []
+    lines += ["", *(f"Round trip {t['at']} → {t['via']} → {t['at']}: "
+                    f"{'every value back' if t['lossless'] else 'LOST: ' + trip_text(t)}" for t in
+                    section.get("round_trips", []))] if section.get("round_trips") else []
     return lines
+
+
+def trip_text(trip: dict[str, Any]) -> str:
+    return "; ".join(f"{d['table']}: {d['reason']}" for d in trip.get("differences", []))
 
 
 def print_rehearsal(section: dict[str, Any], results: Results, console: Console) -> None:
@@ -72,6 +84,10 @@ def print_rehearsal(section: dict[str, Any], results: Results, console: Console)
         console.print(f"[bold]{row['step']}[/]  {row['verdict']}")
         for column in COLUMNS[2:]:
             console.print(f"  {column}: {row[column]}", highlight=False)
+    for trip in section.get("round_trips", []):
+        console.print(f"round trip {trip['at']} -> {trip['via']} -> {trip['at']}: "
+                      f"{'every value back' if trip['lossless'] else 'LOST ' + trip_text(trip)} "
+                      f"({trip['rows_checked']:,} rows in {trip['tables']} tables compared)", highlight=False)
     if section.get("error"):
         console.print(f"[red]{section['error']}[/]")
     for gate in results.gates:

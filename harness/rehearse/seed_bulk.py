@@ -73,12 +73,13 @@ class _Catalog:
 
 
 def seed_tables(conn: psycopg.Connection[Any], engine: sa.Engine, rows: int, seed: int = 42,
-                schema: str = "public", only_empty: bool = True) -> BulkReport:
-    """Seed `rows` rows into every table of `schema` (only the empty ones unless `only_empty` is False)."""
+                schema: str = "public", only_empty: bool = True, only: set[str] | None = None) -> BulkReport:
+    """Seed `rows` rows into every table of `schema` (only the empty ones unless `only_empty` is False;
+    only those in `only` when given)."""
     report = BulkReport()
     specs = reflected.reflect(engine, schema)
     for position, spec in enumerate(specs):
-        if only_empty and _has_rows(conn, schema, spec.name):
+        if (only is not None and spec.name not in only) or (only_empty and _has_rows(conn, schema, spec.name)):
             continue
         start = time.perf_counter()
         try:

@@ -1,8 +1,14 @@
-"""The rehearsal of a window of revisions: upgrade to the revision before it, seed, then each step under load.
+"""The rehearsal of a window of revisions, every step under the live workload, downgrades too.
 
-Tables that are empty before a step (all of them at first, then the ones a step created) are seeded with
-N rows in bulk, so every step of the window meets production volume. Gates per step: lossless, no live
-request blocked longer than max_blocked_ms, live error rate at most max_error_rate.
+The reference chain starts at head with the profile's generated dataset: the window is downgraded revision
+by revision, then upgraded again; a round trip (down, then up) must bring back every value of the tables
+that survived the downgrade. Any other chain starts empty at the revision before the window, every empty
+table seeded with N rows in bulk before each upgrade (the ones a step created too); the window is upgraded,
+then downgraded, and, as in the stairway, each round trip (up, then down) must bring back every value
+that existed before the upgrade. (Down first would meet seeded values at head that no upgrade derives,
+e.g. a backfilled column, and report their recomputation as loss.) Gates per step: lossless, no live request
+blocked longer than max_blocked_ms, live error rate at most max_error_rate, and (scenario workload) live
+p95 per query kind within its target; per revision: the round trip.
 """
 
 from __future__ import annotations
@@ -10,16 +16,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import psycopg
 from alembic import command
+from alembic.config import Config
 from rich.console import Console
-from sqlalchemy import create_engine, pool
+from sqlalchemy import Engine, create_engine, pool
 
 from harness import alembic_project
 from harness.db import Database
 from harness.errors import UsageError
 from harness.gates import evaluate, not_evaluated
 from harness.rehearse import seed_bulk, upgrade
-from harness.rehearse.step import SCHEMA, RehearseOptions, rehearse_upgrade
+from harness.rehearse import step as rehearse_step
+from harness.rehearse.step import SCHEMA, Before, RehearseOptions
 from harness.results import Gate, Results
 from harness.verify import envpy
 from harness.verify.chain import Chain
@@ -46,60 +55,97 @@ def window(chain: Chain, since: str | None, every: bool) -> list[str]:
 
 
 def run_rehearsal(db: Database, results: Results, chain: Chain, revisions: list[str], options: RehearseOptions,
-                  console: Console | None = None) -> dict[str, Any]:
-    """Rehearse `revisions` (consecutive, ending at head) in the empty disposable `db`; section and gates."""
+                  console: Console | None = None, prepared: bool = False) -> dict[str, Any]:
+    """Rehearse `revisions` (consecutive, ending at head) both ways, each step under the live workload, with
+    a round trip per revision (see the module docstring). `db` is empty (any chain, seeded here) or, with
+    `prepared`, at head with its data (the profile's generated dataset on the reference chain)."""
     console = console or Console(stderr=True)
     cfg = alembic_project.load_config(chain.ini)
     cfg.set_main_option("sqlalchemy.url", alembic_project.sqlalchemy_url(db.dsn).replace("%", "%%"))
     engine = create_engine(alembic_project.sqlalchemy_url(db.dsn), poolclass=pool.NullPool)
     order = [r.revision for r in chain.revisions]
     docs = {r.revision: r.doc.splitlines()[0] if r.doc else r.path.name for r in chain.revisions}
-    first = order.index(revisions[0])
-    start_at = order[first - 1] if first else None
+    below = {rev: (order[i - 1] if i else "base") for i, rev in enumerate(order)}
     started = time.perf_counter()
     steps: list[dict[str, Any]] = []
-    section: dict[str, Any] = {"chain": str(chain.ini), "window": revisions, "from": start_at or "base",
+    section: dict[str, Any] = {"chain": str(chain.ini), "window": revisions, "from": below[revisions[0]],
+                               "dataset": "prepared" if prepared else "seeded",
+                               "order": ("downgrade the window from head, then upgrade it" if prepared else
+                                         "upgrade the window, then downgrade it") + ", revision by revision",
                                "options": {"rows": options.rows, "seed": options.seed,
                                            "baseline_s": options.baseline_s, "rate_per_s": options.rate,
                                            "workers": options.workers, "write_share": options.write_share,
                                            "max_blocked_ms": options.max_blocked_ms,
-                                           "max_error_rate": options.max_error_rate},
-                               "steps": steps}
+                                           "max_error_rate": options.max_error_rate,
+                                           "p95_targets_ms": options.p95_targets,
+                                           "live_workload": "scenarios" if options.scenarios else "keys"},
+                               "steps": steps, "round_trips": []}
+
+    def fail(error: str) -> dict[str, Any]:
+        section["error"] = error
+        results.rehearsal = section
+        results.gates.append(not_evaluated("rehearsal", STAGE, error))
+        return section
+
     try:
         with db.connect() as conn:
-            if user_tables(conn, SCHEMA):
-                raise UsageError(f"the database {db.name} is not empty: the rehearsal starts from base")
-            conn.rollback()
             envpy.probe(cfg, db.dsn, engine)
-            if start_at is not None:
-                console.print(f"upgrading the empty database to {start_at}, the revision before the window")
-                ran = upgrade.run(db.dsn, engine, cfg, command.upgrade, start_at)
-                if ran.error:
-                    section["error"] = f"upgrade to {start_at} failed on an empty database: {ran.error}"
-                    results.rehearsal = section
-                    results.gates.append(not_evaluated("rehearsal", STAGE, section["error"]))
-                    return section
-            previous = start_at or "base"
-            for revision in revisions:
-                seeding = seed_bulk.seed_tables(conn, engine, options.rows, options.seed, SCHEMA)
-                if seeding.rows:
-                    console.print(f"seeded {seeding.total_rows:,} rows into {len(seeding.rows)} table(s) in "
-                                  f"{seeding.total_s:.1f} s")
-                console.print(f"rehearsing {previous} -> {revision} under the live workload "
-                              f"({options.baseline_s:g} s baseline first)")
-                step = {"revision": revision, "from": previous, "name": docs[revision],
-                        "seeding": seeding.to_dict(), **rehearse_upgrade(db.dsn, conn, engine, cfg, revision, options)}
-                steps.append(step)
-                if step.get("verdict") == "upgrade_failed":
-                    break
-                previous = revision
+            if prepared:
+                current = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+                conn.rollback()
+                if current is None or current[0] != order[-1]:
+                    return fail(f"the prepared database is at {current[0] if current else 'base'}, "
+                                f"not at the head {order[-1]}")
+            else:
+                if user_tables(conn, SCHEMA):
+                    raise UsageError(f"the database {db.name} is not empty: the rehearsal starts from base")
+                conn.rollback()
+                start_at = below[revisions[0]]
+                if start_at != "base":
+                    console.print(f"upgrading the empty database to {start_at}, the revision before the window")
+                    ran = upgrade.run(db.dsn, engine, cfg, command.upgrade, start_at)
+                    if ran.error:
+                        return fail(f"upgrade to {start_at} failed on an empty database: {ran.error}")
+            # Phase one measures each revision's state before its step; phase two's step for the same revision
+            # brings that state back (the round trip), which is compared with it.
+            phases = [(True, revisions[::-1]), (False, revisions)] if prepared else \
+                [(False, revisions), (True, revisions[::-1])]
+            befores: dict[str, Before] = {}
+            inserted: list[list[tuple[str, str]]] = []  # per step, in order
+            dropped: list[set[str]] = []  # per step: the tables it removed
+            first_at: dict[str, int] = {}
+            for phase, (downgrade, walk) in enumerate(phases):
+                for revision in walk:
+                    seed = set() if downgrade else set().union(*dropped) if prepared else None
+                    record, before, rows = _step(db, conn, engine, cfg, revision, below[revision], docs[revision],
+                                                 options, console, downgrade, seed)
+                    steps.append(record)
+                    if phase == 0:
+                        befores[revision], first_at[revision] = before, len(inserted)
+                    inserted.append(rows)
+                    dropped.append(set(before.tables) - set(user_tables(conn, SCHEMA)) if downgrade else set())
+                    conn.rollback()
+                    if record.get("verdict", "").endswith("_failed"):
+                        break
+                    if phase == 1:
+                        since = first_at[revision]
+                        gone = frozenset(set().union(*dropped[since:])) if prepared else frozenset()
+                        trip = rehearse_step.loss(conn, befores[revision],
+                                                  [r for rows_ in inserted[since:] for r in rows_], skip=gone)
+                        trip.update({"revision": revision, "via": record["from"],
+                                     "at": record["to"], "not_compared": sorted(gone & set(befores[revision].tables))})
+                        section["round_trips"].append(trip)
+                else:
+                    continue
+                break
     finally:
         engine.dispose()
     for step in steps:
         step.setdefault("verdict", "pass")
-    gates = step_gates(steps, options)
+    gates = step_gates(steps, options) + trip_gates(section["round_trips"])
     for step in steps:
-        if step["verdict"] == "pass" and any(g.verdict == "fail" for g in gates if step["revision"] in g.name):
+        label = step_label(step)
+        if step["verdict"] == "pass" and any(g.verdict == "fail" for g in gates if g.name.startswith(label + " ")):
             step["verdict"] = "fail"
     section["duration_s"] = round(time.perf_counter() - started, 3)
     section["checksum_vs_count"] = _throughput(steps)
@@ -107,6 +153,43 @@ def run_rehearsal(db: Database, results: Results, chain: Chain, revisions: list[
     results.rehearsal = section
     results.gates.extend(gates)
     return section
+
+
+def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Config, revision: str, under: str,
+          name: str, options: RehearseOptions, console: Console, downgrade: bool,
+          seed: set[str] | None) -> tuple[dict[str, Any], Before, list[tuple[str, str]]]:
+    """One step under the live workload; first the empty tables in `seed` are seeded (a table a downgrade
+    dropped meets its upgrade at full volume again); none when `seed` is empty."""
+    seeding = seed_bulk.seed_tables(conn, engine, options.rows, options.seed, SCHEMA, only=seed) \
+        if seed is None or seed else seed_bulk.BulkReport()
+    if seeding.rows:
+        console.print(f"seeded {seeding.total_rows:,} rows into {len(seeding.rows)} table(s) in "
+                      f"{seeding.total_s:.1f} s")
+    source, target = (revision, under) if downgrade else (under, revision)
+    console.print(f"rehearsing {'downgrade' if downgrade else 'upgrade'} {source} -> {target} under the live "
+                  f"workload ({options.baseline_s:g} s baseline first)")
+    record, before, rows = rehearse_step.rehearse_step(db.dsn, conn, engine, cfg, target, options, downgrade)
+    return {"revision": revision, "from": source, "to": target, "name": name, "seeding": seeding.to_dict(),
+            **record}, before, rows
+
+
+def step_label(step: dict[str, Any]) -> str:
+    return f"rehearsal {step.get('direction', 'upgrade')} {step['from']} -> {step.get('to', step['revision'])}"
+
+
+def trip_gates(trips: list[dict[str, Any]]) -> list[Gate]:
+    """Per revision: its two steps (down then up, or up then down) brought back every value compared."""
+    out = []
+    for trip in trips:
+        gate = evaluate(f"rehearsal round trip {trip['at']} -> {trip['via']} -> {trip['at']} "
+                        "restored every value", STAGE, 1.0 if trip["lossless"] else 0.0, 1.0, "bool", "==")
+        gate.reason = "; ".join(f"{d['table']}: {d['reason']}" for d in trip["differences"])
+        if trip["not_compared"]:
+            gate.reason = "; ".join(filter(None, [gate.reason, "not compared (dropped by the downgrade, so their "
+                                                               "rows cannot come back): "
+                                                               + ", ".join(trip["not_compared"])]))
+        out.append(gate)
+    return out
 
 
 def _throughput(steps: list[dict[str, Any]]) -> dict[str, Any]:
@@ -126,15 +209,18 @@ def step_gates(steps: list[dict[str, Any]], options: RehearseOptions) -> list[Ga
     """Three gates per step: lossless, longest live wait on a lock, live error rate."""
     out: list[Gate] = []
     for step in steps:
-        label = f"rehearsal {step['from']} -> {step['revision']}"
+        label = step_label(step)
         loss = step["loss"]
         if loss.get("lossless") is None:
-            gate = evaluate(f"{label} upgrade ran and lost nothing", STAGE, 0.0, 1.0, "bool", "==")
-            gate.reason = f"upgrade failed: {step.get('error', '')}"
+            gate = evaluate(f"{label} ran and lost nothing", STAGE, 0.0, 1.0, "bool", "==")
+            gate.reason = f"{step.get('direction', 'upgrade')} failed: {step.get('error', '')}"
         else:
-            gate = evaluate(f"{label} upgrade ran and lost nothing", STAGE, 1.0 if loss["lossless"] else 0.0, 1.0,
+            gate = evaluate(f"{label} ran and lost nothing", STAGE, 1.0 if loss["lossless"] else 0.0, 1.0,
                             "bool", "==")
             gate.reason = "; ".join(f"{d['table']}: {d['reason']}" for d in loss.get("differences", []))
+            if loss.get("removed"):
+                gate.reason = "; ".join(filter(None, [gate.reason, "removed by the downgrade (its revision "
+                                                                   "added them): " + ", ".join(loss["removed"])]))
         out.append(gate)
         record = step["live"]
         if not record.get("ran"):
@@ -142,6 +228,8 @@ def step_gates(steps: list[dict[str, Any]], options: RehearseOptions) -> list[Ga
                                      options.max_blocked_ms, "ms", "<="))
             out.append(not_evaluated(f"{label} live error rate", STAGE, record.get("detail", ""),
                                      options.max_error_rate, "ratio", "<="))
+            out += [not_evaluated(f"{label} live {kind} p95 during the step", STAGE, record.get("detail", ""),
+                                  target, "ms", "<=") for kind, target in sorted(options.p95_targets.items())]
             continue
         longest = record.get("longest_wait")
         observed = longest["wait_ms"] if longest else 0.0
@@ -157,6 +245,10 @@ def step_gates(steps: list[dict[str, Any]], options: RehearseOptions) -> list[Ga
             gate.reason = f"{during['errors']} of {during['count']} live requests failed: " + "; ".join(
                 f"{k} (x{v})" for k, v in list(record["errors_seen"].items())[:3])
         out.append(gate)
+        for kind, target in sorted(options.p95_targets.items()):
+            figures = record["kinds"].get(kind, {}).get("during", {})
+            out.append(evaluate(f"{label} live {kind} p95 during the step", STAGE, figures.get("p95_ms"), target,
+                                "ms", "<=", f"no live {kind} request was due during the step"))
     return out
 
 

@@ -1,16 +1,19 @@
-"""One rehearsed upgrade: on the seeded database, with the live workload running beside it.
+"""One rehearsed step (an upgrade or a downgrade): on the populated database, with the live workload beside it.
 
-Before: checksums of every table (timed against a count(*) of the same tables), sizes, storage files.
-During: the live workload's baseline, then the upgrade with the lock monitor (locks on tables that
-existed before, and how long they were held) and the wait sampler (which live request waited on which
-statement); WAL written. After: every value that existed before is still there (checksums over the
-columns that existed before, leaving out the rows the live workload inserted), sizes, rewrites.
+Before: checksums of every table (timed against a count(*) of the same tables), sizes, storage files, and
+each integer primary key's highest value (rows above it are the live writers'). During: the live workload's
+baseline, then the step with the lock monitor (locks on tables that existed before, and how long they were
+held) and the wait sampler (which live request waited on which statement); WAL written. After: every value
+that existed before is still there (checksums over the columns that existed before, leaving out the rows
+the live workload inserted), sizes, rewrites. A downgrade's removal of what its revision added is listed,
+not counted as loss; the round trip (harness.rehearse.stage) checks that the upgrade brings it back.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -23,6 +26,8 @@ from harness.rehearse import live, upgrade, waits
 from harness.verify import locks
 from harness.verify.checksums import TableChecksum, checksum_query, user_tables
 
+Action = Callable[..., None]
+
 SCHEMA = "public"
 LIVE_TABLE = "wb_live_rows"
 
@@ -32,11 +37,16 @@ class RehearseOptions:
     rows: int = 100_000
     seed: int = 42
     baseline_s: float = 30.0  # live workload before the step: what "during" is compared with
+    # "during" is the step and the settle_s after it: a step of milliseconds still meets enough live requests
+    # of every kind, and the ones queued behind its last lock drain inside the window
+    settle_s: float = 1.0
     rate: float = 200.0  # live requests per second, all workers together
     workers: int = 4
     write_share: float = 0.2
     max_blocked_ms: float = 1000.0
     max_error_rate: float = 0.001
+    p95_targets: dict[str, float] = field(default_factory=dict)  # query kind -> live p95 target (ms) per step
+    scenarios: bool = False  # the live workload is the load stage's scenarios (reference schema)
 
 
 @dataclass
@@ -48,6 +58,7 @@ class Before:
     count_s: float
     sizes: dict[str, tuple[str, int]]
     files: dict[str, int]
+    high_water: dict[str, int]  # table -> highest integer primary key: rows above it were added later
 
 
 def measure_before(conn: psycopg.Connection[Any]) -> Before:
@@ -63,10 +74,30 @@ def measure_before(conn: psycopg.Connection[Any]) -> Before:
         checksum_s += middle - start
         count_s += time.perf_counter() - middle
         sums[table] = TableChecksum(table, int(rows), str(checksum))
+    high_water = {}
+    for table, key in _integer_keys(conn).items():
+        top = conn.execute(sql.SQL("SELECT max({}) FROM {}").format(
+            sql.Identifier(key), sql.Identifier(SCHEMA, table))).fetchone()
+        high_water[table] = int(top[0]) if top and top[0] is not None else 0
     before = Before(tables, _columns(conn, tables), sums, checksum_s, count_s, _sizes(conn),
-                    locks.relfilenodes(conn, SCHEMA))
+                    locks.relfilenodes(conn, SCHEMA), high_water)
     conn.rollback()
     return before
+
+
+def _keys(conn: psycopg.Connection[Any], integer: bool = False) -> dict[str, str]:
+    """table -> its single-column primary key (only integer ones with `integer`)."""
+    rows = conn.execute(
+        "SELECT c.relname, a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
+        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
+        "WHERE c.relnamespace = %s::regnamespace AND i.indisprimary AND i.indnatts = 1 "
+        "AND (NOT %s OR a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype))",
+        (SCHEMA, integer)).fetchall()
+    return {str(r[0]): str(r[1]) for r in rows}
+
+
+def _integer_keys(conn: psycopg.Connection[Any]) -> dict[str, str]:
+    return _keys(conn, integer=True)
 
 
 def _columns(conn: psycopg.Connection[Any], tables: list[str]) -> dict[str, list[str]]:
@@ -92,13 +123,14 @@ def _lsn(conn: psycopg.Connection[Any]) -> str:
     return str(conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0])  # type: ignore[index]
 
 
-def rehearse_upgrade(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine, cfg: Config, target: str,
-                     options: RehearseOptions) -> dict[str, Any]:
-    """Upgrade to `target` under the live workload; the step's record (see the module docstring)."""
+def rehearse_step(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine, cfg: Config, target: str,
+                  options: RehearseOptions, downgrade: bool = False) -> tuple[dict[str, Any], Before, list[Any]]:
+    """Upgrade (or downgrade) to `target` under the live workload: the step's record (see the module
+    docstring), what was measured before it, and the rows the live workload inserted."""
     before = measure_before(conn)
-    plan = live.plan(conn, engine, SCHEMA)
+    plan = live.scenario_plan(conn, options.seed) if options.scenarios else live.plan(conn, engine, SCHEMA)
     workload = live.LiveWorkload(dsn, plan, options.rate, options.workers, options.write_share, options.seed)
-    has_live = bool(plan.reads or plan.inserts)
+    has_live = bool(plan)
     if has_live:
         workload.start()
     try:
@@ -113,14 +145,17 @@ def rehearse_upgrade(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine,
         lsn_before = _lsn(conn)
         conn.rollback()
         try:
-            ran = upgrade.run(dsn, engine, cfg, command.upgrade, target, monitor)
+            ran = upgrade.run(dsn, engine, cfg, command.downgrade if downgrade else command.upgrade, target,
+                              monitor)
+            if has_live:
+                time.sleep(options.settle_s)
         finally:
             monitor.stop()
             sampler.stop()
     finally:
         workload.stop()
     wal = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)::int8", (lsn_before,)).fetchone()
-    step: dict[str, Any] = {"direction": "upgrade", "duration_s": ran.duration_s,
+    step: dict[str, Any] = {"direction": "downgrade" if downgrade else "upgrade", "duration_s": ran.duration_s,
                             "wal_bytes": int(wal[0]) if wal else None}
     step["locks"] = _locks(monitor.report(conn), sampler, ran, before.tables)
     step["lock_polls"] = monitor.polls
@@ -128,15 +163,16 @@ def rehearse_upgrade(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine,
     step["live"] = _live_record(workload, sampler, options, baseline_start, ran, has_live)
     conn.rollback()
     if ran.error:
-        return {**step, "verdict": "upgrade_failed", "error": ran.error, "failure": ran.failure,
-                "loss": {"lossless": None, "detail": "the upgrade failed (rolled back)"},
-                "checksum_timing": _timing(before)}
+        what = step["direction"]
+        return {**step, "verdict": f"{what}_failed", "error": ran.error, "failure": ran.failure,
+                "loss": {"lossless": None, "detail": f"the {what} failed (rolled back)"},
+                "checksum_timing": _timing(before)}, before, workload.inserted
     step["rewritten"] = locks.rewritten_tables(conn, before.files, locks.relfilenodes(conn, SCHEMA), SCHEMA)
     step["sizes"] = _size_changes(before.sizes, _sizes(conn))
-    step["loss"] = _loss(conn, before, workload.inserted)
+    step["loss"] = loss(conn, before, workload.inserted, removal_expected=downgrade)
     step["checksum_timing"] = _timing(before)
     conn.rollback()
-    return step
+    return step, before, workload.inserted
 
 
 def _locks(held: dict[str, dict[str, Any]], sampler: waits.WaitSampler, ran: upgrade.Run,
@@ -164,10 +200,12 @@ def _live_record(workload: live.LiveWorkload, sampler: waits.WaitSampler, option
                  baseline_start: float, ran: upgrade.Run, has_live: bool) -> dict[str, Any]:
     if not has_live:
         return {"ran": False, "detail": "no table with rows and a single-column primary key to read or insert"}
-    record = live.compare(workload.samples, baseline_start, ran.start, ran.end)
+    record = live.compare(workload.samples, baseline_start, ran.start, ran.end + options.settle_s,
+                          workload.plan.kinds)
     episodes = list(sampler.episodes.values())
     record.update({
         "ran": True, "requests": workload.plan.names, "rate_per_s": options.rate, "workers": options.workers,
+        "during_s": round(ran.end - ran.start + options.settle_s, 3), "settle_s": options.settle_s,
         "baseline_s": options.baseline_s, "errors_seen": workload.errors, "blocked_requests": len(episodes),
         "longest_wait": waits.longest(episodes, workload.samples, sampler.interval_s),
         "wait_polls": sampler.polls, "sampler_error": sampler.error or None,
@@ -186,8 +224,15 @@ def _size_changes(old: dict[str, tuple[str, int]], new: dict[str, tuple[str, int
             "total_after": sum(v[1] for v in new.values())}
 
 
-def _loss(conn: psycopg.Connection[Any], before: Before, inserted: list[tuple[str, str]]) -> dict[str, Any]:
-    """Every row and value of the tables and columns that existed before, live rows left out, still there."""
+def loss(conn: psycopg.Connection[Any], before: Before, inserted: list[tuple[str, str]],
+         removal_expected: bool = False, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Every row and value of the tables and columns that existed before, live rows left out, still there.
+
+    Live rows are those whose key the workload recorded and, on tables with an integer primary key, those
+    above its highest value before (the scenario writers' rows and what their triggers add). With
+    `removal_expected` (a downgrade) a table or column that is gone is listed under `removed`, not as loss;
+    tables in `skip` are left out (the round trip: tables the downgrade dropped).
+    """
     conn.execute(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (tbl text, key text)").format(
         sql.Identifier(LIVE_TABLE)))
     conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(LIVE_TABLE)))
@@ -197,35 +242,50 @@ def _loss(conn: psycopg.Connection[Any], before: Before, inserted: list[tuple[st
     temp_schema = str(conn.execute("SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema()")
                       .fetchone()[0])  # type: ignore[index]
     now = _columns(conn, before.tables)
-    keys = dict(conn.execute(
-        "SELECT c.relname, a.attname FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
-        "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0] "
-        "WHERE c.relnamespace = %s::regnamespace AND i.indisprimary AND i.indnatts = 1", (SCHEMA,)).fetchall())
+    keys = _keys(conn)
     differences: list[dict[str, Any]] = []
-    for table in before.tables:
+    removed: list[str] = []
+    checked = [t for t in before.tables if t not in skip]
+    for table in checked:
         old = before.checksums[table]
         if table not in now:
-            differences.append({"table": table, "reason": f"table dropped with its {old.rows} rows"})
+            if removal_expected:
+                removed.append(f"table {table} ({old.rows} rows)")
+            else:
+                differences.append({"table": table, "reason": f"table dropped with its {old.rows} rows"})
             continue
         gone = [c for c in before.columns[table] if c not in now[table]]
-        if gone:
+        if gone and removal_expected:
+            removed.append(f"{table}.{', '.join(gone)} ({old.rows} rows)")
+        elif gone:
             differences.append({"table": table, "reason": f"column(s) {', '.join(gone)} dropped "
                                                           f"with the values of {old.rows} rows"})
             continue
         view = f"wb_before_{table}"[:63]
-        where: sql.Composable = sql.SQL("")
+        where: list[sql.Composable] = []
         if table in keys:
-            where = sql.SQL(" WHERE NOT EXISTS (SELECT 1 FROM {} l WHERE l.tbl = {} AND l.key = t.{}::text)").format(
-                sql.Identifier(LIVE_TABLE), sql.Literal(table), sql.Identifier(keys[table]))
+            where.append(sql.SQL("NOT EXISTS (SELECT 1 FROM {} l WHERE l.tbl = {} AND l.key = t.{}::text)").format(
+                sql.Identifier(LIVE_TABLE), sql.Literal(table), sql.Identifier(keys[table])))
+        if table in before.high_water and table in keys:
+            where.append(sql.SQL("t.{} <= {}").format(sql.Identifier(keys[table]),
+                                                      sql.Literal(before.high_water[table])))
+        kept = [c for c in before.columns[table] if c in now[table]]
         conn.execute(sql.SQL("CREATE OR REPLACE TEMP VIEW {} AS SELECT {} FROM {} t{}").format(
-            sql.Identifier(view), sql.SQL(", ").join(map(sql.Identifier, before.columns[table])),
-            sql.Identifier(SCHEMA, table), where))
+            sql.Identifier(view), sql.SQL(", ").join(map(sql.Identifier, kept)), sql.Identifier(SCHEMA, table),
+            sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL("")))
         rows, checksum = conn.execute(checksum_query(conn, view, temp_schema)).fetchone()  # type: ignore[misc]
+        if gone:  # the values of the columns kept cannot be compared with a checksum over all of them
+            conn.execute(sql.SQL("DROP VIEW {}").format(sql.Identifier(view)))
+            if int(rows) != old.rows:
+                differences.append({"table": table, "rows_before": old.rows, "rows_after": int(rows),
+                                    "reason": f"{old.rows} rows before, {rows} after"})
+            continue
         if (int(rows), str(checksum)) != (old.rows, old.checksum):
             what = f"{old.rows} rows before, {rows} after" if int(rows) != old.rows else \
                 "same row count, values of existing columns changed"
             differences.append({"table": table, "rows_before": old.rows, "rows_after": int(rows), "reason": what})
+        conn.execute(sql.SQL("DROP VIEW {}").format(sql.Identifier(view)))
     conn.rollback()
-    return {"lossless": not differences, "tables": len(before.tables),
-            "rows_checked": sum(c.rows for c in before.checksums.values()),
-            "live_rows_left_out": len(inserted), "differences": differences}
+    return {"lossless": not differences, "tables": len(checked),
+            "rows_checked": sum(before.checksums[t].rows for t in checked),
+            "live_rows_left_out": len(inserted), "removed": removed, "differences": differences}

@@ -33,15 +33,37 @@ def _key_expr(keys: list[str]) -> sql.Composable:
         sql.SQL("{}, t.{}").format(sql.Literal(k), sql.Identifier(k)) for k in keys))
 
 
-def take_snapshot(conn: psycopg.Connection[Any], tables: list[str], schema: str = "public") -> None:
-    """Copy every row of `tables` as (key jsonb, row jsonb) into the snapshot schema (replacing old copies)."""
-    conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SNAPSHOT_SCHEMA)))
-    conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SNAPSHOT_SCHEMA)))
+UPGRADED = "__after_upgrade"  # suffix of the copies taken after the upgrade
+
+
+def take_snapshot(conn: psycopg.Connection[Any], tables: list[str], schema: str = "public",
+                  suffix: str = "") -> None:
+    """Copy every row of `tables` as (key jsonb, row jsonb) into the snapshot schema.
+
+    Without a suffix the schema starts afresh (the copies from before a step); with one (UPGRADED) they are
+    added next to those, to tell afterwards whether the upgrade or the downgrade changed a value."""
+    if not suffix:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SNAPSHOT_SCHEMA)))
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(SNAPSHOT_SCHEMA)))
     for table in tables:
         conn.execute(sql.SQL("CREATE TABLE {}.{} AS SELECT {} AS k, to_jsonb(t) AS v FROM {}.{} AS t").format(
-            sql.Identifier(SNAPSHOT_SCHEMA), sql.Identifier(table), _key_expr(_key_columns(conn, schema, table)),
-            sql.Identifier(schema), sql.Identifier(table)))
+            sql.Identifier(SNAPSHOT_SCHEMA), sql.Identifier(table + suffix),
+            _key_expr(_key_columns(conn, schema, table)), sql.Identifier(schema), sql.Identifier(table)))
     conn.commit()
+
+
+def column_changes(conn: psycopg.Connection[Any], table: str, other: str) -> dict[str, int] | None:
+    """Rows per column whose value differs between the snapshot copies `table` and `other` (keyed tables only;
+    None for a table without a primary key). A column absent from `other` counts its non-null values."""
+    if conn.execute(sql.SQL("SELECT bool_and(k = v) FROM {}").format(
+            sql.Identifier(SNAPSHOT_SCHEMA, table))).fetchone() in ((True,),):
+        return None  # no key: k is the whole row
+    rows = conn.execute(sql.SQL(
+        "SELECT c, count(*) FROM {} o JOIN {} n ON n.k = o.k CROSS JOIN LATERAL jsonb_object_keys(o.v) c "
+        "WHERE (o.v -> c)::text IS DISTINCT FROM (n.v -> c)::text AND (n.v ? c OR o.v -> c <> 'null') "
+        "GROUP BY c").format(sql.Identifier(SNAPSHOT_SCHEMA, table), sql.Identifier(SNAPSHOT_SCHEMA, other))
+    ).fetchall()
+    return {str(c): int(n) for c, n in rows}
 
 
 def drop_snapshot(conn: psycopg.Connection[Any]) -> None:
@@ -53,8 +75,10 @@ def diff_table(conn: psycopg.Connection[Any], table: str, schema: str = "public"
                samples: int = 5) -> dict[str, Any]:
     """Rows of `table` that differ from its snapshot: counts by kind and a few keys with old/new values.
 
-    Rows are matched by primary key; a table without one is compared as a multiset of whole rows.
+    Rows are matched by primary key; a table without one is compared as a multiset of whole rows, where a
+    row gone and a row added pair up as one changed row (99 changed rows are 99, not 99 missing + 99 added).
     Values are compared as jsonb text, so 12.30 vs 12.3 and reordered columns are told apart correctly.
+    `columns` counts the changed rows per column (keyed tables only).
     """
     keys = _key_columns(conn, schema, table)
     snap = sql.Identifier(SNAPSHOT_SCHEMA, table)
@@ -67,18 +91,28 @@ def diff_table(conn: psycopg.Connection[Any], table: str, schema: str = "public"
             "SELECT count(*) FILTER (WHERE new IS NULL), count(*) FILTER (WHERE old IS NULL), "
             "count(*) FILTER (WHERE old IS NOT NULL AND new IS NOT NULL), "
             "(SELECT coalesce(jsonb_agg(jsonb_build_array(k, old, new)), '[]') FROM "
-            "(SELECT * FROM d ORDER BY k::text LIMIT {n}) s) FROM d").format(
+            "(SELECT * FROM d ORDER BY k::text LIMIT {n}) s), "
+            "(SELECT coalesce(jsonb_object_agg(c, n), '{{}}') FROM (SELECT c, count(*) AS n FROM d "
+            "CROSS JOIN LATERAL jsonb_object_keys(d.old) c WHERE d.new IS NOT NULL "
+            "AND (d.old -> c)::text IS DISTINCT FROM (d.new -> c)::text GROUP BY c) p) FROM d").format(
             now=now, snap=snap, n=sql.Literal(samples))
     else:
         query = sql.SQL(
             "WITH cur AS ({now}), gone AS (SELECT v FROM {snap} EXCEPT ALL SELECT v FROM cur), "
-            "added AS (SELECT v FROM cur EXCEPT ALL SELECT v FROM {snap}) "
+            "added AS (SELECT v FROM cur EXCEPT ALL SELECT v FROM {snap}), "
+            "g AS (SELECT v, row_number() OVER (ORDER BY v::text) AS i FROM gone), "
+            "a AS (SELECT v, row_number() OVER (ORDER BY v::text) AS i FROM added) "
             "SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM added), 0, "
-            "(SELECT coalesce(jsonb_agg(jsonb_build_array(v, v, NULL)), '[]') FROM "
-            "(SELECT v FROM gone LIMIT {n}) s)").format(now=now, snap=snap, n=sql.Literal(samples))
-    missing, added, changed, rows = conn.execute(query).fetchone()  # type: ignore[misc]
-    return {"table": table, "key": keys or None, "rows_differing": int(missing) + int(added) + int(changed),
-            "missing": int(missing), "added": int(added), "changed": int(changed),
+            "(SELECT coalesce(jsonb_agg(jsonb_build_array(NULL, g.v, a.v)), '[]') FROM "
+            "(SELECT * FROM g ORDER BY i LIMIT {n}) g LEFT JOIN a ON a.i = g.i), NULL").format(
+            now=now, snap=snap, n=sql.Literal(samples))
+    first, second, third, rows, columns = conn.execute(query).fetchone()  # type: ignore[misc]
+    missing, added, changed = int(first), int(second), int(third)
+    if not keys:  # multiset: a row gone and a row added pair up as one changed row
+        changed = min(missing, added)
+        missing, added = missing - changed, added - changed
+    return {"table": table, "key": keys or None, "rows_differing": missing + added + changed,
+            "missing": missing, "added": added, "changed": changed, "columns": columns,
             "samples": [_sample(k, old, new) for k, old, new in rows]}
 
 

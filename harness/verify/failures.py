@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import traceback
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,10 @@ from typing import Any
 import psycopg
 
 from harness.db import redact_dsn
+
+_NAME = r'(?:"[^"]+"|[\w$]+)'
+_ALTER_TABLE = re.compile(rf"ALTER\s+TABLE\s+(?:ONLY\s+)?(?:IF\s+EXISTS\s+)?(?:{_NAME}\.)?({_NAME})", re.I)
+_ALTER_TYPE = re.compile(rf"ALTER\s+(?:COLUMN\s+)?({_NAME})\s+(?:SET\s+DATA\s+)?TYPE\b", re.I)
 
 
 def _causes(exc: BaseException) -> list[BaseException]:
@@ -33,12 +38,25 @@ def failure_info(exc: BaseException, revision_paths: dict[Path, str]) -> dict[st
     statement = next((getattr(e, "statement", None) for e in _causes(exc) if getattr(e, "statement", None)), None)
     if statement:
         info["statement"] = redact_dsn(" ".join(str(statement).split()))[:500]
+        if not info.get("table"):
+            info.update(_altered_column(str(statement)))
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         revision = revision_paths.get(Path(frame.filename).resolve())
         if revision is not None:
             info["revision"] = revision
             break
     return {k: v for k, v in info.items() if v is not None}
+
+
+def _altered_column(statement: str) -> dict[str, str]:
+    """Table and column of an `ALTER TABLE t ALTER COLUMN c TYPE ...` (PostgreSQL's error names neither)."""
+    table, types = _ALTER_TABLE.search(statement), _ALTER_TYPE.findall(statement)
+    if table is None:
+        return {}
+    found = {"table": table.group(1).strip('"')}
+    if len(types) == 1:
+        found["column"] = types[0].strip('"')
+    return found
 
 
 def failure_object(info: dict[str, Any]) -> str:

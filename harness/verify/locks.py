@@ -47,6 +47,7 @@ class LockMonitor:
     _conn: psycopg.Connection[Any] | None = None
     _own_pid: int = 0
     _error: str = ""
+    lock_timeout: str | None = None  # the migrating session's setting at its last commit ("0": none)
 
     def start(self) -> None:
         self._conn = psycopg.connect(self.dsn, autocommit=True)
@@ -91,6 +92,7 @@ class LockMonitor:
         Polling can miss a lock taken just before commit; this cannot, for chains whose env.py uses
         the connection the harness hands over (config.attributes['connection']).
         """
+        self.lock_timeout = str(dbapi_conn.execute("SHOW lock_timeout").fetchone()[0])
         rows = dbapi_conn.execute(
             "SELECT l.relation::int8, c.relname, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
             "WHERE l.pid = pg_backend_pid() AND l.locktype = 'relation' AND c.relkind IN ('r', 'p', 'm') "
@@ -148,3 +150,132 @@ def rewritten_tables(conn: psycopg.Connection[Any], before: dict[str, int], afte
     return {t: int(conn.execute(sql.SQL("SELECT count(*) FROM {}.{}").format(
         sql.Identifier(schema), sql.Identifier(t))).fetchone()[0])  # type: ignore[index]
         for t in names}
+
+
+# Lock modes that block writers (SHARE and up) or everyone (ACCESS EXCLUSIVE) while held.
+BLOCKING = LOCK_ORDER[LOCK_ORDER.index("ShareLock"):]
+LONG_LOCK_MS = 300.0  # a blocking lock held longer than this on a table with rows is a hazard by itself
+_SAFE = {
+    "create-index-not-concurrently": "CREATE INDEX CONCURRENTLY (in op.get_context().autocommit_block()); for a "
+                                     "unique constraint, then ADD CONSTRAINT ... USING INDEX",
+    "set-not-null-scans-table": "ADD CONSTRAINT ... CHECK (col IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT in a "
+                                "later transaction, then SET NOT NULL (no scan on PostgreSQL 12+) and drop the CHECK",
+    "constraint-without-not-valid": "ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT in a later transaction "
+                                    "(it takes only SHARE UPDATE EXCLUSIVE)",
+    "alter-type-rewrites-table": "add a new column of the new type, backfill it in batches, switch reads and "
+                                 "writes, then drop the old column",
+    "alter-type-narrows": "add a CHECK (length/range) NOT VALID and VALIDATE it first, or migrate through a new "
+                          "column backfilled in batches",
+    "table-rewrite": "avoid the rewrite (no volatile DEFAULT on ADD COLUMN; add nullable, backfill in batches, "
+                     "then constrain)",
+    "long-exclusive-lock": "keep the locking transaction short: do backfills in batches outside it, and set "
+                           "lock_timeout so a waiting migration does not queue every reader behind it",
+}
+
+
+def _hazard(rule: str, table: str, lock: dict[str, Any] | None, what: str) -> dict[str, Any]:
+    mode, held = (lock or {}).get("mode"), (lock or {}).get("held_ms")
+    held_text = f" for {held:.0f} ms" if isinstance(held, int | float) else ""
+    lock_text = f" under {mode}{held_text}" if mode else ""
+    return {"kind": "lock_hazard", "rule": rule, "direction": "upgrade", "object": table, "table": table,
+            "lock": mode, "held_ms": held, "safe_pattern": _SAFE[rule], "severity": "warning",
+            "detail": f"{what}{lock_text}; instead: {_SAFE[rule]}"}
+
+
+def hazards(rows_before: dict[str, int], before: dict[str, dict[str, str]], after: dict[str, dict[str, str]],
+            observed: dict[str, dict[str, Any]], rewritten: dict[str, int]) -> list[dict[str, Any]]:
+    """Lock hazards of one upgrade, on tables that existed before it and held rows (new tables never count).
+
+    `before`/`after` are catalog snapshots (harness.verify.schema), `observed` the lock report, `rewritten`
+    the tables whose storage changed. A blocking lock held long with no rule to explain it is a hazard too.
+    """
+    populated = {t for t, n in rows_before.items() if n > 0}
+    found: list[dict[str, Any]] = []
+
+    def on(key: str) -> tuple[str, str, str] | None:
+        kind, name = key.split(" ", 1)
+        table, _, rest = name.partition(".")
+        return (kind, table, rest) if table in populated else None
+
+    typed: set[str] = set()
+    for key in sorted(after):
+        where = on(key)
+        if where is None:
+            continue
+        kind, table, name = where
+        old, new, lock = before.get(key), after[key], observed.get(table)
+        weak = lock is not None and lock["mode"] not in BLOCKING
+        if kind == "index" and old is None and not weak:
+            found.append(_hazard("create-index-not-concurrently", table, lock,
+                                 f"index {name} built on {table} ({rows_before[table]} rows) without CONCURRENTLY"))
+        elif kind == "constraint" and old is None and new["validation"] == "validated" and (
+                new["definition"].startswith(("CHECK", "FOREIGN KEY"))):
+            found.append(_hazard("constraint-without-not-valid", table, lock,
+                                 f"{new['definition'].split(' ', 1)[0].lower()} constraint {name} on {table} "
+                                 f"validated while added (no NOT VALID): every row checked"))
+        elif kind == "column" and old is not None and old["type"] != new["type"]:
+            typed.add(table)
+            rule, what = (("alter-type-rewrites-table", "rewrites the table") if table in rewritten else
+                          ("alter-type-narrows", "checks every row") if narrows(old["type"], new["type"]) else
+                          ("", ""))
+            if rule:
+                found.append(_hazard(rule, table, lock, f"type of {table}.{name} changed from {old['type']} to "
+                                                        f"{new['type']}: {what}"))
+        elif kind == "column" and old is not None and (old["nullability"], new["nullability"]) == (
+                "null", "not null") and not _not_null_check(before, table, name):
+            found.append(_hazard("set-not-null-scans-table", table, lock,
+                                 f"SET NOT NULL on {table}.{name} scans {rows_before[table]} rows (no validated "
+                                 "CHECK proves it first)"))
+    for table in sorted(rewritten.keys() & populated - typed):
+        found.append(_hazard("table-rewrite", table, observed.get(table), f"{table} rewritten "
+                                                                          f"({rewritten[table]} rows)"))
+    found = _grouped(found)
+    flagged = {f["table"] for f in found}
+    for table, lock in sorted(observed.items()):
+        held = lock.get("held_ms")
+        if (table in populated and table not in flagged and lock["mode"] in BLOCKING
+                and isinstance(held, int | float) and held >= LONG_LOCK_MS):
+            found.append(_hazard("long-exclusive-lock", table, lock, f"{table} ({rows_before[table]} rows) "
+                                                                     "blocked"))
+    return found
+
+
+def _grouped(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One hazard per rule and table: five indexes built on one table are one finding naming all five."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for f in found:
+        key = (f["rule"], f["table"])
+        if key in out:
+            out[key]["detail"] = out[key]["detail"].replace("; instead:", f"; also {f['detail'].split(' under ')[0]}"
+                                                            "; instead:", 1)
+        else:
+            out[key] = f
+    return list(out.values())
+
+
+def _not_null_check(before: dict[str, dict[str, str]], table: str, column: str) -> bool:
+    """A validated CHECK (column IS NOT NULL) existed before the step (PostgreSQL 12+ then skips the scan)."""
+    return any(key.startswith(f"constraint {table}.") and value["validation"] == "validated"
+               and f"{column} IS NOT NULL" in value["definition"].replace('"', "") for key, value in before.items())
+
+
+def narrows(old: str, new: str) -> bool:
+    """A type change that can reject or round existing values: shorter varchar/char, fewer numeric digits,
+    a smaller integer."""
+    ints = ["smallint", "integer", "bigint"]
+    if old in ints and new in ints:
+        return ints.index(new) < ints.index(old)
+
+    def parts(text: str) -> tuple[str, list[int]]:
+        base, _, args = text.partition("(")
+        return base, [int(a) for a in args.rstrip(")").split(",") if a.strip().isdigit()]
+
+    (old_base, old_args), (new_base, new_args) = parts(old), parts(new)
+    if old_base != new_base or not new_args:
+        return False
+    if not old_args:
+        return True  # unconstrained to constrained
+    if old_base == "numeric":
+        old_whole, new_whole = old_args[0] - (old_args[1:] or [0])[0], new_args[0] - (new_args[1:] or [0])[0]
+        return new_whole < old_whole or (new_args[1:] or [0])[0] < (old_args[1:] or [0])[0]
+    return new_args[0] < old_args[0]

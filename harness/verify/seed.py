@@ -4,7 +4,8 @@ The schema at a revision is reflected with SQLAlchemy (tables, keys, CHECKs, FK 
 catalog (exact types: numeric scale, varchar length, vector dimension from atttypmod, enum labels).
 Values are passed as text of unknown type, so PostgreSQL's own input functions parse them for any
 column type. Each row is inserted in its own savepoint and retried with simpler values when a
-constraint rejects it; what still cannot be inserted is reported, never hidden.
+constraint rejects it; what still cannot be inserted is reported, never hidden. The first two rows of every
+table are the fixed edge rows of harness.verify.edges, the same for every seed.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import pgvector.sqlalchemy  # noqa: F401  - registers `vector` so reflection kno
 import psycopg
 import sqlalchemy as sa
 from psycopg import sql
+
+from harness.verify import edges
 
 WORDS = ["ward", "Zürich", "Łódź", "São Paulo", "東京", "Ελλάδα", "naïve", "café", "Straße", "Ærøskøbing",
          "O'Brien", 'the "quoted"', "back\\slash", "🗳️", "Montréal", "Kraków", "Dún Laoghaire", "İzmir",
@@ -73,6 +76,7 @@ class TableSpec:
     columns: list[ColumnSpec]
     fks: list[ForeignKey]
     hints: dict[str, Hints]
+    sequences: list[tuple[str, str]] = field(default_factory=list)  # (column, type) of serial/identity keys
 
 
 @dataclass
@@ -102,12 +106,14 @@ def reflect(engine: sa.Engine, schema: str = "public",
                         if i["unique"] and None not in i["column_names"]]
         single_unique = {s[0] for s in unique_sets if len(s) == 1}
         checks = [str(c["sqltext"]) for c in insp.get_check_constraints(table, schema)]
-        cols = []
+        cols, sequences = [], []
         for col in columns:
             default = str(col.get("default") or "")
-            if col.get("identity") or col.get("computed") or "nextval(" in default:
-                continue  # the database fills these; explicit values would desynchronise sequences
             info = catalog.get((table, col["name"]))
+            if col.get("identity") or col.get("computed") or "nextval(" in default:
+                if info is not None and not col.get("computed"):
+                    sequences.append((col["name"], str(info["typname"])))
+                continue  # the database fills these; explicit values would desynchronise sequences
             if info is None:
                 continue
             spec = ColumnSpec(col["name"], info["typname"], info["category"], info["typmod"],
@@ -118,7 +124,7 @@ def reflect(engine: sa.Engine, schema: str = "public",
         fks = [ForeignKey(list(fk["constrained_columns"]), fk["referred_table"], list(fk["referred_columns"]))
                for fk in insp.get_foreign_keys(table, schema)]
         fks.sort(key=lambda fk: -len(fk.columns))  # composite keys first: they pin shared columns
-        specs.append(TableSpec(table, cols, fks, parse_hints(checks)))
+        specs.append(TableSpec(table, cols, fks, parse_hints(checks), sequences))
     return specs
 
 
@@ -176,6 +182,7 @@ class Seeder:
         self.rng = random.Random(seed)
         self.rows_per_table = rows_per_table
         self.counter = 0
+        self._edge: edges.Edge | None = None  # set while an edge row is built
 
     def seed(self, conn: psycopg.Connection[Any], specs: list[TableSpec], schema: str = "public") -> SeedReport:
         """Insert up to rows_per_table rows into every table; commit; report shortfalls."""
@@ -194,8 +201,10 @@ class Seeder:
                    for fk in spec.fks}
         inserted, last_error = 0, ""
         for i in range(self.rows_per_table):
+            if i == 0:
+                _advance_sequences(conn, schema, spec)
             for attempt in range(ATTEMPTS):
-                row = self._row(spec, parents, i, attempt)
+                row = self._edge_row(spec, parents, i, attempt)
                 if row is None:
                     last_error = "a non-null foreign key has no parent rows to point at"
                     break
@@ -213,6 +222,18 @@ class Seeder:
                 except psycopg.Error as exc:
                     last_error = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         return inserted, last_error
+
+    def _edge_row(self, spec: TableSpec, parents: dict[str, list[tuple[Any, ...]]], i: int,
+                  attempt: int) -> dict[str, str | None] | None:
+        """Rows 0 and 1 (first two attempts): the edge rows, from a generator fixed by table and row, not --seed."""
+        if i >= len(edges.EDGES) or attempt >= 2:
+            return self._row(spec, parents, i, attempt)
+        rng, self.rng = self.rng, random.Random(f"{spec.name}:{i}:{attempt}")
+        self._edge = edges.EDGES[i]
+        try:
+            return self._row(spec, parents, i, attempt)
+        finally:
+            self.rng, self._edge = rng, None
 
     def _row(self, spec: TableSpec, parents: dict[str, list[tuple[Any, ...]]], i: int,
              attempt: int) -> dict[str, str | None] | None:
@@ -243,7 +264,11 @@ class Seeder:
         return row
 
     def _null(self, i: int, attempt: int) -> bool:
-        """NULL in about a quarter of rows at first; retries try all-NULL and no-NULL variants."""
+        """NULL in about a quarter of rows at first; retries try all-NULL and no-NULL variants.
+
+        The low edge row has NULL in every nullable column, the high one none (swapped on their retry)."""
+        if self._edge is not None:
+            return (self._edge == "low") == (attempt == 0)
         if attempt == 0:
             return i % 4 == 3
         return self.rng.random() < (0.0, 0.5, 0.9)[attempt % 3]
@@ -251,7 +276,11 @@ class Seeder:
     def value(self, col: ColumnSpec, hints: Hints, simple: bool) -> str | None:
         """One value for `col` as PostgreSQL input text."""
         if hints.choices:
-            return self.rng.choice(hints.choices)
+            return hints.choices[-1 if self._edge == "high" else 0] if self._edge else self.rng.choice(hints.choices)
+        if self._edge is not None and not hints.regex:
+            fixed = self._edge_value(col, hints)
+            if fixed is not None:
+                return fixed
         if hints.regex:
             generated = regex_sample(hints.regex, self.rng)
             if generated is not None:
@@ -270,6 +299,32 @@ class Seeder:
             return self._text(col, simple)
         if col.category == "N":
             return str(self._int(col, hints, 1000))
+        return None
+
+    def _edge_value(self, col: ColumnSpec, hints: Hints) -> str | None:
+        """The edge row's value for `col`, or None where the ordinary generator (with the fixed rng) will do."""
+        assert self._edge is not None
+        unique = self.counter if col.unique else None
+        if col.labels and col.category == "E":
+            return col.labels[-1 if self._edge == "high" else 0]
+        if col.category == "A":
+            return "{}" if self._edge == "low" else None
+        if col.typname in ("int2", "int4", "int8"):
+            return edges.integer(col, hints, self._edge, unique)
+        if col.typname == "numeric":
+            return edges.numeric(col, hints, self._edge, unique)
+        if col.typname in ("float4", "float8"):
+            return edges.floating(col, hints, self._edge)
+        if col.typname in ("json", "jsonb"):
+            return edges.document(self._edge, self.counter)
+        if col.typname in ("timestamp", "timestamptz", "date", "time", "timetz"):
+            return edges.moment(col, self._edge, unique)
+        if col.typname == "bool":
+            return "true" if self._edge == "high" else "false"
+        if col.typname == "bytea" and self._edge == "low":
+            return "\\x"
+        if col.category == "S" and col.typname in ("text", "varchar", "bpchar"):
+            return edges.text(col, self._edge, str(self.counter) if col.unique else "")
         return None
 
     def _int(self, col: ColumnSpec, hints: Hints, default_high: int) -> int:
@@ -376,6 +431,18 @@ def _array_item(value: str | None) -> str:
     if value is None:
         return "NULL"
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _advance_sequences(conn: psycopg.Connection[Any], schema: str, spec: TableSpec) -> None:
+    """Serial and identity keys jump before the high row: gaps in the keys, bigint keys past 2**31."""
+    for column, typname in spec.sequences:
+        name = conn.execute("SELECT pg_get_serial_sequence(%s, %s)",
+                            (sql.Identifier(schema, spec.name).as_string(conn), column)).fetchone()
+        if name is None or name[0] is None:
+            continue
+        last = conn.execute(sql.SQL("SELECT last_value FROM {}").format(sql.SQL(name[0]))).fetchone()
+        start = edges.sequence_start(typname, int(last[0]) if last else 0)
+        conn.execute("SELECT setval(%s, %s)", (name[0], start))
 
 
 def _parent_keys(conn: psycopg.Connection[Any], schema: str, fk: ForeignKey) -> list[tuple[Any, ...]]:

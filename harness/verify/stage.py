@@ -20,7 +20,8 @@ STAGE = "verify"
 
 
 def gates(section: dict[str, object]) -> list[Gate]:
-    """One gate per step (no unaccepted error finding), one for the structure, one for the round trip."""
+    """One gate per step (no unaccepted error finding), one for the structure, one for the round trip; with
+    --strict-locks one for lock_timeout in the migration sessions (else that is a warning)."""
     structure = section["structure"]
     assert isinstance(structure, dict)
     findings = list(structure["findings"])
@@ -36,6 +37,12 @@ def gates(section: dict[str, object]) -> list[Gate]:
             ok = step["verdict"] in accept.PASSING
             gate = evaluate(name, STAGE, 1.0 if ok else 0.0, 1.0, "bool", "==")
             gate.reason = f"{step['verdict']}: {step['detail']}" if step.get("detail") else step["verdict"]
+        out.append(gate)
+    timeout, options = section.get("lock_timeout"), section.get("options")
+    if isinstance(timeout, dict) and isinstance(options, dict) and options.get("strict_locks"):
+        gate = evaluate("migration sessions set lock_timeout", STAGE, 0.0 if timeout["missing"] else 1.0, 1.0,
+                        "bool", "==")
+        gate.reason = str(timeout["detail"])
         out.append(gate)
     trip = section["round_trip"]
     assert isinstance(trip, dict)

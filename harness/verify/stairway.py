@@ -26,12 +26,13 @@ from sqlalchemy import Engine, create_engine, event, pool
 from harness import alembic_project
 from harness.db import Database
 from harness.errors import UsageError, WardbenchError
-from harness.verify import accept, diff, envpy, failures, locks, seed, underload
+from harness.verify import accept, diff, envpy, failures, locks, loss, schema, seed, underload
 from harness.verify.chain import Chain
 from harness.verify.checksums import TableChecksum, checksum_query, user_tables
 
 SCHEMA = "public"
 LOSSLESS, LOSSY, IRREVERSIBLE, UPGRADE_FAILED = "lossless", "lossy", "irreversible", "upgrade_failed"
+SCHEMA_DRIFT = "schema_drift"
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,14 @@ def verify_chain(db: Database, chain: Chain, options: VerifyOptions,
                       {"verdict": "not_run", "detail": f"the walk stopped at {at or 'base'}, not head"})
         progress.advance(task)
     warnings = _finish_steps(steps, chain, walk_findings, options)
+    timeout = _lock_timeout(steps)
+    if timeout["missing"]:
+        warnings.append(timeout["detail"])
     ratio = timing.checksum_s / timing.count_s if timing.count_s else None
     return {
         "chain": str(chain.ini), "head": chain.head, "revisions": [r.revision for r in chain.revisions],
         "structure": {"findings": chain.findings, "ok": not chain.findings},
-        "plain_walk": walk, "steps": steps, "round_trip": round_trip, "warnings": warnings,
+        "plain_walk": walk, "steps": steps, "round_trip": round_trip, "warnings": warnings, "lock_timeout": timeout,
         "summary": _summary(steps),
         "checksum_throughput": {"rows": timing.rows, "checksum_s": round(timing.checksum_s, 4),
                                 "count_s": round(timing.count_s, 4),
@@ -130,6 +134,22 @@ def _summary(steps: list[dict[str, Any]]) -> dict[str, int]:
     out["lock_hazards"] = sum(1 for f in findings if f.get("kind") == "lock_hazard")
     out["accepted_findings"] = sum(1 for f in findings if f.get("accepted"))
     return out
+
+
+def _lock_timeout(steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Once per chain: did the migrations that took blocking locks on tables with rows set lock_timeout?
+
+    Without it, a migration waiting for its lock behind one long query queues every other query behind itself.
+    Reported once for the chain (not as a hazard on every step); a gate only with --strict-locks."""
+    exposed = [s for s in steps if s.get("blocking_locks") and s.get("lock_timeout") == "0"]
+    if not exposed:
+        return {"missing": False, "revisions": [], "detail": ""}
+    first = exposed[0]
+    detail = (f"no lock_timeout in the migration sessions: {len(exposed)} of {len(steps)} upgrades took SHARE or "
+              f"stronger locks on tables with rows (first {first['revision']}: {', '.join(first['blocking_locks'])});"
+              " one waiting behind a long query queues every query behind itself. Set it in env.py, e.g. "
+              "connection.execute(text(\"SET lock_timeout = '5s'\")) before run_migrations(), and retry on timeout")
+    return {"missing": True, "revisions": [s["revision"] for s in exposed], "detail": detail}
 
 
 def _finish_steps(steps: list[dict[str, Any]], chain: Chain, walk_findings: dict[str, list[dict[str, Any]]],
@@ -174,7 +194,8 @@ def _checked_step(db: Database, conn: psycopg.Connection[Any], engine: Engine, c
                 "findings": [], "detail": f"wardbench failed while checking this step: {envpy.describe(exc)}"}
     if retry.get("upgrade_failure") is not None:
         return retry  # it fails on empty tables too: not the data's fault, and the walk stops here
-    statement = f" in {failed['statement'][:160]}" if failed.get("statement") and not failed.get("column") else ""
+    statement = (f" on {failures.failure_object(failed)}" if failed.get("column")
+                 else f" in {failed['statement'][:160]}" if failed.get("statement") else "")
     found = failures.finding("fails_on_existing_data", "upgrade",
                              f"upgrade {nxt} fails with the {step['rows_checked']} seeded rows present "
                              f"({step['detail'].removeprefix(f'upgrade to {nxt} failed: ')}{statement}) and passes "
@@ -303,18 +324,24 @@ def _migrate(dsn: str, engine: Engine, cfg: Any, action: Callable[..., None], ta
     monitor = locks.LockMonitor(dsn, exclude_pids=set(exclude),
                                 watch_pids=set(workload.pids) if workload else set())
     monitor.start()
+
+    def record(sa_conn: Any) -> None:
+        if not foreign:
+            monitor.record_commit(sa_conn.connection.dbapi_connection)
+
     error, failure = "", {}
     start = time.perf_counter()
     foreign: list[str] = []
     try:
         with envpy.scratch_environment(cfg, dsn), envpy.foreign_engines(engine, dsn) as foreign, \
                 engine.connect() as sa_conn:
-            event.listen(sa_conn, "commit", lambda c: monitor.record_commit(c.connection.dbapi_connection))
             envpy.hand_over(cfg, sa_conn)
+            event.listen(Engine, "commit", record)  # env.py may build an engine of its own (on this database)
             try:
                 action(cfg, target)
                 sa_conn.commit()
             finally:
+                event.remove(Engine, "commit", record)
                 cfg.attributes.pop("connection", None)
             envpy.check_moved(sa_conn, cfg, target, foreign)
     except WardbenchError:
@@ -344,6 +371,7 @@ def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Any,
     seeding = (seeder.seed(conn, seed.reflect(engine, SCHEMA), SCHEMA) if prev is not None and seeded
                else seed.SeedReport())
     before = _checksums(conn, timing)
+    shape_before = schema.snapshot(conn, SCHEMA)
     diff.take_snapshot(conn, list(before), SCHEMA)
     files_before = locks.relfilenodes(conn, SCHEMA)
     conn.rollback()
@@ -384,6 +412,12 @@ def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Any,
                 "upgrade_failure": up["failure"],
                 "findings": [failures.finding(UPGRADE_FAILED, "upgrade", detail, up["failure"])]}
     step["rewritten"] = locks.rewritten_tables(conn, files_before, locks.relfilenodes(conn, SCHEMA), SCHEMA)
+    step["lock_timeout"] = up["monitor"].lock_timeout
+    step["blocking_locks"] = sorted(t for t, lock in step["locks"].items()
+                                    if lock["mode"] in locks.BLOCKING and t in before and before[t].rows)
+    up_state = _after_upgrade(conn, timing, before, shape_before)
+    hazards = locks.hazards({t: c.rows for t, c in before.items()}, shape_before, up_state.shape, step["locks"],
+                            step["rewritten"])
     conn.rollback()
     down = _migrate(db.dsn, engine, cfg, command.downgrade, down_target, own)
     step["downgrade_s"] = down["duration_s"]
@@ -393,24 +427,45 @@ def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Any,
         diff.drop_snapshot(conn)
         detail = f"downgrade {nxt} -> {down_target} raised {down['error']}"
         return {**step, "verdict": IRREVERSIBLE, "lossless": None, "reversible": False, "detail": detail,
-                "findings": [failures.finding(IRREVERSIBLE, "downgrade", detail, down["failure"])]}
+                "findings": [failures.finding(IRREVERSIBLE, "downgrade", detail, down["failure"]), *hazards]}
     after = _checksums(conn, timing)
     differences = _compare(conn, before, after)
+    shape_after = schema.snapshot(conn, SCHEMA)
+    drift = schema.differences(shape_before, shape_after)
+    findings = loss.findings(nxt, differences, before, up_state, shape_after)
+    findings += [{"kind": SCHEMA_DRIFT, "direction": "downgrade", "object": d["object"], "severity": "error",
+                  "detail": f"after upgrade {nxt} and its downgrade, {schema.describe(d)}"} for d in drift]
     diff.drop_snapshot(conn)
     again = _migrate(db.dsn, engine, cfg, command.upgrade, nxt, own)
     step["reupgrade_s"] = again["duration_s"]
     conn.rollback()
-    verdict = LOSSY if differences else LOSSLESS
-    detail = "; ".join(_describe(d) for d in differences)
-    findings = [{"kind": LOSSY, "direction": "round_trip", "object": d["table"], "detail": _describe(d),
-                 "severity": "error"} for d in differences]
+    detail = "; ".join(f["detail"] for f in findings)
     if again["error"]:
         detail = (detail + "; " if detail else "") + f"upgrade after the downgrade failed: {again['error']}"
         findings.append(failures.finding(UPGRADE_FAILED, "upgrade", f"upgrade {nxt} after its downgrade failed: "
                                          f"{again['error']}", again["failure"]))
-    return {**step, "verdict": verdict if not again["error"] else UPGRADE_FAILED,
-            "lossless": not differences, "reversible": True, "differences": differences, "detail": detail,
-            "findings": findings}
+    verdict = UPGRADE_FAILED if again["error"] else LOSSY if differences else SCHEMA_DRIFT if drift else LOSSLESS
+    return {**step, "verdict": verdict, "lossless": not differences, "reversible": True,
+            "differences": differences, "schema_drift": drift, "detail": detail, "findings": findings + hazards}
+
+
+def _after_upgrade(conn: psycopg.Connection[Any], timing: _Timing, before: dict[str, TableChecksum],
+                   shape_before: schema.Snapshot) -> loss.AfterUpgrade:
+    """Checksums, catalog and per-column changes right after the upgrade, and the values new objects hold."""
+    state = loss.AfterUpgrade(_checksums(conn, timing), schema.snapshot(conn, SCHEMA))
+    kept = sorted(before.keys() & state.sums.keys())
+    diff.take_snapshot(conn, kept, SCHEMA, diff.UPGRADED)
+    state.changed = {t: diff.column_changes(conn, t, t + diff.UPGRADED) for t in kept if before[t].rows}
+    old_tables = schema.tables(shape_before)
+    for table in sorted(state.sums.keys() - before.keys()):
+        state.new_values[table] = state.sums[table].rows
+    for table in kept:
+        new_columns = schema.columns(state.shape, table).keys() - schema.columns(shape_before, table).keys()
+        for column in sorted(new_columns) if table in old_tables else []:
+            state.new_values[f"{table}.{column}"] = int(conn.execute(sql.SQL("SELECT count({}) FROM {}.{}").format(
+                sql.Identifier(column), sql.Identifier(SCHEMA), sql.Identifier(table))).fetchone()[0])  # type: ignore[index]
+    conn.rollback()
+    return state
 
 
 def _compare(conn: psycopg.Connection[Any], before: dict[str, TableChecksum],
@@ -435,39 +490,11 @@ def _compare(conn: psycopg.Connection[Any], before: dict[str, TableChecksum],
     return out
 
 
-def _describe(d: dict[str, Any]) -> str:
-    if d.get("reason"):
-        return f"{d['table']}: {d['reason']}"
-    parts = [f"{d[k]} {k}" for k in ("changed", "missing", "added") if d.get(k)]
-    text = f"{d['table']}: {d['rows_differing']} rows differ ({', '.join(parts) or 'same values as jsonb'})"
-    if d.get("samples"):
-        s = d["samples"][0]
-        text += f", e.g. key {s['key']}: {s['old']} -> {s['new']}"
-    return text
-
-
-def _schema_fingerprint(conn: psycopg.Connection[Any]) -> set[str]:
-    """Columns (with types, nullability, defaults), constraints and indexes of the schema, as text lines."""
-    rows = conn.execute(
-        "SELECT format('column %%s.%%s %%s %%s %%s', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), "
-        "a.attnotnull, pg_get_expr(d.adbin, d.adrelid)) FROM pg_attribute a "
-        "JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum "
-        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'v', 'm') AND a.attnum > 0 AND NOT a.attisdropped "
-        "UNION ALL SELECT format('constraint %%s %%s %%s', k.conrelid::regclass, k.conname, "
-        "pg_get_constraintdef(k.oid)) "
-        "FROM pg_constraint k WHERE k.connamespace = %s::regnamespace "
-        "UNION ALL SELECT format('index %%s', indexdef) FROM pg_indexes WHERE schemaname = %s",
-        (SCHEMA, SCHEMA, SCHEMA)).fetchall()
-    conn.rollback()
-    return {r[0] for r in rows}
-
-
 def _round_trip(dsn: str, conn: psycopg.Connection[Any], engine: Engine, cfg: Any, seeder: seed.Seeder,
                 head: str) -> dict[str, Any]:
     """head -> base -> head with data at head: every downgrade runs, base is empty, head comes back alike."""
     seeder.seed(conn, seed.reflect(engine, SCHEMA), SCHEMA)
-    shape = _schema_fingerprint(conn)
+    shape = schema.snapshot(conn, SCHEMA)
     rows = sum(_count(conn, table) for table in user_tables(conn, SCHEMA))
     conn.rollback()
     own = {conn.info.backend_pid}
@@ -481,12 +508,11 @@ def _round_trip(dsn: str, conn: psycopg.Connection[Any], engine: Engine, cfg: An
     record.update({"upgrade_s": up["duration_s"], "left_at_base": leftovers})
     if up["error"]:
         return {**record, "verdict": UPGRADE_FAILED, "detail": f"base -> head raised {up['error']}"}
-    now = _schema_fingerprint(conn)
-    changed = sorted((shape - now) | (now - shape))
+    changed = [schema.describe(d) for d in schema.differences(shape, schema.snapshot(conn, SCHEMA))]
     record["schema_differences"] = changed[:20]
     if changed:
         return {**record, "verdict": "schema_changed",
-                "detail": f"{len(changed)} schema lines differ after head -> base -> head, e.g. {changed[0]}"}
+                "detail": f"{len(changed)} schema objects differ after head -> base -> head, e.g. {changed[0]}"}
     detail = f"tables left at base: {', '.join(leftovers)}" if leftovers else ""
     return {**record, "verdict": "pass", "detail": detail}
 

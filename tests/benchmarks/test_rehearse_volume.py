@@ -60,7 +60,7 @@ def test_unsafe_fails_and_safe_passes_at_volume(fresh_db: Database, chain: str) 
     results = Results(run_id="bench", command="migrate rehearse")
     options = RehearseOptions(rows=ROWS, baseline_s=5.0)
     section = run_rehearsal(fresh_db, results, loaded, window(loaded, None, False), options)
-    (step,) = section["steps"]
+    step, down = section["steps"]  # the upgrade, then its downgrade
     live, timing = step["live"], step["checksum_timing"]
     print(f"\n{chain} at {ROWS:,} rows: step {step['duration_s']:.1f} s, locks {step['locks']}, longest wait "
           f"{live['longest_wait']}, live p95 {live['before']['p95_ms']} -> {live['during']['p95_ms']} ms, "
@@ -69,6 +69,7 @@ def test_unsafe_fails_and_safe_passes_at_volume(fresh_db: Database, chain: str) 
           f"{timing['checksum_s']:.2f} s vs count(*) {timing['count_s']:.2f} s = {timing['ratio_vs_count']}x")
     for gate in results.gates:
         print(f"  {gate.verdict}: {gate.name} ({gate.observed}) {gate.reason}")
-    assert step["loss"]["lossless"] is True
-    blocked = next(g for g in results.gates if "longest live wait" in g.name)
+    assert step["loss"]["lossless"] is True and down["loss"]["lossless"] is True
+    assert all(t["lossless"] for t in section["round_trips"])
+    blocked = next(g for g in results.gates if "longest live wait" in g.name)  # the upgrade's
     assert blocked.verdict == ("fail" if chain == "rehearse_unsafe" else "pass")

@@ -60,6 +60,7 @@ GARBAGE.close()
 VALID = Path(tempfile.mkdtemp(prefix="wb-valid-")) / "results.json"  # a good results file: only the output is bad
 Results(run_id="valid", command="bench").write(VALID)
 
+SAFE_CHAIN = str(Path(__file__).resolve().parents[2] / "fixtures" / "chains" / "rehearse_safe" / "alembic.ini")
 # (case id, argv, exit code, text the one line must contain)
 CASES: list[tuple[str, list[str], int, str]] = [
     ("unknown-command", ["frobnicate"], 2, "No such command"),
@@ -98,7 +99,13 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("rehearse-since-and-all", ["migrate", "rehearse", "--since", "001", "--all"], 2, "give one of them"),
     ("rehearse-bad-target", ["migrate", "rehearse", "--target", "max_blocked_ms=-5"], 2, "bad --target"),
     ("rehearse-unknown-target", ["migrate", "rehearse", "--target", "p95=5"], 2, "bad --target"),
-    ("rehearse-bad-rows", ["migrate", "rehearse", "--rows", "lots"], 2, "bad size 'lots'"),
+    ("rehearse-bad-rows", ["migrate", "rehearse", "--alembic-ini", SAFE_CHAIN, "--rows", "lots"], 2,
+     "bad size 'lots'"),
+    ("rehearse-reference-rows", ["migrate", "rehearse", "--rows", "1m"], 2, "the reference chain rehearses on the"),
+    ("rehearse-chain-profile", ["migrate", "rehearse", "--alembic-ini", SAFE_CHAIN, "--profile", "ci"], 2,
+     "with --alembic-ini give --rows"),
+    ("rehearse-chain-p95", ["migrate", "rehearse", "--alembic-ini", SAFE_CHAIN, "--target", "ward_p95_ms=5"], 2,
+     "live p95 targets apply to the reference chain"),
     ("rehearse-unknown-since", ["migrate", "rehearse", "--since", "zzz"], 2, "--since zzz matches no revision"),
     ("reports-dir-is-a-file", ["gate", "--reports-dir", GARBAGE.name], 2, "is a file, not a directory"),
     ("report-out-is-a-file", ["report", str(VALID), "--out", GARBAGE.name], 2, "is a file, not a directory"),

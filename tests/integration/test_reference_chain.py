@@ -15,7 +15,7 @@ from harness import alembic_project
 from harness.db import Database
 from harness.verify.checksums import database_checksums
 
-REVISIONS = [f"{n:03d}" for n in range(1, 10)]
+REVISIONS = [f"{n:03d}" for n in range(1, 11)]
 
 def test_base_head_base_head(fresh_db: Database) -> None:
     empty = snapshot(fresh_db)

@@ -1,5 +1,6 @@
 """migrate rehearse: an unsafe migration on a populated posts table fails the blocked-query gate, its safe twin
-passes; every value that existed before is still there after either."""
+passes; every value that existed before is still there after either, and after the downgrade that follows
+(the round trip brings back every value seeded before the upgrade)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ def _rehearse(db: Database, chain: str) -> tuple[Results, dict]:
 
 def test_unsafe_backfill_fails_the_blocked_query_gate_naming_what_blocked(fresh_db: Database) -> None:
     results, section = _rehearse(fresh_db, "rehearse_unsafe")
-    (step,) = section["steps"]
+    step, down = section["steps"]
+    assert (step["direction"], down["direction"]) == ("upgrade", "downgrade")
     assert step["seeding"]["rows"] == {"posts": 100_000}
     assert step["loss"]["lossless"] is True and step["loss"]["rows_checked"] == 100_000
     assert step["locks"]["posts"]["mode"] == "AccessExclusiveLock"
@@ -38,15 +40,23 @@ def test_unsafe_backfill_fails_the_blocked_query_gate_naming_what_blocked(fresh_
     gate = next(g for g in results.gates if "longest live wait" in g.name)
     assert gate.verdict == "fail" and "posts" in gate.reason and "AccessExclusiveLock" in gate.reason
     assert results.exit_code == 1 and step["verdict"] == "fail"
+    (removed,) = down["loss"]["removed"]  # the downgrade's own removal is listed, not counted as loss
+    assert down["loss"]["lossless"] is True and removed.startswith("posts.word_count (")
 
 
 def test_safe_twin_passes_every_gate(fresh_db: Database) -> None:
     results, section = _rehearse(fresh_db, "rehearse_safe")
-    (step,) = section["steps"]
+    step, down = section["steps"]
     assert step["loss"]["lossless"] is True
     assert step["live"]["during"]["count"] > 0 and step["live"]["rows_inserted"] > 0
     assert step["loss"]["live_rows_left_out"] == step["live"]["rows_inserted"]
-    assert [g.verdict for g in results.gates] == ["pass", "pass", "pass"], [g.reason for g in results.gates]
+    assert (down["direction"], down["from"], down["to"]) == ("downgrade", "002", "001")
+    assert down["live"]["during"]["count"] > 0 and down["loss"]["lossless"] is True
+    (trip,) = section["round_trips"]
+    assert trip["lossless"] is True and trip["rows_checked"] == 100_000 and trip["at"] == "001"
+    assert trip["live_rows_left_out"] == step["live"]["rows_inserted"] + down["live"]["rows_inserted"]
+    assert [g.verdict for g in results.gates] == ["pass"] * 7, [g.reason for g in results.gates]
+    assert results.gates[-1].name == "rehearsal round trip 001 -> 002 -> 001 restored every value"
     assert results.exit_code == 0
 
 

@@ -107,3 +107,16 @@ def test_reference_chain_passes(fresh_db: Database) -> None:
     # every table that exists before a step was seeded (no vacuous round trip)
     assert all(s["empty_tables"] == [] for s in section["steps"])
     assert section["checksum_throughput"]["rows"] > 0
+
+
+@pytest.mark.parametrize("seed", range(1, 7))
+def test_varchar_narrowing_is_caught_for_every_seed(fresh_db: Database, seed: int) -> None:
+    """The edge row holds a handle of the full 300 characters: the narrowing to 255 fails whatever the seed."""
+    section = verify_chain(fresh_db, load_chain(CHAINS / "varchar_narrowed" / "alembic.ini"),
+                           VerifyOptions(rows_per_table=3, seed=seed))
+    step = section["steps"][1]
+    assert step["verdict"] == "fails_on_existing_data"
+    found = step["findings"][0]
+    assert (found["table"], found["column"], found["object"], found["sqlstate"]) == (
+        "profiles", "handle", "profiles.handle", "22001")
+    assert "on profiles.handle" in step["detail"]  # the terminal line names the column too

@@ -68,3 +68,31 @@ def test_seeds_every_type_and_reports_what_it_cannot(fresh_db: Database) -> None
     (bad,) = _rows(fresh_db, "SELECT count(*) FROM visits v LEFT JOIN places p "
                              "ON p.id = v.place_id AND p.region_id = v.region_id WHERE p.id IS NULL")
     assert bad == (0,)
+
+
+def test_edge_rows_are_the_same_for_every_seed(fresh_db: Database) -> None:
+    """Rows 0 and 1 of every table are fixed: full lengths, full precision, NULLs, empties, both ends of time."""
+    with fresh_db.connect(autocommit=True) as conn:
+        conn.execute(SCHEMA)
+    engine = create_engine(sqlalchemy_url(fresh_db.dsn), poolclass=pool.NullPool)
+    try:
+        specs = [s for s in reflect(engine) if s.name in ("regions", "places")]
+    finally:
+        engine.dispose()
+    seen = []
+    for seed in (1, 2):
+        with fresh_db.connect() as conn:
+            Seeder(seed=seed, rows_per_table=4).seed(conn, specs)
+            high, low = conn.execute(
+                "SELECT id, length(short), area::text, founded, seen_at = '9999-12-31 23:59:59.999999+00', attrs, "
+                "tags, share, raw IS NULL, scores, name FROM places ORDER BY id LIMIT 2").fetchall()
+            code_lengths = conn.execute("SELECT DISTINCT length(code) FROM regions").fetchall()
+            conn.execute("TRUNCATE places, regions CASCADE")
+            conn.commit()
+        assert high[0] > 2**31  # bigint identity key past what int4 holds, after a gap
+        assert high[1] == 3 and high[2] == "8888888.888" and high[3].year == 9999 and high[4] is True
+        assert "'" in high[10] and "\\" in high[10] and "東京" in high[10]
+        assert low[3:6] == (None, False, {}) and low[6] == [] and low[7:10] == (None, True, None)
+        assert (5,) in code_lengths  # varchar(5): a value of exactly five characters
+        seen.append((high[1:], low[1:]))
+    assert seen[0] == seen[1]

@@ -31,7 +31,7 @@ def test_two_heads_refused() -> None:
 def test_missing_downgrade_and_bad_names_are_findings(tmp_path: Path) -> None:
     shutil.copytree(CHAINS / "clean", tmp_path / "c")
     versions = tmp_path / "c" / "versions"
-    widen = versions / "002_widen_account_balance.py"
+    widen = versions / "002_add_account_currency.py"
     text = widen.read_text()
     widen.write_text(text[: text.index("def downgrade")] + "def downgrade() -> None:\n    pass\n")
     (versions / "003_move_notes_to_own_table.py").rename(versions / "005_Move.py")
@@ -44,7 +44,7 @@ def test_missing_downgrade_and_bad_names_are_findings(tmp_path: Path) -> None:
 
 def test_empty_downgrade_of_an_empty_upgrade_is_no_finding(tmp_path: Path) -> None:
     shutil.copytree(CHAINS / "clean", tmp_path / "c")
-    widen = tmp_path / "c" / "versions" / "002_widen_account_balance.py"
+    widen = tmp_path / "c" / "versions" / "002_add_account_currency.py"
     text = widen.read_text()
     widen.write_text(text[: text.index("def upgrade")] + "def upgrade() -> None:\n    pass\n\n\n"
                      "def downgrade() -> None:\n    pass\n")
@@ -110,8 +110,8 @@ def test_missing_link_is_refused_in_one_line(tmp_path: Path) -> None:
 
 def test_revision_without_downgrade_function_is_a_finding(tmp_path: Path) -> None:
     shutil.copytree(CHAINS / "clean", tmp_path / "c")
-    widen = tmp_path / "c" / "versions" / "002_widen_account_balance.py"
+    widen = tmp_path / "c" / "versions" / "002_add_account_currency.py"
     text = widen.read_text()
     widen.write_text(text[: text.index("def downgrade")])
     assert load_chain(tmp_path / "c" / "alembic.ini").findings == [
-        "002 (002_widen_account_balance.py): no downgrade() function"]
+        "002 (002_add_account_currency.py): no downgrade() function"]
