@@ -227,3 +227,20 @@ def test_capacity_sweeps_prepared_datasets_as_its_sizes(pg_server: ServerHandle,
     finally:
         for name in names:
             store.drop(pg_server.admin_dsn, f"wardbench_ds_{name}")
+
+
+def test_rehearsal_downgrades_its_copy_and_leaves_the_dataset_as_it_was(
+        dataset: DatasetRecord, pg_server: ServerHandle, tmp_path: Path) -> None:
+    """`migrate rehearse --dataset` (the newest revision downgraded and upgraded again, under live load) works
+    on a copy: the rehearsal ran on the dataset's data, the dataset's checksums are as before."""
+    with store.opened(pg_server.admin_dsn, dataset) as conn:
+        before = checksums(conn)
+    args = common(pg_server, tmp_path)[:-2]  # migrate rehearse has no --reports-dir: the environment names it
+    proc = run_cli("migrate", "rehearse", "--dataset", dataset.name, "--baseline", "1s", "--live-rate", "20",
+                   "--json", str(tmp_path / "r.json"), *args, env={"WARDBENCH_REPORTS_DIR": str(tmp_path)})
+    assert proc.returncode in (0, 1), proc.stderr[-3000:]
+    results = json.loads((tmp_path / "r.json").read_text())
+    assert results["generate"]["from_dataset"]["name"] == dataset.name
+    assert [s["direction"] for s in results["rehearsal"]["steps"]][:1] == ["downgrade"]
+    with store.opened(pg_server.admin_dsn, dataset) as conn:
+        assert checksums(conn) == before
