@@ -133,20 +133,23 @@ def datasets(drop: Annotated[str | None, typer.Option("--drop", help="drop this 
              dsn: Dsn = None) -> None:
     """List the prepared datasets on the long-lived server (or the --dsn one), each marked fresh or stale;
     --drop NAME removes one."""
+    if dsn is not None:
+        from harness.db.dsn import open_server
+
+        with open_server(make_config(dsn=dsn, writes_reports=False)) as server:  # unreachable: exit 3
+            _list_or_drop(server.admin_dsn, drop)
+        return
+    running = embedded.running_persistent()
+    if running is None:
+        raise UsageError("no long-lived embedded server is running, so it lists no datasets: "
+                         "start it with `wardbench db start`, or give --dsn")
+    _list_or_drop(running.admin_dsn, drop)
+
+
+def _list_or_drop(admin_dsn: str, drop: str | None) -> None:
     from harness.datasets import store
     from harness.datasets.record import Expected, check_name, mismatches
 
-    if dsn is None:
-        running = embedded.running_persistent()
-        if running is None:
-            raise UsageError("no long-lived embedded server is running, so it lists no datasets: "
-                             "start it with `wardbench db start`, or give --dsn")
-        admin_dsn = running.admin_dsn
-    else:
-        from harness.db.dsn import validate_dsn
-
-        validate_dsn(dsn)
-        admin_dsn = dsn
     if drop is not None:
         record = store.find(admin_dsn, check_name(drop, "--drop"))
         store.drop(admin_dsn, record.database)
