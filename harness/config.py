@@ -261,6 +261,7 @@ class RunConfig:
     server_settings: dict[str, str] = field(default_factory=dict)
     targets: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TARGETS))
     verify_accept: tuple[accept.Acceptance, ...] = ()  # [tool.wardbench.verify.accept]: acknowledged findings
+    dataset: str | None = None  # --dataset: the run's database is a copy of this prepared dataset
 
     @property
     def run_dir(self) -> Path:

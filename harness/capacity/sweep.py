@@ -8,6 +8,8 @@ stage's Locust runner for every level (1 included), so points along the concurre
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -18,6 +20,8 @@ from harness.bench.scenarios import Scenario, default_scenarios_dir
 from harness.capacity.fit import BACKTEST_BOUND, fit_section
 from harness.config import RunConfig
 from harness.datagen.loader import load_dataset
+from harness.datasets.record import DatasetRecord
+from harness.datasets.store import dataset_copy
 from harness.db import Database
 from harness.db.base import scratch_database
 from harness.gates import evaluate, not_evaluated
@@ -58,10 +62,32 @@ def _load_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], users:
             if r["name"] in kinds]
 
 
+@contextmanager
+def _size_database(cfg: RunConfig, db: Database, posts: int, prepared: DatasetRecord | None,
+                   console: Console) -> Iterator[tuple[Database, dict[str, Any]]]:
+    """A fresh database of `posts` posts, dropped after: generated here, or a copy of a prepared dataset."""
+    name = f"{db.name}_cap{posts}"[:63]
+    started = time.perf_counter()
+    if prepared is not None:
+        with dataset_copy(db.server, prepared, name) as fresh:
+            yield fresh, {"posts": posts, "scale_factor": prepared.scale_factor, "dataset": prepared.name,
+                          "copy_s": round(time.perf_counter() - started, 2), "rows": dict(prepared.rows)}
+        return
+    with scratch_database(db.server, name) as fresh:
+        alembic_project.upgrade(fresh, "head")
+        scale = posts / int(cfg.profile_data["posts"])
+        summary = load_dataset(fresh, cfg.profile_data, scale, cfg.seed, console=console,
+                               parallel_workers=cfg.maintenance_workers)
+        yield fresh, {"posts": posts, "scale_factor": scale, "load_s": round(time.perf_counter() - started, 2),
+                      "rows": {t: c["rows"] for t, c in summary["checksums"].items()}}
+
+
 def run_capacity(cfg: RunConfig, db: Database, scenarios: list[Scenario], scales: list[int], users: list[int],
                  duration_s: float = 20.0, options: BenchOptions | None = None,
-                 console: Console | None = None) -> tuple[dict[str, Any], list[Gate]]:
-    """Measure every (size, concurrency) point, fit p95 growth, predict breaking points; section and gates."""
+                 console: Console | None = None, prepared: dict[int, DatasetRecord] | None = None
+                 ) -> tuple[dict[str, Any], list[Gate]]:
+    """Measure every (size, concurrency) point, fit p95 growth, predict breaking points; section and gates.
+    A size found in `prepared` (posts -> dataset) is copied from that dataset instead of generated."""
     console = console or Console(stderr=True)
     base_posts = int(cfg.profile_data["posts"])
     options = options or BenchOptions.from_config(cfg)
@@ -70,14 +96,9 @@ def run_capacity(cfg: RunConfig, db: Database, scenarios: list[Scenario], scales
     for posts in scales:
         scale = posts / base_posts
         console.rule(f"[bold]capacity: {posts:,} posts (scale {scale:g} of profile {cfg.profile})")
-        with scratch_database(db.server, f"{db.name}_cap{posts}"[:63]) as fresh:
-            alembic_project.upgrade(fresh, "head")
-            started = time.perf_counter()
-            summary = load_dataset(fresh, cfg.profile_data, scale, cfg.seed, console=console,
-                                   parallel_workers=cfg.maintenance_workers)
-            rows = {t: c["rows"] for t, c in summary["checksums"].items()}
-            loads.append({"posts": posts, "scale_factor": scale, "load_s": round(time.perf_counter() - started, 2),
-                          "rows": rows})
+        with _size_database(cfg, db, posts, (prepared or {}).get(posts), console) as (fresh, made):
+            rows = made["rows"]
+            loads.append(made)
             sub = cfg.with_(reports_dir=cfg.run_dir / "capacity", run_id=f"posts_{posts}")
             measured: list[dict[str, Any]] = []
             if users == [1]:

@@ -16,6 +16,7 @@ from harness.cli import app
 from harness.cli.commands_backup import require_schema
 from harness.cli.options import (
     Backend,
+    DatasetName,
     Dsn,
     InPlace,
     JsonOut,
@@ -85,7 +86,8 @@ def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
 def bench(suite: Suite = "all", scenarios: ScenarioDirs = None, rounds: Rounds = None,
           profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
           pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
-          json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False) -> None:
+          json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False,
+          dataset: DatasetName = None) -> None:
     """Measure every scenario (p50/p95/p99/max from raw timings, recall@10 against exact search); exit 1 on a miss.
 
     A database the harness creates is migrated and filled with the profile's data first; with --dsn and
@@ -95,7 +97,7 @@ def bench(suite: Suite = "all", scenarios: ScenarioDirs = None, rounds: Rounds =
     chosen = load_scenarios(scenarios, suite_kinds(suite))  # bad files fail before any server starts
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
                       seed=seed, scale_factor=scale_factor, reports_dir=reports_dir, keep_database=keep_database,
-                      outputs=[("--json", json)])
+                      dataset=dataset, outputs=[("--json", json)])
     options = BenchOptions.from_config(cfg, rounds=rounds)
     console = Console(stderr=True)
     if not console.is_terminal:  # logs and CI: wide enough that the scenario table is not truncated

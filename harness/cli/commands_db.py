@@ -10,8 +10,8 @@ import typer
 from psycopg import sql
 
 from harness.cli import app
-from harness.cli.options import PgVersion, Profile, make_config
-from harness.db import embedded
+from harness.cli.options import DatasetName, Dsn, PgVersion, Profile, make_config
+from harness.db import ServerHandle, embedded
 from harness.db.builds import build_for
 from harness.errors import UsageError
 
@@ -63,9 +63,15 @@ def start(pg_version: PgVersion = None, profile: Profile = None,
           port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (0 = any free)")] = 0,
           setting: Annotated[list[str] | None, typer.Option(
               "--set", help="server setting KEY=VALUE, repeatable (e.g. shared_buffers=2GB); on a running server "
-                            "it is applied by ALTER SYSTEM and a reload, or refused when it needs a restart")] = None
-          ) -> None:
-    """Start the embedded server (or find the running one) and print its DSN."""
+                            "it is applied by ALTER SYSTEM and a reload, or refused when it needs a restart")] = None,
+          dataset: DatasetName = None) -> None:
+    """Start the embedded server (or find the running one) and print its DSN.
+
+    With --dataset NAME it prints instead the DSN of a fresh copy of that prepared dataset (database
+    wardbench_serve_NAME, replaced at every such start; the dataset itself is never served, so Locust's
+    writers cannot change it): `export WARDBENCH_DSN=$(wardbench db start --dataset NAME)`, then
+    `locust -f scenarios/locustfile.py` opens the web UI with that database in its Host field.
+    """
     settings = dict(s.split("=", 1) for s in setting or [] if "=" in s)
     bad = [s for s in setting or [] if "=" not in s]
     if bad:
@@ -85,7 +91,26 @@ def start(pg_version: PgVersion = None, profile: Profile = None,
     elif port and not _port_free(port):
         raise UsageError(f"port {port} is in use: choose another --port, or 0 for any free one")
     server = embedded.start_persistent(cfg.pg_version, port, dict(cfg.server_settings))
-    typer.echo(server.admin_dsn)
+    if dataset is None:
+        typer.echo(server.admin_dsn)
+        return
+    typer.echo(_serve(server.handle(), dataset))
+
+
+def _serve(server: ServerHandle, name: str) -> str:
+    """Serve a fresh copy of dataset `name` (exit 2 if unknown, or stale: built at another head or by another
+    generator than today's; its own profile, seed and scale are taken as they are); return its DSN."""
+    from harness.datasets import store
+    from harness.datasets.record import Expected, check_fresh, check_name
+
+    check_name(name, "--dataset")
+    record = store.find(server.admin_dsn, name)
+    check_fresh(record, Expected.as_built(record))
+    db = store.serve(server, record)
+    typer.echo(f"serving a copy of dataset {name} ({db.dataset.method if db.dataset else '?'} copy): "
+               f"database {db.name}; for Locust's web UI: export WARDBENCH_DSN={db.dsn}; "
+               "locust -f scenarios/locustfile.py", err=True)
+    return db.dsn
 
 
 @db_app.command("stop")
@@ -103,3 +128,35 @@ def status() -> None:
         raise typer.Exit(1)
     typer.echo(f"running PostgreSQL {server.version} ({server.build.package}) pid {server.postmaster_pid()}: "
                f"{server.admin_dsn}")
+
+
+@db_app.command("datasets")
+def datasets(drop: Annotated[str | None, typer.Option("--drop", help="drop this dataset")] = None,
+             dsn: Dsn = None) -> None:
+    """List the prepared datasets on the long-lived server (or the --dsn one), each marked fresh or stale;
+    --drop NAME removes one."""
+    if dsn is not None:
+        from harness.db.dsn import open_server
+
+        with open_server(make_config(dsn=dsn, writes_reports=False)) as server:  # unreachable: exit 3
+            _list_or_drop(server.admin_dsn, drop)
+        return
+    running = embedded.running_persistent()
+    if running is None:
+        raise UsageError("no long-lived embedded server is running, so it lists no datasets: "
+                         "start it with `wardbench db start`, or give --dsn")
+    _list_or_drop(running.admin_dsn, drop)
+
+
+def _list_or_drop(admin_dsn: str, drop: str | None) -> None:
+    from harness.datasets import store
+    from harness.datasets.record import Expected, check_name, mismatches
+
+    if drop is not None:
+        record = store.find(admin_dsn, check_name(drop, "--drop"))
+        store.drop(admin_dsn, record.database)
+        typer.echo(f"dropped dataset {drop}")
+        return
+    for record in store.list_datasets(admin_dsn):
+        stale = mismatches(record, Expected.as_built(record))
+        typer.echo(f"{store.describe(record)}: {'STALE: ' + '; '.join(stale) if stale else 'fresh'}")

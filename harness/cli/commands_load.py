@@ -13,6 +13,7 @@ from harness.cli import app
 from harness.cli.commands_backup import finish, new_results, run_stage
 from harness.cli.options import (
     Backend,
+    DatasetName,
     Dsn,
     InPlace,
     JsonOut,
@@ -61,7 +62,8 @@ def load(users: Users = None, duration: Duration = None, rate: Rate = None, proc
          worker: Worker = False, master_host: MasterHost = None, profile: Profile = None,
          backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
          pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
-         json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False) -> None:
+         json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False,
+         dataset: DatasetName = None) -> None:
     """Concurrency proof, a mixed reader/writer run (closed or --rate open model), fidelity vs pgbench.
 
     A disposable database is migrated and filled first; with --in-place or --dsn data the named
@@ -75,7 +77,7 @@ def load(users: Users = None, duration: Duration = None, rate: Rate = None, proc
         raise UsageError(f"bad --expect-workers {expect_workers}: a master needs at least one worker")
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
                       seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
-                      keep_database=keep_database, outputs=[("--json", json)])
+                      keep_database=keep_database, dataset=dataset, outputs=[("--json", json)])
     overrides: dict[str, Any] = {"users": users, "rate": rate, "processes": processes, "think_time": think_time,
                                  "writers": writers,
                                  "scenarios": [str(d) for d in scenarios] if scenarios else None,

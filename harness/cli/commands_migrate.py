@@ -13,6 +13,7 @@ from rich.console import Console
 from harness.cli import app
 from harness.cli.options import (
     Backend,
+    DatasetName,
     Dsn,
     InPlace,
     JsonOut,
@@ -120,7 +121,7 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: S
              every: AllRevisions = False, baseline: Baseline = None, live_rate: LiveRate = None,
              target: Targets = None, json: JsonOut = None, profile: Profile = None, scale_factor: ScaleFactor = None,
              backend: Backend = None, dsn: Dsn = None, pg_version: PgVersion = None, seed: Seed = None,
-             keep_database: Keep = False) -> None:
+             keep_database: Keep = False, prepared: DatasetName = None) -> None:
     """Rehearse the newest revision(s) at volume, downgrades too, while a live workload runs beside them.
 
     Any chain (--alembic-ini): every table seeded with --rows rows, the window upgraded, then downgraded. The
@@ -129,7 +130,8 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: S
     tables, the longest live wait and the statement behind it, live p50/p95/p99 per kind and errors against
     the baseline, size changes, WAL bytes, checksums proving no loss; per revision the round trip.
     Exit 1 when a step loses data, blocks a live request longer than max_blocked_ms, fails live requests, or
-    (reference chain) lets live ward or vector p95 exceed its target.
+    (reference chain) lets live ward or vector p95 exceed its target. --dataset NAME: the reference chain
+    starts from a copy of that prepared dataset instead of generating.
     """
     from harness.config import parse_count, parse_duration
     from harness.rehearse.render import print_rehearsal
@@ -141,6 +143,9 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: S
     if since is not None and every:
         raise UsageError("--since and --all both choose the window: give one of them")
     reference = alembic_ini is None
+    if prepared is not None and not reference:
+        raise UsageError("--dataset holds the reference chain's generated data: --alembic-ini chains are seeded "
+                         "with --rows instead; drop one of them")
     if reference and rows is not None:
         raise UsageError("--rows seeds any chain's tables: the reference chain rehearses on the profile's "
                          "generated dataset (choose its size with --profile and --scale-factor)")
@@ -158,7 +163,7 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: S
                          "(drop --alembic-ini)")
     dataset: dict[str, Any] = {"profile": profile, "scale_factor": scale_factor} if reference else {}
     cfg = make_config(backend=backend, dsn=dsn, pg_version=pg_version, seed=seed, keep_database=keep_database,
-                      outputs=[("--json", json)], targets=p95 or None, **dataset)
+                      outputs=[("--json", json)], targets=p95 or None, dataset=prepared, **dataset)
     console = Console(stderr=True)
     results = Results(run_id=cfg.run_id, command="migrate rehearse",
                       selection={"alembic_ini": str(chain.ini), "window": revisions,
@@ -176,7 +181,8 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: S
                                   if "max_blocked_ms" in targets else None)
             if "max_error_rate" in targets:
                 options = replace(options, max_error_rate=targets["max_error_rate"])
-            console.print(f"generating the {cfg.profile} profile's dataset (scale {cfg.scale_factor:g}) at head")
+            if db.dataset is None:  # else a copy of a prepared dataset: generate only records it
+                console.print(f"generating the {cfg.profile} profile's dataset (scale {cfg.scale_factor:g}) at head")
             migrate_and_check(cfg, db, results)
             generate(cfg, db, results, console=console)
             section = rehearse_reference(cfg, db, results, since, every, options, console) or {}

@@ -30,6 +30,9 @@ ReportsDir = Annotated[Path | None, typer.Option("--reports-dir", help="where re
 Keep = Annotated[bool, typer.Option(
     "--keep-database", help="do not drop the disposable database (needs a server that outlives the run: "
                             "--dsn or `wardbench db start`)")]
+DatasetName = Annotated[str | None, typer.Option(
+    "--dataset", help="start from a copy of this prepared dataset instead of generating (built once with "
+                      "`wardbench generate --keep-dataset NAME`; lives on the long-lived server or the --dsn one)")]
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -79,23 +82,47 @@ def embedded_home() -> tuple[Path, str]:
     return Path(tempfile.gettempdir()) / f"wardbench-{os.getuid()}", "the embedded server's home"
 
 
-def _check_keep(cfg: RunConfig, home: Path) -> None:
-    """--keep-database on the embedded backend keeps the database only on a server that outlives the run."""
+def _long_lived(cfg: RunConfig, home: Path) -> bool:
+    """Whether the embedded server this run would use is the long-lived one (`db start`), not a throwaway."""
     from harness.db.builds import build_for
     from harness.db.embedded import running_persistent
 
     server = running_persistent() if (home / "server.json").is_file() else None  # `db start` records it there
-    if server is None or server.build != build_for(cfg.pg_version):
+    return server is not None and server.build == build_for(cfg.pg_version)
+
+
+def _check_keep(cfg: RunConfig, home: Path) -> None:
+    """--keep-database on the embedded backend keeps the database only on a server that outlives the run."""
+    if not _long_lived(cfg, home):
         raise UsageError("--keep-database: this run's embedded server is throwaway (stopped and deleted when the "
                          "run ends), so no database could be kept: start a long-lived server with "
                          "`wardbench db start` first (runs then use it and the database stays), or use --dsn")
+
+
+def _check_dataset(cfg: RunConfig, flag: str, name: str, home: Path | None) -> None:
+    """A dataset lives in a database on a server that outlives the run: the long-lived embedded one or --dsn."""
+    from harness.datasets.record import check_name
+
+    check_name(name, flag)
+    if cfg.in_place:
+        raise UsageError(f"{flag} {name} and --in-place: a dataset run works in a copy (or builds a new "
+                         "database), never in the named one: drop one of them")
+    if cfg.backend == "container":
+        raise UsageError(f"{flag} {name}: the container backend's server lives only as long as the run, so it "
+                         "holds no datasets: use the embedded backend with `wardbench db start`, or --dsn")
+    if home is not None and not _long_lived(cfg, home):
+        raise UsageError(f"{flag} {name}: datasets live on the long-lived embedded server (PostgreSQL "
+                         f"{cfg.pg_version}), which is not running: start it with `wardbench db start"
+                         f"{' --pg-version 16' if cfg.pg_version == 16 else ''}` first, or use --dsn")
 
 
 def make_config(*, outputs: Iterable[tuple[str, Path | None]] = (), writes_reports: bool = True,
                 **options: Any) -> RunConfig:
     """Build the RunConfig from command options (flags left at False count as not given) and check, before
     any server starts, that every place the run will write to can be written: `outputs` are (flag, file)
-    pairs, the reports directory unless `writes_reports` is False, the embedded server's home."""
+    pairs, the reports directory unless `writes_reports` is False, the embedded server's home.
+    `dataset` (--dataset) and `keep_dataset` (generate --keep-dataset) need a server that outlives the run."""
+    dataset, keep_dataset = options.pop("dataset", None), options.pop("keep_dataset", None)
     cfg = build_config(**{k: (None if v is False else v) for k, v in options.items()})
     for flag, path in outputs:
         if path is not None:
@@ -110,6 +137,10 @@ def make_config(*, outputs: Iterable[tuple[str, Path | None]] = (), writes_repor
         check_output_dir(home, f"{name} {home}")
         if cfg.keep_database and not cfg.in_place:
             _check_keep(cfg, home)
+    for flag, given in (("--dataset", dataset), ("--keep-dataset", keep_dataset)):
+        if given is not None:
+            _check_dataset(cfg, flag, given, home)
+    cfg = cfg.with_(dataset=dataset)
     if "scale_factor" in options:  # the commands that take --scale-factor generate the dataset
         from harness.footprint import check_fits
 

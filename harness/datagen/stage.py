@@ -21,6 +21,10 @@ from harness.results import Results
 def generate(cfg: RunConfig, db: Database, results: Results, benchmark: bool = False,
              console: Console | None = None) -> dict[str, Any]:
     """Load the profile's dataset; with `benchmark`, also measure and gate the peer ratios."""
+    if db.dataset is not None:  # a copy of a prepared dataset: generated when it was kept, not again
+        from harness.datasets.adopt import adopt
+
+        return adopt(db, results)
     summary = load_dataset(db, cfg.profile_data, cfg.scale_factor, cfg.seed, console=console,
                            parallel_workers=cfg.maintenance_workers)
     results.generate = summary

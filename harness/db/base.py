@@ -19,6 +19,7 @@ from harness.errors import EnvironmentFailure, UsageError
 
 if TYPE_CHECKING:
     from harness.config import RunConfig
+    from harness.datasets.record import DatasetCopy
 
 # One parser for every DSN form a message can carry. A URI of any scheme (postgresql, mysql, ...): the userinfo
 # password runs to the authority's last "@" (after which no "@" comes before the path), so an unencoded "@" or
@@ -78,6 +79,7 @@ class Database:
     name: str
     server: ServerHandle
     disposable: bool
+    dataset: DatasetCopy | None = None  # set when the database is a copy of a prepared dataset
 
     @property
     def display_dsn(self) -> str:
@@ -165,6 +167,12 @@ def open_database(cfg: RunConfig) -> Iterator[Database]:
             yield Database(server.admin_dsn, name, server, disposable=False)
             return
         name = f"wardbench_{cfg.run_id}"
+        if cfg.dataset is not None:
+            from harness.datasets.store import run_copy
+
+            with run_copy(server, cfg, cfg.dataset, name) as db:
+                yield db
+            return
         if cfg.keep_database:
             server.create_database(name)
             yield Database(server.database_dsn(name), name, server, disposable=True)
