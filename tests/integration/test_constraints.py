@@ -77,6 +77,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("fk_ward_turnout_ward_id_wards", "ward_turnout", {"ward_id": MISSING}),
     ("fk_posts_source_id_content_sources", "posts", {"source_id": MISSING}),
     ("fk_posts_ward_id_wards", "posts", {"ward_id": MISSING}),
+    ("ck_posts_status_known", "posts", {"status": "deleted"}),
     ("fk_sentiment_scores_post_id_posts", "sentiment_scores", {"post_id": MISSING}),
     ("fk_post_embeddings_post_id_posts", "post_embeddings", {"post_id": MISSING}),
     ("fk_experiments_ai_model_id_ai_models", "experiments", {"ai_model_id": MISSING}),
