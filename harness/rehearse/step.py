@@ -23,9 +23,11 @@ from alembic import command
 from alembic.config import Config
 from psycopg import sql
 
+from harness.bench.timing import percentile
 from harness.rehearse import live, upgrade, waits
 from harness.verify import locks
 from harness.verify.checksums import TableChecksum, checksum_query, user_tables
+from harness.verify.underload import Sample
 
 Action = Callable[..., None]
 
@@ -34,6 +36,9 @@ LIVE_TABLE = "wb_live_rows"
 
 
 SESSION_GAP_S = 0.25
+SERIES_BUCKET_S = 0.1  # the report's timeline: live p95 per query kind per bucket of this width at least
+SERIES_MAX_BUCKETS = 300  # wider buckets on a long step, so the record stays a few thousand numbers at most
+SERIES_LEAD_S = 5.0  # baseline shown before the step starts (at least; as long as the step when it is longer)
 
 
 @dataclass(frozen=True)
@@ -220,8 +225,27 @@ def _live_record(workload: live.LiveWorkload, sampler: waits.WaitSampler, option
         "baseline_s": options.baseline_s, "errors_seen": workload.errors, "blocked_requests": len(episodes),
         "longest_wait": waits.longest(episodes, workload.samples, sampler.interval_s),
         "wait_polls": sampler.polls, "sampler_error": sampler.error or None,
-        "rows_inserted": len(workload.inserted)})
+        "rows_inserted": len(workload.inserted),
+        "series": series(workload.samples, workload.plan.kinds, baseline_start, ran.start, ran.end + options.settle_s)})
     return record
+
+
+def series(samples: list[Sample], kinds: dict[str, str], baseline_start: float, start: float,
+           end: float) -> dict[str, Any]:
+    """Live p95 (ms) per query kind per time bucket, by intended start (open model: a request stalled behind a
+    lock counts where it was due), for the report's timeline; times in seconds from the step's start, as the
+    statements' start_s. Only the last stretch of the baseline is kept (`before` summarises all of it);
+    an empty bucket is None. Failed requests are left out (they are counted under `errors`)."""
+    first = max(baseline_start, start - max(SERIES_LEAD_S, end - start))
+    width = round(max(SERIES_BUCKET_S, (end - first) / SERIES_MAX_BUCKETS), 3)
+    count = max(1, math.ceil((end - first) / width))
+    buckets: dict[str, list[list[float]]] = {}
+    for sample in samples:
+        if sample.ok and first <= sample.intended < end:
+            slot = min(int((sample.intended - first) / width), count - 1)
+            buckets.setdefault(live.kind(sample, kinds), [[] for _ in range(count)])[slot].append(sample.latency_ms)
+    return {"start_s": round(first - start, 3), "bucket_s": width, "stat": "p95_ms",
+            "kinds": {k: [round(percentile(v, 95), 1) if v else None for v in b] for k, b in sorted(buckets.items())}}
 
 
 def _size_changes(old: dict[str, tuple[str, int]], new: dict[str, tuple[str, int]]) -> dict[str, Any]:
