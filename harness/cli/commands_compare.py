@@ -15,7 +15,7 @@ from harness.cli.options import JsonOut, check_output_file
 from harness.report.compare import compare_results, parse_threshold
 from harness.results import Results, write_text_atomic
 
-_STYLE = {"slower": "red", "faster": "green", "unchanged": "", "not_evaluated": "yellow"}
+_STYLE = {"slower": "red", "regressed": "red", "faster": "green", "unchanged": "", "not_evaluated": "yellow"}
 
 
 def _ratio(value: float | None, ci: list[float] | None) -> str:
@@ -39,6 +39,19 @@ def _table(report: dict[str, Any]) -> Table:
     return table
 
 
+def _rehearsal_table(report: dict[str, Any]) -> Table:
+    table = Table(title="rehearsal steps: regressed when 2x slower in wall time or newly blocking live requests")
+    for col in ("step", "verdict", "wall s baseline -> current", "longest live wait ms", "blocked gate", "why"):
+        table.add_column(col)
+    for r in report["rehearsal_steps"]:
+        style = _STYLE[r["verdict"]]
+        table.add_row(r["name"], f"[{style}]{r['verdict']}[/]" if style else r["verdict"],
+                      f"{r['baseline_duration_s']} -> {r['current_duration_s']}",
+                      f"{r['baseline_wait_ms']} -> {r['current_wait_ms']} (limit {r['max_blocked_ms']})",
+                      f"{r['baseline_blocked_gate']} -> {r['current_blocked_gate']}", "; ".join(r["reasons"]))
+    return table
+
+
 @app.command()
 def compare(baseline: Annotated[Path, typer.Argument(help="results.json of the reference run")],
             current: Annotated[Path, typer.Argument(help="results.json of the run under test")],
@@ -52,7 +65,10 @@ def compare(baseline: Annotated[Path, typer.Argument(help="results.json of the r
         check_output_file(json, f"--json {json}")
     report = compare_results(Results.read(baseline), Results.read(current), threshold)
     console = Console()
-    console.print(_table(report))
+    if report["scenarios"]:
+        console.print(_table(report))
+    if report["rehearsal_steps"]:
+        console.print(_rehearsal_table(report))
     for key, label in (("only_in_baseline", "only in baseline"), ("only_in_current", "only in current")):
         if report[key]:
             console.print(f"{label}: {', '.join(report[key])}")
@@ -62,7 +78,12 @@ def compare(baseline: Annotated[Path, typer.Argument(help="results.json of the r
         console.print(f"[yellow]warning[/]: {warning}")
     if json is not None:
         write_text_atomic(json, jsonlib.dumps(report, indent=2) + "\n")
+    slower = [r["name"] for r in report["scenarios"] if r["verdict"] == "slower"]
+    steps = [r["name"] for r in report["rehearsal_steps"] if r["verdict"] == "regressed"]
+    if slower:
+        console.print(f"[red bold]regression[/] beyond {threshold:.0%}: {', '.join(slower)}")
+    if steps:
+        console.print(f"[red bold]rehearsal regression[/] (2x slower or newly blocking): {', '.join(steps)}")
     if report["regressions"]:
-        console.print(f"[red bold]regression[/] beyond {threshold:.0%}: {', '.join(report['regressions'])}")
         raise typer.Exit(1)
     console.print("no significant regression")

@@ -8,6 +8,11 @@ samples rather than on single ones, which would make a transient stall look sign
 - a block bootstrap 99 % interval of the p95 ratio and of the median ratio (current / baseline).
 A scenario regresses when its p95 ratio exceeds 1 + threshold with the interval wholly above 1, or its
 median does so and the rank test agrees. Improvements mirror this; anything else is within noise.
+
+Rehearsal steps (matched by revision and direction) have one wall time each, so no test of noise applies: a
+step regresses when it took at least SLOWER_FACTOR x its baseline time (and MIN_EXTRA_S more, as a step of
+milliseconds doubles from scheduling alone), or when it newly blocks the live workload: its longest live
+wait is over max_blocked_ms now but was not, or its blocked-query gate fails now and passed before.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import UsageError
-from harness.report.view import scenarios
+from harness.report.view import finite, scenarios
 from harness.results import Results
 
 ALPHA = 0.01
@@ -119,6 +124,95 @@ def compare_samples(name: str, base_samples: list[float], cur_samples: list[floa
                               p_faster, int(base.size), int(cur.size))
 
 
+SLOWER_FACTOR = 2.0
+MIN_EXTRA_S = 0.05
+BLOCKED_GATE = "longest live wait on a lock"  # harness.rehearse.stage.step_gates names it so
+
+
+@dataclass
+class StepComparison:
+    """One rehearsal step in both runs: wall times, longest live waits, the blocked gate, and why it regressed."""
+
+    name: str  # the step's label, as its gates are named
+    revision: str
+    direction: str
+    verdict: str  # regressed | unchanged | not_evaluated
+    baseline_duration_s: float | None
+    current_duration_s: float | None
+    duration_ratio: float | None
+    baseline_wait_ms: float | None
+    current_wait_ms: float | None
+    max_blocked_ms: float | None
+    baseline_blocked_gate: str | None
+    current_blocked_gate: str | None
+    reasons: list[str]
+
+
+def _steps(results: Results) -> dict[tuple[str, str], dict[str, Any]]:
+    section = results.rehearsal if isinstance(results.rehearsal, dict) else {}
+    return {(str(s["revision"]), str(s.get("direction", "upgrade"))): s for s in section.get("steps", [])
+            if isinstance(s, dict) and "revision" in s}
+
+
+def _label(step: dict[str, Any]) -> str:
+    from harness.rehearse.stage import step_label  # the label the step's gates carry
+
+    return step_label(step)
+
+
+def _blocked_gate(results: Results, step: dict[str, Any]) -> str | None:
+    name = f"{_label(step)} {BLOCKED_GATE}"
+    return next((g.verdict for g in results.gates if g.name == name), None)
+
+
+def _wait_ms(step: dict[str, Any]) -> float | None:
+    """The step's longest live wait on a lock (0 when none waited); None when the live workload did not run."""
+    record = step.get("live") or {}
+    if not record.get("ran"):
+        return None
+    longest = record.get("longest_wait")
+    return float(longest["wait_ms"]) if longest else 0.0
+
+
+def _max_blocked_ms(results: Results) -> float | None:
+    options = (results.rehearsal or {}).get("options", {})
+    return float(options["max_blocked_ms"]) if finite(options.get("max_blocked_ms")) else None
+
+
+def compare_step(base: dict[str, Any], cur: dict[str, Any], baseline: Results, current: Results) -> StepComparison:
+    """Verdict for one rehearsal step (see the module docstring for the rule)."""
+    reasons, unknown = [], []
+    b_s, c_s = base.get("duration_s"), cur.get("duration_s")
+    ratio = None
+    if not (finite(b_s) and finite(c_s) and b_s > 0):
+        unknown.append("no wall time on a side")
+    elif (ratio := c_s / b_s) >= SLOWER_FACTOR and c_s - b_s >= MIN_EXTRA_S:
+        reasons.append(f"{ratio:.1f}x slower in wall time ({b_s:g} s -> {c_s:g} s)")
+    limit = _max_blocked_ms(current)
+    b_wait, c_wait = _wait_ms(base), _wait_ms(cur)
+    if limit is None or b_wait is None or c_wait is None:
+        unknown.append("no live workload on a side" if limit is not None else "no max_blocked_ms in the current run")
+    elif c_wait > limit >= b_wait:
+        reasons.append(f"newly blocks: a live request waited {c_wait:g} ms (limit {limit:g} ms, "
+                       f"baseline {b_wait:g} ms)")
+    b_gate, c_gate = _blocked_gate(baseline, base), _blocked_gate(current, cur)
+    if c_gate == "fail" and b_gate == "pass" and not any(r.startswith("newly blocks") for r in reasons):
+        reasons.append("newly blocks: its blocked-query gate fails now and passed in the baseline")
+    verdict = "regressed" if reasons else "not_evaluated" if unknown else "unchanged"
+    return StepComparison(_label(cur), str(cur["revision"]), str(cur.get("direction", "upgrade")), verdict,
+                          b_s, c_s, round(ratio, 3) if ratio is not None else None, b_wait, c_wait, limit, b_gate,
+                          c_gate, reasons or unknown)
+
+
+def compare_rehearsals(baseline: Results, current: Results) -> dict[str, Any]:
+    """Rehearsal steps in both runs compared, and the labels of steps on one side only."""
+    base, cur = _steps(baseline), _steps(current)
+    rows = [compare_step(base[k], cur[k], baseline, current) for k in cur if k in base]
+    return {"steps": [asdict(r) for r in rows],
+            "only_in_baseline": [_label(base[k]) for k in base if k not in cur],
+            "only_in_current": [_label(cur[k]) for k in cur if k not in base]}
+
+
 ENV_KEYS = ("postgres_version", "pgvector_version", "cpu_model", "cpu_count", "memory_bytes", "server_settings")
 
 
@@ -127,8 +221,9 @@ def compare_results(baseline: Results, current: Results, threshold: float) -> di
     base = {s["name"]: s for s in scenarios(baseline)}
     cur = {s["name"]: s for s in scenarios(current)}
     common = [n for n in cur if n in base]
-    if not common:
-        raise UsageError("the two results files share no scenario: nothing to compare")
+    rehearsal = compare_rehearsals(baseline, current)
+    if not common and not rehearsal["steps"]:
+        raise UsageError("the two results files share no scenario and no rehearsal step: nothing to compare")
     rows = []
     for i, name in enumerate(common):
         b, c = base[name], cur[name]
@@ -147,7 +242,9 @@ def compare_results(baseline: Results, current: Results, threshold: float) -> di
             if isinstance(env.get("load_average_1m"), int | float) and isinstance(env.get("cpu_count"), int)
             and env["load_average_1m"] > env["cpu_count"]]
     return {"threshold": threshold, "alpha": ALPHA, "baseline": baseline.run_id, "current": current.run_id,
-            "scenarios": [asdict(r) for r in rows],
-            "only_in_baseline": [n for n in base if n not in cur], "only_in_current": [n for n in cur if n not in base],
+            "scenarios": [asdict(r) for r in rows], "rehearsal_steps": rehearsal["steps"],
+            "only_in_baseline": [n for n in base if n not in cur] + rehearsal["only_in_baseline"],
+            "only_in_current": [n for n in cur if n not in base] + rehearsal["only_in_current"],
             "environment_differences": env_diff, "warnings": busy,
-            "regressions": [r.name for r in rows if r.verdict == "slower"]}
+            "regressions": [r.name for r in rows if r.verdict == "slower"]
+            + [s["name"] for s in rehearsal["steps"] if s["verdict"] == "regressed"]}

@@ -121,3 +121,94 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
         proc = _run(*args)
         assert proc.returncode == 2, (args, proc.stdout, proc.stderr)
         assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("wardbench: error:"), proc.stderr
+
+
+# Rehearsal steps, in the shape harness.rehearse.step and stage write them (results.rehearsal, one gate per step).
+
+def _step(revision: str, direction: str, duration_s: float, wait_ms: float | None, ran: bool = True) -> dict:
+    source, target = ("001", revision) if direction == "upgrade" else (revision, "001")
+    longest = None if wait_ms is None else {
+        "wait_ms": wait_ms, "lock": "AccessExclusiveLock", "table": "posts", "live_request": "read posts by id",
+        "blocked_by_statement": "UPDATE posts SET word_count = 0"}
+    live = {"ran": True, "longest_wait": longest, "wait_polls": 40, "before": {"p95_ms": 2.0},
+            "during": {"p95_ms": 3.0, "count": 200, "errors": 0, "error_rate": 0.0}, "kinds": {}} if ran else \
+        {"ran": False, "detail": "no table with rows and a single-column primary key to read or insert"}
+    return {"revision": revision, "from": source, "to": target, "name": "add word_count", "direction": direction,
+            "duration_s": duration_s, "statements": [], "locks": {}, "live": live, "verdict": "pass"}
+
+
+def _rehearsal(name: str, steps: list[dict], max_blocked_ms: float = 1000.0) -> Results:
+    from harness.gates import evaluate
+    from harness.rehearse.stage import step_label
+
+    gates = [evaluate(f"{step_label(s)} longest live wait on a lock", "rehearse",
+                      (s["live"]["longest_wait"] or {}).get("wait_ms", 0.0), max_blocked_ms, "ms", "<=")
+             for s in steps if s["live"]["ran"]]
+    section = {"window": ["002"], "options": {"max_blocked_ms": max_blocked_ms}, "steps": steps, "round_trips": []}
+    return Results(run_id=name, command="migrate rehearse", rehearsal=section, gates=gates)
+
+
+def _verdicts(report: dict) -> dict[tuple[str, str], dict]:
+    return {(r["revision"], r["direction"]): r for r in report["rehearsal_steps"]}
+
+
+def test_rehearsal_step_twice_as_slow_is_flagged_and_exits_1(tmp_path: Path) -> None:
+    base = _rehearsal("base", [_step("002", "upgrade", 0.40, None), _step("002", "downgrade", 0.30, 12.0)])
+    cur = _rehearsal("cur", [_step("002", "upgrade", 0.85, None), _step("002", "downgrade", 0.45, 15.0)])
+    base.write(tmp_path / "base.json")
+    cur.write(tmp_path / "cur.json")
+    proc = _run(tmp_path / "base.json", tmp_path / "cur.json", "--json", tmp_path / "c.json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    report = json.loads((tmp_path / "c.json").read_text())
+    rows = _verdicts(report)
+    assert rows[("002", "upgrade")]["verdict"] == "regressed"
+    assert rows[("002", "upgrade")]["duration_ratio"] == pytest.approx(0.85 / 0.40, rel=1e-3)
+    assert "slower in wall time" in rows[("002", "upgrade")]["reasons"][0]
+    assert rows[("002", "downgrade")]["verdict"] == "unchanged"  # 1.5x: below the factor
+    assert report["regressions"] == ["rehearsal upgrade 001 -> 002"]
+    assert "rehearsal upgrade 001 -> 002" in proc.stdout and "regression" in proc.stdout
+
+
+def test_rehearsal_step_that_newly_blocks_is_flagged() -> None:
+    base = _rehearsal("base", [_step("002", "upgrade", 0.4, 30.0), _step("003", "upgrade", 0.4, 1800.0)])
+    cur = _rehearsal("cur", [_step("002", "upgrade", 0.4, 1500.0), _step("003", "upgrade", 0.4, 1900.0)])
+    report = compare_results(base, cur, 0.1)
+    rows = _verdicts(report)
+    newly = rows[("002", "upgrade")]
+    assert newly["verdict"] == "regressed" and newly["reasons"][0].startswith("newly blocks")
+    assert (newly["baseline_wait_ms"], newly["current_wait_ms"], newly["current_blocked_gate"]) == (30.0, 1500.0,
+                                                                                                     "fail")
+    # Blocked in both runs: the gate fails in each, but nothing newly blocks.
+    assert rows[("003", "upgrade")]["verdict"] == "unchanged"
+    assert report["regressions"] == ["rehearsal upgrade 001 -> 002"]
+
+
+def test_blocked_gate_failing_now_and_passing_before_is_flagged() -> None:
+    """The baseline ran with a looser max_blocked_ms: the same wait passed its gate there and fails it now."""
+    base = _rehearsal("base", [_step("002", "upgrade", 0.4, 1500.0)], max_blocked_ms=2000.0)
+    cur = _rehearsal("cur", [_step("002", "upgrade", 0.4, 1500.0)], max_blocked_ms=1000.0)
+    row = compare_results(base, cur, 0.1)["rehearsal_steps"][0]
+    assert (row["baseline_blocked_gate"], row["current_blocked_gate"]) == ("pass", "fail")
+    assert row["verdict"] == "regressed" and "gate fails now and passed" in row["reasons"][0]
+
+
+def test_rehearsal_noise_and_missing_live_are_not_regressions() -> None:
+    base = _rehearsal("base", [_step("002", "upgrade", 0.010, None), _step("002", "downgrade", 0.5, None, ran=False),
+                               _step("004", "upgrade", 0.5, None)])
+    cur = _rehearsal("cur", [_step("002", "upgrade", 0.030, None), _step("002", "downgrade", 0.5, None, ran=False),
+                             _step("005", "upgrade", 0.5, None)])
+    report = compare_results(base, cur, 0.1)
+    rows = _verdicts(report)
+    assert rows[("002", "upgrade")]["verdict"] == "unchanged"  # 3x, but 20 ms: scheduling noise on a tiny step
+    assert rows[("002", "downgrade")]["verdict"] == "not_evaluated"
+    assert "no live workload" in rows[("002", "downgrade")]["reasons"][0]
+    assert report["regressions"] == []
+    assert report["only_in_baseline"] == ["rehearsal upgrade 001 -> 004"]
+    assert report["only_in_current"] == ["rehearsal upgrade 001 -> 005"]
+
+
+def test_rehearsals_with_no_common_step_exit_2(tmp_path: Path) -> None:
+    _rehearsal("a", [_step("002", "upgrade", 0.4, None)]).write(tmp_path / "a.json")
+    _rehearsal("b", [_step("003", "upgrade", 0.4, None)]).write(tmp_path / "b.json")
+    proc = _run(tmp_path / "a.json", tmp_path / "b.json")
+    assert proc.returncode == 2 and "no rehearsal step" in proc.stderr, proc.stdout + proc.stderr
