@@ -238,7 +238,7 @@ def series(samples: list[Sample], kinds: dict[str, str], baseline_start: float, 
     an empty bucket is None. Failed requests are left out (they are counted under `errors`)."""
     first = max(baseline_start, start - max(SERIES_LEAD_S, end - start))
     width = round(max(SERIES_BUCKET_S, (end - first) / SERIES_MAX_BUCKETS), 3)
-    count = max(1, math.ceil((end - first) / width))
+    count = max(1, math.ceil(round((end - first) / width, 6)))  # 5.4 / 0.1 is 54.000000001
     buckets: dict[str, list[list[float]]] = {}
     for sample in samples:
         if sample.ok and first <= sample.intended < end:

@@ -66,6 +66,7 @@ def render_html(results: Results) -> str:
                                      or view.number(targets, "ward_p95_ms")),
         "migrations": plots.migration_timings(steps),
         "capacity": plots.capacity_fits(results.capacity),
+        "rehearsal": plots.rehearsal_timelines(results.rehearsal),
     }
     other = [("Backup", view.section_facts(results.backup)), ("Faults", view.section_facts(results.faults))]
     return env.get_template("report.html.j2").render(
