@@ -58,13 +58,12 @@ VERSION_TABLE_SQL = ("(SELECT array_agg(a.attname::text) FROM pg_attribute a WHE
 
 
 VERSION_TABLES_QUERY = ("SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-                        f"WHERE n.nspname = :schema AND c.relkind = 'r' AND {VERSION_TABLE_SQL}")
+                        f"WHERE n.nspname = %(schema)s AND c.relkind = 'r' AND {VERSION_TABLE_SQL}")
 
 
 def version_tables(conn: psycopg.Connection[Any], schema: str = "public") -> list[str]:
     """Alembic version tables in `schema`, found by shape rather than by the default name."""
-    query = VERSION_TABLES_QUERY.replace(":schema", "%s")
-    return [r[0] for r in conn.execute(query, (schema,)).fetchall()]
+    return [r[0] for r in conn.execute(VERSION_TABLES_QUERY, {"schema": schema}).fetchall()]
 
 
 def user_tables(conn: psycopg.Connection[Any], schema: str = "public",

@@ -97,7 +97,7 @@ def reflect(engine: sa.Engine, schema: str = "public",
     insp = sa.inspect(engine)
     with engine.connect() as conn:
         catalog = _catalog_types(conn, schema)
-        exclude = (*exclude, *conn.execute(sa.text(VERSION_TABLES_QUERY), {"schema": schema}).scalars())
+        exclude = (*exclude, *conn.exec_driver_sql(VERSION_TABLES_QUERY, {"schema": schema}).scalars())
     order = [t for t, _ in insp.get_sorted_table_and_fkc_names(schema) if t and t not in exclude]
     specs = []
     for table in order:
