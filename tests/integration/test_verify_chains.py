@@ -120,3 +120,25 @@ def test_varchar_narrowing_is_caught_for_every_seed(fresh_db: Database, seed: in
     assert (found["table"], found["column"], found["object"], found["sqlstate"]) == (
         "profiles", "handle", "profiles.handle", "22001")
     assert "on profiles.handle" in step["detail"]  # the terminal line names the column too
+
+
+def test_a_custom_alembic_version_table_is_bookkeeping_not_data(fresh_db: Database) -> None:
+    """asterisk's chains set version_table = alembic_version_config: it is neither seeded, checksummed nor drift."""
+    import psycopg
+    from sqlalchemy import create_engine, pool
+
+    from harness import alembic_project
+    from harness.verify import schema, seed
+    from harness.verify.checksums import user_tables, version_tables
+
+    with psycopg.connect(fresh_db.dsn, autocommit=True) as conn:
+        conn.execute("CREATE TABLE alembic_version_config (version_num varchar(32) PRIMARY KEY)")
+        conn.execute("CREATE TABLE sippeers (id int PRIMARY KEY, version_num text)")  # data with a like-named column
+        assert version_tables(conn) == ["alembic_version_config"]
+        assert user_tables(conn) == ["sippeers"]
+        assert not any("alembic_version_config" in key for key in schema.snapshot(conn))
+    engine = create_engine(alembic_project.sqlalchemy_url(fresh_db.dsn), poolclass=pool.NullPool)
+    try:
+        assert [spec.name for spec in seed.reflect(engine)] == ["sippeers"]
+    finally:
+        engine.dispose()
