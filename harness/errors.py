@@ -5,6 +5,11 @@ Exit codes follow the product contract: 1 = a gate failed, 2 = bad usage/config/
 """
 
 
+def first_line(exc: BaseException) -> str:
+    """An error's first line, or its type's name when it has no text: what a one-line report shows."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 class WardbenchError(Exception):
     """Base class: carries the one line the user sees and the exit code it maps to."""
 

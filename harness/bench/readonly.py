@@ -13,12 +13,7 @@ from harness.bench import wire
 from harness.bench.sampling import draw_params
 from harness.bench.scenarios import Scenario, reads_only
 from harness.bench.session import connect
-from harness.errors import UsageError
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+from harness.errors import UsageError, first_line
 
 
 def check_reads_only(conn: psycopg.Connection[Any], scenarios: list[Scenario],
@@ -39,7 +34,7 @@ def check_reads_only(conn: psycopg.Connection[Any], scenarios: list[Scenario],
             wire.Executor(conn).execute(enc)
         except psycopg.errors.ReadOnlySqlTransaction as exc:
             raise UsageError(f"scenario {s.name!r} ({s.source}) is kind {s.kind!r}, a read, but its SQL writes "
-                             f"({_first_line(exc)}): read scenarios run in READ ONLY transactions; a scenario "
+                             f"({first_line(exc)}): read scenarios run in READ ONLY transactions; a scenario "
                              "that writes declares kind = \"write\"") from None
         except psycopg.errors.SyntaxError as exc:
             if "multiple commands" not in str(exc):

@@ -17,6 +17,7 @@ from alembic import command
 
 from harness import REPO_ROOT, alembic_project
 from harness.db import Database
+from harness.errors import first_line
 from harness.faults.outcome import FaultOutcome
 from harness.verify.checksums import database_checksums
 
@@ -107,7 +108,7 @@ def interrupted_migration(db: Database, kill: Callable[[Database, int], str] = t
     if after_kill is not None:
         after_kill()
     revision_after, sums_after, column = _state(db)
-    error = (str(errors[0]).strip().splitlines() or [type(errors[0]).__name__])[0] if errors else "none"
+    error = first_line(errors[0]) if errors else "none"
     survived = revision_after == revision_before and sums_after == sums_before and not column
     rows = sum(r for r, _ in sums_after.values())
     verdict = (f"database still at revision {revision_after}, column ledger.amount_pence absent, "

@@ -27,10 +27,10 @@ from psycopg import sql
 
 from harness.bench.session import apply_settings
 from harness.bench.timing import percentile
-from harness.errors import EnvironmentFailure
+from harness.errors import EnvironmentFailure, first_line
 from harness.load.workload import Job
 from harness.verify import seed as reflected
-from harness.verify.underload import Read, Sample, plan_reads
+from harness.verify.underload import Read, Sample, plan_reads, start_sessions
 
 INSERT_PREFIX = "insert "
 
@@ -159,16 +159,9 @@ class LiveWorkload:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
-        ready = threading.Barrier(self.workers + 1, timeout=60)
-        for i in range(self.workers):
-            thread = threading.Thread(target=self._run, args=(i, ready), name=f"live-{i}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        try:
-            ready.wait()
-        except threading.BrokenBarrierError as exc:
+        if not start_sessions(self.workers, self._run, "live", self._threads):
             self.stop()
-            raise EnvironmentFailure(f"the live workload could not connect: {self.errors}") from exc
+            raise EnvironmentFailure(f"the live workload could not connect: {self.errors}")
 
     def _run(self, index: int, ready: threading.Barrier) -> None:
         rng = random.Random(self.seed * 1000 + index)
@@ -180,7 +173,7 @@ class LiveWorkload:
                 register_vector(conn)
         except psycopg.Error as exc:
             with self._lock:
-                self.errors[f"connect: {_first_line(exc)}"] = 1
+                self.errors[f"connect: {first_line(exc)}"] = 1
             ready.abort()
             return
         pid = conn.info.backend_pid
@@ -259,17 +252,13 @@ class LiveWorkload:
 
     def _error(self, name: str, exc: psycopg.Error) -> None:
         with self._lock:
-            text = f"{name}: {_first_line(exc)}"
+            text = f"{name}: {first_line(exc)}"
             self.errors[text] = self.errors.get(text, 0) + 1
 
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
             thread.join()
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def kind(sample: Sample, kinds: dict[str, str] | None = None) -> str:

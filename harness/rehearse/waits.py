@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from harness.errors import first_line
 from harness.verify.underload import Sample
 
 _DETAIL = """
@@ -80,7 +81,7 @@ class WaitSampler:
                 self._poll()
                 self._stop.wait(self.interval_s)
         except psycopg.Error as exc:
-            self.error = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            self.error = first_line(exc)
 
     def _poll(self) -> None:
         assert self._conn is not None

@@ -12,7 +12,7 @@ from alembic.script import Script, ScriptDirectory
 from alembic.util.exc import CommandError
 
 from harness import alembic_project
-from harness.errors import UsageError
+from harness.errors import UsageError, first_line
 from harness.verify import envpy
 
 NAME_PATTERN = re.compile(r"^(\d{3})_[a-z][a-z0-9]*(?:_[a-z0-9]+)+\.py$")
@@ -66,8 +66,7 @@ def load_chain(ini: Path | None, check_names: bool | None = None) -> Chain:
             if mistake is not None:
                 raise mistake from exc
             said = [str(w.message) for w in caught if "not present" in str(w.message)]
-            first = said[0].split(",")[0] + " is not present" if said else (
-                str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            first = said[0].split(",")[0] + " is not present" if said else first_line(exc)
             raise UsageError(f"{ini_path}: broken revision chain (a gap): {first}") from exc
     if len(heads) != 1:
         raise UsageError(f"{ini_path}: the chain has {len(heads)} heads ({', '.join(sorted(heads))}); "

@@ -26,6 +26,7 @@ import psycopg
 import sqlalchemy as sa
 from psycopg import sql
 
+from harness.errors import first_line
 from harness.verify import edges
 from harness.verify.checksums import VERSION_TABLES_QUERY
 
@@ -222,7 +223,7 @@ class Seeder:
                     inserted += 1
                     break
                 except psycopg.Error as exc:
-                    last_error = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    last_error = first_line(exc)
         return inserted, last_error
 
     def _edge_row(self, spec: TableSpec, parents: dict[str, list[tuple[Any, ...]]], i: int,

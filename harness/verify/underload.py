@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +18,7 @@ import psycopg
 from psycopg import sql
 
 from harness.bench.timing import percentile
-from harness.errors import EnvironmentFailure
+from harness.errors import EnvironmentFailure, first_line
 from harness.verify.checksums import probe_vector
 
 
@@ -93,6 +94,22 @@ def _keyed(conn: psycopg.Connection[Any], schema: str, name: str, table: str, co
     return Read(name, query, keys, keyed=True)
 
 
+def start_sessions(count: int, run: Callable[[int, threading.Barrier], None], name: str,
+                   threads: list[threading.Thread]) -> bool:
+    """Start `count` threads running run(index, ready) into `threads`; True once every one has connected and
+    reached `ready`, False when one aborted it (it could not connect): the caller stops the rest."""
+    ready = threading.Barrier(count + 1, timeout=60)
+    for i in range(count):
+        thread = threading.Thread(target=run, args=(i, ready), name=f"{name}-{i}", daemon=True)
+        thread.start()
+        threads.append(thread)
+    try:
+        ready.wait()
+    except threading.BrokenBarrierError:
+        return False
+    return True
+
+
 @dataclass
 class ReadWorkload:
     """`workers` threads, each issuing reads every 1/rate_per_worker seconds on its own connection."""
@@ -109,16 +126,9 @@ class ReadWorkload:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self) -> None:
-        ready = threading.Barrier(self.workers + 1, timeout=60)
-        for i in range(self.workers):
-            thread = threading.Thread(target=self._run, args=(i, ready), name=f"read-{i}", daemon=True)
-            thread.start()
-            self._threads.append(thread)
-        try:
-            ready.wait()
-        except threading.BrokenBarrierError as exc:
+        if not start_sessions(self.workers, self._run, "read", self._threads):
             self.stop()
-            raise EnvironmentFailure(f"the --under-load readers could not connect: {self.errors}") from exc
+            raise EnvironmentFailure(f"the --under-load readers could not connect: {self.errors}")
 
     def _run(self, index: int, ready: threading.Barrier) -> None:
         rng = random.Random(index)
@@ -127,7 +137,7 @@ class ReadWorkload:
             conn.execute("SET statement_timeout = '60s'")
         except psycopg.Error as exc:
             with self._lock:
-                self.errors[f"connect: {(str(exc).strip().splitlines() or ['error'])[0]}"] = 1
+                self.errors[f"connect: {first_line(exc)}"] = 1
             ready.abort()
             return
         pid = conn.info.backend_pid
@@ -148,7 +158,7 @@ class ReadWorkload:
                 except psycopg.Error as exc:
                     ok = False
                     with self._lock:
-                        key = f"{read.name}: {(str(exc).strip().splitlines() or ['error'])[0]}"
+                        key = f"{read.name}: {first_line(exc)}"
                         self.errors[key] = self.errors.get(key, 0) + 1
                 with self._lock:
                     self.samples.append(Sample(read.name, pid, next_at, started, time.perf_counter(), ok))
