@@ -16,7 +16,7 @@ from rich.console import Console
 from harness.config import RunConfig
 from harness.db import Database, redact_dsn
 from harness.errors import UsageError
-from harness.results import Gate, Results, StageRecord
+from harness.results import Gate, Results, StageRecord, Verdict
 
 Stage = Callable[[RunConfig, Database, Results], None]
 
@@ -66,6 +66,6 @@ def run_stages(cfg: RunConfig, db: Database, results: Results, names: list[str],
             detail = ""
         except Exception as exc:  # noqa: BLE001 - recorded, then surfaced as a failing gate
             status, detail = "error", redact_dsn(f"{type(exc).__name__}: {exc}")
-            results.gates.append(Gate(f"stage {name} completed", name, None, None, "", "==", "fail", detail))
+            results.gates.append(Gate(f"stage {name} completed", name, None, None, "", "==", Verdict.FAIL, detail))
             console.print(f"[red]stage {name} failed: {detail}")
         results.stages.append(StageRecord(name, status, round(time.perf_counter() - start, 3), detail))

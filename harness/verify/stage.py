@@ -11,7 +11,7 @@ from harness.config import RunConfig
 from harness.db import Database
 from harness.db.base import scratch_database
 from harness.gates import evaluate
-from harness.results import Gate, Results
+from harness.results import Gate, Results, Verdict
 from harness.verify import accept
 from harness.verify.chain import Chain, load_chain
 from harness.verify.stairway import VerifyOptions, verify_chain
@@ -32,7 +32,7 @@ def gates(section: dict[str, object]) -> list[Gate]:
     for step in steps:
         name = f"migration {step['from']} -> {step['revision']} lossless and reversible"
         if step["verdict"] in accept.KEEP:  # not run, or wardbench could not check it: never a pass
-            gate = Gate(name, STAGE, 1.0, None, "bool", "==", "not_evaluated", step.get("detail", ""))
+            gate = Gate(name, STAGE, 1.0, None, "bool", "==", Verdict.NOT_EVALUATED, step.get("detail", ""))
         else:
             ok = step["verdict"] in accept.PASSING
             gate = evaluate(name, STAGE, 1.0 if ok else 0.0, 1.0, "bool", "==")
@@ -48,7 +48,7 @@ def gates(section: dict[str, object]) -> list[Gate]:
     assert isinstance(trip, dict)
     name = "migration round trip head -> base -> head"
     if trip["verdict"] == "not_run":
-        out.append(Gate(name, STAGE, 1.0, None, "bool", "==", "not_evaluated", str(trip.get("detail", ""))))
+        out.append(Gate(name, STAGE, 1.0, None, "bool", "==", Verdict.NOT_EVALUATED, str(trip.get("detail", ""))))
     else:
         gate = evaluate(name, STAGE, 1.0 if trip["verdict"] == "pass" else 0.0, 1.0, "bool", "==")
         gate.reason = f"{trip['verdict']}: {trip.get('detail', '')}".rstrip(": ")

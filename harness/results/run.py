@@ -1,0 +1,72 @@
+"""Results: everything one run found, one field per section; a section left None was not run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.results.core import Gate, StageRecord, Verdict
+
+
+@dataclass
+class Results:
+    """Stages fill their own section and append gates; renderers only read."""
+
+    run_id: str
+    command: str
+    environment: dict[str, Any] = field(default_factory=dict)
+    profile: dict[str, Any] = field(default_factory=dict)
+    dataset: dict[str, Any] = field(default_factory=dict)
+    stages: list[StageRecord] = field(default_factory=list)
+    scenarios: list[dict[str, Any]] = field(default_factory=list)
+    migrations: dict[str, Any] | None = None
+    rehearsal: dict[str, Any] | None = None
+    load: dict[str, Any] | None = None
+    backup: dict[str, Any] | None = None
+    faults: dict[str, Any] | None = None
+    capacity: dict[str, Any] | None = None
+    generate: dict[str, Any] | None = None
+    bench: dict[str, Any] | None = None
+    gates: list[Gate] = field(default_factory=list)
+    selection: dict[str, Any] = field(default_factory=dict)
+    created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    schema_version: int = 2  # harness.results.codec.SCHEMA_VERSION
+
+    @property
+    def verdict(self) -> Verdict:
+        """pass only when there is at least one gate and every gate passed."""
+        if any(g.verdict == Verdict.FAIL for g in self.gates):
+            return Verdict.FAIL
+        if not self.gates or any(g.verdict == Verdict.NOT_EVALUATED for g in self.gates):
+            return Verdict.NOT_EVALUATED
+        return Verdict.PASS
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.verdict == Verdict.PASS else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        from harness.results.codec import dump
+
+        return dump(self)
+
+    def write(self, path: Path) -> Path:
+        """Write atomically so a crash never leaves half a results file."""
+        from harness.results.codec import write
+
+        return write(self, path)
+
+    @classmethod
+    def from_dict(cls, data: object, source: str = "results") -> Results:
+        from harness.results.codec import load
+
+        return load(data, source)
+
+    @classmethod
+    def read(cls, path: Path) -> Results:
+        """Load a results file; a missing, malformed or older one is a UsageError (exit 2)."""
+        from harness.results.codec import read
+
+        return read(path)
