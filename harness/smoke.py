@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import create_engine, inspect, pool
 
 from harness import alembic_project
@@ -33,4 +35,4 @@ def migrate_and_check(cfg: RunConfig, db: Database, results: Results) -> None:
     gate = evaluate("model tables present", "schema", float(len(missing)), 0.0, "missing tables", "==")
     gate.reason = ", ".join(missing)
     results.gates.append(gate)
-    results.dataset["head_revision"] = head
+    results.dataset = replace(results.dataset, head_revision=head)

@@ -12,6 +12,22 @@ import numpy as np
 from harness.capacity.fit import fit_section
 from harness.gates import evaluate
 from harness.results import Gate, Results, StageRecord
+from harness.results.backup import BackupSection, LogicalTimings, PhysicalSkipped, TableImage
+from harness.results.faults import DroppedConnectionDetails, DurabilityDetails, FaultOutcome, FaultsSection
+from harness.results.generate import AuditLog, DatasetSection, GenerateSection, LoadedTable, LoadMethod
+from harness.results.load import (
+    ConcurrencyProof,
+    Fidelity,
+    FidelityRound,
+    Latency,
+    LoadGroup,
+    LoadModel,
+    LoadScenario,
+    LoadSection,
+    RoleProof,
+    RunSummary,
+    TimelinePoint,
+)
 
 
 def full_results(tight_ward_target: bool = False) -> Results:
@@ -27,11 +43,14 @@ def full_results(tight_ward_target: bool = False) -> Results:
                      "server_settings": {"shared_buffers": "1GB"}},
         profile={"name": "ci", "scale_factor": 0.1,
                  "targets": {"ward_p95_ms": ward_target, "vector_p95_ms": 200.0, "recall_at_10": 0.95}},
-        dataset={"tables": {"wards": 2400, "posts": 6000, "post_embeddings": 6000}, "seed": 42},
+        dataset=dataset_section(),
         stages=[StageRecord("schema", "ok", 1.2), StageRecord("bench", "ok", 30.5)],
         scenarios=scenarios,
         migrations=migrations_section(),
         load=load_section(rng),
+        backup=backup_section(),
+        faults=faults_section(),
+        generate=generate_section(),
         bench=bench_section(),
         capacity=capacity,
         gates=gates_for(scenarios, ward_target),
@@ -69,15 +88,82 @@ def migrations_section() -> Any:
         for i in range(1, 6) for d in ("up", "down")]}
 
 
-def load_section(rng: np.random.Generator) -> Any:
-    timeline = [{"t_s": t, "readers_qps": 900 + 40 * float(rng.normal()), "readers_p95_ms": 3 + float(rng.random()),
-                 "writers_qps": 80 + 5 * float(rng.normal()), "writers_p95_ms": 9 + float(rng.random())}
+def load_section(rng: np.random.Generator) -> LoadSection:
+    timeline = [TimelinePoint(t_s=t, readers_qps=900 + int(40 * rng.normal()), readers_errors=0,
+                              readers_p95_ms=3 + float(rng.random()), writers_qps=80 + int(5 * rng.normal()),
+                              writers_errors=0, writers_p95_ms=9 + float(rng.random()))
                 for t in range(0, 60)]
-    readers = {"count": 50000, "errors": 0, "qps": 900.0, "corrected": {"p50_ms": 1.1, "p95_ms": 3.2},
-               "uncorrected": {"p50_ms": 1.0, "p95_ms": 2.9}}
-    return {"model": "closed", "users": 20, "duration_s": 60, "timeline": timeline,
-            "summary": {"qps": 980.0, "in_flight_mean": 7.5}, "roles": {"readers": readers},
-            "scenarios": [{"name": "ward_dashboard", "kind": "ward", **readers}]}
+    readers = LoadGroup(count=50000, errors=0, error_rate=0.0, qps=900.0, corrected=_latency(1.1, 3.2),
+                        uncorrected=_latency(1.0, 2.9))
+    scenario = LoadScenario(count=50000, errors=0, error_rate=0.0, qps=900.0, corrected=_latency(1.1, 3.2),
+                            uncorrected=_latency(1.0, 2.9), name="ward_dashboard", kind="ward", role="reader",
+                            rows_per_request=12.0, error_kinds={}, locust_p95_ms=3.0, target_p95_ms=100.0)
+    summary = _run_summary(qps=980.0, in_flight=7.5, users=20)
+    proof = ConcurrencyProof(users=20, duration_s=5.0, readers=RoleProof(
+        one_user=_run_summary(qps=300.0, in_flight=0.9, users=1), many_users=summary, throughput_ratio=3.27))
+    return LoadSection(model=LoadModel.CLOSED, users=20, writers=0, processes=1, duration_s=60.0, think_time_s=0.05,
+                       rate_asked_per_s=None, latency_from="send", summary=summary, scenarios=[scenario],
+                       roles={"reader": readers}, kinds={"ward": readers}, timeline=timeline,
+                       locust_log="load/mixed/locust.log", concurrency=proof, target_p95_ms=100.0,
+                       fidelity=Fidelity(scenario="ward_dashboard", clients=8, duration_s=3.0, processes=1,
+                                         pgbench_threads=1, statement_file="load/fidelity_statement.sql",
+                                         rounds=[FidelityRound(locust_qps=900.0, locust_errors=0, pgbench_tps=1200.0,
+                                                               pgbench_failed=0, pgbench_latency_avg_ms=0.8,
+                                                               ratio=0.75)], ratio=0.75))
+
+
+def _latency(p50: float, p95: float) -> Latency:
+    return Latency(samples=50000, p50_ms=p50, p95_ms=p95, p99_ms=p95 * 1.5, max_ms=p95 * 4, mean_ms=p50 * 1.2)
+
+
+def _run_summary(qps: float, in_flight: float, users: int) -> RunSummary:
+    return RunSummary(count=int(qps * 60), errors=0, qps=qps, wall_s=60.0, in_flight_mean=in_flight, users=users,
+                      processes=1, wait_functions=["wait_c"], warmup_requests=50, warmup_errors=0, due=0,
+                      sent_in_time=0, achieved_ratio=None)
+
+
+def dataset_section() -> DatasetSection:
+    rows = {"wards": 2400, "posts": 6000, "post_embeddings": 6000}
+    return DatasetSection(head_revision="009", profile="ci", seed=42, scale_factor=0.1, rows=rows,
+                          checksums={t: TableImage(rows=n, checksum=str(7 * n)) for t, n in rows.items()},
+                          dataset_digest="0123456789abcdef", embedding_dim=384)
+
+
+def generate_section() -> GenerateSection:
+    rows = {"wards": 2400, "posts": 6000, "post_embeddings": 6000}
+    return GenerateSection(
+        profile={"name": "ci", "posts": 60000, "locale": "en_GB"}, plan={"seed": 42, "scale": 0.1, "posts": 6000,
+                                                                        "end_date": "2026-01-01"},
+        seed=42, scale_factor=0.1, embedding_dim=384,
+        tables={t: LoadedTable(rows=n, seconds=0.5, rows_per_s=2 * n, columns=6, method=LoadMethod.BINARY_COPY)
+                for t, n in rows.items()},
+        index_builds_s={"posts_ward_idx": 0.2}, index_build_total_s=0.2,
+        build_settings={"maintenance_work_mem": "256MB"}, vacuum_analyze_s=0.4, total_s=3.1, load_s=1.5,
+        checksums={t: TableImage(rows=n, checksum=str(7 * n)) for t, n in rows.items()},
+        dataset_digest="0123456789abcdef",
+        audit_log=AuditLog(rows=10, deterministic_checksum="99", note="trigger columns excluded"),
+        planned_rows=rows)
+
+
+def backup_section() -> BackupSection:
+    return BackupSection(
+        format="custom", compression=0, restore_jobs=2, dump_bytes=1_000_000,
+        timings_s=LogicalTimings(dump_s=1.0, restore_s=2.0, read_original_s=0.5, read_restored_s=0.5),
+        tables=3, rows=14400, schema_objects={"tables": 3, "indexes": 5},
+        per_table={"public.posts": TableImage(rows=6000, checksum="42000")},
+        table_differences=[], schema_differences=[],
+        physical=PhysicalSkipped(not_evaluated="only the embedded backend provides a second server"))
+
+
+def faults_section() -> FaultsSection:
+    dropped = FaultOutcome("connection dropped under load", True, True, "2 sessions terminated", 7.5,
+                           DroppedConnectionDetails(waiting=2, terminated=2, errors_counted=2, warmup_errors=0,
+                                                    requests=900, error_kinds={"AdminShutdown": 2}))
+    killed = FaultOutcome("server killed under AI writers", True, True, "200 of 200 found", 9.0,
+                          DurabilityDetails(acknowledged=200, found=200, lost=0, lost_ids=[],
+                                            settings={"fsync": "on"}, processes_killed=8))
+    skipped = FaultOutcome("kill during an embedded run", False, False, "the child run ended first")
+    return FaultsSection(injected=2, survived=2, faults=[dropped, killed, skipped])
 
 
 def bench_section() -> Any:

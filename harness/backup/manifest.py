@@ -12,19 +12,26 @@ import hashlib
 import json
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, cast
 
 # What pg_verifybackup ignores: files a restore or `pg_basebackup -R` may add or change, and the WAL
 # directory (checked by parsing it instead).
 IGNORED = {"backup_manifest", "pg_wal", "postgresql.auto.conf", "recovery.signal", "standby.signal"}
 _CHUNK = 1 << 20
 
+# The parts of PostgreSQL's backup_manifest (JSON) this check reads; `total=False`: keys vary by entry.
+ManifestFile = TypedDict("ManifestFile", {"Path": str, "Encoded-Path": str, "Size": int,
+                                          "Checksum-Algorithm": str, "Checksum": str}, total=False)
+WalRange = TypedDict("WalRange", {"Timeline": int, "Start-LSN": str, "End-LSN": str})
+Manifest = TypedDict("Manifest", {"Manifest-Checksum": str, "Files": list[ManifestFile],
+                                  "WAL-Ranges": list[WalRange]}, total=False)
+
 
 def verify_manifest(base: Path, bin_dir: Path) -> list[str]:
     """Every problem found in the backup in `base` (empty: the backup matches its manifest)."""
     raw = (base / "backup_manifest").read_bytes()
     try:
-        manifest: dict[str, Any] = json.loads(raw)
+        manifest = cast(Manifest, json.loads(raw))
     except ValueError as exc:
         return [f"backup_manifest is not valid JSON: {exc}"]
     problems = _manifest_checksum(raw, str(manifest.get("Manifest-Checksum", "")))
@@ -50,7 +57,7 @@ def _manifest_checksum(raw: bytes, expected: str) -> list[str]:
     return [] if actual == expected.lower() else [f"backup_manifest: checksum {actual} is not {expected}"]
 
 
-def _check_file(path: Path, name: str, entry: dict[str, Any]) -> list[str]:
+def _check_file(path: Path, name: str, entry: ManifestFile) -> list[str]:
     if not path.is_file():
         return [f"{name}: in the manifest but missing from the backup"]
     size = path.stat().st_size
@@ -68,7 +75,7 @@ def _check_file(path: Path, name: str, entry: dict[str, Any]) -> list[str]:
     return [] if digest.hexdigest() == str(entry["Checksum"]).lower() else [f"{name}: checksum mismatch"]
 
 
-def _parse_wal(base: Path, bin_dir: Path, wal: dict[str, Any]) -> list[str]:
+def _parse_wal(base: Path, bin_dir: Path, wal: WalRange) -> list[str]:
     argv = [str(bin_dir / "pg_waldump"), "--quiet", f"--path={base / 'pg_wal'}", f"--timeline={wal['Timeline']}",
             f"--start={wal['Start-LSN']}", f"--end={wal['End-LSN']}"]
     proc = subprocess.run(argv, capture_output=True, text=True, check=False)

@@ -19,7 +19,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,15 @@ from harness.db.embedded import home_dir, scratch_server, server_user
 from harness.errors import EnvironmentFailure
 from harness.gates import evaluate, not_evaluated
 from harness.results import Results
+from harness.results.backup import (
+    Amcheck,
+    BackupSection,
+    PhysicalBackup,
+    PhysicalSkipped,
+    PhysicalTable,
+    PhysicalTimings,
+)
+from harness.verify.checksums import TableChecksum
 
 WRITERS = 2
 LOAD_AFTER_BACKUP_S = 2.0  # writers run this long after the backup ends before the target is chosen ...
@@ -49,31 +58,34 @@ GATE_NAMES = ("physical backup verified against its manifest", "physical restore
 
 
 def verify_physical(cfg: RunConfig, db: Database, results: Results) -> list[str]:
-    """Back up, restore to a target mid-load, compare; fill `results.backup['physical']` and its gates.
+    """Back up, restore to a target mid-load, compare; fill `results.backup.physical` and its gates.
 
     Returns the differences found at the target (empty when the restore is exact).
     """
-    section: dict[str, Any] = {}
-    (results.backup if results.backup is not None else _new_backup(results))["physical"] = section
     reason = _cannot_run(db)
     if reason:
-        section["not_evaluated"] = reason
+        results.backup = replace(results.backup or BackupSection(), physical=PhysicalSkipped(reason))
         results.gates += [not_evaluated(name, "backup", reason) for name in GATE_NAMES]
         return []
     with tempfile.TemporaryDirectory(prefix="physical-", dir=home_dir()) as tmp:
         work = Path(tmp)
         _own(work)
-        run = _backup_under_load(cfg, db, work, section)
-        verified, detail = _verify_backup(db, work / "base", section)
-        section["pg_verifybackup"] = detail
-        diffs = _restore_and_compare(db, work, run, section)
-    _add_gates(results, verified, detail, diffs, section)
-    return diffs
-
-
-def _new_backup(results: Results) -> dict[str, Any]:
-    results.backup = {}
-    return results.backup
+        run = _backup_under_load(cfg, db, work)
+        verifier, verified, detail = _verify_backup(db, work / "base")
+        restore = _restore_and_compare(db, work, run)
+    section = PhysicalBackup(
+        restore_settings=run.limits,
+        timings_s=PhysicalTimings(basebackup_s=run.basebackup_s, read_snapshot_s=run.expected.read_s,
+                                  copy_s=restore.copy_s, read_restored_s=restore.read_restored_s),
+        acknowledged_by_backup_end=run.acknowledged_by_backup_end, wal_segments=run.wal_segments,
+        recovery_target_time=run.target, writers=WRITERS, acknowledged_before_target=len(run.before),
+        acknowledged_after_target=len(run.after), backup_bytes=run.backup_bytes, verifier=verifier,
+        pg_verifybackup=detail, recovery_s=restore.recovery_s, amcheck=restore.amcheck, per_table=restore.per_table,
+        tables=restore.tables, rows=restore.rows, differences=restore.differences,
+        found_before_target=restore.found_before, found_after_target=restore.found_after)
+    results.backup = replace(results.backup or BackupSection(), physical=section)
+    _add_gates(results, verified, detail, section.differences, section.amcheck)
+    return section.differences
 
 
 def _cannot_run(db: Database) -> str:
@@ -92,28 +104,56 @@ def _cannot_run(db: Database) -> str:
 
 
 @dataclass(frozen=True)
+class _Snapshot:
+    """The original as of the recovery target: tables, schema and sequence positions, and the time to read them."""
+
+    tables: dict[str, TableChecksum]
+    schema: SchemaSnapshot
+    sequences: dict[str, int]
+    read_s: float
+
+
+@dataclass(frozen=True)
 class _Run:
     """What happened during the backup under load: the target, what the snapshot held there, and the ids
     acknowledged before and after it."""
 
     target: str
-    expected: dict[str, Any]
+    expected: _Snapshot
     before: list[int]
     after: list[int]
+    limits: dict[str, str]
+    basebackup_s: float
+    acknowledged_by_backup_end: int
+    wal_segments: int
+    backup_bytes: int
 
 
-def _backup_under_load(cfg: RunConfig, db: Database, work: Path, section: dict[str, Any]) -> _Run:
+@dataclass(frozen=True)
+class _Restore:
+    """What the restored server held, compared with the snapshot at the target."""
+
+    copy_s: float
+    read_restored_s: float
+    recovery_s: float
+    amcheck: Amcheck
+    per_table: dict[str, PhysicalTable]
+    tables: int
+    rows: int
+    differences: list[str]
+    found_before: int
+    found_after: int
+
+
+def _backup_under_load(cfg: RunConfig, db: Database, work: Path) -> _Run:
     with db.connect(autocommit=True) as conn:
         pairs, dim = writer_targets(conn)
-        limits = dict(conn.execute("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
-                                   (list(COPIED_LIMITS),)).fetchall())
-    section["restore_settings"] = limits
+        limits = {str(k): str(v) for k, v in conn.execute("SELECT name, setting FROM pg_settings WHERE name = ANY(%s)",
+                                                          (list(COPIED_LIMITS),)).fetchall()}
     archive = work / "wal"
     archive.mkdir()
     _own(archive)
     writers = AiWriters(db.dsn, pairs, dim, WRITERS, cfg.seed)
-    timings: dict[str, float] = {}
-    section["timings_s"] = timings
     with _receiving_wal(db, archive, f"wardbench_{cfg.run_id}"[:63], work / "pg_receivewal.log") as switch:
         writers.start()
         try:
@@ -123,8 +163,8 @@ def _backup_under_load(cfg: RunConfig, db: Database, work: Path, section: dict[s
             _run_tool([str(db.bin_dir / "pg_basebackup"), "-D", str(work / "base"), "--wal-method=stream",
                        "--checkpoint=fast", "--no-sync", "--no-password", "--label=wardbench",
                        "--manifest-checksums=SHA256"], db, "pg_basebackup")
-            timings["basebackup_s"] = round(time.perf_counter() - start, 3)
-            section["acknowledged_by_backup_end"] = len(writers.acknowledged)
+            basebackup_s = round(time.perf_counter() - start, 3)
+            by_backup_end = len(writers.acknowledged)
             _keep_writing(writers, LOAD_AFTER_BACKUP_S)
             writers.pause()
             target, expected, before = _snapshot_at_target(db, writers)
@@ -134,12 +174,9 @@ def _backup_under_load(cfg: RunConfig, db: Database, work: Path, section: dict[s
         after = writers.acknowledged[len(before):]
         if writers.errors:
             raise EnvironmentFailure(f"an AI writer failed during the backup: {writers.errors[0]}")
-        section["wal_segments"] = switch()
-    timings["read_snapshot_s"] = expected["read_s"]
-    section.update(recovery_target_time=target, writers=WRITERS, acknowledged_before_target=len(before),
-                   acknowledged_after_target=len(after),
-                   backup_bytes=sum(f.stat().st_size for f in (work / "base").rglob("*") if f.is_file()))
-    return _Run(target, expected, before, after)
+        wal_segments = switch()
+    return _Run(target, expected, before, after, limits, basebackup_s, by_backup_end, wal_segments,
+                backup_bytes=sum(f.stat().st_size for f in (work / "base").rglob("*") if f.is_file()))
 
 
 def _keep_writing(writers: AiWriters, seconds: float) -> None:
@@ -150,7 +187,7 @@ def _keep_writing(writers: AiWriters, seconds: float) -> None:
         raise EnvironmentFailure(f"the AI writers stalled: {'; '.join(writers.errors) or 'no commits for 120 s'}")
 
 
-def _snapshot_at_target(db: Database, writers: AiWriters) -> tuple[str, dict[str, Any], list[int]]:
+def _snapshot_at_target(db: Database, writers: AiWriters) -> tuple[str, _Snapshot, list[int]]:
     """With the writers paused between commits: read the target time, open the snapshot, resume, checksum it."""
     with db.connect() as conn:
         conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
@@ -164,8 +201,7 @@ def _snapshot_at_target(db: Database, writers: AiWriters) -> tuple[str, dict[str
         assert row is not None
         started = time.perf_counter()
         schema = snapshot_schema(conn)
-        expected = {"tables": read_tables(conn, schema), "schema": schema, "sequences": positions,
-                    "read_s": round(time.perf_counter() - started, 3)}
+        expected = _Snapshot(read_tables(conn, schema), schema, positions, round(time.perf_counter() - started, 3))
         conn.rollback()
     return str(row[0]), expected, before
 
@@ -209,9 +245,9 @@ def _receiving_wal(db: Database, archive: Path, slot: str, log: Path) -> Iterato
             conn.execute("SELECT pg_drop_replication_slot(%s)", (slot,))
 
 
-def _verify_backup(db: Database, base: Path, section: dict[str, Any]) -> tuple[bool, str]:
+def _verify_backup(db: Database, base: Path) -> tuple[str, bool, str]:
     """pg_verifybackup on `base`; where this build's binary cannot even print its version, the same checks
-    by `manifest.verify_manifest` (recorded as the verifier used)."""
+    by `manifest.verify_manifest`. Returns the verifier used, whether the backup verified, and its detail."""
     tool = str(db.bin_dir / "pg_verifybackup")
     try:
         probe = subprocess.run([tool, "--version"], capture_output=True, text=True, check=False)
@@ -219,17 +255,16 @@ def _verify_backup(db: Database, base: Path, section: dict[str, Any]) -> tuple[b
     except OSError as exc:
         broken = exc.strerror or type(exc).__name__
     if broken:
-        section["verifier"] = f"wardbench manifest check (this build's pg_verifybackup does not run: {broken})"
+        verifier = f"wardbench manifest check (this build's pg_verifybackup does not run: {broken})"
         problems = verify_manifest(base, db.bin_dir)
-        return not problems, "; ".join(problems[:5]) or "backup matches its manifest; WAL parsed"
-    section["verifier"] = "pg_verifybackup"
+        return verifier, not problems, "; ".join(problems[:5]) or "backup matches its manifest; WAL parsed"
     proc = subprocess.run([tool, str(base)], capture_output=True, text=True, check=False, user=server_user())
     out = (proc.stdout + proc.stderr).strip().splitlines()
-    return proc.returncode == 0, out[-1] if out else f"exit status {proc.returncode}"
+    return "pg_verifybackup", proc.returncode == 0, out[-1] if out else f"exit status {proc.returncode}"
 
 
-def _restore_and_compare(db: Database, work: Path, run: _Run, section: dict[str, Any]) -> list[str]:
-    timings = section["timings_s"]
+def _restore_and_compare(db: Database, work: Path, run: _Run) -> _Restore:
+    timings: dict[str, float] = {}
     restore_cmd = f"cp {_quoted(work / 'wal')}/%f %p"
 
     def prepare(pgdata: Path) -> None:
@@ -243,37 +278,36 @@ def _restore_and_compare(db: Database, work: Path, run: _Run, section: dict[str,
         timings["copy_s"] = round(time.perf_counter() - start, 3)
 
     start = time.perf_counter()
-    settings = dict(section["restore_settings"])
+    settings = dict(run.limits)
     with db.connect(autocommit=True) as conn:
         version = conn.info.server_version // 10000
     with scratch_server(version, settings, prepare=prepare) as restored:
         _wait_promoted(restored.admin_dsn, restored.log_file)
-        section["recovery_s"] = round(time.perf_counter() - start, 3)
+        recovery_s = round(time.perf_counter() - start, 3)
         with psycopg.connect(restored.handle().database_dsn(db.name), autocommit=True) as conn:
             started = time.perf_counter()
             schema = snapshot_schema(conn)
             tables = read_tables(conn, schema)
-            timings["read_restored_s"] = round(time.perf_counter() - started, 3)
+            read_restored_s = round(time.perf_counter() - started, 3)
             found_before, found_after = (_count_ids(conn, ids) for ids in (run.before, run.after))
             restored_at = _sequence_positions(conn)
-            section["amcheck"] = _amcheck(conn)
-    diffs = diff_tables(run.expected["tables"], tables) + diff_schema(_without_positions(run.expected["schema"]),
-                                                                      _without_positions(schema))
+            amcheck = _amcheck(conn)
+    diffs = diff_tables(run.expected.tables, tables) + diff_schema(_without_positions(run.expected.schema),
+                                                                   _without_positions(schema))
     diffs += [f"sequence {name} restored at {restored_at.get(name)}, behind {at} where the original stood at the "
               "target (the next insert would reuse an id)"
-              for name, at in run.expected["sequences"].items() if (restored_at.get(name) or 0) < at]
+              for name, at in run.expected.sequences.items() if (restored_at.get(name) or 0) < at]
     if found_before != len(run.before):
         diffs.append(f"{len(run.before) - found_before} of {len(run.before)} writes acknowledged before the target "
                      "are missing from the restore")
     if found_after:
         diffs.append(f"{found_after} writes acknowledged after the target were restored (replay overshot it)")
-    want = run.expected["tables"]
-    section["per_table"] = {name: {"rows_at_target": want[name].rows, "checksum_at_target": want[name].checksum,
-                                   "rows_restored": have.rows, "checksum_restored": have.checksum}
-                            for name, have in tables.items() if name in want}
-    section.update(tables=len(tables), rows=sum(t.rows for t in tables.values()), differences=diffs,
-                   found_before_target=found_before, found_after_target=found_after)
-    return diffs
+    want = run.expected.tables
+    per_table = {name: PhysicalTable(rows_at_target=want[name].rows, checksum_at_target=want[name].checksum,
+                                     rows_restored=have.rows, checksum_restored=have.checksum)
+                 for name, have in tables.items() if name in want}
+    return _Restore(timings["copy_s"], read_restored_s, recovery_s, amcheck, per_table, len(tables),
+                    sum(t.rows for t in tables.values()), diffs, found_before, found_after)
 
 
 def _sequence_positions(conn: psycopg.Connection[Any]) -> dict[str, int]:
@@ -312,10 +346,10 @@ def _count_ids(conn: psycopg.Connection[Any], ids: list[int]) -> int:
     return int(row[0]) if row else 0
 
 
-def _amcheck(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+def _amcheck(conn: psycopg.Connection[Any]) -> Amcheck:
     """bt_index_check (heapallindexed) on every valid B-tree of the database, catalogs included."""
     if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'amcheck'").fetchone() is None:
-        return {"evaluated": False, "reason": "amcheck not available on this server"}
+        return Amcheck(evaluated=False, reason="amcheck not available on this server")
     conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
     indexes = conn.execute(
         "SELECT c.oid, c.oid::regclass::text FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
@@ -327,20 +361,19 @@ def _amcheck(conn: psycopg.Connection[Any]) -> dict[str, Any]:
             conn.execute("SELECT bt_index_check(%s::oid::regclass, true)", (oid,))
         except psycopg.Error as exc:
             failures.append(f"{name}: {str(exc).strip().splitlines()[0]}")
-    return {"evaluated": True, "indexes_checked": len(indexes), "failures": failures}
+    return Amcheck(evaluated=True, indexes_checked=len(indexes), failures=tuple(failures))
 
 
-def _add_gates(results: Results, verified: bool, detail: str, diffs: list[str], section: dict[str, Any]) -> None:
+def _add_gates(results: Results, verified: bool, detail: str, diffs: list[str], check: Amcheck) -> None:
     backup = evaluate(GATE_NAMES[0], "backup", 0.0 if verified else 1.0, 0.0, "errors", "==")
     backup.reason = "" if verified else detail
     exact = evaluate(GATE_NAMES[1], "backup", float(len(diffs)), 0.0, "differences", "==")
     exact.reason = "; ".join(diffs[:5])
-    check = section["amcheck"]
-    if check["evaluated"]:
-        amcheck = evaluate(GATE_NAMES[2], "backup", float(len(check["failures"])), 0.0, "corrupt indexes", "==")
-        amcheck.reason = "; ".join(check["failures"][:5])
+    if check.evaluated:
+        amcheck = evaluate(GATE_NAMES[2], "backup", float(len(check.failures)), 0.0, "corrupt indexes", "==")
+        amcheck.reason = "; ".join(check.failures[:5])
     else:
-        amcheck = not_evaluated(GATE_NAMES[2], "backup", check["reason"], 0.0, "corrupt indexes")
+        amcheck = not_evaluated(GATE_NAMES[2], "backup", check.reason, 0.0, "corrupt indexes")
     results.gates += [backup, exact, amcheck]
 
 

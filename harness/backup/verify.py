@@ -10,9 +10,9 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 
@@ -23,7 +23,10 @@ from harness.db import Database
 from harness.db.base import scratch_database
 from harness.gates import evaluate, not_evaluated
 from harness.results import Results
+from harness.results.backup import BackupSection, LogicalTimings, TableImage
 from harness.verify.checksums import TableChecksum, table_checksum
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ def diff_tables(expected: dict[str, TableChecksum], actual: dict[str, TableCheck
     return lines
 
 
-def _timed(timings: dict[str, float], key: str, fn: Callable[[], Any]) -> Any:
+def _timed(timings: dict[str, float], key: str, fn: Callable[[], T]) -> T:
     start = time.perf_counter()
     value = fn()
     timings[key] = round(time.perf_counter() - start, 3)
@@ -85,20 +88,20 @@ def verify_backup(cfg: RunConfig, db: Database, results: Results,
         if after_dump is not None:
             after_dump()
         _timed(timings, "restore_s", lambda: tools.restore(copy, path))
-        original: DatabaseImage = _timed(timings, "read_original_s", lambda: read_image(db))
-        restored: DatabaseImage = _timed(timings, "read_restored_s", lambda: read_image(copy))
+        original = _timed(timings, "read_original_s", lambda: read_image(db))
+        restored = _timed(timings, "read_restored_s", lambda: read_image(copy))
     table_diffs = diff_tables(original.tables, restored.tables)
     schema_diffs = diff_schema(original.schema, restored.schema)
-    results.backup = {
-        "format": "custom", "compression": tools.DUMP_COMPRESSION, "restore_jobs": tools.RESTORE_JOBS,
-        "dump_bytes": dump_bytes, "timings_s": timings, "tables": len(original.tables),
-        "rows": sum(t.rows for t in original.tables.values()),
-        "schema_objects": {k: len(v) for k, v in original.schema.objects.items()},
-        "per_table": {t: {"rows": c.rows, "checksum": c.checksum} for t, c in original.tables.items()},
-        "table_differences": table_diffs, "schema_differences": schema_diffs,
-    }
+    rows = sum(t.rows for t in original.tables.values())
+    results.backup = replace(
+        results.backup or BackupSection(),
+        format="custom", compression=tools.DUMP_COMPRESSION, restore_jobs=tools.RESTORE_JOBS,
+        dump_bytes=dump_bytes, timings_s=LogicalTimings(**timings), tables=len(original.tables), rows=rows,
+        schema_objects={k: len(v) for k, v in original.schema.objects.items()},
+        per_table={t: TableImage(rows=c.rows, checksum=c.checksum) for t, c in original.tables.items()},
+        table_differences=table_diffs, schema_differences=schema_diffs)
     _add_gates(results, table_diffs, schema_diffs)
-    if not results.backup["rows"]:  # an empty database restores trivially: that proves nothing
+    if not rows:  # an empty database restores trivially: that proves nothing
         results.gates.append(not_evaluated("backup holds data", "backup", "the database has no rows to verify"))
     return table_diffs + schema_diffs
 

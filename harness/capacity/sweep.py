@@ -56,10 +56,10 @@ def _load_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], users:
     # The profile's session settings (hnsw.ef_search), as the load stage and bench points have them.
     outcome = run_locust(db, run, cfg.run_dir / "load", session_settings(cfg), console)
     kinds = {s.name: s.kind for s in scenarios}
-    return [{"scenario": r["name"], "kind": kinds[r["name"]], "users": users,
-             "p95_ms": r["corrected"]["p95_ms"], "p50_ms": r["corrected"]["p50_ms"], "count": r["count"],
-             "errors": r["errors"], "tool": "locust (corrected)"} for r in scenario_rows(outcome.merged)
-            if r["name"] in kinds]
+    return [{"scenario": r.name, "kind": kinds[r.name], "users": users,
+             "p95_ms": r.corrected.p95_ms, "p50_ms": r.corrected.p50_ms, "count": r.count,
+             "errors": r.errors, "tool": "locust (corrected)"} for r in scenario_rows(outcome.merged)
+            if r.name in kinds]
 
 
 @contextmanager
@@ -79,7 +79,7 @@ def _size_database(cfg: RunConfig, db: Database, posts: int, prepared: DatasetRe
         summary = load_dataset(fresh, cfg.profile_data, scale, cfg.seed, console=console,
                                parallel_workers=cfg.maintenance_workers)
         yield fresh, {"posts": posts, "scale_factor": scale, "load_s": round(time.perf_counter() - started, 2),
-                      "rows": {t: c["rows"] for t, c in summary["checksums"].items()}}
+                      "rows": {t: c.rows for t, c in summary.checksums.items()}}
 
 
 def run_capacity(cfg: RunConfig, db: Database, scenarios: list[Scenario], scales: list[int], users: list[int],

@@ -28,7 +28,7 @@ def faults(backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False, 
     console = Console(stderr=True)
     results = new_results(cfg, "faults")
     run_stage(cfg, results, "faults", console)
-    for fault in (results.faults or {}).get("faults", []):
-        status = "survived" if fault["survived"] else "FAILED" if fault["injected"] else "not run"
-        console.print(f"{status:>9} {fault['name']}: {fault['message']}", highlight=False)
+    for fault in results.faults.faults if results.faults else []:
+        status = "survived" if fault.survived else "FAILED" if fault.injected else "not run"
+        console.print(f"{status:>9} {fault.name}: {fault.message}", highlight=False)
     finish(cfg, results, json, console)

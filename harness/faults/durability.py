@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness import alembic_project
@@ -23,6 +23,7 @@ from harness.db import Database
 from harness.db.embedded import EmbeddedServer, scratch_server
 from harness.errors import EnvironmentFailure, WardbenchError
 from harness.faults.outcome import FaultOutcome
+from harness.results.faults import DurabilityDetails
 
 NAME = "server killed under AI writers"
 DURABILITY_SETTINGS = ("fsync", "synchronous_commit", "full_page_writes")
@@ -139,6 +140,8 @@ def server_killed_under_writers(cfg: RunConfig, db: Database) -> FaultOutcome:
     message = (f"postmaster SIGKILLed with {WRITERS} AI writers running ({check.processes_killed} processes gone); "
                f"after crash recovery {check.found} of {check.acknowledged} acknowledged commits found, "
                f"{check.lost} lost ({shown})")
-    details = {**asdict(check), "lost": check.lost, "lost_ids": check.lost_ids[:20]}
+    details = DurabilityDetails(acknowledged=check.acknowledged, found=check.found, lost=check.lost,
+                                lost_ids=check.lost_ids[:20], settings=check.settings,
+                                processes_killed=check.processes_killed)
     return FaultOutcome(NAME, True, check.acknowledged > 0 and check.lost == 0, message,
                         round(time.perf_counter() - start, 3), details)

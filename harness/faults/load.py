@@ -22,6 +22,7 @@ from harness.errors import WardbenchError
 from harness.faults.outcome import FaultOutcome
 from harness.load.runner import WARMUP_S, LocustRun, run_locust
 from harness.load.workload import APPLICATION_NAME
+from harness.results.faults import DroppedConnectionDetails
 
 NAME = "connection dropped under load"
 PROBE = "fault_probe"
@@ -146,12 +147,9 @@ def dropped_connection_under_load(db: Database, out_dir: Path, seed: int) -> Fau
     merged = outcome.merged
     errors = merged.errors + merged.warmup_errors  # a request terminated during the warm-up is still an error
     requests = merged.count + merged.warmup_requests
-    kinds: dict[str, int] = {}
-    for scenario in merged.scenarios.values():
-        for kind, n in scenario["error_kinds"].items():
-            kinds[kind] = kinds.get(kind, 0) + n
-    details = {"waiting": len(kill.waiting), "terminated": len(kill.terminated), "errors_counted": errors,
-               "warmup_errors": merged.warmup_errors, "requests": requests, "error_kinds": kinds}
+    details = DroppedConnectionDetails(waiting=len(kill.waiting), terminated=len(kill.terminated),
+                                       errors_counted=errors, warmup_errors=merged.warmup_errors, requests=requests,
+                                       error_kinds=merged.error_kinds())
     if not kill.terminated:
         why = kill.error or "no probe request was in flight while the run lasted"
         return FaultOutcome(NAME, False, False, f"not injected: {why}", round(time.perf_counter() - start, 3),

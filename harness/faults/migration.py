@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from alembic import command
 
@@ -66,7 +65,7 @@ def seed_ledger(db: Database) -> None:
                      (SEED_ROWS,))
 
 
-def _state(db: Database) -> tuple[str | None, dict[str, Any], bool]:
+def _state(db: Database) -> tuple[str | None, dict[str, tuple[int, str]], bool]:
     """Revision, per-table checksums and whether the slow step's column exists."""
     with db.connect(autocommit=True) as conn:
         sums = {t: (c.rows, c.checksum) for t, c in database_checksums(conn).items()}

@@ -15,6 +15,7 @@ from harness.db import Database
 from harness.load.pgbench import run_pgbench
 from harness.load.runner import LocustRun, run_locust
 from harness.load.workload import select_scenarios
+from harness.results.load import Fidelity, FidelityRound
 
 
 def render_statement(db: Database, scenario_dirs: list[Path], name: str, seed: int) -> tuple[str, str, dict[str, str]]:
@@ -31,7 +32,7 @@ def render_statement(db: Database, scenario_dirs: list[Path], name: str, seed: i
 
 def measure_fidelity(db: Database, out_dir: Path, scenario_dirs: list[Path], name: str, clients: int,
                      duration_s: float, processes: int, settings: dict[str, str], seed: int, rounds: int = 3,
-                     console: Any = None) -> dict[str, Any]:
+                     console: Any = None) -> Fidelity:
     """Throughput of `clients` Locust users and of `clients` pgbench clients on one statement; their ratio.
 
     Locust and pgbench alternate for `rounds` rounds and the median ratio is kept: on a machine shared
@@ -49,11 +50,11 @@ def measure_fidelity(db: Database, out_dir: Path, scenario_dirs: list[Path], nam
         locust = run_locust(db, run, out_dir, session, console).merged
         # Equal client resources: pgbench gets as many threads as Locust has processes.
         bench = run_pgbench(db, statement, clients, max(int(round(duration_s)), 1), processes, session)
-        pairs.append({"locust_qps": round(locust.qps, 2), "locust_errors": locust.errors,
-                      "pgbench_tps": round(bench.tps, 2), "pgbench_failed": bench.failed,
-                      "pgbench_latency_avg_ms": bench.latency_avg_ms,
-                      "ratio": round(locust.qps / bench.tps, 3) if bench.tps > 0 else None})
-    ratios = [p["ratio"] for p in pairs if p["ratio"] is not None]
-    return {"scenario": name, "clients": clients, "duration_s": duration_s, "processes": processes,
-            "pgbench_threads": min(clients, processes), "statement_file": str(sql_file), "rounds": pairs,
-            "ratio": statistics.median(ratios) if ratios else None}
+        pairs.append(FidelityRound(locust_qps=round(locust.qps, 2), locust_errors=locust.errors,
+                                   pgbench_tps=round(bench.tps, 2), pgbench_failed=bench.failed,
+                                   pgbench_latency_avg_ms=bench.latency_avg_ms,
+                                   ratio=round(locust.qps / bench.tps, 3) if bench.tps > 0 else None))
+    ratios = [p.ratio for p in pairs if p.ratio is not None]
+    return Fidelity(scenario=name, clients=clients, duration_s=duration_s, processes=processes,
+                    pgbench_threads=min(clients, processes), statement_file=str(sql_file), rounds=pairs,
+                    ratio=statistics.median(ratios) if ratios else None)

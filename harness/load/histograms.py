@@ -6,9 +6,11 @@ Values are microseconds; our percentiles keep 3 significant digits, unlike Locus
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from hdrh.histogram import HdrHistogram
+
+from harness.results.load import Latency
 
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour: a stalled request is never dropped as out of range
@@ -54,7 +56,7 @@ def merge_encoded(texts: list[str]) -> HdrHistogram:
     return merged
 
 
-def summarize_ms(hist: HdrHistogram) -> dict[str, float | int | None]:
+def summarize_ms(hist: HdrHistogram) -> Latency:
     """Samples and p50/p95/p99/max in milliseconds, read from the histogram (None when empty).
 
     `samples` can exceed the request count in a corrected closed-model histogram: HdrHistogram adds the
@@ -62,13 +64,58 @@ def summarize_ms(hist: HdrHistogram) -> dict[str, float | int | None]:
     """
     count = int(hist.get_total_count())
     if count == 0:
-        return {"samples": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None, "mean_ms": None}
-    out: dict[str, float | int | None] = {"samples": count}
-    for p in PERCENTILES:
-        out[f"p{int(p)}_ms"] = round(hist.get_value_at_percentile(p) / 1000.0, 3)
-    out["max_ms"] = round(hist.get_max_value() / 1000.0, 3)
-    out["mean_ms"] = round(hist.get_mean_value() / 1000.0, 3)
-    return out
+        return Latency(samples=0, p50_ms=None, p95_ms=None, p99_ms=None, max_ms=None, mean_ms=None)
+    p50, p95, p99 = (round(hist.get_value_at_percentile(p) / 1000.0, 3) for p in PERCENTILES)
+    return Latency(samples=count, p50_ms=p50, p95_ms=p95, p99_ms=p99, max_ms=round(hist.get_max_value() / 1000.0, 3),
+                   mean_ms=round(hist.get_mean_value() / 1000.0, 3))
+
+
+class ScenarioPayload(TypedDict):
+    """One scenario's counts and encoded histograms, as a load process hands them over."""
+
+    kind: str
+    count: int
+    errors: int
+    rows: int
+    error_kinds: dict[str, int]
+    corrected: str
+    uncorrected: str
+
+
+class SecondPayload(TypedDict):
+    """One (second, kind) bucket, as a load process hands it over."""
+
+    t: int
+    kind: str
+    count: int
+    errors: int
+    hist: str
+
+
+class RecorderPayload(TypedDict):
+    """What `LatencyRecorder.to_dict` hands over: the measured window and every histogram, encoded."""
+
+    first_s: float | None
+    last_s: float | None
+    busy_s: float
+    scenarios: dict[str, ScenarioPayload]
+    seconds: list[SecondPayload]
+
+
+class ProcessPayload(RecorderPayload):
+    """One Locust process's results file (scenarios/locustfile's payload), merged by harness.load.summary."""
+
+    pid: int
+    wait_function: str
+    started_s: float
+    stopped_s: float
+    users: int
+    rate_per_s: float
+    measure_from_s: float | None
+    due: int
+    sent_in_time: int
+    warmup_requests: int
+    warmup_errors: int
 
 
 @dataclass
@@ -128,16 +175,16 @@ class LatencyRecorder:
         else:
             rec.rows += rows
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> RecorderPayload:
         """JSON-able form with encoded histograms."""
         return {
             "first_s": self.first_s,
             "last_s": self.last_s,
             "busy_s": self.busy_s,
-            "scenarios": {name: {"kind": r.kind, "count": r.count, "errors": r.errors, "rows": r.rows,
-                                 "error_kinds": r.error_kinds, "corrected": encode(r.corrected),
-                                 "uncorrected": encode(r.uncorrected)}
+            "scenarios": {name: ScenarioPayload(kind=r.kind, count=r.count, errors=r.errors, rows=r.rows,
+                                                error_kinds=r.error_kinds, corrected=encode(r.corrected),
+                                                uncorrected=encode(r.uncorrected))
                           for name, r in self.scenarios.items()},
-            "seconds": [{"t": t, "kind": kind, "count": b.count, "errors": b.errors, "hist": encode(b.hist)}
+            "seconds": [SecondPayload(t=t, kind=kind, count=b.count, errors=b.errors, hist=encode(b.hist))
                         for (t, kind), b in sorted(self.seconds.items())],
         }

@@ -7,6 +7,7 @@ and the load generator's throughput against pgbench on the same statement.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from harness.load.schedule import achieved_ratio
 from harness.load.summary import by_field, run_summary, scenario_rows, timeline
 from harness.load.workload import role_of, select_scenarios
 from harness.results import Gate, Results
+from harness.results.load import ConcurrencyProof, Distributed, LoadModel, LoadSection, RoleProof, WriterImpact
 
 # Defaults for targets not in cfg.targets (a profile's [NAME.targets] may set any of them).
 LOAD_TARGETS = {"load_error_rate": 0.001, "load_achieved_rate": 0.95, "load_in_flight": 2.0,
@@ -110,9 +112,9 @@ def main_run(options: LoadOptions, roles: set[str], seed: int) -> LocustRun:
 
 
 def prove_concurrency(db: Database, options: LoadOptions, roles: set[str], out: Path, settings: dict[str, str],
-                      seed: int, console: Console) -> dict[str, Any]:
+                      seed: int, console: Console) -> ConcurrencyProof:
     """Throughput of 1 user and of N users on the same queries, per role, with no think time."""
-    proof: dict[str, Any] = {"users": options.proof_users, "duration_s": options.proof_duration_s}
+    proofs: dict[str, RoleProof] = {}
     for role in sorted(roles):
         cls = "ReaderUser" if role == "reader" else "WriterUser"
         runs = {}
@@ -122,43 +124,46 @@ def prove_concurrency(db: Database, options: LoadOptions, roles: set[str], out: 
                             processes=1, scenario_dirs=options.scenario_dirs, seed=seed)
             runs[users] = run_summary(run_locust(db, run, out, settings, console).merged)
         one, many = runs[1], runs[options.proof_users]
-        proof[f"{role}s"] = {"one_user": one, "many_users": many,
-                             "throughput_ratio": round(many["qps"] / one["qps"], 3) if one["qps"] else None}
-    return proof
+        proofs[role] = RoleProof(one_user=one, many_users=many,
+                                 throughput_ratio=round(many.qps / one.qps, 3) if one.qps else None)
+    return ConcurrencyProof(users=options.proof_users, duration_s=options.proof_duration_s,
+                            readers=proofs.get("reader"), writers=proofs.get("writer"))
 
 
 def writer_impact(db: Database, options: LoadOptions, mixed: LocustRun, with_writers: float | None, out: Path,
-                  settings: dict[str, str], console: Console) -> dict[str, Any]:
+                  settings: dict[str, str], console: Console) -> WriterImpact:
     """The same readers, pacing and model without the writers: what the writers (readers' p95
     `with_writers` in the mixed run) cost the readers' p95."""
     alone = run_locust(db, replace(mixed, label="readers_alone", users=mixed.users - mixed.writers, writers=0,
                                    classes=("ReaderUser",), duration_s=options.proof_duration_s,
                                    rate_per_s=mixed.rate_per_s * (mixed.users - mixed.writers) / mixed.users),
                        out, settings, console)
-    without = by_field(alone.merged, "role")["reader"]["corrected"]["p95_ms"]
-    return {"readers": mixed.users - mixed.writers, "writers": mixed.writers,
-            "readers_p95_alone_ms": without, "readers_p95_with_writers_ms": with_writers,
-            "ratio": round(with_writers / without, 3) if with_writers and without else None}
+    without = by_field(alone.merged, "role")["reader"].corrected.p95_ms
+    return WriterImpact(readers=mixed.users - mixed.writers, writers=mixed.writers, readers_p95_alone_ms=without,
+                        readers_p95_with_writers_ms=with_writers,
+                        ratio=round(with_writers / without, 3) if with_writers and without else None)
 
 
-def run_section(outcome: LocustOutcome) -> dict[str, Any]:
-    """The results section of the main run."""
+def run_section(outcome: LocustOutcome, proof: ConcurrencyProof,
+                targets: Mapping[str, float] | None = None) -> LoadSection:
+    """The results section of the main run, each scenario beside its p95 target."""
     merged = outcome.merged
     run = outcome.run
-    return {
-        "model": "open" if run.rate_per_s else "closed",
-        "users": run.users, "writers": run.writers, "processes": run.processes,
-        "duration_s": run.duration_s, "think_time_s": None if run.rate_per_s else run.think_time_s,
-        "rate_asked_per_s": run.rate_per_s or None,
-        "latency_from": ("intended start (corrected) and send (uncorrected)" if run.rate_per_s else
-                         "send; corrected adds HdrHistogram's closed-loop back-fill at the think time"),
-        "summary": run_summary(merged),
-        "scenarios": scenario_rows(merged, outcome.locust_p95_ms),
-        "roles": by_field(merged, "role"),
-        "kinds": by_field(merged, "kind"),
-        "timeline": timeline(merged),
-        "locust_log": str(outcome.log),
-    }
+    return LoadSection(
+        model=LoadModel.OPEN if run.rate_per_s else LoadModel.CLOSED,
+        users=run.users, writers=run.writers, processes=run.processes,
+        duration_s=run.duration_s, think_time_s=None if run.rate_per_s else run.think_time_s,
+        rate_asked_per_s=run.rate_per_s or None,
+        latency_from=("intended start (corrected) and send (uncorrected)" if run.rate_per_s else
+                      "send; corrected adds HdrHistogram's closed-loop back-fill at the think time"),
+        summary=run_summary(merged),
+        scenarios=scenario_rows(merged, outcome.locust_p95_ms, targets),
+        roles=by_field(merged, "role"),
+        kinds=by_field(merged, "kind"),
+        timeline=timeline(merged),
+        locust_log=str(outcome.log),
+        concurrency=proof,
+    )
 
 
 def load_gates(cfg: RunConfig, outcome: LocustOutcome) -> list[Gate]:
@@ -166,7 +171,7 @@ def load_gates(cfg: RunConfig, outcome: LocustOutcome) -> list[Gate]:
     merged = outcome.merged
     gates = []
     for kind, group in by_field(merged, "kind").items():
-        p95 = group["corrected"]["p95_ms"]
+        p95 = group.corrected.p95_ms
         gates.append(evaluate(f"load p95 {kind} ({role_of(kind)}s, from intended start)", "load", p95,
                               _target(cfg, f"{kind}_p95_ms"), "ms", "<"))
     requests = merged.count + merged.warmup_requests  # warm-up requests are not timed, but their errors count
@@ -182,7 +187,7 @@ def load_gates(cfg: RunConfig, outcome: LocustOutcome) -> list[Gate]:
     return gates
 
 
-def concurrency_gates(cfg: RunConfig, proof: dict[str, Any]) -> list[Gate]:
+def concurrency_gates(cfg: RunConfig, proof: ConcurrencyProof) -> list[Gate]:
     """Real concurrency: with N users, the queries of different users overlap in time.
 
     Mean queries in flight (Little's law) cannot exceed 1 when one greenlet's wait blocks the others,
@@ -190,10 +195,10 @@ def concurrency_gates(cfg: RunConfig, proof: dict[str, Any]) -> list[Gate]:
     is bounded by the cores the client and the server share, not by the harness.
     """
     gates = []
-    for role in ("readers", "writers"):
-        if role in proof:
-            gates.append(evaluate(f"load concurrency: {role}' queries in flight with {proof['users']} users",
-                                  "load", proof[role]["many_users"]["in_flight_mean"],
+    for role, role_proof in (("readers", proof.readers), ("writers", proof.writers)):
+        if role_proof is not None:
+            gates.append(evaluate(f"load concurrency: {role}' queries in flight with {proof.users} users",
+                                  "load", role_proof.many_users.in_flight_mean,
                                   _target(cfg, "load_in_flight"), "queries", ">="))
     return gates
 
@@ -215,20 +220,20 @@ def run_load(cfg: RunConfig, db: Database, results: Results, options: LoadOption
     else:
         proof = prove_concurrency(db, options, roles, out, settings, cfg.seed, console)
         main = run_locust(db, mixed, out, settings, console)
-    section = run_section(main)
     targets = {s.name: s.target_ms(cfg.targets) for s in scenarios}
-    for row in section["scenarios"]:
-        row["target_p95_ms"] = targets.get(row["name"])
-    # The report's over-time plot draws one target: the tightest of the readers'.
-    section["target_p95_ms"] = min((t for s, t in zip(scenarios, targets.values(), strict=True)
-                                    if role_of(s.kind) == "reader"), default=None)
-    section["concurrency"] = proof
+    section = replace(
+        run_section(main, proof, targets),
+        # The report's over-time plot draws one target: the tightest of the readers'.
+        target_p95_ms=min((t for s, t in zip(scenarios, targets.values(), strict=True)
+                           if role_of(s.kind) == "reader"), default=None))
     if options.expect_workers:
-        section["distributed"] = {"expected_workers": options.expect_workers,
-                                  "workers_reported": main.merged.processes, "master_port": options.master_port}
+        section = replace(section, distributed=Distributed(expected_workers=options.expect_workers,
+                                                           workers_reported=main.merged.processes,
+                                                           master_port=options.master_port))
     if mixed.writers and not options.expect_workers:  # with remote workers there is no local twin to compare
-        section["writer_impact"] = writer_impact(db, options, mixed, section["roles"]["reader"]["corrected"]["p95_ms"],
-                                                 out, settings, console)
+        section = replace(section, writer_impact=writer_impact(db, options, mixed,
+                                                               section.roles["reader"].corrected.p95_ms,
+                                                               out, settings, console))
     gates = load_gates(cfg, main) + concurrency_gates(cfg, proof)
     if options.expect_workers:  # a worker lost mid-run would leave its requests out of every figure
         gates.append(evaluate("load: measurements received from every remote worker", "load",
@@ -237,9 +242,9 @@ def run_load(cfg: RunConfig, db: Database, results: Results, options: LoadOption
         fidelity = measure_fidelity(db, out, list(options.scenario_dirs), options.fidelity_scenario,
                                     options.fidelity_clients, options.fidelity_duration_s, options.processes,
                                     settings, cfg.seed, options.fidelity_rounds, console)
-        section["fidelity"] = fidelity
+        section = replace(section, fidelity=fidelity)
         gates.append(evaluate(f"load generator throughput / pgbench ({options.fidelity_scenario})", "load",
-                              fidelity["ratio"], _target(cfg, "load_vs_pgbench"), "x", ">="))
+                              fidelity.ratio, _target(cfg, "load_vs_pgbench"), "x", ">="))
     except UsageError as exc:
         gates.append(not_evaluated("load generator throughput / pgbench", "load", exc.message,
                                    _target(cfg, "load_vs_pgbench"), "x", ">="))
@@ -248,8 +253,8 @@ def run_load(cfg: RunConfig, db: Database, results: Results, options: LoadOption
     _print(console, section)
 
 
-def _print(console: Console, section: dict[str, Any]) -> None:
-    for role, g in section["roles"].items():
-        c, u = g["corrected"], g["uncorrected"]
-        console.print(f"{role}s: {g['count']} requests, {g['qps']}/s, errors {g['errors']}; p95 corrected "
-                      f"{c['p95_ms']} ms, uncorrected {u['p95_ms']} ms; p99 {c['p99_ms']} / {u['p99_ms']} ms")
+def _print(console: Console, section: LoadSection) -> None:
+    for role, g in section.roles.items():
+        c, u = g.corrected, g.uncorrected
+        console.print(f"{role}s: {g.count} requests, {g.qps}/s, errors {g.errors}; p95 corrected "
+                      f"{c.p95_ms} ms, uncorrected {u.p95_ms} ms; p99 {c.p99_ms} / {u.p99_ms} ms")

@@ -36,7 +36,7 @@ from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
 from harness.bench.session import apply_settings, connect
-from harness.load.histograms import LatencyRecorder
+from harness.load.histograms import LatencyRecorder, ProcessPayload
 from harness.load.schedule import ArrivalSchedule
 from harness.load.workload import APPLICATION_NAME, Job, Workload, load_workload
 
@@ -160,7 +160,7 @@ def _on_payload(environment: Environment, msg: Any, **_: Any) -> None:
         _write_payload(Path(opts.wb_out), f"worker-{msg.node_id}", msg.data)
 
 
-def _write_payload(out: Path, stem: str, payload: dict[str, Any]) -> None:
+def _write_payload(out: Path, stem: str, payload: ProcessPayload) -> None:
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f".{stem}.json"
     tmp.write_text(json.dumps(payload))
@@ -223,7 +223,7 @@ def _hand_over(environment: Environment) -> None:
         return
     STATE.handed_over = True
     stop_s = STATE.stopping_s or time.time()
-    payload = {
+    payload: ProcessPayload = {
         "pid": os.getpid(),
         "wait_function": getattr(psycopg.waiting.wait, "__name__", str(psycopg.waiting.wait)),
         "started_s": STATE.started_s,
@@ -239,7 +239,7 @@ def _hand_over(environment: Environment) -> None:
         **STATE.recorder.to_dict(),
     }
     if isinstance(environment.runner, WorkerRunner):
-        environment.runner.send_message("wb_payload", payload)
+        environment.runner.send_message("wb_payload", dict(payload))
         recorded = sum(r.count for r in STATE.recorder.scenarios.values())
         print(f"wardbench worker {os.getpid()}: sent {recorded} recorded requests "
               f"(+{STATE.warmup_requests} in warm-up) to the master", file=sys.stderr, flush=True)

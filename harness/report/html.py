@@ -55,20 +55,19 @@ def render_html(results: Results) -> str:
     scenarios = view.scenarios(results)
     targets = results.profile.get("targets") if isinstance(results.profile.get("targets"), dict) else {}
     recall_target = view.number(targets, "recall_at_10")
-    load = results.load if isinstance(results.load, dict) else None
-    timeline = view.load_timeline(load)
+    load = results.load
     steps = view.migration_steps(results.migrations)
     figures = {
         "latency": plots.latency_distributions(scenarios),
         "recall": plots.recall_latency([s for s in scenarios if s["kind"] == "vector" or s["recall"] is not None],
                                        recall_target),
-        "load": plots.load_over_time(timeline, view.number(load, "target_p95_ms")
+        "load": plots.load_over_time(load.timeline if load else [], (load.target_p95_ms if load else None)
                                      or view.number(targets, "ward_p95_ms")),
         "migrations": plots.migration_timings(steps),
         "capacity": plots.capacity_fits(results.capacity),
         "rehearsal": plots.rehearsal_timelines(results.rehearsal),
     }
-    other = [("Backup", view.section_facts(results.backup)), ("Faults", view.section_facts(results.faults))]
+    other = [("Backup", view.section_fields(results.backup)), ("Faults", view.section_fields(results.faults))]
     return env.get_template("report.html.j2").render(
         results=results, banner=view.banner(results), gates=view.gate_rows(results), stages=results.stages,
         scenarios=scenarios, fidelity=view.bench_fidelity(results.bench), figures=figures,

@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from harness.report.view import finite  # noqa: E402
+from harness.results.load import TimelinePoint  # noqa: E402
 
 plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "wardbench", "font.size": 9,
                      "axes.spines.top": False, "axes.spines.right": False})
@@ -63,17 +64,18 @@ def latency_distributions(rows: Sequence[dict[str, Any]]) -> str | None:
     return to_svg(fig)
 
 
-def load_over_time(points: Sequence[dict[str, Any]], target_ms: float | None) -> str | None:
-    """Throughput and p95 against elapsed time under load, one line per series (readers, writers), p95 target."""
-    if not points:
+def load_over_time(points: Sequence[TimelinePoint], target_ms: float | None) -> str | None:
+    """Throughput and p95 against elapsed time under load, one line per role (readers, writers), p95 target."""
+    series = {"readers": ([p.readers_qps for p in points], [p.readers_p95_ms for p in points]),
+              "writers": ([p.writers_qps for p in points], [p.writers_p95_ms for p in points])}
+    series = {name: s for name, s in series.items() if any(v is not None for v in s[0])}
+    if not series:
         return None
-    names = sorted({name for p in points for name in p["series"]})
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 4.2), sharex=True)
-    for name in names:
-        t = [p["t_s"] for p in points]
-        top.plot(t, [p["series"].get(name, {}).get("qps", math.nan) for p in points], marker=".", label=name)
-        bottom.plot(t, [p["series"].get(name, {}).get("p95_ms", math.nan) for p in points], marker=".",
-                    label=f"{name} p95")
+    t = [p.t_s for p in points]
+    for name, (qps, p95) in series.items():
+        top.plot(t, [math.nan if v is None else v for v in qps], marker=".", label=name)
+        bottom.plot(t, [math.nan if v is None else v for v in p95], marker=".", label=f"{name} p95")
     top.set_ylabel("requests / s")
     top.set_ylim(bottom=0)
     top.legend(loc="best", frameon=False, fontsize=8)

@@ -7,12 +7,12 @@ every accessor here tolerates absent or differently named keys and returns None 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, TypeGuard
 
 from harness.results import Gate, Results
+from harness.results.load import LoadGroup, LoadSection
 
 
 def finite(value: Any) -> TypeGuard[int | float]:
@@ -132,33 +132,6 @@ def scenario_rows(raw: Sequence[Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def load_timeline(load: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """Points over time under load: t_s and, per series (a role such as readers, or 'all'), qps and p95_ms.
-
-    Accepts per-role keys (`readers_qps`, `readers_p95_ms`) or plain ones (`qps`/`rps`, `p95_ms`).
-    """
-    if not isinstance(load, Mapping):
-        return []
-    for key in ("timeline", "series", "intervals", "history"):
-        raw = load.get(key)
-        if isinstance(raw, list) and raw:
-            points = []
-            for i, p in enumerate(raw):
-                if not isinstance(p, Mapping):
-                    continue
-                series: dict[str, dict[str, float]] = {}
-                for k in p:
-                    m = re.fullmatch(r"(?:(\w+?)_)?(qps|rps|throughput_rps|p95_ms)", str(k))
-                    if m and number(p, k) is not None:
-                        metric = "p95_ms" if m.group(2) == "p95_ms" else "qps"
-                        series.setdefault(m.group(1) or "all", {})[metric] = float(p[k])
-                if series:
-                    t = number(p, "t_s", "elapsed_s", "time_s", "t")
-                    points.append({"t_s": t if t is not None else float(i), "series": series})
-            return points
-    return []
-
-
 def bench_fidelity(bench: Mapping[str, Any] | None) -> str | None:
     """One sentence on how much of each measured latency is the harness rather than the server."""
     fid = bench.get("fidelity") if isinstance(bench, Mapping) else None
@@ -173,31 +146,54 @@ def bench_fidelity(bench: Mapping[str, Any] | None) -> str | None:
             f"{_fmt(number(fid, 'overhead_target_ms'), 'ms')}: {met}.")
 
 
-def load_summary(load: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+def load_summary(load: LoadSection | None) -> list[tuple[str, str]]:
     """Scalar facts of the load run (model, users, rate, duration, totals) as label/value pairs."""
-    if not isinstance(load, Mapping):
+    if load is None:
         return []
-    flat: dict[str, Any] = {k: v for k, v in load.items() if not isinstance(v, Mapping | list)}
-    if isinstance(load.get("summary"), Mapping):
-        flat.update({k: v for k, v in load["summary"].items() if not isinstance(v, Mapping | list) and k not in flat})
+    facts = _scalar_fields(load)
+    shown = {name for name, _ in facts}
+    facts += [(k, v) for k, v in _scalar_fields(load.summary) if k not in shown]
     return [(k.replace("_", " "), _fmt(float(v)) if isinstance(v, int | float) and not isinstance(v, bool)
-             else str(v)) for k, v in flat.items() if v is not None and not k.startswith("_")]
+             else str(v)) for k, v in facts]
 
 
-def load_groups(load: Mapping[str, Any] | None) -> list[dict[str, Any]]:
-    """Rows of the load run: per role (readers, writers) first, then per scenario, in scenario-row shape."""
-    if not isinstance(load, Mapping):
+def load_groups(load: LoadSection | None) -> list[dict[str, Any]]:
+    """Rows of the load run: per role (readers, writers) first, then per scenario."""
+    if load is None:
         return []
-    rows: list[dict[str, Any]] = []
-    for key in ("roles", "groups"):
-        if isinstance(load.get(key), Mapping):
-            rows += scenario_rows([{"name": f"all {k}", **v} for k, v in load[key].items() if isinstance(v, Mapping)])
-    for key in ("scenarios", "requests", "stats"):
-        raw = load.get(key)
-        if isinstance(raw, list):
-            return rows + scenario_rows(raw)
-        if isinstance(raw, Mapping):
-            return rows + scenario_rows([{"name": k, **v} for k, v in raw.items() if isinstance(v, Mapping)])
+    rows = [_load_row(f"all {role}s", "", group) for role, group in load.roles.items()]
+    return rows + [_load_row(s.name, s.kind, s) for s in load.scenarios]
+
+
+def _load_row(name: str, kind: str, group: LoadGroup) -> dict[str, Any]:
+    lat = group.corrected
+    return {"name": name, "kind": kind, "count": float(group.count), "errors": float(group.errors),
+            "p50_ms": lat.p50_ms, "p95_ms": lat.p95_ms, "p99_ms": lat.p99_ms, "max_ms": lat.max_ms,
+            "p95_uncorrected_ms": group.uncorrected.p95_ms, "qps": group.qps}
+
+
+def _scalar_fields(section: object) -> list[tuple[str, object]]:
+    """A section dataclass's fields that hold one value (not None, not a nested record or a list)."""
+    return [(f.name, v) for f in fields(section) if _scalar(v := getattr(section, f.name))]  # type: ignore[arg-type]
+
+
+def _scalar(value: object) -> bool:
+    return value is not None and not is_dataclass(value) and not isinstance(value, Mapping | list | tuple)
+
+
+def section_fields(section: object | None) -> list[tuple[str, str]]:
+    """Facts of a typed section (backup, faults): its scalar fields, and those of its records one level down."""
+    if section is None:
+        return []
+    rows: list[tuple[str, str]] = []
+    for f in fields(section):  # type: ignore[arg-type]
+        value = getattr(section, f.name)
+        if _scalar(value):
+            rows.append((f.name.replace("_", " "), str(value)))
+        elif is_dataclass(value):
+            rows += [(f"{f.name}: {k}", str(v)) for k, v in _scalar_fields(value)]
+        elif isinstance(value, Mapping):
+            rows += [(f"{f.name}: {k}", str(v)) for k, v in value.items() if _scalar(v)]
     return rows
 
 
@@ -286,17 +282,11 @@ def migration_facts(migrations: Mapping[str, Any] | None) -> list[tuple[str, str
 
 
 def dataset_rows(results: Results) -> list[tuple[str, str]]:
-    """Table sizes (rows) and other dataset facts as label/value pairs."""
-    data = results.dataset or {}
-    tables = data.get("tables") or data.get("row_counts") or data.get("rows")
-    rows: list[tuple[str, str]] = []
-    if isinstance(tables, Mapping):
-        for name, v in tables.items():
-            count = number(v, "rows", "row_count", "count") if isinstance(v, Mapping) else v
-            rows.append((str(name), f"{count:,.0f} rows" if isinstance(count, int | float) else str(count)))
-    for key, v in data.items():
-        if isinstance(v, str | int | float) and not isinstance(v, bool):
-            rows.append((key.replace("_", " "), f"{v:,}" if isinstance(v, int) else str(v)))
+    """Table sizes (rows) and the other dataset facts as label/value pairs."""
+    data = results.dataset
+    rows = [(name, f"{count:,.0f} rows") for name, count in data.rows.items()]
+    for key, v in _scalar_fields(data):
+        rows.append((key.replace("_", " "), f"{v:,}" if isinstance(v, int) else str(v)))
     return rows
 
 

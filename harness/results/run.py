@@ -7,7 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.results.backup import BackupSection
 from harness.results.core import Gate, StageRecord, Verdict
+from harness.results.faults import FaultsSection
+from harness.results.generate import DatasetSection, GenerateSection
+from harness.results.load import LoadSection
 
 
 @dataclass
@@ -18,16 +22,16 @@ class Results:
     command: str
     environment: dict[str, Any] = field(default_factory=dict)
     profile: dict[str, Any] = field(default_factory=dict)
-    dataset: dict[str, Any] = field(default_factory=dict)
+    dataset: DatasetSection = field(default_factory=DatasetSection)
     stages: list[StageRecord] = field(default_factory=list)
     scenarios: list[dict[str, Any]] = field(default_factory=list)
     migrations: dict[str, Any] | None = None
     rehearsal: dict[str, Any] | None = None
-    load: dict[str, Any] | None = None
-    backup: dict[str, Any] | None = None
-    faults: dict[str, Any] | None = None
+    load: LoadSection | None = None
+    backup: BackupSection | None = None
+    faults: FaultsSection | None = None
     capacity: dict[str, Any] | None = None
-    generate: dict[str, Any] | None = None
+    generate: GenerateSection | None = None
     bench: dict[str, Any] | None = None
     gates: list[Gate] = field(default_factory=list)
     selection: dict[str, Any] = field(default_factory=dict)

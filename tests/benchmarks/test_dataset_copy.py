@@ -35,7 +35,7 @@ def test_copy_beats_regenerating_and_file_copy_beats_wal_log(fresh_db: Database,
     regenerate_s = time.perf_counter() - started
     record = DatasetRecord(name="bench-copy", profile="ci", seed=42, scale_factor=bench_scale,
                            head_revision=alembic_project.head_revision(), generator_digest=generator_digest(profile),
-                           dataset_digest=summary["dataset_digest"])
+                           dataset_digest=summary.dataset_digest)
     server = fresh_db.server
     store.keep(fresh_db, record)
     timings: dict[str, list[float]] = {m: [] for m in store.METHODS}

@@ -25,6 +25,7 @@ from harness.faults.cleanup import command_line, descendants, harness_databases,
 from harness.faults.migration import BEFORE, SEED_ROWS, interrupted_migration, terminate_backend
 from harness.pipeline import STAGES, run_stages
 from harness.results import Results
+from harness.results.faults import DroppedConnectionDetails
 
 REPO = Path(__file__).resolve().parents[2]
 ZEROED_BY_SEED = len([g for g in range(1, SEED_ROWS + 1) if g % 9973 == 0])  # amounts the seed makes 0
@@ -236,8 +237,9 @@ def test_a_connection_dropped_under_load_is_counted_request_for_request(fresh_db
     outcome = dropped_connection_under_load(fresh_db, tmp_path, seed=5)
     assert outcome.injected and outcome.survived, outcome.message
     details = outcome.details
-    assert details["terminated"] >= 1 and details["errors_counted"] == details["terminated"], details
-    assert sum(details["error_kinds"].values()) + details["warmup_errors"] == details["terminated"], details
+    assert isinstance(details, DroppedConnectionDetails)
+    assert details.terminated >= 1 and details.errors_counted == details.terminated, details
+    assert sum(details.error_kinds.values()) + details.warmup_errors == details.terminated, details
 
 
 def _ignores_sigint(pid: int) -> bool:

@@ -3,38 +3,52 @@ constraints (measured in the same run), and the pgbench -i ratio is reported bes
 
 from __future__ import annotations
 
-from typing import Any
+from harness.datagen.benchmark import NARROW_TABLE, TARGETS, narrow_ratios
+from harness.results import Gate
+from harness.results.generate import (
+    NarrowServerSide,
+    NarrowUnconstrained,
+    NarrowVsCeiling,
+    PgbenchFailed,
+    PgbenchInit,
+    RatedRuns,
+)
 
-from harness.datagen.benchmark import TARGETS, narrow_ratios
+UNCONSTRAINED = NarrowUnconstrained(shape_of=NARROW_TABLE, rows=500_000, seconds=0.7, rows_per_s=700_000,
+                                    constraints="none")
 
 
-def _section(ceiling: float | None, pgbench: float | None, loader: float = 98_700) -> dict[str, Any]:
+def _ratios(narrow: int, ceiling: int | None, pgbench: int | None, loader: int = 98_700
+            ) -> tuple[NarrowVsCeiling, Gate]:
     ratio = round(loader / ceiling, 3) if ceiling else None
-    paired = {"constrained": {"rows_per_s": ceiling}, "loader_copy": {"rows_per_s": loader},
-              "paired_ratios": [ratio] * 3, "paired_ratio_median": ratio}
-    return {"narrow_server_side": paired if ceiling else {},
-            "pgbench_init": {"rows_per_s": pgbench} if pgbench else {"error": "pgbench -i failed: x"},
-            "narrow_unconstrained": {"rows_per_s": 700_000}}
+    side = NarrowServerSide(table=NARROW_TABLE, runs=3, rows=1000, constraints=[],
+                            loader_copy=RatedRuns(rows_per_s=loader, runs_s=[]),
+                            constrained=RatedRuns(rows_per_s=ceiling, runs_s=[]),
+                            unconstrained=RatedRuns(rows_per_s=None, runs_s=[]),
+                            paired_ratios=[ratio] * 3 if ratio else [], paired_ratio_median=ratio)
+    peer = PgbenchInit(scale=5, rows=500_055, runs_s=[1.0], median_s=1.0, rows_per_s=pgbench, steps="dtg") \
+        if pgbench else PgbenchFailed("pgbench -i failed: x")
+    return narrow_ratios(narrow, side if ceiling else None, peer, UNCONSTRAINED)
 
 
 def test_a_loader_at_the_servers_own_rate_passes_although_far_below_pgbench() -> None:
     # The quiet-machine figures: loader 0.141 x pgbench -i, the server's INSERT ... SELECT 0.124 x.
-    out, gate = narrow_ratios(60_000, _section(86_800, 700_000))  # slower during generate: a busy neighbour
+    out, gate = _ratios(60_000, 86_800, 700_000)  # slower during generate: a busy neighbour
     assert gate.verdict == "pass" and gate.target == TARGETS["narrow_vs_server_insert"] == 0.9
-    assert gate.observed == out["ratio"] == 1.137
-    assert out["pgbench_ratio"] == 0.141 and out["pgbench_ratio_gated"] is False
-    assert out["during_generate_ratio"] == 0.691  # reported, not gated: measured at another moment
-    assert "foreign key" in out["pgbench_ratio_why_not_gated"]
+    assert gate.observed == out.ratio == 1.137
+    assert out.pgbench_ratio == 0.141 and out.pgbench_ratio_gated is False
+    assert out.during_generate_ratio == 0.691  # reported, not gated: measured at another moment
+    assert "foreign key" in out.pgbench_ratio_why_not_gated
     assert "pgbench" not in gate.name
 
 
 def test_a_loader_well_below_the_ceiling_fails() -> None:
-    out, gate = narrow_ratios(98_700, _section(86_800, 700_000, loader=40_000))
-    assert gate.verdict == "fail" and out["ratio"] == 0.461
+    out, gate = _ratios(98_700, 86_800, 700_000, loader=40_000)
+    assert gate.verdict == "fail" and out.ratio == 0.461
 
 
 def test_without_the_ceiling_the_gate_is_not_evaluated_and_says_why() -> None:
-    out, gate = narrow_ratios(98_700, _section(None, None))
+    out, gate = _ratios(98_700, None, None)
     assert gate.verdict == "not_evaluated" and "INSERT ... SELECT" in gate.reason
     assert gate.comparator == ">="  # the comparator it would have been judged by, not a default "=="
-    assert out["pgbench_ratio"] is None and out["pgbench_error"] == "pgbench -i failed: x"
+    assert out.pgbench_ratio is None and out.pgbench_error == "pgbench -i failed: x"

@@ -6,11 +6,20 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 import pytest
 
-from harness.load.histograms import HIGHEST_US, LatencyRecorder, decode, encode, new_histogram, record_us, summarize_ms
+from harness.load.histograms import (
+    HIGHEST_US,
+    LatencyRecorder,
+    ProcessPayload,
+    decode,
+    encode,
+    new_histogram,
+    record_us,
+    summarize_ms,
+)
 from harness.load.schedule import ArrivalSchedule, achieved_ratio
 from harness.load.summary import by_field, merge_payloads, scenario_rows, timeline
 
@@ -53,12 +62,12 @@ def test_a_stall_shows_in_the_corrected_latencies_only() -> None:
     """A 2 s stall at 100 requests/s delays the next ~200 requests: only timing from intended start sees it."""
     rec = _simulate_open_user(stall_at=100, stall_s=2.0).scenarios["q"]
     corrected, uncorrected = summarize_ms(rec.corrected), summarize_ms(rec.uncorrected)
-    assert uncorrected["p95_ms"] == pytest.approx(1.0, rel=0.01)  # each request's own service time
-    assert uncorrected["max_ms"] == pytest.approx(2001, rel=0.01)  # the one stalled request
-    assert corrected["p95_ms"] is not None and corrected["p95_ms"] > 1000  # the requests that queued behind it
-    assert corrected["p50_ms"] == pytest.approx(1.0, rel=0.01)
+    assert uncorrected.p95_ms == pytest.approx(1.0, rel=0.01)  # each request's own service time
+    assert uncorrected.max_ms == pytest.approx(2001, rel=0.01)  # the one stalled request
+    assert corrected.p95_ms is not None and corrected.p95_ms > 1000  # the requests that queued behind it
+    assert corrected.p50_ms == pytest.approx(1.0, rel=0.01)
     no_stall = _simulate_open_user(stall_at=-1, stall_s=0.0).scenarios["q"]
-    assert summarize_ms(no_stall.corrected)["p99_ms"] == pytest.approx(1.0, rel=0.01)
+    assert summarize_ms(no_stall.corrected).p99_ms == pytest.approx(1.0, rel=0.01)
 
 
 def test_closed_model_backfills_what_a_stalled_user_did_not_send() -> None:
@@ -69,8 +78,9 @@ def test_closed_model_backfills_what_a_stalled_user_did_not_send() -> None:
     rec = recorder.scenarios["q"]
     assert rec.count == 100 and rec.uncorrected.get_total_count() == 100
     assert rec.corrected.get_total_count() == 100 + 39  # 2 s / 50 ms - 1 back-filled samples
-    assert summarize_ms(rec.uncorrected)["p95_ms"] == pytest.approx(1.0, rel=0.01)
-    assert summarize_ms(rec.corrected)["p95_ms"] > 500
+    assert summarize_ms(rec.uncorrected).p95_ms == pytest.approx(1.0, rel=0.01)
+    corrected_p95 = summarize_ms(rec.corrected).p95_ms
+    assert corrected_p95 is not None and corrected_p95 > 500
 
 
 def test_out_of_range_latency_is_clamped_not_dropped() -> None:
@@ -84,14 +94,14 @@ def test_percentiles_keep_three_significant_digits_where_locust_rounds_to_two() 
     hist = new_histogram()
     for _ in range(100):
         record_us(hist, 99_500)  # 99.5 ms: Locust's report shows 100
-    assert summarize_ms(hist)["p95_ms"] == pytest.approx(99.5, abs=0.1)
+    assert summarize_ms(hist).p95_ms == pytest.approx(99.5, abs=0.1)
 
 
-def _payload(recorder: LatencyRecorder, started: float, stopped: float, due: int = 0) -> dict[str, Any]:
-    return json.loads(json.dumps({"pid": 1, "wait_function": "wait_poll", "started_s": started, "stopped_s": stopped,
-                                  "users": 2, "rate_per_s": 0.0, "due": due, "sent_in_time": 0,
-                                  "warmup_requests": 0, "warmup_errors": 0,
-                                  **recorder.to_dict()}))
+def _payload(recorder: LatencyRecorder, started: float, stopped: float, due: int = 0) -> ProcessPayload:
+    payload: ProcessPayload = {"pid": 1, "wait_function": "wait_poll", "started_s": started, "stopped_s": stopped,
+                               "users": 2, "rate_per_s": 0.0, "measure_from_s": started, "due": due,
+                               "sent_in_time": 0, "warmup_requests": 0, "warmup_errors": 0, **recorder.to_dict()}
+    return cast(ProcessPayload, json.loads(json.dumps(payload)))
 
 
 def test_histograms_merge_across_processes_sample_for_sample() -> None:
@@ -108,13 +118,15 @@ def test_histograms_merge_across_processes_sample_for_sample() -> None:
     assert merged.first_s == 100.0 and merged.wall_s == pytest.approx(single.wall_s)
     for name in ("v", "w"):
         for which in ("corrected", "uncorrected"):
-            assert summarize_ms(merged.scenarios[name][which]) == summarize_ms(single.scenarios[name][which])
+            assert summarize_ms(getattr(merged.scenarios[name], which)) == \
+                summarize_ms(getattr(single.scenarios[name], which))
     roles = by_field(merged, "role")
-    assert roles["reader"]["count"] == 1600 and roles["writer"]["count"] == 400
-    assert [r["name"] for r in scenario_rows(merged)] == ["v", "w"]
+    assert roles["reader"].count == 1600 and roles["writer"].count == 400
+    assert [r.name for r in scenario_rows(merged)] == ["v", "w"]
     series = timeline(merged)
-    assert sum(r.get("readers_qps", 0) for r in series) == 1600
-    assert all(r["t_s"] >= 0 for r in series)
+    assert sum(r.readers_qps or 0 for r in series) == 1600
+    assert sum(r.writers_qps or 0 for r in series) == 400
+    assert all(r.t_s >= 0 for r in series)
 
 
 def test_encoded_histogram_round_trips() -> None:
