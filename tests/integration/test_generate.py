@@ -23,6 +23,7 @@ from harness.datagen import content
 from harness.datagen.loader import TABLES, load_dataset
 from harness.db import Database, ServerHandle
 from harness.errors import UsageError
+from harness.results.generate import GenerateSection
 
 SCALE = 0.03  # ci x 0.03: 72 wards, 1,800 posts and embeddings, ~270 AI reports
 
@@ -52,7 +53,7 @@ def cli_runs(pg_server: ServerHandle, tmp_path_factory: pytest.TempPathFactory) 
 
 
 @pytest.fixture(scope="module")
-def loaded(pg_server: ServerHandle) -> Iterator[tuple[Database, dict[str, Any]]]:
+def loaded(pg_server: ServerHandle) -> Iterator[tuple[Database, GenerateSection]]:
     """One database at head loaded with seed 8 (shared by the read-only tests below)."""
     name = f"t_gen_{secrets.token_hex(4)}"
     pg_server.create_database(name)
@@ -74,15 +75,15 @@ def test_same_seed_twice_gives_identical_checksums_and_counts(cli_runs: list[dic
 
 
 def test_a_different_seed_gives_different_data(cli_runs: list[dict[str, Any]],
-                                               loaded: tuple[Database, dict[str, Any]]) -> None:
+                                               loaded: tuple[Database, GenerateSection]) -> None:
     seed7 = cli_runs[0]["dataset"]["checksums"]
-    seed8 = loaded[1]["checksums"]
-    assert loaded[1]["dataset_digest"] != cli_runs[0]["dataset"]["dataset_digest"]
+    seed8 = loaded[1].checksums
+    assert loaded[1].dataset_digest != cli_runs[0]["dataset"]["dataset_digest"]
     for table in ("wards", "candidates", "ward_results", "posts", "post_embeddings", "ai_reports"):
-        assert seed7[table]["checksum"] != seed8[table]["checksum"], table
+        assert seed7[table]["checksum"] != seed8[table].checksum, table
 
 
-def test_every_row_satisfies_the_schema_and_the_domain_invariants(loaded: tuple[Database, dict[str, Any]]) -> None:
+def test_every_row_satisfies_the_schema_and_the_domain_invariants(loaded: tuple[Database, GenerateSection]) -> None:
     db, summary = loaded
     with db.connect() as conn:
         assert conn.execute("SELECT count(*) FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace "
@@ -99,11 +100,11 @@ def test_every_row_satisfies_the_schema_and_the_domain_invariants(loaded: tuple[
                                " + (SELECT count(*) FROM ward_turnout) + (SELECT count(*) FROM ai_reports)"
                                ).fetchone()
         assert conn.execute("SELECT count(*) FROM audit_log").fetchone() == audited
-        assert summary["audit_log"]["rows"] == audited[0]  # type: ignore[index]
+        assert audited is not None and summary.audit_log.rows == audited[0]
         # Sequences were moved past the explicit ids: the application's next insert just works.
         new_id = conn.execute("INSERT INTO parties (code, name, colour) VALUES ('ZZ', 'New', '#000000') "
                               "RETURNING id").fetchone()
-        assert new_id == (summary["tables"]["parties"]["rows"] + 1,)
+        assert new_id == (summary.tables["parties"].rows + 1,)
         conn.rollback()
         # Secondary indexes, HNSW included, were rebuilt.
         names = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
@@ -111,13 +112,13 @@ def test_every_row_satisfies_the_schema_and_the_domain_invariants(loaded: tuple[
                 "ix_posts_ward_id_published_at"} <= names
 
 
-def test_a_database_that_already_holds_data_is_refused(loaded: tuple[Database, dict[str, Any]]) -> None:
+def test_a_database_that_already_holds_data_is_refused(loaded: tuple[Database, GenerateSection]) -> None:
     with pytest.raises(UsageError, match="already holds data"):
         load_dataset(loaded[0], load_profile("ci"), SCALE, seed=8, console=quiet())
 
 
 def test_hnsw_recall_is_high_on_generated_embeddings_and_lower_on_iid_ones(
-        loaded: tuple[Database, dict[str, Any]]) -> None:
+        loaded: tuple[Database, GenerateSection]) -> None:
     db, _ = loaded
     with db.connect() as conn:
         register_vector(conn)

@@ -19,11 +19,10 @@ from harness.datagen.loader import load_dataset
 from harness.db import Database, ServerHandle
 from harness.db.embedded import scratch_server
 from harness.errors import EnvironmentFailure
-from harness.load.histograms import merge_encoded
+from harness.load.histograms import merge_encoded, summarize_ms
 from harness.load.pgbench import run_pgbench
 from harness.load.runner import LocustOutcome, LocustRun, run_locust
 from harness.load.stage import load_gates
-from harness.load.summary import summarize_ms
 
 SCALE = 0.02  # ci profile x 0.02: ~1,200 posts with embeddings
 
@@ -74,7 +73,7 @@ def test_twenty_users_out_run_one_and_a_blocking_wait_is_caught(tiny_db: Databas
 def test_readers_overlap_and_are_reported_apart_from_writers(tiny_db: Database, tmp_path: Path) -> None:
     outcome = _run(tiny_db, tmp_path, "mixed", 10, ("ReaderUser", "WriterUser"), writers=3, think_time_s=0.01)
     merged = outcome.merged
-    kinds = {s["kind"] for s in merged.scenarios.values()}
+    kinds = {s.kind for s in merged.scenarios.values()}
     assert kinds == {"ward", "vector", "write"}
     assert merged.users == 10 and merged.errors == 0
     # Our percentiles come from our histograms; Locust's are its own rounded ones, kept for comparison.
@@ -101,9 +100,10 @@ def test_open_model_reports_intended_start_latency_and_gates_a_rate_shortfall(ti
     corrected = merge_encoded([])
     uncorrected = merge_encoded([])
     for s in short.merged.scenarios.values():
-        corrected.add(s["corrected"])
-        uncorrected.add(s["uncorrected"])
-    assert summarize_ms(corrected)["p95_ms"] > 10 * summarize_ms(uncorrected)["p95_ms"]
+        corrected.add(s.corrected)
+        uncorrected.add(s.uncorrected)
+    corrected_p95, uncorrected_p95 = summarize_ms(corrected).p95_ms, summarize_ms(uncorrected).p95_ms
+    assert corrected_p95 is not None and uncorrected_p95 is not None and corrected_p95 > 10 * uncorrected_p95
 
 
 def _terminate_when_running(dsn: str, app: str, after_s: float, timeout_s: float = 90) -> int:
