@@ -10,12 +10,9 @@ from typing import TypedDict
 
 from hdrh.histogram import HdrHistogram
 
-from harness.results.load import Latency
-
 LOWEST_US = 1
 HIGHEST_US = 3_600_000_000  # one hour: a stalled request is never dropped as out of range
 SIGNIFICANT_FIGURES = 3
-PERCENTILES = (50.0, 95.0, 99.0)
 
 
 def new_histogram() -> HdrHistogram:
@@ -54,20 +51,6 @@ def merge_encoded(texts: list[str]) -> HdrHistogram:
         if text:
             merged.decode_and_add(text.encode("ascii"))
     return merged
-
-
-def summarize_ms(hist: HdrHistogram) -> Latency:
-    """Samples and p50/p95/p99/max in milliseconds, read from the histogram (None when empty).
-
-    `samples` can exceed the request count in a corrected closed-model histogram: HdrHistogram adds the
-    requests a stalled user would have sent.
-    """
-    count = int(hist.get_total_count())
-    if count == 0:
-        return Latency(samples=0, p50_ms=None, p95_ms=None, p99_ms=None, max_ms=None, mean_ms=None)
-    p50, p95, p99 = (round(hist.get_value_at_percentile(p) / 1000.0, 3) for p in PERCENTILES)
-    return Latency(samples=count, p50_ms=p50, p95_ms=p95, p99_ms=p99, max_ms=round(hist.get_max_value() / 1000.0, 3),
-                   mean_ms=round(hist.get_mean_value() / 1000.0, 3))
 
 
 class ScenarioPayload(TypedDict):

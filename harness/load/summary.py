@@ -10,10 +10,26 @@ from typing import cast
 
 from hdrh.histogram import HdrHistogram
 
-from harness.load.histograms import ProcessPayload, merge_encoded, new_histogram, summarize_ms
+from harness.load.histograms import ProcessPayload, merge_encoded, new_histogram
 from harness.load.schedule import achieved_ratio
 from harness.load.workload import role_of
-from harness.results.load import LoadGroup, LoadScenario, RunSummary, TimelinePoint
+from harness.results.load import Latency, LoadGroup, LoadScenario, RunSummary, TimelinePoint
+
+PERCENTILES = (50.0, 95.0, 99.0)
+
+
+def summarize_ms(hist: HdrHistogram) -> Latency:
+    """Samples and p50/p95/p99/max in milliseconds, read from the histogram (None when empty).
+
+    `samples` can exceed the request count in a corrected closed-model histogram: HdrHistogram adds the
+    requests a stalled user would have sent.
+    """
+    count = int(hist.get_total_count())
+    if count == 0:
+        return Latency(samples=0, p50_ms=None, p95_ms=None, p99_ms=None, max_ms=None, mean_ms=None)
+    p50, p95, p99 = (round(hist.get_value_at_percentile(p) / 1000.0, 3) for p in PERCENTILES)
+    return Latency(samples=count, p50_ms=p50, p95_ms=p95, p99_ms=p99, max_ms=round(hist.get_max_value() / 1000.0, 3),
+                   mean_ms=round(hist.get_mean_value() / 1000.0, 3))
 
 
 @dataclass

@@ -18,10 +18,9 @@ from harness.load.histograms import (
     encode,
     new_histogram,
     record_us,
-    summarize_ms,
 )
 from harness.load.schedule import ArrivalSchedule, achieved_ratio
-from harness.load.summary import by_field, merge_payloads, scenario_rows, timeline
+from harness.load.summary import by_field, merge_payloads, scenario_rows, summarize_ms, timeline
 
 
 def test_schedule_spreads_the_rate_over_users_and_keeps_intended_times() -> None:
@@ -141,6 +140,15 @@ def test_cli_and_harness_never_import_locust_or_gevent() -> None:
     """`import locust` monkey-patches the process: only the Locust subprocess may import it."""
     code = ("import sys, harness.cli, harness.load.stage, harness.load.runner; "
             "print(sorted(m for m in ('locust', 'gevent') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_locust_side_does_not_load_the_results_model() -> None:
+    """What each Locust process imports stays light: the typed results (pydantic) load only where they merge."""
+    code = ("import sys, harness.load.histograms, harness.load.workload, harness.load.schedule, harness.bench.session; "
+            "print(sorted(m for m in ('pydantic', 'harness.results') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "[]"
