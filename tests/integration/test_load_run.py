@@ -19,10 +19,11 @@ from harness.datagen.loader import load_dataset
 from harness.db import Database, ServerHandle
 from harness.db.embedded import scratch_server
 from harness.errors import EnvironmentFailure
-from harness.load.histograms import merge_encoded, summarize_ms
+from harness.load.histograms import merge_encoded
 from harness.load.pgbench import run_pgbench
 from harness.load.runner import LocustOutcome, LocustRun, run_locust
 from harness.load.stage import load_gates
+from harness.load.summary import summarize_ms
 
 SCALE = 0.02  # ci profile x 0.02: ~1,200 posts with embeddings
 
