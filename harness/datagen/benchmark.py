@@ -11,7 +11,7 @@ import re
 import statistics
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -26,14 +26,13 @@ from harness.datagen.embeddings import make_space, sample
 from harness.datagen.loader import secondary_indexes
 from harness.db import Database
 from harness.errors import EnvironmentFailure
-from harness.gates import evaluate, not_evaluated
+from harness.gates import gate_for
 from harness.results import Gate
 
 SCRATCH = "wardbench_loadbench"
 NARROW_TABLE = "sentiment_scores"  # the dataset's largest narrow table (4 columns, one foreign key)
 VECTOR_TABLE = "post_embeddings"
 FAKER_TABLE = "posts"
-TARGETS = {"narrow_vs_server_insert": 0.9, "vectors_binary_over_text": 10.0}
 # Gated ratios pair their two sides back to back; these are measured minutes apart, so a busy neighbour
 # moves them 8-59x between runs: reported, not gated.
 NAIVE_UNGATED = ("the load ran during generate and the naive loop minutes later: on a busy machine the ratio "
@@ -233,7 +232,8 @@ def narrow_server_side_rates(db: Database, runs: int = 5) -> dict[str, Any]:
     return out
 
 
-def narrow_ratios(narrow: float | None, section: dict[str, Any]) -> tuple[dict[str, Any], Gate]:
+def narrow_ratios(narrow: float | None, section: dict[str, Any], targets: Mapping[str, float]
+                  ) -> tuple[dict[str, Any], Gate]:
     """The narrow table's loader against the server's own INSERT ... SELECT of the same rows with the same
     constraints, paired back to back (gated: a loader can at best approach it); the rate during generate
     and the pgbench -i ratio are reported beside it, ungated."""
@@ -251,13 +251,12 @@ def narrow_ratios(narrow: float | None, section: dict[str, Any]) -> tuple[dict[s
         "server_insert_select_vs_pgbench": _ratio(ceiling, pgb),
         "unconstrained_copy_vs_pgbench": _ratio(section["narrow_unconstrained"]["rows_per_s"], pgb)}
     name = f"{NARROW_TABLE} load rate / the server's own INSERT ... SELECT (same constraints, paired runs)"
-    if out["ratio"] is None:
-        return out, not_evaluated(name, "generate", "the server-side INSERT ... SELECT ceiling was not measured "
-                                  "(no rows in the table?)", TARGETS["narrow_vs_server_insert"], "ratio", ">=")
-    return out, evaluate(name, "generate", out["ratio"], TARGETS["narrow_vs_server_insert"], "ratio", ">=")
+    return out, gate_for("generate_vs_insert_select", name, "generate", out["ratio"], targets,
+                         "the server-side INSERT ... SELECT ceiling was not measured (no rows in the table?)")
 
 
-def run(db: Database, summary: dict[str, Any], locale: str = "en_GB") -> tuple[dict[str, Any], list[Gate]]:
+def run(db: Database, summary: dict[str, Any], targets: Mapping[str, float], locale: str = "en_GB"
+        ) -> tuple[dict[str, Any], list[Gate]]:
     """Measure the peers and turn rates into ratios. Gated, each pair measured back to back: the narrow table's
     loader against the server's own INSERT ... SELECT, binary against text COPY of the same vectors.
     Reported beside them, ungated: pgbench -i and a naive Faker loop, and the rates during generate."""
@@ -272,13 +271,13 @@ def run(db: Database, summary: dict[str, Any], locale: str = "en_GB") -> tuple[d
     section["vector_copy"] = vector_copy_rates(db)
     section["narrow_unconstrained"] = narrow_unconstrained_rate(db)
     section["narrow_server_side"] = narrow_server_side_rates(db)
-    section["narrow_vs_ceiling"], narrow_gate = narrow_ratios(tables[NARROW_TABLE]["rows_per_s"], section)
+    section["narrow_vs_ceiling"], narrow_gate = narrow_ratios(tables[NARROW_TABLE]["rows_per_s"], section, targets)
     gates.append(narrow_gate)
     vec = section["vector_copy"]
     vec["generate_rows_per_s"] = tables[VECTOR_TABLE]["rows_per_s"]
-    gates.append(evaluate(f"{VECTOR_TABLE} binary COPY / text COPY of the same vectors (dim "
-                          f"{summary['embedding_dim']}, back to back)", "generate", vec["binary_over_text"],
-                          TARGETS["vectors_binary_over_text"], "ratio", ">="))
+    gates.append(gate_for("generate_binary_vs_text_copy", f"{VECTOR_TABLE} binary COPY / text COPY of the same "
+                          f"vectors (dim {summary['embedding_dim']}, back to back)", "generate",
+                          vec["binary_over_text"], targets))
     naive = section["naive_faker_insert"]["rows_per_s"]
     section["vs_naive"] = {"table": FAKER_TABLE, "ratio": round(tables[FAKER_TABLE]["rows_per_s"] / naive, 2),
                            "gated": False, "why_not_gated": NAIVE_UNGATED}

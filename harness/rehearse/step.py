@@ -64,6 +64,12 @@ class RehearseOptions:
         has a connection pool for this: give each session SESSION_GAP_S between requests."""
         return self.workers or max(4, math.ceil(self.rate * SESSION_GAP_S))
 
+    @property
+    def targets(self) -> dict[str, float]:
+        """The gated values by registry key (harness.targets), for harness.gates.gate_for."""
+        return {"max_blocked_ms": self.max_blocked_ms, "rehearse_error_rate": self.max_error_rate,
+                **{f"{kind}_p95_ms": target for kind, target in self.p95_targets.items()}}
+
 
 @dataclass
 class Before:

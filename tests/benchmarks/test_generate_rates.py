@@ -20,6 +20,7 @@ from harness.config import load_profile
 from harness.datagen import benchmark as peers
 from harness.datagen.loader import load_dataset
 from harness.db import Database
+from harness.targets import defaults
 
 
 @pytest.mark.slow
@@ -28,7 +29,7 @@ def test_generate_rates_against_peers(head_db: Database, bench_scale: float, ben
         return load_dataset(head_db, load_profile("ci"), bench_scale, seed=7, console=Console(file=io.StringIO()))
 
     summary = benchmark.pedantic(load, rounds=1, iterations=1)
-    section, gates = peers.run(head_db, summary)
+    section, gates = peers.run(head_db, summary, defaults())
     benchmark.extra_info.update({"scale": bench_scale, "total_s": summary["total_s"], **section})
     out = Path(os.environ.get("WARDBENCH_BENCH_OUT", tmp_path / "generate-rates.json"))
     out.write_text(json.dumps({"summary": summary, "benchmark": section,
