@@ -62,7 +62,8 @@ def test_items_are_parsed_and_checked_by_key() -> None:
 
 def test_a_pyproject_target_is_checked_like_any_other(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.wardbench.targets]\nmax_blocked_ms = 0\n")
-    with pytest.raises(UsageError, match=r"bad target max_blocked_ms=0.0 \(\[tool.wardbench\] in .*\): must be a finite number above 0"):
+    with pytest.raises(UsageError, match=r"bad target max_blocked_ms=0.0 \(\[tool.wardbench\] in .*\): "
+                                         "must be a finite number above 0"):
         build_config(cwd=tmp_path)
     cfg = build_config(cwd=tmp_path, targets=["max_blocked_ms=250"])  # the command line wins
     assert cfg.targets == {**defaults(), "max_blocked_ms": 250.0}
