@@ -141,7 +141,7 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: S
     cfg = make_config(backend=backend, dsn=dsn, pg_version=pg_version, seed=seed, keep_database=keep_database,
                       outputs=[("--json", json)], targets=target, dataset=prepared, **dataset)
     console = Console(stderr=True)
-    results = Results(run_id=cfg.run_id, command="migrate rehearse",
+    results = Results(run_id=cfg.run_id, command="migrate rehearse", profile={"targets": dict(cfg.targets)},
                       selection={"alembic_ini": str(chain.ini), "window": revisions,
                                  **({"profile": cfg.profile, "scale_factor": cfg.scale_factor} if reference
                                     else {"rows": count})})
