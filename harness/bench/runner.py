@@ -68,13 +68,6 @@ class Measured:
     observed: dict[str, Any]
 
 
-def session_settings(cfg: RunConfig, scenario: Scenario) -> dict[str, str]:
-    """The scenario's settings, with the profile's hnsw.ef_search for vector scenarios unless it sets its own."""
-    base = {"hnsw.ef_search": str(cfg.profile_data["ef_search"])} if (
-        scenario.kind == "vector" and "ef_search" in cfg.profile_data) else {}
-    return {**base, **scenario.settings}
-
-
 def _write_plan(cfg: RunConfig, db: Database, scenarios: list[Scenario], options: BenchOptions,
                 draws: dict[str, list[dict[str, Any]]], out: Path) -> Path:
     plan = {
@@ -83,8 +76,9 @@ def _write_plan(cfg: RunConfig, db: Database, scenarios: list[Scenario], options
         "large_table_rows": options.large_table_rows,
         "server_log": str(db.server_log) if db.server_log else None,
         "observations_dir": str(out / "observations"),
-        "scenarios": {s.name: {"name": s.name, "kind": s.kind, "sql": s.sql, "settings": session_settings(cfg, s),
-                               "read_only": reads_only(s.kind), "params": draws[s.name]} for s in scenarios},
+        "scenarios": {s.name: {"name": s.name, "kind": s.kind, "sql": s.sql,
+                               "settings": session.scenario_settings(cfg, s), "read_only": reads_only(s.kind),
+                               "params": draws[s.name]} for s in scenarios},
     }
     (out / "observations").mkdir(parents=True, exist_ok=True)
     path = out / "plan.pickle"
@@ -194,7 +188,7 @@ def judge(cfg: RunConfig, db: Database, m: Measured, params: list[dict[str, Any]
     target = s.target_ms(cfg.targets)
     error = obs.get("error")
     record: dict[str, Any] = {"name": s.name, "kind": s.kind, "selectivity": s.selectivity,
-                              "source": str(s.source), "settings": session_settings(cfg, s),
+                              "source": str(s.source), "settings": session.scenario_settings(cfg, s),
                               "errors": 1 if error else 0, "error": error, "target_ms": target,
                               "count": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None,
                               "qps": None, "margin": None, "plan": obs.get("plan_summary"),

@@ -17,6 +17,7 @@ from rich.console import Console
 from harness import alembic_project
 from harness.bench.runner import BenchOptions, run_bench
 from harness.bench.scenarios import Scenario, default_scenarios_dir
+from harness.bench.session import session_settings
 from harness.capacity.fit import BACKTEST_BOUND, fit_section
 from harness.config import RunConfig
 from harness.datagen.loader import load_dataset
@@ -47,7 +48,6 @@ def _dominant(shapes: dict[str, int] | None) -> str | None:
 def _load_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], users: int, duration_s: float,
                  console: Console) -> list[dict[str, Any]]:
     from harness.load.runner import LocustRun, run_locust
-    from harness.load.stage import session_settings
     from harness.load.summary import scenario_rows
 
     own = tuple(sorted({s.source.parent for s in scenarios} - {default_scenarios_dir()}))  # a user's own files

@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.console import Console
 
+from harness.bench.session import session_settings
 from harness.config import RunConfig, parse_duration
 from harness.db import Database
 from harness.errors import UsageError
@@ -83,11 +84,6 @@ class LoadOptions:
             raise UsageError("--master uses remote workers: drop --processes (each worker host runs its own)")
         if self.writers is not None and not 0 <= self.writers < self.users:
             raise UsageError(f"bad writer count {self.writers}: must be between 0 and users - 1 ({self.users - 1})")
-
-
-def session_settings(cfg: RunConfig) -> dict[str, str]:
-    """Settings every load session starts with: the profile's hnsw.ef_search (scenarios may override)."""
-    return {"hnsw.ef_search": str(cfg.profile_data["ef_search"])} if "ef_search" in cfg.profile_data else {}
 
 
 def main_run(options: LoadOptions, roles: set[str], seed: int) -> LocustRun:

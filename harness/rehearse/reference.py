@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
+from harness.bench.session import session_settings
 from harness.config import RunConfig, parse_duration
 from harness.db import Database
 from harness.gates import not_evaluated
@@ -31,7 +32,7 @@ def options_for(cfg: RunConfig, baseline_s: float | None = None, rate: float | N
         workers=int(table.get("workers", 0)), write_share=float(table.get("write_share", 0.2)),
         max_blocked_ms=cfg.targets["max_blocked_ms"], max_error_rate=cfg.targets["rehearse_error_rate"],
         p95_targets={"ward": float(cfg.targets["ward_p95_ms"]), "vector": float(cfg.targets["vector_p95_ms"])},
-        scenarios=True)
+        scenarios=True, session=session_settings(cfg))
 
 
 def rehearse_reference(cfg: RunConfig, db: Database, results: Results, since: str | None = None,
