@@ -7,7 +7,7 @@ table seeded with N rows in bulk before each upgrade (the ones a step created to
 then downgraded, and, as in the stairway, each round trip (up, then down) must bring back every value
 that existed before the upgrade. (Down first would meet seeded values at head that no upgrade derives,
 e.g. a backfilled column, and report their recomputation as loss.) Gates per step: lossless, no live request
-blocked longer than max_blocked_ms, live error rate at most max_error_rate, and (scenario workload) live
+blocked longer than max_blocked_ms, live error rate at most rehearse_error_rate, and (scenario workload) live
 p95 per query kind within its target; per revision: the round trip.
 """
 
