@@ -29,21 +29,10 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from harness import targets as target_registry
 from harness.errors import UsageError
 from harness.verify import accept
 
-DEFAULT_TARGETS = {"ward_p95_ms": 100.0, "vector_p95_ms": 200.0, "write_p95_ms": 250.0,
-                   "recall_at_10": 0.95}
-# Every key a target table or --target may set, with the range it must lie in: (low, low allowed, high).
-# The load keys' defaults live with the load stage (harness/load/stage.py LOAD_TARGETS).
-_POSITIVE = (0.0, False, math.inf)
-_FRACTION = (0.0, True, 1.0)
-TARGET_RANGES: dict[str, tuple[float, bool, float]] = {
-    "ward_p95_ms": _POSITIVE, "vector_p95_ms": _POSITIVE, "write_p95_ms": _POSITIVE,
-    "recall_at_10": (0.0, False, 1.0), "load_error_rate": _FRACTION, "load_achieved_rate": (0.0, False, 1.0),
-    "load_in_flight": _POSITIVE, "load_vs_pgbench": _POSITIVE,
-    "max_blocked_ms": _POSITIVE, "rehearse_error_rate": _FRACTION,  # defaults: harness/rehearse/reference.py
-}
 SEED_MAX = 2**63 - 1  # the seed reaches Locust's argv and numpy's SeedSequence; a bigint holds any of them
 PORT_MAX = 65535
 
@@ -51,12 +40,6 @@ PORT_MAX = 65535
 def load_profiles() -> dict[str, dict[str, Any]]:
     """All profiles from the packaged profiles.toml, keyed by name."""
     return tomllib.loads(files("harness").joinpath("profiles.toml").read_text())
-
-
-def closest_first(word: str, choices: list[str] | set[str] | tuple[str, ...]) -> list[str]:
-    """`choices` with the ones most like `word` first (difflib), the rest in sorted order."""
-    near = difflib.get_close_matches(word, list(choices), n=3, cutoff=0.5)
-    return near + sorted(c for c in choices if c not in near)
 
 
 def _did_you_mean(word: str, choices: list[str] | set[str] | tuple[str, ...]) -> str:
@@ -107,19 +90,6 @@ def parse_list(text: str, parse: Any = parse_count) -> list[Any]:
     if not items:
         raise UsageError(f"bad list {text!r}: give comma-separated values, e.g. 10k,100k,1m")
     return [parse(t) for t in items]
-
-
-def check_target(key: str, value: float, source: str) -> float:
-    """`value` when `key` is a known target and `value` lies in its range, else a UsageError naming both."""
-    if key not in TARGET_RANGES:
-        raise UsageError(f"unknown target {key!r} ({source}): valid keys are "
-                         f"{', '.join(closest_first(key, tuple(TARGET_RANGES)))}")
-    low, low_allowed, high = TARGET_RANGES[key]
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-            or not (value >= low if low_allowed else value > low) or value > high:
-        span = f"{'from' if low_allowed else 'above'} {low:g}" + (f" up to {high:g}" if high < math.inf else "")
-        raise UsageError(f"bad target {key}={value!r} ({source}): must be a finite number {span}")
-    return float(value)
 
 
 class VerifySettings(BaseModel):
@@ -259,7 +229,7 @@ class RunConfig:
     run_id: str = field(default_factory=new_run_id)
     reports_dir: Path = Path("reports")
     server_settings: dict[str, str] = field(default_factory=dict)
-    targets: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_TARGETS))
+    targets: dict[str, float] = field(default_factory=target_registry.defaults)  # every key of harness.targets
     verify_accept: tuple[accept.Acceptance, ...] = ()  # [tool.wardbench.verify.accept]: acknowledged findings
     dataset: str | None = None  # --dataset: the run's database is a copy of this prepared dataset
 
@@ -283,6 +253,10 @@ def _setting_text(value: str | int | float | bool) -> str:
 def build_config(cwd: Path | None = None, **cli: Any) -> RunConfig:
     """Merge defaults < profile < pyproject < environment < CLI (None means 'not given') and validate."""
     given = {k: v for k, v in cli.items() if v is not None}
+    if isinstance(given.get("targets"), list | tuple):  # --target KEY=VALUE items, as the command line gives them
+        items = given.pop("targets")
+        if items:
+            given["targets"] = target_registry.parse_items(items)
     s, table, pyproject = _settings(cwd or Path.cwd(), given)
     where = {key: _source(key, given, pyproject, table) for key in Settings.model_fields}
     backend = s.backend or ("dsn" if s.dsn else "embedded")  # naming a server is choosing it
@@ -308,10 +282,8 @@ def build_config(cwd: Path | None = None, **cli: Any) -> RunConfig:
     if not 0 <= s.port <= PORT_MAX:
         raise UsageError(f"bad port {s.port} ({where['port']}): must be from 1 to {PORT_MAX}, or 0 for any free port")
     profile_data = load_profile(s.profile)
-    targets = dict(DEFAULT_TARGETS)
-    targets.update({k: check_target(k, v, f"profile {s.profile}")
-                    for k, v in profile_data.get("targets", {}).items()})
-    targets.update({k: check_target(k, v, where["targets"]) for k, v in s.targets.items()})
+    targets = target_registry.resolve([(profile_data.get("targets", {}), f"profile {s.profile}"),
+                                       (s.targets, where["targets"])])
     settings = {k: str(v) for k, v in profile_data.get("server", {}).items()}
     settings.update({k: _setting_text(v) for k, v in s.server_settings.items()})
     # Absolute, because stages run tools (pytest, Locust, pg_dump) in other working directories.

@@ -28,6 +28,7 @@ from harness.results.load import (
     RunSummary,
     TimelinePoint,
 )
+from harness.targets import defaults
 
 
 def full_results(tight_ward_target: bool = False) -> Results:
@@ -42,7 +43,7 @@ def full_results(tight_ward_target: bool = False) -> Results:
                      "memory_bytes": 24 * 2**30, "harness_version": "0.1.0", "git_commit": "abc123", "python": "3.11.7",
                      "server_settings": {"shared_buffers": "1GB"}},
         profile={"name": "ci", "scale_factor": 0.1,
-                 "targets": {"ward_p95_ms": ward_target, "vector_p95_ms": 200.0, "recall_at_10": 0.95}},
+                 "targets": {**defaults(), "ward_p95_ms": ward_target}},
         dataset=dataset_section(),
         stages=[StageRecord("schema", "ok", 1.2), StageRecord("bench", "ok", 30.5)],
         scenarios=scenarios,

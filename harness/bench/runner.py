@@ -30,7 +30,7 @@ from harness.bench.timing import latency_summary_ms, recall_at_k, tie_tolerant_r
 from harness.config import RunConfig
 from harness.db import Database, redact_dsn
 from harness.errors import EnvironmentFailure
-from harness.gates import evaluate, not_evaluated
+from harness.gates import evaluate, gate_for
 from harness.results import Gate, Results
 
 STAGE = "bench"
@@ -68,13 +68,6 @@ class Measured:
     observed: dict[str, Any]
 
 
-def session_settings(cfg: RunConfig, scenario: Scenario) -> dict[str, str]:
-    """The scenario's settings, with the profile's hnsw.ef_search for vector scenarios unless it sets its own."""
-    base = {"hnsw.ef_search": str(cfg.profile_data["ef_search"])} if (
-        scenario.kind == "vector" and "ef_search" in cfg.profile_data) else {}
-    return {**base, **scenario.settings}
-
-
 def _write_plan(cfg: RunConfig, db: Database, scenarios: list[Scenario], options: BenchOptions,
                 draws: dict[str, list[dict[str, Any]]], out: Path) -> Path:
     plan = {
@@ -83,8 +76,9 @@ def _write_plan(cfg: RunConfig, db: Database, scenarios: list[Scenario], options
         "large_table_rows": options.large_table_rows,
         "server_log": str(db.server_log) if db.server_log else None,
         "observations_dir": str(out / "observations"),
-        "scenarios": {s.name: {"name": s.name, "kind": s.kind, "sql": s.sql, "settings": session_settings(cfg, s),
-                               "read_only": reads_only(s.kind), "params": draws[s.name]} for s in scenarios},
+        "scenarios": {s.name: {"name": s.name, "kind": s.kind, "sql": s.sql,
+                               "settings": session.scenario_settings(cfg, s), "read_only": reads_only(s.kind),
+                               "params": draws[s.name]} for s in scenarios},
     }
     (out / "observations").mkdir(parents=True, exist_ok=True)
     path = out / "plan.pickle"
@@ -194,7 +188,7 @@ def judge(cfg: RunConfig, db: Database, m: Measured, params: list[dict[str, Any]
     target = s.target_ms(cfg.targets)
     error = obs.get("error")
     record: dict[str, Any] = {"name": s.name, "kind": s.kind, "selectivity": s.selectivity,
-                              "source": str(s.source), "settings": session_settings(cfg, s),
+                              "source": str(s.source), "settings": session.scenario_settings(cfg, s),
                               "errors": 1 if error else 0, "error": error, "target_ms": target,
                               "count": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None,
                               "qps": None, "margin": None, "plan": obs.get("plan_summary"),
@@ -205,7 +199,7 @@ def judge(cfg: RunConfig, db: Database, m: Measured, params: list[dict[str, Any]
         record["samples_ms"] = [round(t * 1e3, 4) for t in m.timings_s[:MAX_SAMPLES]]  # raw, for `compare`
     record.update({k: v for k, v in fidelity.items() if k not in ("overhead_ms", "server_ms")})
     why = f"scenario failed: {error}" if error else "no timings recorded"
-    p95 = evaluate(f"{s.name} p95", STAGE, record["p95_ms"], target, "ms", "<", why)
+    p95 = gate_for(s.target_key, f"{s.name} p95", STAGE, record["p95_ms"], cfg.targets, why, s.target_p95_ms)
     record["margin"] = p95.margin
     gates = [p95, evaluate(f"{s.name} errors", STAGE, float(record["errors"]), 0.0, "errors", "==")]
     if s.kind == "vector":
@@ -223,12 +217,11 @@ def _vector_gates(cfg: RunConfig, db: Database, m: Measured, params: list[dict[s
     record["rows_short_queries"] = sum(1 for a in returned if a["rows"] < k)
     rows_gate = evaluate(f"{label} rows returned", STAGE, record["rows_returned_min"], float(k), "rows", ">=", why)
     if not returned:
-        return [rows_gate, not_evaluated(f"{label} recall@10", STAGE, why, cfg.targets["recall_at_10"], "recall",
-                                              ">=")]
+        return [rows_gate, gate_for("recall_at_10", f"{label} recall@10", STAGE, None, cfg.targets, why)]
     truth = _truth_recall(db, m, params, options.recall_queries)
     record.update(truth)
-    recall_gate = evaluate(f"{label} recall@10", STAGE, truth.get("recall_at_10"), cfg.targets["recall_at_10"],
-                           "recall", ">=", truth.get("recall_reason", "not measured"))
+    recall_gate = gate_for("recall_at_10", f"{label} recall@10", STAGE, truth.get("recall_at_10"), cfg.targets,
+                           truth.get("recall_reason", "not measured"))
     return [rows_gate, recall_gate]
 
 

@@ -71,9 +71,14 @@ class Scenario:
         """Named parameters the SQL uses, in order of first use."""
         return list(dict.fromkeys(_PARAM.findall(self.sql)))
 
+    @property
+    def target_key(self) -> str:
+        """The registry target (harness.targets) for this scenario's kind, unless it sets its own."""
+        return f"{self.kind}_p95_ms"
+
     def target_ms(self, targets: dict[str, float]) -> float:
-        """The scenario's own p95 target, else the run's default for its kind."""
-        return self.target_p95_ms if self.target_p95_ms is not None else float(targets[f"{self.kind}_p95_ms"])
+        """The scenario's own p95 target, else the run's target for its kind."""
+        return self.target_p95_ms if self.target_p95_ms is not None else float(targets[self.target_key])
 
 
 # Exact search: every index path off, so the planner can only scan and sort (no HNSW, no B-tree shortcut).

@@ -1,17 +1,24 @@
-"""Benchmark connections: pgvector types registered, scenario settings applied, statement preparation fixed.
+"""Measured sessions: the settings they run under, built here only, and benchmark connections.
 
-psycopg 3 prepares a statement server-side after `prepare_threshold` (default 5) executions, and a
-prepared generic plan ignores later `SET` changes, so every benchmark connection states it explicitly.
+Every path that times a query (bench, load, capacity, the rehearsal's live workload, pgbench beside Locust)
+takes its session settings from `session_settings` / `scenario_settings`, so the same profile measures the
+same plans everywhere. psycopg 3 prepares a statement server-side after `prepare_threshold` (default 5)
+executions, and a prepared generic plan ignores later `SET` changes, so every benchmark connection states it
+explicitly.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from pgvector.psycopg import register_vector
 
 from harness.errors import EnvironmentFailure
+
+if TYPE_CHECKING:
+    from harness.bench.scenarios import Scenario
+    from harness.config import RunConfig
 
 # None: never prepare. Every execution is planned with its own parameter values, so the plan EXPLAIN
 # shows for a parameter set is the plan that ran, and SET changes always take effect.
@@ -19,6 +26,20 @@ PREPARE_THRESHOLD: int | None = None
 # Sessions that run read scenarios: every statement in them is a READ ONLY transaction, so a read scenario
 # whose SQL writes fails (SQLSTATE 25006) instead of changing the database.
 READ_ONLY = {"default_transaction_read_only": "on"}
+
+
+def session_settings(cfg: RunConfig, kind: str | None = None) -> dict[str, str]:
+    """What a session running queries of `kind` starts with, from the profile: its hnsw.ef_search where vector
+    queries may run (kind "vector", or None for a session that runs every kind: a Locust user, the rehearsal's
+    live workload, pgbench beside them). A scenario's own settings go on top (scenario_settings)."""
+    if kind not in (None, "vector") or "ef_search" not in cfg.profile_data:
+        return {}
+    return {"hnsw.ef_search": str(cfg.profile_data["ef_search"])}
+
+
+def scenario_settings(cfg: RunConfig, scenario: Scenario) -> dict[str, str]:
+    """The session settings of one scenario's own session: the profile's, then the scenario's."""
+    return {**session_settings(cfg, scenario.kind), **scenario.settings}
 
 
 def apply_settings(conn: psycopg.Connection[Any], settings: dict[str, str]) -> None:

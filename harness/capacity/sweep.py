@@ -17,6 +17,7 @@ from rich.console import Console
 from harness import alembic_project
 from harness.bench.runner import BenchOptions, run_bench
 from harness.bench.scenarios import Scenario, default_scenarios_dir
+from harness.bench.session import session_settings
 from harness.capacity.fit import BACKTEST_BOUND, fit_section
 from harness.config import RunConfig
 from harness.datagen.loader import load_dataset
@@ -24,7 +25,7 @@ from harness.datasets.record import DatasetRecord
 from harness.datasets.store import dataset_copy
 from harness.db import Database
 from harness.db.base import scratch_database
-from harness.gates import evaluate, not_evaluated
+from harness.gates import gate_for
 from harness.results import Gate, Results
 
 STAGE = "capacity"
@@ -47,7 +48,6 @@ def _dominant(shapes: dict[str, int] | None) -> str | None:
 def _load_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], users: int, duration_s: float,
                  console: Console) -> list[dict[str, Any]]:
     from harness.load.runner import LocustRun, run_locust
-    from harness.load.stage import session_settings
     from harness.load.summary import scenario_rows
 
     own = tuple(sorted({s.source.parent for s in scenarios} - {default_scenarios_dir()}))  # a user's own files
@@ -117,17 +117,15 @@ def run_capacity(cfg: RunConfig, db: Database, scenarios: list[Scenario], scales
                          "(multivariate t draws, 2.5-97.5 %); users: Universal Scalability Law (non-negative "
                          "least squares); every fit backtested on its largest point and not extrapolated past "
                          f"a plan change or a backtest error over {BACKTEST_BOUND:.0%}"}
-    return section, _gates(points, targets)
+    return section, _gates(points, scenarios, cfg.targets)
 
 
-def _gates(points: list[dict[str, Any]], targets: dict[str, float]) -> list[Gate]:
+def _gates(points: list[dict[str, Any]], scenarios: list[Scenario], targets: dict[str, float]) -> list[Gate]:
     """Per scenario: its worst measured p95 across the sweep against its target."""
     gates = []
-    for name, target in sorted(targets.items()):
-        values = [p["p95_ms"] for p in points if p["scenario"] == name and p["p95_ms"] is not None]
-        if not values:
-            gates.append(not_evaluated(f"{name} p95 across the sweep", STAGE, "no point measured", target, "ms", "<"))
-        else:
-            gates.append(evaluate(f"{name} p95 across the sweep", STAGE, max(values), target, "ms", "<"))
+    for s in sorted(scenarios, key=lambda s: s.name):
+        values = [p["p95_ms"] for p in points if p["scenario"] == s.name and p["p95_ms"] is not None]
+        gates.append(gate_for(s.target_key, f"{s.name} p95 across the sweep", STAGE, max(values, default=None),
+                              targets, "no point measured", s.target_p95_ms))
     return gates
 

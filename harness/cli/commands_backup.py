@@ -56,7 +56,8 @@ def require_schema(db: Database, names: list[str]) -> None:
 
 def new_results(cfg: RunConfig, command: str) -> Results:
     return Results(run_id=cfg.run_id, command=command, profile={
-        "name": cfg.profile, **cfg.profile_data, "scale_factor": cfg.scale_factor, "seed": cfg.seed})
+        "name": cfg.profile, **cfg.profile_data, "scale_factor": cfg.scale_factor, "seed": cfg.seed,
+        "targets": dict(cfg.targets)})
 
 
 def run_stage(cfg: RunConfig, results: Results, stage: str, console: Console,

@@ -26,6 +26,7 @@ from harness.cli.options import (
     ReportsDir,
     ScaleFactor,
     Seed,
+    TargetList,
     check_scenario_dirs,
     make_config,
 )
@@ -87,7 +88,7 @@ def bench(suite: Suite = "all", scenarios: ScenarioDirs = None, rounds: Rounds =
           profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
           pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
           json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False,
-          dataset: DatasetName = None) -> None:
+          dataset: DatasetName = None, target: TargetList = None) -> None:
     """Measure every scenario (p50/p95/p99/max from raw timings, recall@10 against exact search); exit 1 on a miss.
 
     A database the harness creates is migrated and filled with the profile's data first; with --dsn and
@@ -97,14 +98,14 @@ def bench(suite: Suite = "all", scenarios: ScenarioDirs = None, rounds: Rounds =
     chosen = load_scenarios(scenarios, suite_kinds(suite))  # bad files fail before any server starts
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
                       seed=seed, scale_factor=scale_factor, reports_dir=reports_dir, keep_database=keep_database,
-                      dataset=dataset, outputs=[("--json", json)])
+                      dataset=dataset, targets=target, outputs=[("--json", json)])
     options = BenchOptions.from_config(cfg, rounds=rounds)
     console = Console(stderr=True)
     if not console.is_terminal:  # logs and CI: wide enough that the scenario table is not truncated
         console = Console(stderr=True, width=180)
     results = Results(run_id=cfg.run_id, command="bench",
                       profile={"name": cfg.profile, **cfg.profile_data, "scale_factor": cfg.scale_factor,
-                               "seed": cfg.seed},
+                               "seed": cfg.seed, "targets": dict(cfg.targets)},
                       selection={"suite": suite, "scenarios": [s.name for s in chosen],
                                  "scenario_dirs": [str(d) for d in scenarios or []]})
     with open_database(cfg) as db:

@@ -19,6 +19,7 @@ from harness.cli.options import (
     Profile,
     ReportsDir,
     Seed,
+    TargetList,
     check_users,
     embedded_home,
     make_config,
@@ -52,6 +53,7 @@ def capacity(
             "--dataset", help="a prepared dataset as one size of the sweep, repeatable, instead of --scales "
                               "(each built with `wardbench generate --profile capacity --scale-factor F "
                               "--keep-dataset NAME`)")] = None,
+        target: TargetList = None,
 ) -> None:
     """Fresh database per size, every scenario at every concurrency; fit and predicted breaking points.
 
@@ -69,7 +71,7 @@ def capacity(
         raise UsageError("a capacity fit needs three or more --scales (or --dataset, or --users) values")
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, pg_version=pg_version, seed=seed,
                       reports_dir=reports_dir, keep_database=keep_database, outputs=[("--json", json)],
-                      dataset=dataset[0] if dataset else None)  # where datasets live is checked here
+                      targets=target, dataset=dataset[0] if dataset else None)  # where datasets live is checked here
     cfg = cfg.with_(dataset=None)  # the sweep's own database stays empty: each size is copied into its own
     for name in dataset or []:
         check_name(name, "--dataset")

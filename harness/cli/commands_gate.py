@@ -23,6 +23,7 @@ from harness.cli.options import (
     ReportsDir,
     ScaleFactor,
     Seed,
+    TargetList,
     make_config,
 )
 from harness.db import open_database
@@ -31,29 +32,9 @@ from harness.errors import UsageError
 from harness.pipeline import STAGES, run_stages, select_stages
 from harness.report import write_reports
 from harness.results import Results, StageRecord
+from harness.targets import parse_items
 
 StageList = Annotated[list[str] | None, typer.Option(help="stage name, repeatable")]
-TargetList = Annotated[list[str] | None, typer.Option(
-    "--target", help="override a target, KEY=VALUE (e.g. ward_p95_ms=50), repeatable; keys: "
-                     "ward_p95_ms, vector_p95_ms, write_p95_ms (ms, above 0), recall_at_10 (above 0 up to 1), "
-                     "load_error_rate, load_achieved_rate (0 to 1), load_in_flight, load_vs_pgbench (above 0), "
-                     "max_blocked_ms (above 0), rehearse_error_rate (0 to 1)")]
-
-
-def parse_targets(items: list[str] | None) -> dict[str, float] | None:
-    """KEY=VALUE pairs to a dict of floats; anything else is a UsageError naming the bad item."""
-    if not items:
-        return None
-    targets = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        try:
-            if not sep or not key.strip():
-                raise ValueError
-            targets[key.strip()] = float(value)
-        except ValueError:
-            raise UsageError(f"bad --target {item!r}: use KEY=NUMBER, e.g. ward_p95_ms=50") from None
-    return targets
 
 
 @app.command()
@@ -67,7 +48,7 @@ def gate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_p
         raise UsageError(f"stage {both[0]!r} is named by both --only and --skip: name it in one of them")
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
                       seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
-                      keep_database=keep_database, targets=parse_targets(target), dataset=dataset,
+                      keep_database=keep_database, targets=target, dataset=dataset,
                       outputs=[("--json", json)])
     names = select_stages(only, skip)
     not_run = [s for s in STAGES if s not in names]
@@ -88,10 +69,10 @@ def gate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_p
         json.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, json)
     _print_verdict(console, results, [path, *written.values()])
-    for key, value in (parse_targets(target) or {}).items():
-        if not any(g.target == value for g in results.gates):
+    for key, value in parse_items(target or []).items():
+        if not any(g.key == key for g in results.gates):
             console.print(f"[yellow]warning[/]: --target {key}={value:g} was not the target of any gate "
-                          "(a misspelt key, or its stage did not run)")
+                          "(its stage did not run, or its scenarios set their own)")
     raise typer.Exit(results.exit_code)
 
 

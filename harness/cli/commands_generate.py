@@ -21,6 +21,7 @@ from harness.cli.options import (
     ReportsDir,
     ScaleFactor,
     Seed,
+    TargetList,
     make_config,
 )
 from harness.config import RunConfig
@@ -46,18 +47,20 @@ Benchmark = Annotated[bool, typer.Option(
 def generate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
              pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
              json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False,
-             embeddings: Embeddings = None, benchmark: Benchmark = False, keep_dataset: KeepDataset = None) -> None:
+             embeddings: Embeddings = None, benchmark: Benchmark = False, keep_dataset: KeepDataset = None,
+             target: TargetList = None) -> None:
     """Generate the dataset. A database the harness creates is migrated first; any other must be at head."""
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
                       seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
-                      keep_database=keep_database, keep_dataset=keep_dataset, outputs=[("--json", json)])
+                      keep_database=keep_database, keep_dataset=keep_dataset, targets=target,
+                      outputs=[("--json", json)])
     if embeddings is not None:
         cfg = cfg.with_(profile_data={**cfg.profile_data, "embeddings": embeddings})
     make_plan(cfg.profile_data, cfg.scale_factor, cfg.seed)  # bad sizes fail before any server starts
     console = Console(stderr=True)
     results = Results(run_id=cfg.run_id, command="generate",
                       profile={"name": cfg.profile, **cfg.profile_data, "scale_factor": cfg.scale_factor,
-                               "seed": cfg.seed})
+                               "seed": cfg.seed, "targets": dict(cfg.targets)})
     # Imported here: alembic, SQLAlchemy and Faker cost a CLI start that only parses or refuses input.
     from harness import alembic_project
     from harness.datagen.loader import check_ready

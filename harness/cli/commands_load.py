@@ -23,6 +23,7 @@ from harness.cli.options import (
     ReportsDir,
     ScaleFactor,
     Seed,
+    TargetList,
     check_scenario_dirs,
     check_users,
     make_config,
@@ -63,7 +64,7 @@ def load(users: Users = None, duration: Duration = None, rate: Rate = None, proc
          backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
          pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
          json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False,
-         dataset: DatasetName = None) -> None:
+         dataset: DatasetName = None, target: TargetList = None) -> None:
     """Concurrency proof, a mixed reader/writer run (closed or --rate open model), fidelity vs pgbench.
 
     A disposable database is migrated and filled first; with --in-place or --dsn data the named
@@ -77,7 +78,7 @@ def load(users: Users = None, duration: Duration = None, rate: Rate = None, proc
         raise UsageError(f"bad --expect-workers {expect_workers}: a master needs at least one worker")
     cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
                       seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
-                      keep_database=keep_database, dataset=dataset, outputs=[("--json", json)])
+                      keep_database=keep_database, dataset=dataset, targets=target, outputs=[("--json", json)])
     overrides: dict[str, Any] = {"users": users, "rate": rate, "processes": processes, "think_time": think_time,
                                  "writers": writers,
                                  "scenarios": [str(d) for d in scenarios] if scenarios else None,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,12 +21,14 @@ from harness.cli.options import (
     Profile,
     ScaleFactor,
     Seed,
+    TargetList,
     make_config,
 )
 from harness.db import open_database
 from harness.environment import collect_environment
 from harness.errors import UsageError
 from harness.results import Results
+from harness.targets import parse_items
 from harness.verify import junit
 from harness.verify.render import print_migrations
 
@@ -92,34 +93,10 @@ Baseline = Annotated[str | None, typer.Option(
     "--baseline", help="live workload before each step, compared with during (default 30s, or the profile's)")]
 LiveRate = Annotated[float | None, typer.Option("--live-rate", min=1, max=100_000,
                                                 help="live requests per second (default 200, or the profile's)")]
-Targets = Annotated[list[str] | None, typer.Option(
-    "--target", help="KEY=VALUE, repeatable: max_blocked_ms (default 1000), max_error_rate (default 0.001); "
-                     "reference chain: also ward_p95_ms, vector_p95_ms (the live readers during each step)")]
-REHEARSE_TARGETS = {"max_blocked_ms": (0.0, float("inf")), "max_error_rate": (0.0, 1.0),
-                    "ward_p95_ms": (0.0, float("inf")), "vector_p95_ms": (0.0, float("inf"))}
-
-
-def _rehearse_targets(items: list[str] | None) -> dict[str, float]:
-    out = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        key = key.strip()
-        try:
-            number = float(value)
-        except ValueError:
-            number = float("nan")
-        if not sep or key not in REHEARSE_TARGETS or not (
-                REHEARSE_TARGETS[key][0] <= number <= REHEARSE_TARGETS[key][1]):
-            raise UsageError(f"bad --target {item!r}: use max_blocked_ms=MS (above 0), max_error_rate=R (0 to 1), "
-                             "ward_p95_ms=MS or vector_p95_ms=MS")
-        out[key] = number
-    return out
-
-
 @migrate_app.command("rehearse")
 def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: Since = None,
              every: AllRevisions = False, baseline: Baseline = None, live_rate: LiveRate = None,
-             target: Targets = None, json: JsonOut = None, profile: Profile = None, scale_factor: ScaleFactor = None,
+             target: TargetList = None, json: JsonOut = None, profile: Profile = None, scale_factor: ScaleFactor = None,
              backend: Backend = None, dsn: Dsn = None, pg_version: PgVersion = None, seed: Seed = None,
              keep_database: Keep = False, prepared: DatasetName = None) -> None:
     """Rehearse the newest revision(s) at volume, downgrades too, while a live workload runs beside them.
@@ -154,18 +131,17 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: S
                          "give --rows")
     count = parse_count(rows or "100k")
     pause = parse_duration(baseline) if baseline is not None else None
-    targets = _rehearse_targets(target)
+    p95 = [k for k in parse_items(target or []) if k.endswith("_p95_ms")]
+    if p95 and not reference:
+        raise UsageError(f"--target {p95[0]}: live p95 targets apply to the reference chain's scenarios "
+                         "(drop --alembic-ini)")
     chain = load_chain(alembic_ini)
     revisions = window(chain, since, every)
-    p95 = {k: v for k, v in targets.items() if k.endswith("_p95_ms")}
-    if p95 and not reference:
-        raise UsageError(f"--target {next(iter(p95))}: live p95 targets apply to the reference chain's scenarios "
-                         "(drop --alembic-ini)")
     dataset: dict[str, Any] = {"profile": profile, "scale_factor": scale_factor} if reference else {}
     cfg = make_config(backend=backend, dsn=dsn, pg_version=pg_version, seed=seed, keep_database=keep_database,
-                      outputs=[("--json", json)], targets=p95 or None, dataset=prepared, **dataset)
+                      outputs=[("--json", json)], targets=target, dataset=prepared, **dataset)
     console = Console(stderr=True)
-    results = Results(run_id=cfg.run_id, command="migrate rehearse",
+    results = Results(run_id=cfg.run_id, command="migrate rehearse", profile={"targets": dict(cfg.targets)},
                       selection={"alembic_ini": str(chain.ini), "window": revisions,
                                  **({"profile": cfg.profile, "scale_factor": cfg.scale_factor} if reference
                                     else {"rows": count})})
@@ -177,10 +153,7 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: S
             from harness.rehearse.reference import options_for, rehearse_reference
             from harness.smoke import migrate_and_check
 
-            options = options_for(cfg, pause, live_rate, {"max_blocked_ms": targets["max_blocked_ms"]}
-                                  if "max_blocked_ms" in targets else None)
-            if "max_error_rate" in targets:
-                options = replace(options, max_error_rate=targets["max_error_rate"])
+            options = options_for(cfg, pause, live_rate)
             if db.dataset is None:  # else a copy of a prepared dataset: generate only records it
                 console.print(f"generating the {cfg.profile} profile's dataset (scale {cfg.scale_factor:g}) at head")
             migrate_and_check(cfg, db, results)
@@ -189,8 +162,8 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: S
         else:
             options = RehearseOptions(rows=count, seed=cfg.seed, baseline_s=30.0 if pause is None else pause,
                                       rate=live_rate or 200.0,
-                                      max_blocked_ms=targets.get("max_blocked_ms", 1000.0),
-                                      max_error_rate=targets.get("max_error_rate", 0.001))
+                                      max_blocked_ms=cfg.targets["max_blocked_ms"],
+                                      max_error_rate=cfg.targets["rehearse_error_rate"])
             section = run_rehearsal(db, results, chain, revisions, options, console)
     path = results.write(cfg.run_dir / "results.json")
     write_reports(results, cfg.run_dir)

@@ -16,6 +16,7 @@ import typer
 
 from harness.config import RunConfig, build_config
 from harness.errors import UsageError
+from harness.targets import TARGETS
 
 Backend = Annotated[str | None, typer.Option("--backend", help="embedded (default) | dsn | container")]
 Dsn = Annotated[str | None, typer.Option("--dsn", help="PostgreSQL URI with pgvector; env WARDBENCH_DSN")]
@@ -30,6 +31,9 @@ ReportsDir = Annotated[Path | None, typer.Option("--reports-dir", help="where re
 Keep = Annotated[bool, typer.Option(
     "--keep-database", help="do not drop the disposable database (needs a server that outlives the run: "
                             "--dsn or `wardbench db start`)")]
+TargetList = Annotated[list[str] | None, typer.Option(
+    "--target", help="override a gate target, KEY=VALUE, repeatable (e.g. ward_p95_ms=50); keys: "
+                     + "; ".join(f"{t.key} ({t.unit}, {t.valid_range}, default {t.default:g})" for t in TARGETS))]
 DatasetName = Annotated[str | None, typer.Option(
     "--dataset", help="start from a copy of this prepared dataset instead of generating (built once with "
                       "`wardbench generate --keep-dataset NAME`; lives on the long-lived server or the --dsn one)")]

@@ -11,7 +11,7 @@ import re
 import statistics
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -27,7 +27,7 @@ from harness.datagen.embeddings import make_space, sample
 from harness.datagen.loader import secondary_indexes
 from harness.db import Database
 from harness.errors import EnvironmentFailure
-from harness.gates import evaluate, not_evaluated
+from harness.gates import gate_for
 from harness.results import Gate
 from harness.results.generate import (
     CopyRun,
@@ -48,7 +48,6 @@ SCRATCH = "wardbench_loadbench"
 NARROW_TABLE = "sentiment_scores"  # the dataset's largest narrow table (4 columns, one foreign key)
 VECTOR_TABLE = "post_embeddings"
 FAKER_TABLE = "posts"
-TARGETS = {"narrow_vs_server_insert": 0.9, "vectors_binary_over_text": 10.0}
 # Gated ratios pair their two sides back to back; these are measured minutes apart, so a busy neighbour
 # moves them 8-59x between runs: reported, not gated.
 NAIVE_UNGATED = ("the load ran during generate and the naive loop minutes later: on a busy machine the ratio "
@@ -249,7 +248,7 @@ def narrow_server_side_rates(db: Database, runs: int = 5) -> NarrowServerSide:
 
 
 def narrow_ratios(narrow: int | None, side: NarrowServerSide | None, pgbench: PgbenchInit | PgbenchFailed,
-                  unconstrained: NarrowUnconstrained) -> tuple[NarrowVsCeiling, Gate]:
+                  unconstrained: NarrowUnconstrained, targets: Mapping[str, float]) -> tuple[NarrowVsCeiling, Gate]:
     """The narrow table's loader against the server's own INSERT ... SELECT of the same rows with the same
     constraints, paired back to back (gated: a loader can at best approach it); the rate during generate
     and the pgbench -i ratio are reported beside it, ungated."""
@@ -266,13 +265,12 @@ def narrow_ratios(narrow: int | None, side: NarrowServerSide | None, pgbench: Pg
         server_insert_select_vs_pgbench=_ratio(ceiling, pgb),
         unconstrained_copy_vs_pgbench=_ratio(unconstrained.rows_per_s, pgb))
     name = f"{NARROW_TABLE} load rate / the server's own INSERT ... SELECT (same constraints, paired runs)"
-    if out.ratio is None:
-        return out, not_evaluated(name, "generate", "the server-side INSERT ... SELECT ceiling was not measured "
-                                  "(no rows in the table?)", TARGETS["narrow_vs_server_insert"], "ratio", ">=")
-    return out, evaluate(name, "generate", out.ratio, TARGETS["narrow_vs_server_insert"], "ratio", ">=")
+    return out, gate_for("generate_vs_insert_select", name, "generate", out.ratio, targets,
+                         "the server-side INSERT ... SELECT ceiling was not measured (no rows in the table?)")
 
 
-def run(db: Database, summary: GenerateSection, locale: str = "en_GB") -> tuple[GenerateBenchmark, list[Gate]]:
+def run(db: Database, summary: GenerateSection, targets: Mapping[str, float], locale: str = "en_GB"
+        ) -> tuple[GenerateBenchmark, list[Gate]]:
     """Measure the peers and turn rates into ratios. Gated, each pair measured back to back: the narrow table's
     loader against the server's own INSERT ... SELECT, binary against text COPY of the same vectors.
     Reported beside them, ungated: pgbench -i and a naive Faker loop, and the rates during generate."""
@@ -287,12 +285,12 @@ def run(db: Database, summary: GenerateSection, locale: str = "en_GB") -> tuple[
     vec = vector_copy_rates(db)
     unconstrained = narrow_unconstrained_rate(db)
     side = narrow_server_side_rates(db)
-    narrow, narrow_gate = narrow_ratios(tables[NARROW_TABLE].rows_per_s, side, pgbench, unconstrained)
+    narrow, narrow_gate = narrow_ratios(tables[NARROW_TABLE].rows_per_s, side, pgbench, unconstrained, targets)
     gates.append(narrow_gate)
     vec = replace(vec, generate_rows_per_s=tables[VECTOR_TABLE].rows_per_s)
-    gates.append(evaluate(f"{VECTOR_TABLE} binary COPY / text COPY of the same vectors (dim "
-                          f"{summary.embedding_dim}, back to back)", "generate", vec.binary_over_text,
-                          TARGETS["vectors_binary_over_text"], "ratio", ">="))
+    gates.append(gate_for("generate_binary_vs_text_copy", f"{VECTOR_TABLE} binary COPY / text COPY of the same "
+                          f"vectors (dim {summary.embedding_dim}, back to back)", "generate",
+                          vec.binary_over_text, targets))
     faker_rate = tables[FAKER_TABLE].rows_per_s
     vs_naive = VsNaive(table=FAKER_TABLE, ratio=round((faker_rate or 0) / naive.rows_per_s, 2),
                        gated=False, why_not_gated=NAIVE_UNGATED)

@@ -40,7 +40,7 @@ def generate(cfg: RunConfig, db: Database, results: Results, benchmark: bool = F
     if benchmark:
         from harness.datagen import benchmark as peers
 
-        section, gates = peers.run(db, summary, locale=str(cfg.profile_data.get("locale", "en_GB")))
+        section, gates = peers.run(db, summary, cfg.targets, locale=str(cfg.profile_data.get("locale", "en_GB")))
         summary = results.generate = replace(summary, benchmark=section)
         results.gates.extend(gates)
     return summary

@@ -14,10 +14,11 @@ from typing import Any
 
 from rich.console import Console
 
+from harness.bench.session import session_settings
 from harness.config import RunConfig, parse_duration
 from harness.db import Database
 from harness.errors import UsageError
-from harness.gates import evaluate, not_evaluated
+from harness.gates import evaluate, gate_for
 from harness.load.fidelity import measure_fidelity
 from harness.load.runner import LocustOutcome, LocustRun, run_locust
 from harness.load.schedule import achieved_ratio
@@ -25,10 +26,6 @@ from harness.load.summary import by_field, run_summary, scenario_rows, timeline
 from harness.load.workload import role_of, select_scenarios
 from harness.results import Gate, Results
 from harness.results.load import ConcurrencyProof, Distributed, LoadModel, LoadSection, RoleProof, WriterImpact
-
-# Defaults for targets not in cfg.targets (a profile's [NAME.targets] may set any of them).
-LOAD_TARGETS = {"load_error_rate": 0.001, "load_achieved_rate": 0.95, "load_in_flight": 2.0,
-                "load_vs_pgbench": 0.5}
 
 
 @dataclass(frozen=True)
@@ -89,15 +86,6 @@ class LoadOptions:
             raise UsageError("--master uses remote workers: drop --processes (each worker host runs its own)")
         if self.writers is not None and not 0 <= self.writers < self.users:
             raise UsageError(f"bad writer count {self.writers}: must be between 0 and users - 1 ({self.users - 1})")
-
-
-def session_settings(cfg: RunConfig) -> dict[str, str]:
-    """Settings every load session starts with: the profile's hnsw.ef_search (scenarios may override)."""
-    return {"hnsw.ef_search": str(cfg.profile_data["ef_search"])} if "ef_search" in cfg.profile_data else {}
-
-
-def _target(cfg: RunConfig, key: str) -> float:
-    return float(cfg.targets.get(key, LOAD_TARGETS.get(key, 0.0)))
 
 
 def main_run(options: LoadOptions, roles: set[str], seed: int) -> LocustRun:
@@ -172,16 +160,15 @@ def load_gates(cfg: RunConfig, outcome: LocustOutcome) -> list[Gate]:
     gates = []
     for kind, group in by_field(merged, "kind").items():
         p95 = group.corrected.p95_ms
-        gates.append(evaluate(f"load p95 {kind} ({role_of(kind)}s, from intended start)", "load", p95,
-                              _target(cfg, f"{kind}_p95_ms"), "ms", "<"))
+        gates.append(gate_for(f"{kind}_p95_ms", f"load p95 {kind} ({role_of(kind)}s, from intended start)", "load",
+                              p95, cfg.targets))
     requests = merged.count + merged.warmup_requests  # warm-up requests are not timed, but their errors count
     rate = (merged.errors + merged.warmup_errors) / requests if requests else None
-    gates.append(evaluate("load error rate", "load", rate, _target(cfg, "load_error_rate"), "fraction", "<=",
-                          "no requests completed"))
+    gates.append(gate_for("load_error_rate", "load error rate", "load", rate, cfg.targets, "no requests completed"))
     if outcome.run.rate_per_s:
         ratio = achieved_ratio(merged.sent_in_time, merged.due)
-        gate = evaluate(f"load achieved rate of {outcome.run.rate_per_s:g}/s asked", "load", ratio,
-                        _target(cfg, "load_achieved_rate"), "fraction", ">=", "no request was due")
+        gate = gate_for("load_achieved_rate", f"load achieved rate of {outcome.run.rate_per_s:g}/s asked", "load",
+                        ratio, cfg.targets, "no request was due")
         gate.reason = gate.reason or f"{merged.sent_in_time} of {merged.due} scheduled requests sent by the end"
         gates.append(gate)
     return gates
@@ -197,9 +184,9 @@ def concurrency_gates(cfg: RunConfig, proof: ConcurrencyProof) -> list[Gate]:
     gates = []
     for role, role_proof in (("readers", proof.readers), ("writers", proof.writers)):
         if role_proof is not None:
-            gates.append(evaluate(f"load concurrency: {role}' queries in flight with {proof.users} users",
-                                  "load", role_proof.many_users.in_flight_mean,
-                                  _target(cfg, "load_in_flight"), "queries", ">="))
+            gates.append(gate_for("load_in_flight",
+                                  f"load concurrency: {role}' queries in flight with {proof.users} users",
+                                  "load", role_proof.many_users.in_flight_mean, cfg.targets))
     return gates
 
 
@@ -243,11 +230,11 @@ def run_load(cfg: RunConfig, db: Database, results: Results, options: LoadOption
                                     options.fidelity_clients, options.fidelity_duration_s, options.processes,
                                     settings, cfg.seed, options.fidelity_rounds, console)
         section = replace(section, fidelity=fidelity)
-        gates.append(evaluate(f"load generator throughput / pgbench ({options.fidelity_scenario})", "load",
-                              fidelity.ratio, _target(cfg, "load_vs_pgbench"), "x", ">="))
+        gates.append(gate_for("load_vs_pgbench", f"load generator throughput / pgbench ({options.fidelity_scenario})",
+                              "load", fidelity.ratio, cfg.targets))
     except UsageError as exc:
-        gates.append(not_evaluated("load generator throughput / pgbench", "load", exc.message,
-                                   _target(cfg, "load_vs_pgbench"), "x", ">="))
+        gates.append(gate_for("load_vs_pgbench", "load generator throughput / pgbench", "load", None, cfg.targets,
+                              exc.message))
     results.load = section
     results.gates.extend(gates)
     _print(console, section)

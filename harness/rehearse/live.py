@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
-from harness.bench.session import apply_settings
+from harness.bench.session import apply_settings, pgoptions
 from harness.bench.timing import percentile
 from harness.errors import EnvironmentFailure, first_line
 from harness.load.workload import Job
@@ -150,6 +150,7 @@ class LiveWorkload:
     workers: int = 4
     write_share: float = 0.2
     seed: int = 42
+    settings: dict[str, str] = field(default_factory=dict)  # every session starts with these (libpq options)
     samples: list[Sample] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     pids: set[int] = field(default_factory=set)
@@ -167,7 +168,8 @@ class LiveWorkload:
         rng = random.Random(self.seed * 1000 + index)
         seeder = reflected.Seeder(self.seed * 1000 + index, 1)
         try:  # statements are not prepared: the migration's ALTERs would invalidate the plans
-            conn = psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None)
+            conn = psycopg.connect(self.dsn, autocommit=True, prepare_threshold=None,
+                                   options=pgoptions(self.settings) or None)  # None: no options
             conn.execute("SET statement_timeout = '120s'")
             if self.plan.jobs:
                 register_vector(conn)

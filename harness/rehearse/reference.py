@@ -12,6 +12,7 @@ from typing import Any
 
 from rich.console import Console
 
+from harness.bench.session import session_settings
 from harness.config import RunConfig, parse_duration
 from harness.db import Database
 from harness.gates import not_evaluated
@@ -19,24 +20,19 @@ from harness.rehearse.stage import STAGE, run_rehearsal, window
 from harness.rehearse.step import RehearseOptions
 from harness.results import Results
 
-# Defaults for targets not in cfg.targets (a profile's [NAME.targets] or --target may set them).
-REHEARSE_TARGETS = {"max_blocked_ms": 1000.0, "rehearse_error_rate": 0.001}
 
-
-def options_for(cfg: RunConfig, baseline_s: float | None = None, rate: float | None = None,
-                targets: dict[str, float] | None = None) -> RehearseOptions:
-    """Options from the profile's [NAME.rehearse] table and the run's targets; arguments override."""
+def options_for(cfg: RunConfig, baseline_s: float | None = None, rate: float | None = None) -> RehearseOptions:
+    """Options from the profile's [NAME.rehearse] table and the run's targets (harness.targets); arguments
+    override the table."""
     table = dict(cfg.profile_data.get("rehearse", {}))
-    merged = {**REHEARSE_TARGETS, **{k: v for k, v in cfg.targets.items() if k in REHEARSE_TARGETS},
-              **(targets or {})}
     return RehearseOptions(
         rows=int(cfg.profile_data.get("posts", 0) * cfg.scale_factor), seed=cfg.seed,
         baseline_s=baseline_s if baseline_s is not None else parse_duration(str(table.get("baseline", "30s"))),
         rate=rate if rate is not None else float(table.get("rate", 200.0)),
         workers=int(table.get("workers", 0)), write_share=float(table.get("write_share", 0.2)),
-        max_blocked_ms=float(merged["max_blocked_ms"]), max_error_rate=float(merged["rehearse_error_rate"]),
+        max_blocked_ms=cfg.targets["max_blocked_ms"], max_error_rate=cfg.targets["rehearse_error_rate"],
         p95_targets={"ward": float(cfg.targets["ward_p95_ms"]), "vector": float(cfg.targets["vector_p95_ms"])},
-        scenarios=True)
+        scenarios=True, session=session_settings(cfg))
 
 
 def rehearse_reference(cfg: RunConfig, db: Database, results: Results, since: str | None = None,

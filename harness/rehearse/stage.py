@@ -7,7 +7,7 @@ table seeded with N rows in bulk before each upgrade (the ones a step created to
 then downgraded, and, as in the stairway, each round trip (up, then down) must bring back every value
 that existed before the upgrade. (Down first would meet seeded values at head that no upgrade derives,
 e.g. a backfilled column, and report their recomputation as loss.) Gates per step: lossless, no live request
-blocked longer than max_blocked_ms, live error rate at most max_error_rate, and (scenario workload) live
+blocked longer than max_blocked_ms, live error rate at most rehearse_error_rate, and (scenario workload) live
 p95 per query kind within its target; per revision: the round trip.
 """
 
@@ -25,7 +25,7 @@ from sqlalchemy import Engine, create_engine, pool
 from harness import alembic_project
 from harness.db import Database
 from harness.errors import UsageError
-from harness.gates import evaluate, not_evaluated
+from harness.gates import evaluate, gate_for, not_evaluated
 from harness.rehearse import seed_bulk, upgrade
 from harness.rehearse import step as rehearse_step
 from harness.rehearse.step import SCHEMA, Before, RehearseOptions
@@ -222,33 +222,32 @@ def step_gates(steps: list[dict[str, Any]], options: RehearseOptions) -> list[Ga
                 gate.reason = "; ".join(filter(None, [gate.reason, "removed by the downgrade (its revision "
                                                                    "added them): " + ", ".join(loss["removed"])]))
         out.append(gate)
-        record = step["live"]
+        record, targets = step["live"], options.targets
         if not record.get("ran"):
-            out.append(not_evaluated(f"{label} longest live wait on a lock", STAGE, record.get("detail", ""),
-                                     options.max_blocked_ms, "ms", "<="))
-            out.append(not_evaluated(f"{label} live error rate", STAGE, record.get("detail", ""),
-                                     options.max_error_rate, "ratio", "<="))
-            out += [not_evaluated(f"{label} live {kind} p95 during the step", STAGE, record.get("detail", ""),
-                                  target, "ms", "<=") for kind, target in sorted(options.p95_targets.items())]
+            detail = record.get("detail", "")
+            out.append(gate_for("max_blocked_ms", f"{label} longest live wait on a lock", STAGE, None, targets,
+                                detail))
+            out.append(gate_for("rehearse_error_rate", f"{label} live error rate", STAGE, None, targets, detail))
+            out += [gate_for(f"{kind}_p95_ms", f"{label} live {kind} p95 during the step", STAGE, None, targets,
+                             detail) for kind in sorted(options.p95_targets)]
             continue
         longest = record.get("longest_wait")
         observed = longest["wait_ms"] if longest else 0.0
-        gate = evaluate(f"{label} longest live wait on a lock", STAGE, observed, options.max_blocked_ms, "ms", "<=")
+        gate = gate_for("max_blocked_ms", f"{label} longest live wait on a lock", STAGE, observed, targets)
         gate.reason = wait_text(longest, step.get("locks", {})) if longest else \
             f"no live request waited on a lock ({record['wait_polls']} polls)"
         out.append(gate)
         during = record["during"]
         why = "no live request was due during the step" if not during["count"] else ""
-        gate = evaluate(f"{label} live error rate", STAGE, during["error_rate"], options.max_error_rate, "ratio",
-                        "<=", why)
+        gate = gate_for("rehearse_error_rate", f"{label} live error rate", STAGE, during["error_rate"], targets, why)
         if during["errors"]:
             gate.reason = f"{during['errors']} of {during['count']} live requests failed: " + "; ".join(
                 f"{k} (x{v})" for k, v in list(record["errors_seen"].items())[:3])
         out.append(gate)
-        for kind, target in sorted(options.p95_targets.items()):
+        for kind in sorted(options.p95_targets):
             figures = record["kinds"].get(kind, {}).get("during", {})
-            out.append(evaluate(f"{label} live {kind} p95 during the step", STAGE, figures.get("p95_ms"), target,
-                                "ms", "<=", f"no live {kind} request was due during the step"))
+            out.append(gate_for(f"{kind}_p95_ms", f"{label} live {kind} p95 during the step", STAGE,
+                                figures.get("p95_ms"), targets, f"no live {kind} request was due during the step"))
     return out
 
 

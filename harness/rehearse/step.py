@@ -56,6 +56,7 @@ class RehearseOptions:
     max_error_rate: float = 0.001
     p95_targets: dict[str, float] = field(default_factory=dict)  # query kind -> live p95 target (ms) per step
     scenarios: bool = False  # the live workload is the load stage's scenarios (reference schema)
+    session: dict[str, str] = field(default_factory=dict)  # every live session starts with these (the profile's)
 
     def sessions(self) -> int:
         """Sessions for the live workload. Each one runs its own fixed schedule, so with too few a slow moment
@@ -63,6 +64,12 @@ class RehearseOptions:
         tail (4 sessions at 100/s gave 1.2 s waits on a busy runner with no lock held). An application
         has a connection pool for this: give each session SESSION_GAP_S between requests."""
         return self.workers or max(4, math.ceil(self.rate * SESSION_GAP_S))
+
+    @property
+    def targets(self) -> dict[str, float]:
+        """The gated values by registry key (harness.targets), for harness.gates.gate_for."""
+        return {"max_blocked_ms": self.max_blocked_ms, "rehearse_error_rate": self.max_error_rate,
+                **{f"{kind}_p95_ms": target for kind, target in self.p95_targets.items()}}
 
 
 @dataclass
@@ -139,13 +146,19 @@ def _lsn(conn: psycopg.Connection[Any]) -> str:
     return str(conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0])  # type: ignore[index]
 
 
+def live_workload(dsn: str, plan: live.Plan, options: RehearseOptions) -> live.LiveWorkload:
+    """The live workload beside a step: `plan` at the options' rate and sessions, under their session settings."""
+    return live.LiveWorkload(dsn, plan, options.rate, options.sessions(), options.write_share, options.seed,
+                             settings=options.session)
+
+
 def rehearse_step(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine, cfg: Config, target: str,
                   options: RehearseOptions, downgrade: bool = False) -> tuple[dict[str, Any], Before, list[Any]]:
     """Upgrade (or downgrade) to `target` under the live workload: the step's record (see the module
     docstring), what was measured before it, and the rows the live workload inserted."""
     before = measure_before(conn)
     plan = live.scenario_plan(conn, options.seed) if options.scenarios else live.plan(conn, engine, SCHEMA)
-    workload = live.LiveWorkload(dsn, plan, options.rate, options.sessions(), options.write_share, options.seed)
+    workload = live_workload(dsn, plan, options)
     has_live = bool(plan)
     if has_live:
         workload.start()

@@ -71,7 +71,7 @@ def render_html(results: Results) -> str:
     return env.get_template("report.html.j2").render(
         results=results, banner=view.banner(results), gates=view.gate_rows(results), stages=results.stages,
         scenarios=scenarios, fidelity=view.bench_fidelity(results.bench), figures=figures,
-        load_facts=view.load_summary(load),
+        load_facts=view.load_summary(load), targets=view.target_rows(results),
         load_groups=view.load_groups(load), steps=steps, migration_facts=view.migration_facts(results.migrations),
         capacity_rows=capacity_rows(results.capacity), other_sections=other,
         rehearsal_rows=rehearsal.rows(results.rehearsal), rehearsal_columns=rehearsal.COLUMNS,

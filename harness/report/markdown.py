@@ -23,6 +23,14 @@ def _gate_table(rows: list[dict[str, str]]) -> list[str]:
         f"| {_cell(r['margin'])} | {_cell(r['reason'])} |" for r in rows]
 
 
+def _target_table(rows: list[dict[str, str]]) -> list[str]:
+    if not rows:
+        return []
+    return ["", "<details><summary>Targets in force</summary>", "", "| key | value | unit | passes when | judges |",
+            "|---|---|---|---|---|", *(f"| {r['key']} | {_cell(r['value'])} | {r['unit']} | observed {r['comparator']} "
+                                      f"value | {_cell(r['description'])} |" for r in rows), "", "</details>"]
+
+
 def render_markdown(results: Results) -> str:
     """Banner line, gate table (failures first), a compact scenario table and the environment in one line."""
     b = view.banner(results)
@@ -48,7 +56,7 @@ def render_markdown(results: Results) -> str:
         lines += ["", fidelity] if fidelity else []
     else:
         lines.append("Benchmarks: not run.")
-    lines += ["", "</details>", *rehearsal.markdown(results.rehearsal), ""]
+    lines += ["", "</details>", *_target_table(view.target_rows(results)), *rehearsal.markdown(results.rehearsal), ""]
     env = results.environment or {}
     facts = [f"PostgreSQL {env.get('postgres_version', '?')}", f"pgvector {env.get('pgvector_version', '?')}",
              f"{env.get('cpu_count', '?')} CPU", f"wardbench {env.get('harness_version', '?')}",

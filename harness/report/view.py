@@ -83,6 +83,20 @@ def gate_rows(results: Results) -> list[dict[str, Any]]:
     return rows
 
 
+def target_rows(results: Results) -> list[dict[str, str]]:
+    """The targets in force for the run (results.profile.targets), described from the registry."""
+    from harness.targets import REGISTRY
+
+    given = results.profile.get("targets")
+    rows = []
+    for key, value in (given.items() if isinstance(given, Mapping) else ()):
+        spec = REGISTRY.get(key)
+        default = "" if spec is None or value == spec.default else f" (default {spec.default:g})"
+        rows.append({"key": key, "value": f"{value:g}{default}", "unit": spec.unit if spec else "",
+                     "comparator": spec.comparator if spec else "", "description": spec.description if spec else ""})
+    return rows
+
+
 def _target_text(g: Gate) -> str:
     return "" if g.target is None else f"{g.comparator} {_fmt(g.target, g.unit)}"
 

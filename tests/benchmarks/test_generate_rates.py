@@ -22,6 +22,7 @@ from harness.datagen import benchmark as peers
 from harness.datagen.loader import load_dataset
 from harness.db import Database
 from harness.results.generate import GenerateSection
+from harness.targets import defaults
 
 
 @pytest.mark.slow
@@ -30,7 +31,7 @@ def test_generate_rates_against_peers(head_db: Database, bench_scale: float, ben
         return load_dataset(head_db, load_profile("ci"), bench_scale, seed=7, console=Console(file=io.StringIO()))
 
     summary = benchmark.pedantic(load, rounds=1, iterations=1)
-    section, gates = peers.run(head_db, summary)
+    section, gates = peers.run(head_db, summary, defaults())
     benchmark.extra_info.update({"scale": bench_scale, "total_s": summary.total_s, **asdict(section)})
     out = Path(os.environ.get("WARDBENCH_BENCH_OUT", tmp_path / "generate-rates.json"))
     out.write_text(json.dumps({"summary": asdict(summary), "benchmark": asdict(section),

@@ -18,7 +18,7 @@ def _bench(*args: str) -> subprocess.CompletedProcess[str]:
 def test_bench_cli_measures_every_scenario_and_writes_results(pg_server: ServerHandle, tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     proc = _bench("--profile", "ci", "--scale-factor", "0.02", "--rounds", "10", "--dsn", pg_server.admin_dsn,
-                  "--reports-dir", str(tmp_path / "reports"), "--json", str(out))
+                  "--reports-dir", str(tmp_path / "reports"), "--json", str(out), "--target", "vector_p95_ms=150")
     assert proc.returncode == 0, proc.stderr[-3000:]
     data = json.loads(out.read_text())
     names = {s["name"] for s in data["scenarios"]}
@@ -30,6 +30,8 @@ def test_bench_cli_measures_every_scenario_and_writes_results(pg_server: ServerH
                     "plan"):
             assert s[key] is not None, key
     assert all(s["recall_at_10"] is not None for s in data["scenarios"] if s["kind"] == "vector")
+    vector = [gates[f"{s['name']} p95"] for s in data["scenarios"] if s["kind"] == "vector"]
+    assert vector and all((g["key"], g["target"]) == ("vector_p95_ms", 150) for g in vector)  # --target took effect
     assert data["bench"]["prepare_threshold"] is None and data["bench"]["fidelity"]["samples"] > 0
     run_dir = next((tmp_path / "reports").iterdir())
     assert json.loads((run_dir / "bench" / "pytest-benchmark.json").read_text())["benchmarks"][0]["stats"]["data"]

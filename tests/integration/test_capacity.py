@@ -17,7 +17,8 @@ def test_capacity_three_sizes_fit_and_predict(pg_server: ServerHandle, tmp_path:
     proc = subprocess.run([sys.executable, "-c", "from harness.cli import main; main()", "capacity",
                            "--scales", "1k,2k,4k", "--scenario", "ward_dashboard", "--scenario", "vector_search_all",
                            "--rounds", "20", "--dsn", pg_server.admin_dsn, "--reports-dir", str(tmp_path),
-                           "--json", str(tmp_path / "cap.json")], capture_output=True, text=True, timeout=600)
+                           "--target", "vector_p95_ms=150", "--json", str(tmp_path / "cap.json")],
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode in (0, 1), proc.stderr[-3000:]
     data = json.loads((tmp_path / "cap.json").read_text())
     validate_results(data)
@@ -34,6 +35,9 @@ def test_capacity_three_sizes_fit_and_predict(pg_server: ServerHandle, tmp_path:
         if fit["breaks_at"] is not None:
             assert fit["breaks_at_ci"][0] is not None and fit["breaks_at_ci"][0] <= fit["breaks_at"]
     assert len(cap["fits"]) == 2
+    vector = next(g for g in data["gates"] if g["name"] == "vector_search_all p95 across the sweep")
+    assert (vector["key"], vector["target"]) == ("vector_p95_ms", 150)  # --target reached the sweep's gate
+    assert next(f for f in cap["fits"] if f["scenario"] == "vector_search_all")["target_ms"] == 150
     # The verdict follows the sweep's gates: every point under target passes.
     assert proc.returncode == (0 if all(g["verdict"] == "pass" for g in data["gates"]) else 1)
     run = next(p for p in tmp_path.iterdir() if p.is_dir())

@@ -84,14 +84,19 @@ def test_report_rerenders_offline(passing_run: tuple[int, Path, str], tmp_path: 
 @pytest.mark.parametrize("selection", [pytest.param(BENCH_ONLY, id="schema-generate-bench"),
                                        pytest.param([], id="full", marks=pytest.mark.slow)])
 def test_tightened_target_fails_and_shows_red(pg_server: ServerHandle, tmp_path: Path, selection: list[str]) -> None:
-    proc, run = _gate(pg_server, tmp_path, "--target", "ward_p95_ms=0.001", *selection)
+    proc, run = _gate(pg_server, tmp_path, "--target", "ward_p95_ms=0.001", "--target", "vector_p95_ms=150",
+                      *selection)
     assert proc.returncode == 1, proc.stderr[-3000:]
     data = json.loads((run / "results.json").read_text())
     assert data["verdict"] == "fail" and data["profile"]["targets"]["ward_p95_ms"] == 0.001
     ward_p95 = [g for g in data["gates"] if g["stage"] == "bench" and g["name"].endswith(" p95")
                 and g["target"] == 0.001]
     assert ward_p95 and all(g["verdict"] == "fail" and g["observed"] > 0.001 for g in ward_p95)
+    assert all(g["key"] == "ward_p95_ms" for g in ward_p95)
+    vector_p95 = [g for g in data["gates"] if g["key"] == "vector_p95_ms"]
+    assert vector_p95 and all(g["target"] == 150 for g in vector_p95)
     html = (run / "report.html").read_text()
+    assert data["profile"]["targets"]["vector_p95_ms"] == 150 and "<h3>Targets in force</h3>" in html
     red_row = f'<tr class="row-fail"><td><span class="v v-fail">fail</span></td>\n      <td>{ward_p95[0]["name"]}'
     assert "FAILED" in html and red_row in html
     assert f"❌ | {ward_p95[0]['name']}" in (run / "summary.md").read_text()

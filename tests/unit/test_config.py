@@ -9,8 +9,6 @@ import pytest
 
 from harness.bench.scenarios import KINDS
 from harness.config import (
-    DEFAULT_TARGETS,
-    TARGET_RANGES,
     build_config,
     load_profile,
     parse_count,
@@ -21,6 +19,7 @@ from harness.db import redact_dsn
 from harness.errors import UsageError
 from harness.footprint import check_fits, estimate
 from harness.gates import not_evaluated
+from harness.targets import REGISTRY, defaults
 
 
 @pytest.mark.parametrize(("text", "seconds"), [("60", 60), ("60s", 60), ("5m", 300), ("1m30s", 90),
@@ -173,12 +172,9 @@ def test_targets_are_bounded_and_keys_known(tmp_path: Path, key: str, value: flo
         build_config(cwd=tmp_path, targets={key: value})
 
 
-def test_every_target_a_stage_reads_is_a_known_key() -> None:
-    from harness.load.stage import LOAD_TARGETS
-    from harness.rehearse.reference import REHEARSE_TARGETS
-
-    assert set(DEFAULT_TARGETS) | set(LOAD_TARGETS) | set(REHEARSE_TARGETS) == set(TARGET_RANGES)
-    assert {f"{kind}_p95_ms" for kind in KINDS} <= set(TARGET_RANGES)
+def test_every_kind_has_a_p95_target_and_every_run_holds_every_target() -> None:
+    assert {f"{kind}_p95_ms" for kind in KINDS} <= set(REGISTRY)
+    assert build_config(profile="ci").targets == defaults()
 
 
 def test_not_evaluated_recall_gate_keeps_its_comparator() -> None:

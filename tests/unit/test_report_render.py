@@ -179,3 +179,17 @@ def test_html_draws_a_timeline_per_rehearsed_step_with_a_series() -> None:
 
 def test_html_without_rehearsal_has_no_timeline() -> None:
     assert "rehearsal-timeline" not in render_html(full_results())
+
+
+def test_the_targets_in_force_are_listed_with_their_meaning() -> None:
+    """Every target the run held, its value (and the default it replaced), unit, comparator and description."""
+    from harness.targets import REGISTRY
+
+    results = full_results(tight_ward_target=True)
+    html, md = render_html(results), render_markdown(results)
+    assert "<h3>Targets in force</h3>" in html and "<summary>Targets in force</summary>" in md
+    for key in REGISTRY:
+        assert f"<td>{key}</td>" in html and f"| {key} |" in md
+    assert '<td class="num">0.5 (default 100)</td><td>ms</td><td>&lt; value</td>' in html
+    assert "| ward_p95_ms | 0.5 (default 100) | ms | observed < value |" in md
+    assert f"| recall_at_10 | 0.95 | recall | observed >= value | {REGISTRY['recall_at_10'].description} |" in md
