@@ -8,8 +8,6 @@ vector_p95_ms for the live readers during each step, max_blocked_ms and rehearse
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Console
 
 from harness.config import RunConfig, parse_duration
@@ -18,6 +16,7 @@ from harness.gates import not_evaluated
 from harness.rehearse.stage import STAGE, run_rehearsal, window
 from harness.rehearse.step import RehearseOptions
 from harness.results import Results
+from harness.results.rehearsal import Rehearsal
 
 # Defaults for targets not in cfg.targets (a profile's [NAME.targets] or --target may set them).
 REHEARSE_TARGETS = {"max_blocked_ms": 1000.0, "rehearse_error_rate": 0.001}
@@ -41,7 +40,7 @@ def options_for(cfg: RunConfig, baseline_s: float | None = None, rate: float | N
 
 def rehearse_reference(cfg: RunConfig, db: Database, results: Results, since: str | None = None,
                        every: bool = False, options: RehearseOptions | None = None,
-                       console: Console | None = None) -> dict[str, Any] | None:
+                       console: Console | None = None) -> Rehearsal | None:
     """Rehearse the reference chain's window on `db` (at head, with the generated dataset)."""
     from harness.verify.chain import load_chain
 

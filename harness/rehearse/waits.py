@@ -11,11 +11,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import psycopg
 
 from harness.errors import first_line
+from harness.results.rehearsal import LongestWait
 from harness.verify.underload import Sample
 
 _DETAIL = """
@@ -61,7 +63,7 @@ class WaitSampler:
     exclude_pids: set[int] = field(default_factory=set)
     held: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # (table, mode) -> [first, last]
     interval_s: float = 0.005
-    episodes: dict[tuple[int, Any], Episode] = field(default_factory=dict)
+    episodes: dict[tuple[int, datetime], Episode] = field(default_factory=dict)  # by (pid, query_start)
     polls: int = 0
     error: str = ""
     pid: int = 0
@@ -115,7 +117,7 @@ class WaitSampler:
             self._conn.close()
 
 
-def longest(episodes: list[Episode], samples: list[Sample], interval_s: float) -> dict[str, Any] | None:
+def longest(episodes: list[Episode], samples: list[Sample], interval_s: float) -> LongestWait | None:
     """The longest wait of any live request: its wait (the request's own time from its actual start, which
     covers the wait; else the sampled span), what it waited for, and the statement it waited behind."""
     best: tuple[float, Episode, Sample | None] | None = None
@@ -130,7 +132,7 @@ def longest(episodes: list[Episode], samples: list[Sample], interval_s: float) -
     statement = ep.blocker_statement
     if statement.startswith(COMMIT_PROBE):
         statement = "COMMIT (the migration's transaction, reading its own locks at commit)"
-    return {"wait_ms": round(wait_ms, 1), "live_request": sample.name if sample else None,
-            "latency_ms": round(sample.latency_ms, 1) if sample else None, "lock": ep.mode,
-            "locktype": ep.locktype, "table": ep.relation, "blocked_by_pid": ep.blocker_pid,
-            "blocked_by_statement": statement[:500]}
+    return LongestWait(wait_ms=round(wait_ms, 1), live_request=sample.name if sample else None,
+                       latency_ms=round(sample.latency_ms, 1) if sample else None, lock=ep.mode,
+                       locktype=ep.locktype, table=ep.relation, blocked_by_pid=ep.blocker_pid,
+                       blocked_by_statement=statement[:500])

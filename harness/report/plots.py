@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from harness.report.view import finite  # noqa: E402
+from harness.results.rehearsal import LiveRun, Rehearsal  # noqa: E402
 
 plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "wardbench", "font.size": 9,
                      "axes.spines.top": False, "axes.spines.right": False})
@@ -199,38 +200,35 @@ def _fit_points(points: list[dict[str, Any]], scenario: str, axis: str, at: Any)
 
 
 
-def rehearsal_timelines(section: dict[str, Any] | None) -> list[tuple[str, str]]:
+def rehearsal_timelines(section: Rehearsal | None) -> list[tuple[str, str]]:
     """Per rehearsed step: live p95 per query kind over time (the step's `live.series`), the migration's
     statements drawn as bands over it, so a latency spike lines up with the statement that caused it."""
     figures = []
-    for step in (section or {}).get("steps", []):
-        series = (step.get("live") or {}).get("series")
-        if not isinstance(series, dict) or not series.get("kinds") or not finite(series.get("bucket_s")):
+    for step in section.steps if section else []:
+        if not isinstance(step.live, LiveRun) or not step.live.series.kinds:
             continue
-        width, first = float(series["bucket_s"]), float(series.get("start_s") or 0.0)
+        series = step.live.series
+        width, first = series.bucket_s, series.start_s
         fig, ax = plt.subplots(figsize=(8, 2.8))
-        for kind, values in sorted(series["kinds"].items()):
+        for kind, values in sorted(series.kinds.items()):
             t = first + (np.arange(len(values)) + 0.5) * width
-            y = np.array([v if finite(v) else math.nan for v in values], float)
+            y = np.array([v if v is not None else math.nan for v in values], float)
             ax.plot(t, np.maximum(y, 1e-2), marker=".", markersize=3, linewidth=1, label=f"{kind} p95")
-        statements: list[dict[str, Any]] = [
-            st for st in step.get("statements", []) if finite(st.get("start_s")) and finite(st.get("duration_s"))]
-        longest = max(statements, key=lambda st: float(st["duration_s"]), default=None)
+        statements = [st for st in step.statements if st.duration_s is not None]
+        longest = max(statements, key=lambda st: st.duration_s or 0.0, default=None)
         for st in statements:
-            text = str(st["statement"])
-            label = f"statements; longest {st['duration_s']:g} s: {text[:60]}{'…' if len(text) > 60 else ''}" \
+            duration = st.duration_s or 0.0
+            label = f"statements; longest {duration:g} s: {st.statement[:60]}{'…' if len(st.statement) > 60 else ''}" \
                 if st is longest else None
-            ax.axvspan(st["start_s"], st["start_s"] + max(st["duration_s"], width / 20), color="#bf8700",
+            ax.axvspan(st.start_s, st.start_s + max(duration, width / 20), color="#bf8700",
                        alpha=0.25, linewidth=0, label=label)
-        if finite(step.get("duration_s")):
-            for edge in (0.0, float(step["duration_s"])):
-                ax.axvline(edge, color=INK, linewidth=0.8, linestyle=":")
+        for edge in (0.0, step.duration_s):
+            ax.axvline(edge, color=INK, linewidth=0.8, linestyle=":")
         ax.set_yscale("log")
         ax.set_xlabel(f"seconds from the step's start (p95 per {width * 1000:g} ms of intended starts; "
                       "dotted: step start and end)")
         ax.set_ylabel("live latency (ms, log)")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, frameon=False, fontsize=7)
         ax.grid(alpha=0.25)
-        title = f"{step.get('direction', 'upgrade')} {step.get('from')} → {step.get('to', step.get('revision'))}"
-        figures.append((title, to_svg(fig)))
+        figures.append((f"{step.direction} {step.source} → {step.to}", to_svg(fig)))
     return figures

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from results_fixture import full_results
+from results_fixture import full_results, rehearsal_section, rehearsal_step
 
 from harness.gates import evaluate
 from harness.report import write_reports
@@ -20,6 +20,7 @@ from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.markdown import render_markdown
 from harness.results import Results, StageRecord
+from harness.results.rehearsal import Series
 
 
 def test_html_is_self_contained_with_every_section() -> None:
@@ -143,29 +144,15 @@ def test_schema_rejects_malformed_results(path: tuple[str | int, ...], value: ob
         validate_results(data)
 
 
-def _rehearsal_step(direction: str, series: dict | None) -> dict:
-    live = {"ran": True, "before": {"p95_ms": 2.0}, "during": {"p95_ms": 900.0, "count": 300, "errors": 0},
-            "kinds": {"read": {"during": {"p95_ms": 900.0}}}, "longest_wait": None}
-    if series is not None:
-        live["series"] = series
-    return {"revision": "002", "from": "001" if direction == "upgrade" else "002",
-            "to": "002" if direction == "upgrade" else "001", "direction": direction, "duration_s": 1.3,
-            "verdict": "pass", "locks": {}, "live": live, "loss": {"lossless": True},
-            "statements": [{"statement": "ALTER TABLE posts ADD COLUMN flag boolean", "start_s": 0.01,
-                            "duration_s": 0.002, "rows": None},
-                           {"statement": "UPDATE posts SET flag = true", "start_s": 0.05, "duration_s": 1.2,
-                            "rows": 100000}]}
-
-
 def test_html_draws_a_timeline_per_rehearsed_step_with_a_series() -> None:
     """Live p95 per kind over time with the statements as bands; a step recorded without a series (an older
     results.json) keeps its table row and gets no figure."""
-    spike = [2.0] * 50 + [900.0] * 12 + [3.0] * 10
-    series = {"start_s": -5.0, "bucket_s": 0.1, "stat": "p95_ms",
-              "kinds": {"read": spike, "insert": [None if i % 7 == 0 else 4.0 for i in range(len(spike))]}}
+    spike: list[float | None] = [2.0] * 50 + [900.0] * 12 + [3.0] * 10
+    series = Series(-5.0, 0.1, "p95_ms", {"read": spike,
+                                          "insert": [None if i % 7 == 0 else 4.0 for i in range(len(spike))]})
     results = full_results()
-    results.rehearsal = {"options": {"rows": 100000, "rate_per_s": 200}, "round_trips": [],
-                         "steps": [_rehearsal_step("upgrade", series), _rehearsal_step("downgrade", None)]}
+    results.rehearsal = rehearsal_section([rehearsal_step("002", "upgrade", series=series),
+                                           rehearsal_step("002", "downgrade")])
     html = render_html(results)
     section = html[html.index('<section id="rehearsal">'):]
     section = section[:section.index("</section>")]
