@@ -29,6 +29,7 @@ from harness.results.rehearsal import (
     ChecksumTiming,
     Difference,
     Direction,
+    Hold,
     LiveRun,
     LiveSkipped,
     LockHold,
@@ -223,14 +224,18 @@ def rehearse_step(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine, cf
 def _locks(held: Mapping[str, Mapping[str, object]], sampler: waits.WaitSampler, ran: upgrade.Run,
            tables: list[str]) -> dict[str, LockHold]:
     """Per table that existed before: the strongest mode and the span of any lock (LockMonitor), and per mode
-    how long it was seen held and the migration statement running when it was first seen (polling cannot
-    tell whether that statement or a quicker one just before it took the lock)."""
+    how long it was seen held, each hold in seconds from the step's start, and the migration statement running
+    when it was first seen (polling cannot tell whether that statement or a quicker one just before it took
+    the lock)."""
     modes: dict[str, dict[str, LockMode]] = {}
     first_mode: dict[str, str] = {}
     for (table, mode), (first, last) in sorted(sampler.held.items()):
         if table in tables:
             first_mode.setdefault(table, mode)
-            modes.setdefault(table, {})[mode] = LockMode(round((last - first) * 1000, 1), ran.running_at(first))
+            holds = [Hold(round(h.first - ran.start, 4), round(h.last - ran.start, 4)) for h in sampler.holds
+                     if (h.table, h.mode) == (table, mode)]
+            modes.setdefault(table, {})[mode] = LockMode(round((last - first) * 1000, 1), ran.running_at(first),
+                                                         holds)
     out = {}
     for table in [t for t in held if t in tables] + [t for t in first_mode if t not in held]:
         lock = held.get(table)

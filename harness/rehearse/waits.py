@@ -44,6 +44,16 @@ class Episode:
     blocker_statement: str
 
 
+@dataclass
+class Hold:
+    """One lock hold as polling saw it: from the first poll that saw it to the last before a poll did not."""
+
+    table: str
+    mode: str
+    first: float
+    last: float
+
+
 COMMIT_PROBE = "SELECT l.relation::int8, c.relname, l.mode FROM pg_locks l"  # LockMonitor.record_commit
 _HELD = """
 SELECT l.relation::regclass::text, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
@@ -56,12 +66,13 @@ WHERE l.locktype = 'relation' AND l.granted AND l.pid <> ALL(%s) AND c.relkind I
 @dataclass
 class WaitSampler:
     """Samples lock waits of `watch_pids` every `interval_s` between start() and stop(); and, per table and
-    mode, when sessions other than `watch_pids` and `exclude_pids` (the migration's) were seen holding it."""
+    mode, each stretch of polls in which sessions other than `watch_pids` and `exclude_pids` (the migration's)
+    were seen holding it (a lock released and taken again, as by batches in their own transactions, is two)."""
 
     dsn: str
     watch_pids: set[int]
     exclude_pids: set[int] = field(default_factory=set)
-    held: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # (table, mode) -> [first, last]
+    holds: list[Hold] = field(default_factory=list)  # in the order they started
     interval_s: float = 0.005
     episodes: dict[tuple[int, datetime], Episode] = field(default_factory=dict)  # by (pid, query_start)
     polls: int = 0
@@ -70,6 +81,16 @@ class WaitSampler:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _conn: psycopg.Connection[Any] | None = None
+    _open: dict[tuple[str, str], Hold] = field(default_factory=dict)  # holds seen by the last poll
+
+    @property
+    def held(self) -> dict[tuple[str, str], tuple[float, float]]:
+        """(table, mode) -> first and last sighting over all its holds."""
+        out: dict[tuple[str, str], tuple[float, float]] = {}
+        for hold in self.holds:
+            first, last = out.get((hold.table, hold.mode), (hold.first, hold.last))
+            out[(hold.table, hold.mode)] = (min(first, hold.first), max(last, hold.last))
+        return out
 
     def start(self) -> None:
         self._conn = psycopg.connect(self.dsn, autocommit=True)
@@ -90,9 +111,15 @@ class WaitSampler:
         watched = list(self.watch_pids)
         self.polls += 1
         now = time.perf_counter()
-        for table, mode in self._conn.execute(_HELD, (watched + list(self.exclude_pids) + [self.pid],)).fetchall():
-            span = self.held.setdefault((str(table), str(mode)), [now, now])
-            span[1] = now
+        seen = {(str(table), str(mode)) for table, mode in
+                self._conn.execute(_HELD, (watched + list(self.exclude_pids) + [self.pid],)).fetchall()}
+        for key in sorted(seen):
+            hold = self._open.get(key)
+            if hold is None:
+                hold = self._open[key] = Hold(key[0], key[1], now, now)
+                self.holds.append(hold)
+            hold.last = now
+        self._open = {key: hold for key, hold in self._open.items() if key in seen}
         if not self._conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s) AND wait_event_type = 'Lock' "
                                   "LIMIT 1", (watched,)).fetchone():
             return

@@ -186,6 +186,17 @@ class LiveSkipped:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """One stretch of polls that saw the lock held (a lock released and taken again is two)."""
+
+    __pydantic_config__ = _CONFIG
+    start_s: float
+    """first poll that saw it, seconds from the step's start (it was taken at most one poll earlier)"""
+    end_s: float
+    """last poll that saw it (it was released before the next poll)"""
+
+
+@dataclass(frozen=True)
 class LockMode:
     """One lock mode on a table as the wait sampler saw the migration hold it."""
 
@@ -194,6 +205,8 @@ class LockMode:
     """first to last sighting"""
     first_seen_during: str | None
     """the migration statement running when it was first seen (it or a quicker one before it took the lock)"""
+    holds: list[Hold] = field(default_factory=list)
+    """each hold, in order: the report draws them as bands on the step's timeline"""
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,12 @@ def test_unsafe_backfill_fails_the_blocked_query_gate_naming_what_blocked(fresh_
     assert longest is not None and longest.table == "posts" and longest.wait_ms > 250
     assert "UPDATE posts" in longest.blocked_by_statement or "CREATE INDEX" in longest.blocked_by_statement
     assert (step.live.during.p99_ms or 0) > (step.live.before.p99_ms or 0)
+    # the exclusive lock's holds, in seconds from the step's start, cover the backfill that ran under it
+    holds = step.locks["posts"].modes["AccessExclusiveLock"].holds
+    assert holds and all(0 <= h.start_s <= h.end_s < step.duration_s for h in holds), holds
+    update = next(s for s in step.statements if s.statement.startswith("UPDATE posts"))
+    middle = update.start_s + (update.duration_s or 0) / 2
+    assert any(h.start_s <= middle <= h.end_s for h in holds), (holds, update)
     assert (step.wal_bytes or 0) > 0 and step.sizes is not None and "ix_posts_word_count" in step.sizes.changed
     gate = next(g for g in results.gates if "longest live wait" in g.name)
     assert gate.verdict == "fail" and "posts" in gate.reason and "AccessExclusiveLock" in gate.reason

@@ -19,8 +19,9 @@ from harness.report import write_reports
 from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.markdown import render_markdown
+from harness.report.plots import rehearsal_timelines
 from harness.results import Results, StageRecord
-from harness.results.rehearsal import Series
+from harness.results.rehearsal import Hold, LockHold, LockMode, Series
 
 
 def test_html_is_self_contained_with_every_section() -> None:
@@ -162,6 +163,23 @@ def test_html_draws_a_timeline_per_rehearsed_step_with_a_series() -> None:
     for text in ("read p95", "insert p95", "UPDATE posts SET flag = true", "seconds from the step"):
         assert text in figure, text
     assert "downgrade 002 → 001" in section  # its table row
+
+
+def test_lock_holds_are_drawn_as_bands_beside_the_statements() -> None:
+    """A lane per table and mode with a hold, under the latency plot on the same time axis; a mode seen only at
+    commit (no hold recorded) gets no lane."""
+    series = Series(-5.0, 0.1, "p95_ms", {"read": [2.0] * 50 + [900.0] * 13})
+    locks = {"posts": LockHold("AccessExclusiveLock", 1210.0, {
+        "AccessExclusiveLock": LockMode(1200.0, "ALTER TABLE posts ADD COLUMN flag boolean",
+                                        [Hold(0.012, 0.3), Hold(0.5, 1.21)]),
+        "ShareUpdateExclusiveLock": LockMode(0.0, None, [])})}
+    results = full_results()
+    results.rehearsal = rehearsal_section([rehearsal_step("002", "upgrade", series=series, locks=locks),
+                                           rehearsal_step("002", "downgrade", series=series)])
+    up, down = (svg for _, svg in rehearsal_timelines(results.rehearsal))
+    assert "posts AccessExclusive" in up and "statements" in up and "posts ShareUpdateExclusive" not in up
+    assert "posts AccessExclusive" not in down  # no lock held: the figure has no lock strip
+    assert "Live latency during upgrade 001 → 002" in render_html(results)
 
 
 def test_html_without_rehearsal_has_no_timeline() -> None:
