@@ -56,8 +56,52 @@ def rows(section: Rehearsal | None) -> list[dict[str, str]]:
     return out
 
 
+TIMELINE_COLUMNS = ["step", "verdict", "wall s", "live p95 ms before → during", "longest live wait", "statements"]
+
+
+def _short(text: str, limit: int = 70) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _statements(step: Step) -> str:
+    """How many statements, and the longest with its time and rows."""
+    timed = [s for s in step.statements if s.duration_s is not None]
+    longest = max(timed, key=lambda s: s.duration_s or 0.0, default=None)
+    if longest is None:
+        return f"{len(step.statements)}" if step.statements else "none"
+    rows = f", {longest.rows:,} rows" if longest.rows is not None else ""
+    return f"{len(step.statements)}; longest {longest.duration_s:g} s{rows}: `{_short(longest.statement)}`"
+
+
+def timeline_rows(section: Rehearsal | None) -> list[dict[str, str]]:
+    """The step's timeline in one line: live p95 per kind before and during it, the longest wait on a lock and
+    the statements (summary.md; report.html draws the same as a figure). Keys as TIMELINE_COLUMNS."""
+    out = []
+    for step in section.steps if section else []:
+        live = step.live
+        if isinstance(live, LiveRun):
+            p95 = "; ".join(f"{k} {_ms(v.before.p95_ms)} → {_ms(v.during.p95_ms)}" for k, v in live.kinds.items())
+            longest = live.longest_wait
+            wait = "none" if longest is None else (
+                f"{longest.wait_ms:g} ms on {longest.table or longest.locktype} ({longest.lock.removesuffix('Lock')})"
+                f" behind `{_short(longest.blocked_by_statement, 50)}`")
+        else:
+            p95, wait = "not run", "not run"
+        out.append({"step": step_title(step), "verdict": str(step.verdict), "wall s": _ms(step.duration_s),
+                    "live p95 ms before → during": p95 or "–", "longest live wait": wait,
+                    "statements": _statements(step)})
+    return out
+
+
+def _table(columns: list[str], found: list[dict[str, str]]) -> list[str]:
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns),
+            *("| " + " | ".join(r[c].replace("|", "\\|").replace("\n", " ") for c in columns) + " |"
+              for r in found)]
+
+
 def markdown(section: Rehearsal | None) -> list[str]:
-    """The rehearsal table in GitHub Markdown ([] when no rehearsal ran)."""
+    """The rehearsal in GitHub Markdown: each step's timeline in a compact table, every figure folded below it
+    ([] when no rehearsal ran)."""
     found = rows(section)
     if not found or section is None:
         return []
@@ -65,8 +109,8 @@ def markdown(section: Rehearsal | None) -> list[str]:
     volume = "the generated dataset" if section.dataset == "prepared" else \
         f"{section.options.rows:,} rows per table"
     lines = ["", f"### Migration rehearsal ({volume}, {section.options.rate_per_s:g} live requests/s)", "",
-             "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    lines += ["| " + " | ".join(r[c].replace("|", "\\|") for c in COLUMNS) + " |" for r in found]
+             *_table(TIMELINE_COLUMNS, timeline_rows(section)),
+             "", "<details><summary>Every figure per step</summary>", "", *_table(COLUMNS, found), "", "</details>"]
     lines += ["", f"Checksums took {ratio:g}× a count(*) of the same tables; seeding "
                   f"{section.seeding_rows_per_s or 0:,} rows/s."] if ratio else []
     lines += ["", *(f"Round trip {t.at} → {t.via} → {t.at}: "

@@ -21,7 +21,7 @@ from harness.report.junit import render_junit
 from harness.report.markdown import render_markdown
 from harness.report.plots import rehearsal_timelines
 from harness.results import Results, StageRecord
-from harness.results.rehearsal import Hold, LockHold, LockMode, Series
+from harness.results.rehearsal import Hold, LockHold, LockMode, Series, Statement
 
 
 def test_html_is_self_contained_with_every_section() -> None:
@@ -180,6 +180,27 @@ def test_lock_holds_are_drawn_as_bands_beside_the_statements() -> None:
     assert "posts AccessExclusive" in up and "statements" in up and "posts ShareUpdateExclusive" not in up
     assert "posts AccessExclusive" not in down  # no lock held: the figure has no lock strip
     assert "Live latency during upgrade 001 → 002" in render_html(results)
+
+
+def test_summary_has_the_rehearsal_timeline_as_a_compact_table() -> None:
+    """Per step: live p95 per kind before → during, the longest wait and what it waited behind, the statements
+    with the longest; every other figure folded; a pipe inside SQL does not break the table."""
+    slow = Statement("UPDATE posts SET body = body || '!'", 0.05, 2.5, 100_000)
+    up = rehearsal_step("002", "upgrade", wait_ms=1500.0, statements=[Statement("SELECT 1", 0.0, 0.001, 1), slow])
+    results = full_results()
+    results.rehearsal = rehearsal_section([up, rehearsal_step("002", "downgrade", ran=False)])
+    md = render_markdown(results)
+    section = md[md.index("### Migration rehearsal"):]
+    compact = section[:section.index("<details>")]
+    header, _, upgrade, downgrade = [line for line in compact.splitlines() if line.startswith("|")]
+    assert header == ("| step | verdict | wall s | live p95 ms before → during | longest live wait | "
+                      "statements |")
+    assert upgrade.startswith("| upgrade 001 → 002 | pass | 1.3 | read 2 → 900 | 1500 ms on posts (AccessExclusive) "
+                              "behind `UPDATE posts SET flag = true` | 2; longest 2.5 s, 100,000 rows: "
+                              "`UPDATE posts SET body = body \\|\\| '!'` |"), upgrade
+    assert upgrade.count(" | ") == 5  # the SQL's pipes are escaped, so the row keeps its six cells
+    assert downgrade.startswith("| downgrade 002 → 001 | pass | 1.3 | not run | not run |")
+    assert "locks held (existing tables)" in section[section.index("<details>"):]
 
 
 def test_html_without_rehearsal_has_no_timeline() -> None:
