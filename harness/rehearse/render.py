@@ -111,6 +111,11 @@ def markdown(section: Rehearsal | None) -> list[str]:
     lines = ["", f"### Migration rehearsal ({volume}, {section.options.rate_per_s:g} live requests/s)", "",
              *_table(TIMELINE_COLUMNS, timeline_rows(section)),
              "", "<details><summary>Every figure per step</summary>", "", *_table(COLUMNS, found), "", "</details>"]
+    sources = sorted({f"{s.server_statements.source or 'not available'}" + (
+        "" if s.server_statements.source else f" ({s.server_statements.detail})")
+        for s in section.steps if s.server_statements is not None})
+    lines += ["", "Server-side statement figures (results.json, `server_statements`): " + "; ".join(sources) + "."] \
+        if sources else []
     lines += ["", f"Checksums took {ratio:g}× a count(*) of the same tables; seeding "
                   f"{section.seeding_rows_per_s or 0:,} rows/s."] if ratio else []
     lines += ["", *(f"Round trip {t.at} → {t.via} → {t.at}: "

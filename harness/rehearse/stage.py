@@ -179,7 +179,7 @@ def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Conf
                       f"{seeding.total_s:.1f} s")
     console.print(f"rehearsing {'downgrade' if move.downgrade else 'upgrade'} {move.source} -> {move.target} under "
                   f"the live workload ({options.baseline_s:g} s baseline first)")
-    return rehearse_step.rehearse_step(db.dsn, conn, engine, cfg, move, options, seeding.record())
+    return rehearse_step.rehearse_step(db, conn, engine, cfg, move, options, seeding.record())
 
 
 def step_label(step: Step) -> str:

@@ -24,7 +24,8 @@ from alembic.config import Config
 from psycopg import sql
 
 from harness.bench.timing import percentile
-from harness.rehearse import live, upgrade, waits
+from harness.db import Database
+from harness.rehearse import live, server_stats, upgrade, waits
 from harness.results.rehearsal import (
     ChecksumTiming,
     Difference,
@@ -168,11 +169,13 @@ class Move:
     downgrade: bool
 
 
-def rehearse_step(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine, cfg: Config, move: Move,
+def rehearse_step(db: Database, conn: psycopg.Connection[Any], engine: sa.Engine, cfg: Config, move: Move,
                   options: RehearseOptions, seeding: Seeding) -> tuple[Step, Before, list[tuple[str, str]]]:
     """Upgrade (or downgrade) to `move.target` under the live workload: the step's record (see the module
     docstring), what was measured before it, and the rows the live workload inserted."""
+    dsn = db.dsn
     before = measure_before(conn)
+    counter = server_stats.StatementCounter.open(conn, db.server_log, db.disposable)
     plan = live.scenario_plan(conn, options.seed) if options.scenarios else live.plan(conn, engine, SCHEMA)
     workload = live.LiveWorkload(dsn, plan, options.rate, options.sessions(), options.write_share, options.seed)
     has_live = bool(plan)
@@ -187,11 +190,13 @@ def rehearse_step(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine, cf
         monitor = locks.LockMonitor(dsn, exclude_pids={conn.info.backend_pid, sampler.pid},
                                     watch_pids=set(workload.pids))
         monitor.start()
+        counter.mark(conn)
         lsn_before = _lsn(conn)
         conn.rollback()
         try:
-            ran = upgrade.run(dsn, engine, cfg, command.downgrade if move.downgrade else command.upgrade,
-                              move.target, monitor)
+            with counter.watching(engine):
+                ran = upgrade.run(dsn, engine, cfg, command.downgrade if move.downgrade else command.upgrade,
+                                  move.target, monitor)
             if has_live:
                 time.sleep(options.settle_s)
         finally:
@@ -201,11 +206,12 @@ def rehearse_step(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine, cf
         workload.stop()
     wal = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)::int8", (lsn_before,)).fetchone()
     direction = Direction.DOWNGRADE if move.downgrade else Direction.UPGRADE
+    statements = [Statement(**s) for s in ran.statement_table()]
     step = Step(revision=move.revision, source=move.source, to=move.target, name=move.name, direction=direction,
                 verdict=StepOutcome.PASS, seeding=seeding, duration_s=ran.duration_s,
                 wal_bytes=int(wal[0]) if wal else None,
                 locks=_locks(monitor.report(conn), sampler, ran, before.tables), lock_polls=monitor.polls,
-                statements=[Statement(**s) for s in ran.statement_table()],
+                statements=statements, server_statements=counter.read(conn, [s.statement for s in statements]),
                 live=_live_record(workload, sampler, options, baseline_start, ran, has_live),
                 loss=Loss(None, f"the {direction} failed (rolled back)"), checksum_timing=_timing(before))
     conn.rollback()

@@ -237,6 +237,43 @@ class Statement:
     """rows affected, when the driver reports it"""
 
 
+class StatementSource(StrEnum):
+    PG_STAT_STATEMENTS = "pg_stat_statements"
+    SERVER_LOG = "server log"
+
+
+@dataclass(frozen=True)
+class ServerStatement:
+    """One statement shape the migration sent, as the server counted it over the step."""
+
+    __pydantic_config__ = _CONFIG
+    query: str
+    """the statement (pg_stat_statements: with its constants as $n), whitespace folded, up to 500 characters"""
+    calls: int
+    """times it ran (a batched backfill is one shape with many calls)"""
+    total_ms: float
+    """server time of all calls (pg_stat_statements: execution; server log: parse + bind + execute)"""
+    mean_ms: float
+    """total_ms / calls"""
+    rows: int | None
+    """rows retrieved or affected (pg_stat_statements only)"""
+    wal_bytes: int | None
+    """WAL it generated (pg_stat_statements only)"""
+
+
+@dataclass(frozen=True)
+class ServerStatements:
+    """The migration's statements from the server's side, and which source gave them."""
+
+    __pydantic_config__ = _CONFIG
+    source: StatementSource | None
+    """pg_stat_statements where the server preloads it, else the server log; null when neither is available"""
+    detail: str
+    """how the source was read, or why there is none"""
+    statements: list[ServerStatement]
+    """in the order the migration first sent each shape"""
+
+
 @dataclass(frozen=True)
 class SizeChange:
     __pydantic_config__ = _CONFIG
@@ -351,6 +388,8 @@ class Step:
     """why the migration failed"""
     failure: dict[str, str] = field(default_factory=dict)
     """the failure's sqlstate, message, table, statement, revision ... (harness.verify.failures)"""
+    server_statements: ServerStatements | None = None
+    """the statements as the server counted them (`statements` are the client's view)"""
 
 
 @dataclass(frozen=True)

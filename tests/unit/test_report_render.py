@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,15 @@ from harness.report.junit import render_junit
 from harness.report.markdown import render_markdown
 from harness.report.plots import rehearsal_timelines
 from harness.results import Results, StageRecord
-from harness.results.rehearsal import Hold, LockHold, LockMode, Series, Statement
+from harness.results.rehearsal import (
+    Hold,
+    LockHold,
+    LockMode,
+    Series,
+    ServerStatements,
+    Statement,
+    StatementSource,
+)
 
 
 def test_html_is_self_contained_with_every_section() -> None:
@@ -186,7 +195,9 @@ def test_summary_has_the_rehearsal_timeline_as_a_compact_table() -> None:
     """Per step: live p95 per kind before → during, the longest wait and what it waited behind, the statements
     with the longest; every other figure folded; a pipe inside SQL does not break the table."""
     slow = Statement("UPDATE posts SET body = body || '!'", 0.05, 2.5, 100_000)
-    up = rehearsal_step("002", "upgrade", wait_ms=1500.0, statements=[Statement("SELECT 1", 0.0, 0.001, 1), slow])
+    up = replace(rehearsal_step("002", "upgrade", wait_ms=1500.0, statements=[Statement("SELECT 1", 0.0, 0.001, 1),
+                                                                               slow]),
+                 server_statements=ServerStatements(StatementSource.SERVER_LOG, "the server log (...)", []))
     results = full_results()
     results.rehearsal = rehearsal_section([up, rehearsal_step("002", "downgrade", ran=False)])
     md = render_markdown(results)
@@ -201,6 +212,7 @@ def test_summary_has_the_rehearsal_timeline_as_a_compact_table() -> None:
     assert upgrade.count(" | ") == 5  # the SQL's pipes are escaped, so the row keeps its six cells
     assert downgrade.startswith("| downgrade 002 → 001 | pass | 1.3 | not run | not run |")
     assert "locks held (existing tables)" in section[section.index("<details>"):]
+    assert "Server-side statement figures (results.json, `server_statements`): server log." in section
 
 
 def test_html_without_rehearsal_has_no_timeline() -> None:
