@@ -139,7 +139,10 @@ class StatementCounter:
             match = next((k for k in found if k == key or (cut and k.startswith(key[:-20]))), None)
             if match is not None:
                 out.append(found.pop(match))
-        return ServerStatements(self.source, self.detail, out)
+        detail = self.detail
+        if not out and sent and self.source == StatementSource.SERVER_LOG:
+            detail += "; no logged statement of the migrating session was found (a log_line_prefix without [%p]?)"
+        return ServerStatements(self.source, detail, out)
 
     def _from_counters(self, conn: psycopg.Connection[Any]) -> dict[str, ServerStatement]:
         after = self._counters(conn)
