@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.results.core import Gate, StageRecord, Verdict
+from harness.results.rehearsal import Rehearsal
 
 
 @dataclass
@@ -22,7 +23,7 @@ class Results:
     stages: list[StageRecord] = field(default_factory=list)
     scenarios: list[dict[str, Any]] = field(default_factory=list)
     migrations: dict[str, Any] | None = None
-    rehearsal: dict[str, Any] | None = None
+    rehearsal: Rehearsal | None = None
     load: dict[str, Any] | None = None
     backup: dict[str, Any] | None = None
     faults: dict[str, Any] | None = None
