@@ -28,6 +28,25 @@ from harness.results.load import (
     RunSummary,
     TimelinePoint,
 )
+from harness.results.rehearsal import (
+    ChecksumTiming,
+    ChecksumVsCount,
+    Direction,
+    KindStats,
+    LiveRun,
+    LiveSkipped,
+    LiveStats,
+    LockHold,
+    LongestWait,
+    Loss,
+    Options,
+    Rehearsal,
+    Seeding,
+    Series,
+    Statement,
+    Step,
+    StepOutcome,
+)
 from harness.targets import defaults
 
 
@@ -185,3 +204,41 @@ def _scenario(rng: np.random.Generator, name: str, kind: str, median_ms: float, 
             "p50_ms": float(np.percentile(samples, 50)), "p95_ms": float(np.percentile(samples, 95)),
             "p99_ms": float(np.percentile(samples, 99)), "max_ms": float(samples.max()),
             "qps": 1000 / median_ms, "samples_ms": [round(float(v), 4) for v in samples]}
+
+
+def live_stats(p95_ms: float | None, count: int = 300, errors: int = 0) -> LiveStats:
+    return LiveStats(count, errors, errors / count if count else None, p95_ms and p95_ms / 2, p95_ms,
+                     p95_ms and p95_ms * 1.5, p95_ms and p95_ms * 2)
+
+
+def rehearsal_step(revision: str = "002", direction: str = "upgrade", duration_s: float = 1.3,
+                   wait_ms: float | None = None, ran: bool = True, series: Series | None = None,
+                   during_p95_ms: float = 900.0, locks: dict[str, LockHold] | None = None,
+                   statements: list[Statement] | None = None) -> Step:
+    """A step as harness.rehearse.step writes it, between revision 001 and `revision`."""
+    source, target = ("001", revision) if direction == "upgrade" else (revision, "001")
+    longest = None if wait_ms is None else LongestWait(
+        wait_ms, "read posts by id", wait_ms + 1.0, "AccessExclusiveLock", "relation", "posts", 4242,
+        "UPDATE posts SET flag = true")
+    live: LiveRun | LiveSkipped = LiveRun(
+        before=live_stats(2.0), during=live_stats(during_p95_ms),
+        kinds={"read": KindStats(live_stats(2.0), live_stats(during_p95_ms))}, requests=["read posts by id"],
+        rate_per_s=200.0, workers=50, during_s=duration_s + 1.0, settle_s=1.0, baseline_s=30.0, errors_seen={},
+        blocked_requests=0 if wait_ms is None else 3, longest_wait=longest, wait_polls=40, sampler_error=None,
+        rows_inserted=0, series=series or Series(-5.0, 0.1, "p95_ms", {})) if ran else \
+        LiveSkipped("no table with rows and a single-column primary key to read or insert")
+    return Step(revision=revision, source=source, to=target, name="add flag", direction=Direction(direction),
+                verdict=StepOutcome.PASS, seeding=Seeding("binary COPY"), duration_s=duration_s, wal_bytes=3 * 2**20,
+                locks=locks or {}, lock_polls=100, live=live, loss=Loss(True, tables=1, rows_checked=100_000),
+                checksum_timing=ChecksumTiming(100_000, 0.12, 0.1, 1.2),
+                statements=statements if statements is not None else [
+                    Statement("ALTER TABLE posts ADD COLUMN flag boolean", 0.01, 0.002, None),
+                    Statement("UPDATE posts SET flag = true", 0.05, 1.2, 100_000)])
+
+
+def rehearsal_section(steps: list[Step], max_blocked_ms: float = 1000.0) -> Rehearsal:
+    return Rehearsal(chain="fixtures/chains/rehearse_safe/alembic.ini", window=["002"], source="001",
+                     dataset="seeded", order="upgrade the window, then downgrade it, revision by revision",
+                     options=Options(100_000, 42, 30.0, 200.0, 50, 0.2, max_blocked_ms, 0.001, {}, "keys"),
+                     steps=steps, duration_s=sum(s.duration_s for s in steps),
+                     checksum_vs_count=ChecksumVsCount(100_000, 0.12, 0.1, 1.2), seeding_rows_per_s=250_000)

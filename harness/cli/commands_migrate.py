@@ -158,7 +158,7 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: S
                 console.print(f"generating the {cfg.profile} profile's dataset (scale {cfg.scale_factor:g}) at head")
             migrate_and_check(cfg, db, results)
             generate(cfg, db, results, console=console)
-            section = rehearse_reference(cfg, db, results, since, every, options, console) or {}
+            section = rehearse_reference(cfg, db, results, since, every, options, console)
         else:
             options = RehearseOptions(rows=count, seed=cfg.seed, baseline_s=30.0 if pause is None else pause,
                                       rate=live_rate or 200.0,

@@ -29,6 +29,7 @@ from harness.bench.session import apply_settings, pgoptions
 from harness.bench.timing import percentile
 from harness.errors import EnvironmentFailure, first_line
 from harness.load.workload import Job
+from harness.results.rehearsal import KindStats, LiveStats
 from harness.verify import seed as reflected
 from harness.verify.underload import Read, Sample, plan_reads, start_sessions
 
@@ -275,7 +276,7 @@ def window(samples: list[Sample], start: float, end: float) -> list[Sample]:
     return [s for s in samples if start <= s.intended <= end or s.intended < start < s.ended]
 
 
-def stats(samples: list[Sample]) -> dict[str, Any]:
+def stats(samples: list[Sample]) -> LiveStats:
     """Count, errors, error rate and p50/p95/p99/max latency (ms from the intended start) of `samples`."""
     latencies = [s.latency_ms for s in samples if s.ok]
     errors = sum(1 for s in samples if not s.ok)
@@ -283,20 +284,18 @@ def stats(samples: list[Sample]) -> dict[str, Any]:
     def pct(q: float) -> float | None:
         return round(percentile(latencies, q), 2) if latencies else None
 
-    return {"count": len(samples), "errors": errors,
-            "error_rate": round(errors / len(samples), 6) if samples else None,
-            "p50_ms": pct(50), "p95_ms": pct(95), "p99_ms": pct(99),
-            "max_ms": round(max(latencies), 2) if latencies else None}
+    return LiveStats(count=len(samples), errors=errors,
+                     error_rate=round(errors / len(samples), 6) if samples else None,
+                     p50_ms=pct(50), p95_ms=pct(95), p99_ms=pct(99),
+                     max_ms=round(max(latencies), 2) if latencies else None)
 
 
 def compare(samples: list[Sample], baseline_start: float, start: float, end: float,
-            kinds: dict[str, str] | None = None) -> dict[str, Any]:
-    """Live figures during the step against the baseline before it, for all requests and per kind."""
+            kinds: dict[str, str] | None = None) -> tuple[LiveStats, LiveStats, dict[str, KindStats]]:
+    """Live figures before the step (the baseline) and during it, for all requests and per kind."""
     before = [s for s in samples if baseline_start <= s.intended < start and s.ended <= start]
     during = window(samples, start, end)
-    out: dict[str, Any] = {"before": stats(before), "during": stats(during), "kinds": {}}
-    for name in sorted({kind(s, kinds) for s in before + during}):
-        out["kinds"][name] = {"before": stats([s for s in before if kind(s, kinds) == name]),
-                              "during": stats([s for s in during if kind(s, kinds) == name])}
-    return out
-
+    per_kind = {name: KindStats(stats([s for s in before if kind(s, kinds) == name]),
+                                stats([s for s in during if kind(s, kinds) == name]))
+                for name in sorted({kind(s, kinds) for s in before + during})}
+    return stats(before), stats(during), per_kind

@@ -8,8 +8,6 @@ vector_p95_ms for the live readers during each step, max_blocked_ms and rehearse
 
 from __future__ import annotations
 
-from typing import Any
-
 from rich.console import Console
 
 from harness.bench.session import session_settings
@@ -19,6 +17,7 @@ from harness.gates import not_evaluated
 from harness.rehearse.stage import STAGE, run_rehearsal, window
 from harness.rehearse.step import RehearseOptions
 from harness.results import Results
+from harness.results.rehearsal import Rehearsal
 
 
 def options_for(cfg: RunConfig, baseline_s: float | None = None, rate: float | None = None) -> RehearseOptions:
@@ -37,7 +36,7 @@ def options_for(cfg: RunConfig, baseline_s: float | None = None, rate: float | N
 
 def rehearse_reference(cfg: RunConfig, db: Database, results: Results, since: str | None = None,
                        every: bool = False, options: RehearseOptions | None = None,
-                       console: Console | None = None) -> dict[str, Any] | None:
+                       console: Console | None = None) -> Rehearsal | None:
     """Rehearse the reference chain's window on `db` (at head, with the generated dataset)."""
     from harness.verify.chain import load_chain
 

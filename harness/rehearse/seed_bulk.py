@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from harness.datagen.copy import Column, ColumnData, FieldPool, Pooled, copy_batches
+from harness.results.rehearsal import Seeding, Shortfall
 from harness.verify import seed as reflected
 
 POOL_SIZE = 256  # distinct values per pooled column
@@ -42,7 +43,7 @@ class BulkReport:
 
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
-    shortfalls: list[dict[str, Any]] = field(default_factory=list)
+    shortfalls: list[Shortfall] = field(default_factory=list)
 
     @property
     def total_rows(self) -> int:
@@ -52,12 +53,12 @@ class BulkReport:
     def total_s(self) -> float:
         return sum(self.seconds.values())
 
-    def to_dict(self) -> dict[str, Any]:
+    def record(self) -> Seeding:
         rate = self.total_rows / self.total_s if self.total_s else None
-        return {"method": "binary COPY (NumPy columns, server-encoded pools)", "rows": self.rows,
-                "seconds": {t: round(s, 3) for t, s in self.seconds.items()}, "total_rows": self.total_rows,
-                "total_s": round(self.total_s, 3), "rows_per_s": round(rate) if rate else None,
-                "shortfalls": self.shortfalls}
+        return Seeding(method="binary COPY (NumPy columns, server-encoded pools)", rows=dict(self.rows),
+                       seconds={t: round(s, 3) for t, s in self.seconds.items()}, total_rows=self.total_rows,
+                       total_s=round(self.total_s, 3), rows_per_s=round(rate) if rate else None,
+                       shortfalls=list(self.shortfalls))
 
 
 @dataclass(frozen=True)
@@ -90,12 +91,12 @@ def seed_tables(conn: psycopg.Connection[Any], engine: sa.Engine, rows: int, see
             conn.rollback()
             written = 0
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            report.shortfalls.append({"table": spec.name, "wanted": rows, "inserted": 0, "reason": reason})
+            report.shortfalls.append(Shortfall(spec.name, rows, 0, reason))
         report.rows[spec.name] = written
         report.seconds[spec.name] = time.perf_counter() - start
         if 0 < written < rows:
-            report.shortfalls.append({"table": spec.name, "wanted": rows, "inserted": written,
-                                      "reason": "its unique foreign keys allow no more distinct rows"})
+            report.shortfalls.append(Shortfall(spec.name, rows, written,
+                                               "its unique foreign keys allow no more distinct rows"))
     return report
 
 

@@ -14,6 +14,7 @@ p95 per query kind within its target; per revision: the round trip.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import psycopg
@@ -28,8 +29,20 @@ from harness.errors import UsageError
 from harness.gates import evaluate, gate_for, not_evaluated
 from harness.rehearse import seed_bulk, upgrade
 from harness.rehearse import step as rehearse_step
-from harness.rehearse.step import SCHEMA, Before, RehearseOptions
-from harness.results import Gate, Results
+from harness.rehearse.step import SCHEMA, Before, Move, RehearseOptions
+from harness.results import Gate, Results, Verdict
+from harness.results.rehearsal import (
+    ChecksumVsCount,
+    Difference,
+    LiveSkipped,
+    LockHold,
+    LongestWait,
+    Options,
+    Rehearsal,
+    RoundTrip,
+    Step,
+    StepOutcome,
+)
 from harness.verify import envpy
 from harness.verify.chain import Chain
 from harness.verify.checksums import user_tables
@@ -55,7 +68,7 @@ def window(chain: Chain, since: str | None, every: bool) -> list[str]:
 
 
 def run_rehearsal(db: Database, results: Results, chain: Chain, revisions: list[str], options: RehearseOptions,
-                  console: Console | None = None, prepared: bool = False) -> dict[str, Any]:
+                  console: Console | None = None, prepared: bool = False) -> Rehearsal:
     """Rehearse `revisions` (consecutive, ending at head) both ways, each step under the live workload, with
     a round trip per revision (see the module docstring). `db` is empty (any chain, seeded here) or, with
     `prepared`, at head with its data (the profile's generated dataset on the reference chain)."""
@@ -67,25 +80,23 @@ def run_rehearsal(db: Database, results: Results, chain: Chain, revisions: list[
     docs = {r.revision: r.doc.splitlines()[0] if r.doc else r.path.name for r in chain.revisions}
     below = {rev: (order[i - 1] if i else "base") for i, rev in enumerate(order)}
     started = time.perf_counter()
-    steps: list[dict[str, Any]] = []
-    section: dict[str, Any] = {"chain": str(chain.ini), "window": revisions, "from": below[revisions[0]],
-                               "dataset": "prepared" if prepared else "seeded",
-                               "order": ("downgrade the window from head, then upgrade it" if prepared else
-                                         "upgrade the window, then downgrade it") + ", revision by revision",
-                               "options": {"rows": options.rows, "seed": options.seed,
-                                           "baseline_s": options.baseline_s, "rate_per_s": options.rate,
-                                           "workers": options.sessions(), "write_share": options.write_share,
-                                           "max_blocked_ms": options.max_blocked_ms,
-                                           "max_error_rate": options.max_error_rate,
-                                           "p95_targets_ms": options.p95_targets,
-                                           "live_workload": "scenarios" if options.scenarios else "keys"},
-                               "steps": steps, "round_trips": []}
+    steps: list[Step] = []
+    trips: list[RoundTrip] = []
+    section = Rehearsal(
+        chain=str(chain.ini), window=revisions, source=below[revisions[0]],
+        dataset="prepared" if prepared else "seeded",
+        order=("downgrade the window from head, then upgrade it" if prepared else
+               "upgrade the window, then downgrade it") + ", revision by revision",
+        options=Options(rows=options.rows, seed=options.seed, baseline_s=options.baseline_s,
+                        rate_per_s=options.rate, workers=options.sessions(), write_share=options.write_share,
+                        max_blocked_ms=options.max_blocked_ms, max_error_rate=options.max_error_rate,
+                        p95_targets_ms=dict(options.p95_targets),
+                        live_workload="scenarios" if options.scenarios else "keys"))
 
-    def fail(error: str) -> dict[str, Any]:
-        section["error"] = error
-        results.rehearsal = section
+    def fail(error: str) -> Rehearsal:
+        results.rehearsal = replace(section, error=error)
         results.gates.append(not_evaluated("rehearsal", STAGE, error))
-        return section
+        return results.rehearsal
 
     try:
         with db.connect() as conn:
@@ -117,47 +128,48 @@ def run_rehearsal(db: Database, results: Results, chain: Chain, revisions: list[
             for phase, (downgrade, walk) in enumerate(phases):
                 for revision in walk:
                     seed = set() if downgrade else set().union(*dropped) if prepared else None
-                    record, before, rows = _step(db, conn, engine, cfg, revision, below[revision], docs[revision],
-                                                 options, console, downgrade, seed)
+                    source, target = (revision, below[revision]) if downgrade else (below[revision], revision)
+                    move = Move(revision, source, target, docs[revision], downgrade)
+                    record, before, rows = _step(db, conn, engine, cfg, move, options, console, seed)
                     steps.append(record)
                     if phase == 0:
                         befores[revision], first_at[revision] = before, len(inserted)
                     inserted.append(rows)
                     dropped.append(set(before.tables) - set(user_tables(conn, SCHEMA)) if downgrade else set())
                     conn.rollback()
-                    if record.get("verdict", "").endswith("_failed"):
+                    if record.verdict in (StepOutcome.UPGRADE_FAILED, StepOutcome.DOWNGRADE_FAILED):
                         break
                     if phase == 1:
                         since = first_at[revision]
                         gone = frozenset(set().union(*dropped[since:])) if prepared else frozenset()
                         trip = rehearse_step.loss(conn, befores[revision],
                                                   [r for rows_ in inserted[since:] for r in rows_], skip=gone)
-                        trip.update({"revision": revision, "via": record["from"],
-                                     "at": record["to"], "not_compared": sorted(gone & set(befores[revision].tables))})
-                        section["round_trips"].append(trip)
+                        trips.append(RoundTrip(
+                            revision=revision, via=record.source, at=record.to, lossless=trip.lossless,
+                            tables=trip.tables, rows_checked=trip.rows_checked,
+                            live_rows_left_out=trip.live_rows_left_out, removed=trip.removed,
+                            differences=trip.differences, not_compared=sorted(gone & set(befores[revision].tables))))
                 else:
                     continue
                 break
     finally:
         engine.dispose()
-    for step in steps:
-        step.setdefault("verdict", "pass")
-    gates = step_gates(steps, options) + trip_gates(section["round_trips"])
-    for step in steps:
+    gates = step_gates(steps, options) + trip_gates(trips)
+    for i, step in enumerate(steps):
         label = step_label(step)
-        if step["verdict"] == "pass" and any(g.verdict == "fail" for g in gates if g.name.startswith(label + " ")):
-            step["verdict"] = "fail"
-    section["duration_s"] = round(time.perf_counter() - started, 3)
-    section["checksum_vs_count"] = _throughput(steps)
-    section["seeding_rows_per_s"] = _seeding_rate(steps)
-    results.rehearsal = section
+        if step.verdict == StepOutcome.PASS and any(g.verdict == Verdict.FAIL for g in gates
+                                                     if g.name.startswith(label + " ")):
+            steps[i] = replace(step, verdict=StepOutcome.FAIL)
+    results.rehearsal = replace(section, steps=steps, round_trips=trips,
+                                duration_s=round(time.perf_counter() - started, 3),
+                                checksum_vs_count=_throughput(steps), seeding_rows_per_s=_seeding_rate(steps))
     results.gates.extend(gates)
-    return section
+    return results.rehearsal
 
 
-def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Config, revision: str, under: str,
-          name: str, options: RehearseOptions, console: Console, downgrade: bool,
-          seed: set[str] | None) -> tuple[dict[str, Any], Before, list[tuple[str, str]]]:
+def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Config, move: Move,
+          options: RehearseOptions, console: Console,
+          seed: set[str] | None) -> tuple[Step, Before, list[tuple[str, str]]]:
     """One step under the live workload; first the empty tables in `seed` are seeded (a table a downgrade
     dropped meets its upgrade at full volume again); none when `seed` is empty."""
     seeding = seed_bulk.seed_tables(conn, engine, options.rows, options.seed, SCHEMA, only=seed) \
@@ -165,101 +177,103 @@ def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Conf
     if seeding.rows:
         console.print(f"seeded {seeding.total_rows:,} rows into {len(seeding.rows)} table(s) in "
                       f"{seeding.total_s:.1f} s")
-    source, target = (revision, under) if downgrade else (under, revision)
-    console.print(f"rehearsing {'downgrade' if downgrade else 'upgrade'} {source} -> {target} under the live "
-                  f"workload ({options.baseline_s:g} s baseline first)")
-    record, before, rows = rehearse_step.rehearse_step(db.dsn, conn, engine, cfg, target, options, downgrade)
-    return {"revision": revision, "from": source, "to": target, "name": name, "seeding": seeding.to_dict(),
-            **record}, before, rows
+    console.print(f"rehearsing {'downgrade' if move.downgrade else 'upgrade'} {move.source} -> {move.target} under "
+                  f"the live workload ({options.baseline_s:g} s baseline first)")
+    return rehearse_step.rehearse_step(db, conn, engine, cfg, move, options, seeding.record())
 
 
-def step_label(step: dict[str, Any]) -> str:
-    return f"rehearsal {step.get('direction', 'upgrade')} {step['from']} -> {step.get('to', step['revision'])}"
+def step_label(step: Step) -> str:
+    return f"rehearsal {step.direction} {step.source} -> {step.to}"
 
 
-def trip_gates(trips: list[dict[str, Any]]) -> list[Gate]:
+def _reason(differences: list[Difference]) -> str:
+    return "; ".join(f"{d.table}: {d.reason}" for d in differences)
+
+
+def trip_gates(trips: list[RoundTrip]) -> list[Gate]:
     """Per revision: its two steps (down then up, or up then down) brought back every value compared."""
     out = []
     for trip in trips:
-        gate = evaluate(f"rehearsal round trip {trip['at']} -> {trip['via']} -> {trip['at']} "
-                        "restored every value", STAGE, 1.0 if trip["lossless"] else 0.0, 1.0, "bool", "==")
-        gate.reason = "; ".join(f"{d['table']}: {d['reason']}" for d in trip["differences"])
-        if trip["not_compared"]:
+        gate = evaluate(f"rehearsal round trip {trip.at} -> {trip.via} -> {trip.at} "
+                        "restored every value", STAGE, 1.0 if trip.lossless else 0.0, 1.0, "bool", "==")
+        gate.reason = _reason(trip.differences)
+        if trip.not_compared:
             gate.reason = "; ".join(filter(None, [gate.reason, "not compared (dropped by the downgrade, so their "
                                                                "rows cannot come back): "
-                                                               + ", ".join(trip["not_compared"])]))
+                                                               + ", ".join(trip.not_compared)]))
         out.append(gate)
     return out
 
 
-def _throughput(steps: list[dict[str, Any]]) -> dict[str, Any]:
-    timings = [s["checksum_timing"] for s in steps if s.get("checksum_timing")]
-    checksum_s, count_s = sum(t["checksum_s"] for t in timings), sum(t["count_s"] for t in timings)
-    return {"rows": sum(t["rows"] for t in timings), "checksum_s": round(checksum_s, 4), "count_s": round(count_s, 4),
-            "ratio": round(checksum_s / count_s, 2) if count_s else None}
+def _throughput(steps: list[Step]) -> ChecksumVsCount:
+    timings = [s.checksum_timing for s in steps]
+    checksum_s, count_s = sum(t.checksum_s for t in timings), sum(t.count_s for t in timings)
+    return ChecksumVsCount(rows=sum(t.rows for t in timings), checksum_s=round(checksum_s, 4),
+                           count_s=round(count_s, 4), ratio=round(checksum_s / count_s, 2) if count_s else None)
 
 
-def _seeding_rate(steps: list[dict[str, Any]]) -> float | None:
-    rows = sum(s["seeding"]["total_rows"] for s in steps)
-    seconds = sum(s["seeding"]["total_s"] for s in steps)
+def _seeding_rate(steps: list[Step]) -> int | None:
+    rows = sum(s.seeding.total_rows for s in steps)
+    seconds = sum(s.seeding.total_s for s in steps)
     return round(rows / seconds) if seconds else None
 
 
-def step_gates(steps: list[dict[str, Any]], options: RehearseOptions) -> list[Gate]:
+def step_gates(steps: list[Step], options: RehearseOptions) -> list[Gate]:
     """Three gates per step: lossless, longest live wait on a lock, live error rate."""
     out: list[Gate] = []
     for step in steps:
         label = step_label(step)
-        loss = step["loss"]
-        if loss.get("lossless") is None:
+        loss = step.loss
+        if loss.lossless is None:
             gate = evaluate(f"{label} ran and lost nothing", STAGE, 0.0, 1.0, "bool", "==")
-            gate.reason = f"{step.get('direction', 'upgrade')} failed: {step.get('error', '')}"
+            gate.reason = f"{step.direction} failed: {step.error}"
         else:
-            gate = evaluate(f"{label} ran and lost nothing", STAGE, 1.0 if loss["lossless"] else 0.0, 1.0,
+            gate = evaluate(f"{label} ran and lost nothing", STAGE, 1.0 if loss.lossless else 0.0, 1.0,
                             "bool", "==")
-            gate.reason = "; ".join(f"{d['table']}: {d['reason']}" for d in loss.get("differences", []))
-            if loss.get("removed"):
+            gate.reason = _reason(loss.differences)
+            if loss.removed:
                 gate.reason = "; ".join(filter(None, [gate.reason, "removed by the downgrade (its revision "
-                                                                   "added them): " + ", ".join(loss["removed"])]))
+                                                                   "added them): " + ", ".join(loss.removed)]))
         out.append(gate)
-        record, targets = step["live"], options.targets
-        if not record.get("ran"):
-            detail = record.get("detail", "")
+        record, targets = step.live, options.targets
+        if isinstance(record, LiveSkipped):
             out.append(gate_for("max_blocked_ms", f"{label} longest live wait on a lock", STAGE, None, targets,
-                                detail))
-            out.append(gate_for("rehearse_error_rate", f"{label} live error rate", STAGE, None, targets, detail))
+                                record.detail))
+            out.append(gate_for("rehearse_error_rate", f"{label} live error rate", STAGE, None, targets,
+                                record.detail))
             out += [gate_for(f"{kind}_p95_ms", f"{label} live {kind} p95 during the step", STAGE, None, targets,
-                             detail) for kind in sorted(options.p95_targets)]
+                             record.detail) for kind in sorted(options.p95_targets)]
             continue
-        longest = record.get("longest_wait")
-        observed = longest["wait_ms"] if longest else 0.0
+        longest = record.longest_wait
+        observed = longest.wait_ms if longest else 0.0
         gate = gate_for("max_blocked_ms", f"{label} longest live wait on a lock", STAGE, observed, targets)
-        gate.reason = wait_text(longest, step.get("locks", {})) if longest else \
-            f"no live request waited on a lock ({record['wait_polls']} polls)"
+        gate.reason = wait_text(longest, step.locks) if longest else \
+            f"no live request waited on a lock ({record.wait_polls} polls)"
         out.append(gate)
-        during = record["during"]
-        why = "no live request was due during the step" if not during["count"] else ""
-        gate = gate_for("rehearse_error_rate", f"{label} live error rate", STAGE, during["error_rate"], targets, why)
-        if during["errors"]:
-            gate.reason = f"{during['errors']} of {during['count']} live requests failed: " + "; ".join(
-                f"{k} (x{v})" for k, v in list(record["errors_seen"].items())[:3])
+        during = record.during
+        why = "no live request was due during the step" if not during.count else ""
+        gate = gate_for("rehearse_error_rate", f"{label} live error rate", STAGE, during.error_rate, targets, why)
+        if during.errors:
+            gate.reason = f"{during.errors} of {during.count} live requests failed: " + "; ".join(
+                f"{k} (x{v})" for k, v in list(record.errors_seen.items())[:3])
         out.append(gate)
         for kind in sorted(options.p95_targets):
-            figures = record["kinds"].get(kind, {}).get("during", {})
+            figures = record.kinds.get(kind)
             out.append(gate_for(f"{kind}_p95_ms", f"{label} live {kind} p95 during the step", STAGE,
-                                figures.get("p95_ms"), targets, f"no live {kind} request was due during the step"))
+                                figures.during.p95_ms if figures else None, targets,
+                                f"no live {kind} request was due during the step"))
     return out
 
 
-def wait_text(longest: dict[str, Any], held: dict[str, dict[str, Any]]) -> str:
+def wait_text(longest: LongestWait, held: dict[str, LockHold]) -> str:
     """'<request> waited N ms for <mode> on <table> behind: <statement> (the step held ... for ... ms)'."""
-    table = longest.get("table") or longest.get("locktype")
-    text = (f"{longest.get('live_request') or 'a live request'} waited {longest['wait_ms']:g} ms for "
-            f"{longest['lock']} on {table} behind: {longest['blocked_by_statement'] or 'an unknown statement'}")
-    lock = held.get(str(longest.get("table")))
+    table = longest.table or longest.locktype
+    text = (f"{longest.live_request or 'a live request'} waited {longest.wait_ms:g} ms for "
+            f"{longest.lock} on {table} behind: {longest.blocked_by_statement or 'an unknown statement'}")
+    lock = held.get(str(longest.table))
     if lock:
-        mode = lock.get("modes", {}).get(lock["mode"], {})
-        span = f"{mode['held_ms']} ms" if "held_ms" in mode else "less than one poll"
-        text += f"; the step held {lock['mode']} on {longest['table']} for {span}"
-        text += f", first seen during: {mode['first_seen_during']}" if mode.get("first_seen_during") else ""
+        mode = lock.modes.get(lock.mode)
+        span = f"{mode.held_ms} ms" if mode else "less than one poll"
+        text += f"; the step held {lock.mode} on {longest.table} for {span}"
+        text += f", first seen during: {mode.first_seen_during}" if mode and mode.first_seen_during else ""
     return text

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
@@ -24,7 +24,26 @@ from alembic.config import Config
 from psycopg import sql
 
 from harness.bench.timing import percentile
-from harness.rehearse import live, upgrade, waits
+from harness.db import Database
+from harness.rehearse import live, server_stats, upgrade, waits
+from harness.results.rehearsal import (
+    ChecksumTiming,
+    Difference,
+    Direction,
+    Hold,
+    LiveRun,
+    LiveSkipped,
+    LockHold,
+    LockMode,
+    Loss,
+    Seeding,
+    Series,
+    SizeChange,
+    Sizes,
+    Statement,
+    Step,
+    StepOutcome,
+)
 from harness.verify import locks
 from harness.verify.checksums import TableChecksum, checksum_query, user_tables
 from harness.verify.underload import Sample
@@ -152,11 +171,24 @@ def live_workload(dsn: str, plan: live.Plan, options: RehearseOptions) -> live.L
                              settings=options.session)
 
 
-def rehearse_step(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine, cfg: Config, target: str,
-                  options: RehearseOptions, downgrade: bool = False) -> tuple[dict[str, Any], Before, list[Any]]:
-    """Upgrade (or downgrade) to `target` under the live workload: the step's record (see the module
+@dataclass(frozen=True)
+class Move:
+    """Which step: the revision rehearsed, the revisions it goes from and to, its docstring's first line."""
+
+    revision: str
+    source: str
+    target: str
+    name: str
+    downgrade: bool
+
+
+def rehearse_step(db: Database, conn: psycopg.Connection[Any], engine: sa.Engine, cfg: Config, move: Move,
+                  options: RehearseOptions, seeding: Seeding) -> tuple[Step, Before, list[tuple[str, str]]]:
+    """Upgrade (or downgrade) to `move.target` under the live workload: the step's record (see the module
     docstring), what was measured before it, and the rows the live workload inserted."""
+    dsn = db.dsn
     before = measure_before(conn)
+    counter = server_stats.StatementCounter.open(conn, db.server_log, db.disposable)
     plan = live.scenario_plan(conn, options.seed) if options.scenarios else live.plan(conn, engine, SCHEMA)
     workload = live_workload(dsn, plan, options)
     has_live = bool(plan)
@@ -171,11 +203,13 @@ def rehearse_step(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine, cf
         monitor = locks.LockMonitor(dsn, exclude_pids={conn.info.backend_pid, sampler.pid},
                                     watch_pids=set(workload.pids))
         monitor.start()
+        counter.mark(conn)
         lsn_before = _lsn(conn)
         conn.rollback()
         try:
-            ran = upgrade.run(dsn, engine, cfg, command.downgrade if downgrade else command.upgrade, target,
-                              monitor)
+            with counter.watching(engine):
+                ran = upgrade.run(dsn, engine, cfg, command.downgrade if move.downgrade else command.upgrade,
+                                  move.target, monitor)
             if has_live:
                 time.sleep(options.settle_s)
         finally:
@@ -184,67 +218,77 @@ def rehearse_step(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine, cf
     finally:
         workload.stop()
     wal = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)::int8", (lsn_before,)).fetchone()
-    step: dict[str, Any] = {"direction": "downgrade" if downgrade else "upgrade", "duration_s": ran.duration_s,
-                            "wal_bytes": int(wal[0]) if wal else None}
-    step["locks"] = _locks(monitor.report(conn), sampler, ran, before.tables)
-    step["lock_polls"] = monitor.polls
-    step["statements"] = ran.statement_table()
-    step["live"] = _live_record(workload, sampler, options, baseline_start, ran, has_live)
+    direction = Direction.DOWNGRADE if move.downgrade else Direction.UPGRADE
+    statements = [Statement(**s) for s in ran.statement_table()]
+    step = Step(revision=move.revision, source=move.source, to=move.target, name=move.name, direction=direction,
+                verdict=StepOutcome.PASS, seeding=seeding, duration_s=ran.duration_s,
+                wal_bytes=int(wal[0]) if wal else None,
+                locks=_locks(monitor.report(conn), sampler, ran, before.tables), lock_polls=monitor.polls,
+                statements=statements, server_statements=counter.read(conn, [s.statement for s in statements]),
+                live=_live_record(workload, sampler, options, baseline_start, ran, has_live),
+                loss=Loss(None, f"the {direction} failed (rolled back)"), checksum_timing=_timing(before))
     conn.rollback()
     if ran.error:
-        what = step["direction"]
-        return {**step, "verdict": f"{what}_failed", "error": ran.error, "failure": ran.failure,
-                "loss": {"lossless": None, "detail": f"the {what} failed (rolled back)"},
-                "checksum_timing": _timing(before)}, before, workload.inserted
-    step["rewritten"] = locks.rewritten_tables(conn, before.files, locks.relfilenodes(conn, SCHEMA), SCHEMA)
-    step["sizes"] = _size_changes(before.sizes, _sizes(conn))
-    step["loss"] = loss(conn, before, workload.inserted, removal_expected=downgrade)
-    step["checksum_timing"] = _timing(before)
+        failed = StepOutcome.DOWNGRADE_FAILED if move.downgrade else StepOutcome.UPGRADE_FAILED
+        return replace(step, verdict=failed, error=ran.error,
+                       failure={k: str(v) for k, v in ran.failure.items()}), before, workload.inserted
+    step = replace(step, rewritten=locks.rewritten_tables(conn, before.files, locks.relfilenodes(conn, SCHEMA),
+                                                          SCHEMA),
+                   sizes=_size_changes(before.sizes, _sizes(conn)),
+                   loss=loss(conn, before, workload.inserted, removal_expected=move.downgrade))
     conn.rollback()
     return step, before, workload.inserted
 
 
-def _locks(held: dict[str, dict[str, Any]], sampler: waits.WaitSampler, ran: upgrade.Run,
-           tables: list[str]) -> dict[str, dict[str, Any]]:
+def _locks(held: Mapping[str, Mapping[str, object]], sampler: waits.WaitSampler, ran: upgrade.Run,
+           tables: list[str]) -> dict[str, LockHold]:
     """Per table that existed before: the strongest mode and the span of any lock (LockMonitor), and per mode
-    how long it was seen held and the migration statement running when it was first seen (polling cannot
-    tell whether that statement or a quicker one just before it took the lock)."""
-    out = {t: dict(held[t]) for t in held if t in tables}
+    how long it was seen held, each hold in seconds from the step's start, and the migration statement running
+    when it was first seen (polling cannot tell whether that statement or a quicker one just before it took
+    the lock)."""
+    modes: dict[str, dict[str, LockMode]] = {}
+    first_mode: dict[str, str] = {}
     for (table, mode), (first, last) in sorted(sampler.held.items()):
         if table in tables:
-            entry = out.setdefault(table, {"mode": mode, "held_ms": None})
-            entry.setdefault("modes", {})[mode] = {"held_ms": round((last - first) * 1000, 1),
-                                                   "first_seen_during": ran.running_at(first)}
+            first_mode.setdefault(table, mode)
+            holds = [Hold(round(h.first - ran.start, 4), round(h.last - ran.start, 4)) for h in sampler.holds
+                     if (h.table, h.mode) == (table, mode)]
+            modes.setdefault(table, {})[mode] = LockMode(round((last - first) * 1000, 1), ran.running_at(first),
+                                                         holds)
+    out = {}
+    for table in [t for t in held if t in tables] + [t for t in first_mode if t not in held]:
+        lock = held.get(table)
+        held_ms = lock["held_ms"] if lock else None
+        out[table] = LockHold(str(lock["mode"]) if lock else first_mode[table],
+                              float(held_ms) if isinstance(held_ms, int | float) else None, modes.get(table, {}))
     return out
 
 
-def _timing(before: Before) -> dict[str, Any]:
+def _timing(before: Before) -> ChecksumTiming:
     rows = sum(c.rows for c in before.checksums.values())
     ratio = before.checksum_s / before.count_s if before.count_s else None
-    return {"rows": rows, "checksum_s": round(before.checksum_s, 4), "count_s": round(before.count_s, 4),
-            "ratio_vs_count": round(ratio, 2) if ratio is not None else None}
+    return ChecksumTiming(rows, round(before.checksum_s, 4), round(before.count_s, 4),
+                          round(ratio, 2) if ratio is not None else None)
 
 
 def _live_record(workload: live.LiveWorkload, sampler: waits.WaitSampler, options: RehearseOptions,
-                 baseline_start: float, ran: upgrade.Run, has_live: bool) -> dict[str, Any]:
+                 baseline_start: float, ran: upgrade.Run, has_live: bool) -> LiveRun | LiveSkipped:
     if not has_live:
-        return {"ran": False, "detail": "no table with rows and a single-column primary key to read or insert"}
-    record = live.compare(workload.samples, baseline_start, ran.start, ran.end + options.settle_s,
-                          workload.plan.kinds)
+        return LiveSkipped("no table with rows and a single-column primary key to read or insert")
+    end = ran.end + options.settle_s
+    before, during, kinds = live.compare(workload.samples, baseline_start, ran.start, end, workload.plan.kinds)
     episodes = list(sampler.episodes.values())
-    record.update({
-        "ran": True, "requests": workload.plan.names, "rate_per_s": options.rate, "workers": options.sessions(),
-        "during_s": round(ran.end - ran.start + options.settle_s, 3), "settle_s": options.settle_s,
-        "baseline_s": options.baseline_s, "errors_seen": workload.errors, "blocked_requests": len(episodes),
-        "longest_wait": waits.longest(episodes, workload.samples, sampler.interval_s),
-        "wait_polls": sampler.polls, "sampler_error": sampler.error or None,
-        "rows_inserted": len(workload.inserted),
-        "series": series(workload.samples, workload.plan.kinds, baseline_start, ran.start, ran.end + options.settle_s)})
-    return record
+    return LiveRun(
+        before=before, during=during, kinds=kinds, requests=workload.plan.names, rate_per_s=options.rate,
+        workers=options.sessions(), during_s=round(ran.end - ran.start + options.settle_s, 3),
+        settle_s=options.settle_s, baseline_s=options.baseline_s, errors_seen=dict(workload.errors),
+        blocked_requests=len(episodes), longest_wait=waits.longest(episodes, workload.samples, sampler.interval_s),
+        wait_polls=sampler.polls, sampler_error=sampler.error or None, rows_inserted=len(workload.inserted),
+        series=series(workload.samples, workload.plan.kinds, baseline_start, ran.start, end))
 
 
 def series(samples: list[Sample], kinds: dict[str, str], baseline_start: float, start: float,
-           end: float) -> dict[str, Any]:
+           end: float) -> Series:
     """Live p95 (ms) per query kind per time bucket, by intended start (open model: a request stalled behind a
     lock counts where it was due), for the report's timeline; times in seconds from the step's start, as the
     statements' start_s. Only the last stretch of the baseline is kept (`before` summarises all of it);
@@ -257,23 +301,22 @@ def series(samples: list[Sample], kinds: dict[str, str], baseline_start: float, 
         if sample.ok and first <= sample.intended < end:
             slot = min(int((sample.intended - first) / width), count - 1)
             buckets.setdefault(live.kind(sample, kinds), [[] for _ in range(count)])[slot].append(sample.latency_ms)
-    return {"start_s": round(first - start, 3), "bucket_s": width, "stat": "p95_ms",
-            "kinds": {k: [round(percentile(v, 95), 1) if v else None for v in b] for k, b in sorted(buckets.items())}}
+    kinds_p95 = {k: [round(percentile(v, 95), 1) if v else None for v in b] for k, b in sorted(buckets.items())}
+    return Series(start_s=round(first - start, 3), bucket_s=width, stat="p95_ms", kinds=kinds_p95)
 
 
-def _size_changes(old: dict[str, tuple[str, int]], new: dict[str, tuple[str, int]]) -> dict[str, Any]:
+def _size_changes(old: dict[str, tuple[str, int]], new: dict[str, tuple[str, int]]) -> Sizes:
     changed = {}
     for name in sorted(old.keys() | new.keys()):
         kind = (new.get(name) or old[name])[0]
-        a, b = old.get(name, (kind, None))[1], new.get(name, (kind, None))[1]
+        a, b = old[name][1] if name in old else None, new[name][1] if name in new else None
         if a != b:
-            changed[name] = {"kind": kind, "before": a, "after": b, "delta": (b or 0) - (a or 0)}
-    return {"changed": changed, "total_before": sum(v[1] for v in old.values()),
-            "total_after": sum(v[1] for v in new.values())}
+            changed[name] = SizeChange("index" if kind == "index" else "table", a, b, (b or 0) - (a or 0))
+    return Sizes(changed, sum(v[1] for v in old.values()), sum(v[1] for v in new.values()))
 
 
 def loss(conn: psycopg.Connection[Any], before: Before, inserted: list[tuple[str, str]],
-         removal_expected: bool = False, skip: frozenset[str] = frozenset()) -> dict[str, Any]:
+         removal_expected: bool = False, skip: frozenset[str] = frozenset()) -> Loss:
     """Every row and value of the tables and columns that existed before, live rows left out, still there.
 
     Live rows are those whose key the workload recorded and, on tables with an integer primary key, those
@@ -291,7 +334,7 @@ def loss(conn: psycopg.Connection[Any], before: Before, inserted: list[tuple[str
                       .fetchone()[0])  # type: ignore[index]
     now = _columns(conn, before.tables)
     keys = _keys(conn)
-    differences: list[dict[str, Any]] = []
+    differences: list[Difference] = []
     removed: list[str] = []
     checked = [t for t in before.tables if t not in skip]
     for table in checked:
@@ -300,14 +343,14 @@ def loss(conn: psycopg.Connection[Any], before: Before, inserted: list[tuple[str
             if removal_expected:
                 removed.append(f"table {table} ({old.rows} rows)")
             else:
-                differences.append({"table": table, "reason": f"table dropped with its {old.rows} rows"})
+                differences.append(Difference(table, f"table dropped with its {old.rows} rows"))
             continue
         gone = [c for c in before.columns[table] if c not in now[table]]
         if gone and removal_expected:
             removed.append(f"{table}.{', '.join(gone)} ({old.rows} rows)")
         elif gone:
-            differences.append({"table": table, "reason": f"column(s) {', '.join(gone)} dropped "
-                                                          f"with the values of {old.rows} rows"})
+            differences.append(Difference(table, f"column(s) {', '.join(gone)} dropped with the values of "
+                                                 f"{old.rows} rows"))
             continue
         view = f"wb_before_{table}"[:63]
         where: list[sql.Composable] = []
@@ -325,15 +368,14 @@ def loss(conn: psycopg.Connection[Any], before: Before, inserted: list[tuple[str
         if gone:  # the values of the columns kept cannot be compared with a checksum over all of them
             conn.execute(sql.SQL("DROP VIEW {}").format(sql.Identifier(view)))
             if int(rows) != old.rows:
-                differences.append({"table": table, "rows_before": old.rows, "rows_after": int(rows),
-                                    "reason": f"{old.rows} rows before, {rows} after"})
+                differences.append(Difference(table, f"{old.rows} rows before, {rows} after", old.rows, int(rows)))
             continue
         if (int(rows), str(checksum)) != (old.rows, old.checksum):
             what = f"{old.rows} rows before, {rows} after" if int(rows) != old.rows else \
                 "same row count, values of existing columns changed"
-            differences.append({"table": table, "rows_before": old.rows, "rows_after": int(rows), "reason": what})
+            differences.append(Difference(table, what, old.rows, int(rows)))
         conn.execute(sql.SQL("DROP VIEW {}").format(sql.Identifier(view)))
     conn.rollback()
-    return {"lossless": not differences, "tables": len(checked),
-            "rows_checked": sum(before.checksums[t].rows for t in checked),
-            "live_rows_left_out": len(inserted), "removed": removed, "differences": differences}
+    return Loss(lossless=not differences, tables=len(checked),
+                rows_checked=sum(before.checksums[t].rows for t in checked), live_rows_left_out=len(inserted),
+                removed=removed, differences=differences)

@@ -11,11 +11,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import psycopg
 
 from harness.errors import first_line
+from harness.results.rehearsal import LongestWait
 from harness.verify.underload import Sample
 
 _DETAIL = """
@@ -42,6 +44,16 @@ class Episode:
     blocker_statement: str
 
 
+@dataclass
+class Hold:
+    """One lock hold as polling saw it: from the first poll that saw it to the last before a poll did not."""
+
+    table: str
+    mode: str
+    first: float
+    last: float
+
+
 COMMIT_PROBE = "SELECT l.relation::int8, c.relname, l.mode FROM pg_locks l"  # LockMonitor.record_commit
 _HELD = """
 SELECT l.relation::regclass::text, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
@@ -54,20 +66,31 @@ WHERE l.locktype = 'relation' AND l.granted AND l.pid <> ALL(%s) AND c.relkind I
 @dataclass
 class WaitSampler:
     """Samples lock waits of `watch_pids` every `interval_s` between start() and stop(); and, per table and
-    mode, when sessions other than `watch_pids` and `exclude_pids` (the migration's) were seen holding it."""
+    mode, each stretch of polls in which sessions other than `watch_pids` and `exclude_pids` (the migration's)
+    were seen holding it (a lock released and taken again, as by batches in their own transactions, is two)."""
 
     dsn: str
     watch_pids: set[int]
     exclude_pids: set[int] = field(default_factory=set)
-    held: dict[tuple[str, str], list[float]] = field(default_factory=dict)  # (table, mode) -> [first, last]
+    holds: list[Hold] = field(default_factory=list)  # in the order they started
     interval_s: float = 0.005
-    episodes: dict[tuple[int, Any], Episode] = field(default_factory=dict)
+    episodes: dict[tuple[int, datetime], Episode] = field(default_factory=dict)  # by (pid, query_start)
     polls: int = 0
     error: str = ""
     pid: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
     _conn: psycopg.Connection[Any] | None = None
+    _open: dict[tuple[str, str], Hold] = field(default_factory=dict)  # holds seen by the last poll
+
+    @property
+    def held(self) -> dict[tuple[str, str], tuple[float, float]]:
+        """(table, mode) -> first and last sighting over all its holds."""
+        out: dict[tuple[str, str], tuple[float, float]] = {}
+        for hold in self.holds:
+            first, last = out.get((hold.table, hold.mode), (hold.first, hold.last))
+            out[(hold.table, hold.mode)] = (min(first, hold.first), max(last, hold.last))
+        return out
 
     def start(self) -> None:
         self._conn = psycopg.connect(self.dsn, autocommit=True)
@@ -88,9 +111,15 @@ class WaitSampler:
         watched = list(self.watch_pids)
         self.polls += 1
         now = time.perf_counter()
-        for table, mode in self._conn.execute(_HELD, (watched + list(self.exclude_pids) + [self.pid],)).fetchall():
-            span = self.held.setdefault((str(table), str(mode)), [now, now])
-            span[1] = now
+        seen = {(str(table), str(mode)) for table, mode in
+                self._conn.execute(_HELD, (watched + list(self.exclude_pids) + [self.pid],)).fetchall()}
+        for key in sorted(seen):
+            hold = self._open.get(key)
+            if hold is None:
+                hold = self._open[key] = Hold(key[0], key[1], now, now)
+                self.holds.append(hold)
+            hold.last = now
+        self._open = {key: hold for key, hold in self._open.items() if key in seen}
         if not self._conn.execute("SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s) AND wait_event_type = 'Lock' "
                                   "LIMIT 1", (watched,)).fetchone():
             return
@@ -115,7 +144,7 @@ class WaitSampler:
             self._conn.close()
 
 
-def longest(episodes: list[Episode], samples: list[Sample], interval_s: float) -> dict[str, Any] | None:
+def longest(episodes: list[Episode], samples: list[Sample], interval_s: float) -> LongestWait | None:
     """The longest wait of any live request: its wait (the request's own time from its actual start, which
     covers the wait; else the sampled span), what it waited for, and the statement it waited behind."""
     best: tuple[float, Episode, Sample | None] | None = None
@@ -130,7 +159,7 @@ def longest(episodes: list[Episode], samples: list[Sample], interval_s: float) -
     statement = ep.blocker_statement
     if statement.startswith(COMMIT_PROBE):
         statement = "COMMIT (the migration's transaction, reading its own locks at commit)"
-    return {"wait_ms": round(wait_ms, 1), "live_request": sample.name if sample else None,
-            "latency_ms": round(sample.latency_ms, 1) if sample else None, "lock": ep.mode,
-            "locktype": ep.locktype, "table": ep.relation, "blocked_by_pid": ep.blocker_pid,
-            "blocked_by_statement": statement[:500]}
+    return LongestWait(wait_ms=round(wait_ms, 1), live_request=sample.name if sample else None,
+                       latency_ms=round(sample.latency_ms, 1) if sample else None, lock=ep.mode,
+                       locktype=ep.locktype, table=ep.relation, blocked_by_pid=ep.blocker_pid,
+                       blocked_by_statement=statement[:500])

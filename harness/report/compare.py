@@ -26,6 +26,7 @@ import numpy as np
 from harness.errors import UsageError
 from harness.report.view import finite, scenarios
 from harness.results import Results
+from harness.results.rehearsal import LiveRun, Step
 
 ALPHA = 0.01
 RESAMPLES = 1000
@@ -148,41 +149,39 @@ class StepComparison:
     reasons: list[str]
 
 
-def _steps(results: Results) -> dict[tuple[str, str], dict[str, Any]]:
-    section = results.rehearsal if isinstance(results.rehearsal, dict) else {}
-    return {(str(s["revision"]), str(s.get("direction", "upgrade"))): s for s in section.get("steps", [])
-            if isinstance(s, dict) and "revision" in s}
+def _steps(results: Results) -> dict[tuple[str, str], Step]:
+    steps = results.rehearsal.steps if results.rehearsal else []
+    return {(s.revision, str(s.direction)): s for s in steps}
 
 
-def _label(step: dict[str, Any]) -> str:
+def _label(step: Step) -> str:
     from harness.rehearse.stage import step_label  # the label the step's gates carry
 
     return step_label(step)
 
 
-def _blocked_gate(results: Results, step: dict[str, Any]) -> str | None:
+def _blocked_gate(results: Results, step: Step) -> str | None:
     name = f"{_label(step)} {BLOCKED_GATE}"
     return next((g.verdict for g in results.gates if g.name == name), None)
 
 
-def _wait_ms(step: dict[str, Any]) -> float | None:
+def _wait_ms(step: Step) -> float | None:
     """The step's longest live wait on a lock (0 when none waited); None when the live workload did not run."""
-    record = step.get("live") or {}
-    if not record.get("ran"):
+    if not isinstance(step.live, LiveRun):
         return None
-    longest = record.get("longest_wait")
-    return float(longest["wait_ms"]) if longest else 0.0
+    longest = step.live.longest_wait
+    return longest.wait_ms if longest else 0.0
 
 
 def _max_blocked_ms(results: Results) -> float | None:
-    options = (results.rehearsal or {}).get("options", {})
-    return float(options["max_blocked_ms"]) if finite(options.get("max_blocked_ms")) else None
+    limit = results.rehearsal.options.max_blocked_ms if results.rehearsal else None
+    return limit if finite(limit) else None
 
 
-def compare_step(base: dict[str, Any], cur: dict[str, Any], baseline: Results, current: Results) -> StepComparison:
+def compare_step(base: Step, cur: Step, baseline: Results, current: Results) -> StepComparison:
     """Verdict for one rehearsal step (see the module docstring for the rule)."""
     reasons, unknown = [], []
-    b_s, c_s = base.get("duration_s"), cur.get("duration_s")
+    b_s, c_s = base.duration_s, cur.duration_s
     ratio = None
     if not (finite(b_s) and finite(c_s) and b_s > 0):
         unknown.append("no wall time on a side")
@@ -199,7 +198,7 @@ def compare_step(base: dict[str, Any], cur: dict[str, Any], baseline: Results, c
     if c_gate == "fail" and b_gate == "pass" and not any(r.startswith("newly blocks") for r in reasons):
         reasons.append("newly blocks: its blocked-query gate fails now and passed in the baseline")
     verdict = "regressed" if reasons else "not_evaluated" if unknown else "unchanged"
-    return StepComparison(_label(cur), str(cur["revision"]), str(cur.get("direction", "upgrade")), verdict,
+    return StepComparison(_label(cur), cur.revision, str(cur.direction), verdict,
                           b_s, c_s, round(ratio, 3) if ratio is not None else None, b_wait, c_wait, limit, b_gate,
                           c_gate, reasons or unknown)
 

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from harness.report.view import finite  # noqa: E402
 from harness.results.load import TimelinePoint  # noqa: E402
+from harness.results.rehearsal import Hold, LiveRun, Rehearsal, Statement  # noqa: E402
 
 plt.rcParams.update({"svg.fonttype": "none", "svg.hashsalt": "wardbench", "font.size": 9,
                      "axes.spines.top": False, "axes.spines.right": False})
@@ -201,38 +202,75 @@ def _fit_points(points: list[dict[str, Any]], scenario: str, axis: str, at: Any)
 
 
 
-def rehearsal_timelines(section: dict[str, Any] | None) -> list[tuple[str, str]]:
+STATEMENT_BAND, LOCK_BAND, BLOCKING_LOCK_BAND = "#bf8700", "#8c959f", FAIL
+BLOCKING_MODES = ("ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock")  # block writers
+LANE_IN = 0.22  # inches per lane of the lock-hold strip
+
+
+def rehearsal_timelines(section: Rehearsal | None) -> list[tuple[str, str]]:
     """Per rehearsed step: live p95 per query kind over time (the step's `live.series`), the migration's
-    statements drawn as bands over it, so a latency spike lines up with the statement that caused it."""
+    statements drawn as bands over it, so a latency spike lines up with the statement that caused it; below
+    it, on the same time axis, a strip with the statements and each lock hold on a table that existed before
+    (one lane per table and mode; red for modes that block writers)."""
     figures = []
-    for step in (section or {}).get("steps", []):
-        series = (step.get("live") or {}).get("series")
-        if not isinstance(series, dict) or not series.get("kinds") or not finite(series.get("bucket_s")):
+    for step in section.steps if section else []:
+        if not isinstance(step.live, LiveRun) or not step.live.series.kinds:
             continue
-        width, first = float(series["bucket_s"]), float(series.get("start_s") or 0.0)
-        fig, ax = plt.subplots(figsize=(8, 2.8))
-        for kind, values in sorted(series["kinds"].items()):
+        series = step.live.series
+        width, first = series.bucket_s, series.start_s
+        statements = [st for st in step.statements if st.duration_s is not None]
+        lanes = [(f"{table} {mode.removesuffix('Lock')}", mode, held.holds)
+                 for table, lock in sorted(step.locks.items()) for mode, held in sorted(lock.modes.items())
+                 if held.holds]
+        if lanes:
+            strip = LANE_IN * (len(lanes) + 1) + 0.2
+            fig, (ax, bands) = plt.subplots(2, 1, figsize=(8, 2.8 + strip), sharex=True,
+                                            gridspec_kw={"height_ratios": [2.8, strip], "hspace": 0.08})
+        else:
+            fig, ax = plt.subplots(figsize=(8, 2.8))
+        for kind, values in sorted(series.kinds.items()):
             t = first + (np.arange(len(values)) + 0.5) * width
-            y = np.array([v if finite(v) else math.nan for v in values], float)
+            y = np.array([v if v is not None else math.nan for v in values], float)
             ax.plot(t, np.maximum(y, 1e-2), marker=".", markersize=3, linewidth=1, label=f"{kind} p95")
-        statements: list[dict[str, Any]] = [
-            st for st in step.get("statements", []) if finite(st.get("start_s")) and finite(st.get("duration_s"))]
-        longest = max(statements, key=lambda st: float(st["duration_s"]), default=None)
+        longest = max(statements, key=lambda st: st.duration_s or 0.0, default=None)
         for st in statements:
-            text = str(st["statement"])
-            label = f"statements; longest {st['duration_s']:g} s: {text[:60]}{'…' if len(text) > 60 else ''}" \
+            duration = st.duration_s or 0.0
+            label = f"statements; longest {duration:g} s: {st.statement[:60]}{'…' if len(st.statement) > 60 else ''}" \
                 if st is longest else None
-            ax.axvspan(st["start_s"], st["start_s"] + max(st["duration_s"], width / 20), color="#bf8700",
+            ax.axvspan(st.start_s, st.start_s + max(duration, width / 20), color=STATEMENT_BAND,
                        alpha=0.25, linewidth=0, label=label)
-        if finite(step.get("duration_s")):
-            for edge in (0.0, float(step["duration_s"])):
-                ax.axvline(edge, color=INK, linewidth=0.8, linestyle=":")
+        for edge in (0.0, step.duration_s):
+            ax.axvline(edge, color=INK, linewidth=0.8, linestyle=":")
         ax.set_yscale("log")
-        ax.set_xlabel(f"seconds from the step's start (p95 per {width * 1000:g} ms of intended starts; "
-                      "dotted: step start and end)")
         ax.set_ylabel("live latency (ms, log)")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3, frameon=False, fontsize=7)
         ax.grid(alpha=0.25)
-        title = f"{step.get('direction', 'upgrade')} {step.get('from')} → {step.get('to', step.get('revision'))}"
-        figures.append((title, to_svg(fig)))
+        bottom = ax
+        if lanes:
+            bottom = bands
+            span = max(len(v) for v in series.kinds.values()) * width
+            _lock_lanes(bands, statements, lanes, span / 300)  # a hold seen by one poll stays visible
+            for edge in (0.0, step.duration_s):
+                bands.axvline(edge, color=INK, linewidth=0.8, linestyle=":")
+        bottom.set_xlabel(f"seconds from the step's start (p95 per {width * 1000:g} ms of intended starts; "
+                          "dotted: step start and end)")
+        handles, labels = ax.get_legend_handles_labels()  # below the x label, 0.62 in under the bottom axes
+        below = 0.62 / (bottom.get_position().height * fig.get_figheight())
+        bottom.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -below), ncol=3, frameon=False,
+                      fontsize=7)
+        figures.append((f"{step.direction} {step.source} → {step.to}", to_svg(fig)))
     return figures
+
+
+def _lock_lanes(ax: Any, statements: list[Statement], lanes: list[tuple[str, str, list[Hold]]],
+                least: float) -> None:
+    """The statements' lane on top, then one lane per table and lock mode with its holds as bands."""
+    names = ["statements"] + [name for name, _, _ in lanes]
+    top = len(names) - 1
+    ax.broken_barh([(st.start_s, max(st.duration_s or 0.0, least)) for st in statements], (top - 0.35, 0.7),
+                   color=STATEMENT_BAND, alpha=0.6, linewidth=0)
+    for i, (_, mode, holds) in enumerate(lanes):
+        ax.broken_barh([(h.start_s, max(h.end_s - h.start_s, least)) for h in holds], (top - 1 - i - 0.35, 0.7),
+                       color=BLOCKING_LOCK_BAND if mode in BLOCKING_MODES else LOCK_BAND, alpha=0.7, linewidth=0)
+    ax.set_yticks(range(top, -1, -1), names, fontsize=7)
+    ax.set_ylim(-0.6, top + 0.6)
+    ax.grid(axis="x", alpha=0.25)

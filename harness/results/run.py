@@ -12,6 +12,7 @@ from harness.results.core import Gate, StageRecord, Verdict
 from harness.results.faults import FaultsSection
 from harness.results.generate import DatasetSection, GenerateSection
 from harness.results.load import LoadSection
+from harness.results.rehearsal import Rehearsal
 
 
 @dataclass
@@ -26,7 +27,7 @@ class Results:
     stages: list[StageRecord] = field(default_factory=list)
     scenarios: list[dict[str, Any]] = field(default_factory=list)
     migrations: dict[str, Any] | None = None
-    rehearsal: dict[str, Any] | None = None
+    rehearsal: Rehearsal | None = None
     load: LoadSection | None = None
     backup: BackupSection | None = None
     faults: FaultsSection | None = None

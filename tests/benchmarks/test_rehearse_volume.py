@@ -17,6 +17,7 @@ from harness.rehearse.seed_bulk import seed_tables
 from harness.rehearse.stage import run_rehearsal, window
 from harness.rehearse.step import RehearseOptions
 from harness.results import Results
+from harness.results.rehearsal import LiveRun
 from harness.verify.chain import load_chain
 
 pytestmark = pytest.mark.slow
@@ -60,16 +61,17 @@ def test_unsafe_fails_and_safe_passes_at_volume(fresh_db: Database, chain: str) 
     results = Results(run_id="bench", command="migrate rehearse")
     options = RehearseOptions(rows=ROWS, baseline_s=5.0)
     section = run_rehearsal(fresh_db, results, loaded, window(loaded, None, False), options)
-    step, down = section["steps"]  # the upgrade, then its downgrade
-    live, timing = step["live"], step["checksum_timing"]
-    print(f"\n{chain} at {ROWS:,} rows: step {step['duration_s']:.1f} s, locks {step['locks']}, longest wait "
-          f"{live['longest_wait']}, live p95 {live['before']['p95_ms']} -> {live['during']['p95_ms']} ms, "
-          f"p99 during {live['during']['p99_ms']} ms, errors {live['during']['errors']}/{live['during']['count']}, "
-          f"WAL {step['wal_bytes'] / 2**20:.0f} MB; seeding {step['seeding']['rows_per_s']:,} rows/s; checksum "
-          f"{timing['checksum_s']:.2f} s vs count(*) {timing['count_s']:.2f} s = {timing['ratio_vs_count']}x")
+    step, down = section.steps  # the upgrade, then its downgrade
+    live, timing = step.live, step.checksum_timing
+    assert isinstance(live, LiveRun)
+    print(f"\n{chain} at {ROWS:,} rows: step {step.duration_s:.1f} s, locks {step.locks}, longest wait "
+          f"{live.longest_wait}, live p95 {live.before.p95_ms} -> {live.during.p95_ms} ms, "
+          f"p99 during {live.during.p99_ms} ms, errors {live.during.errors}/{live.during.count}, "
+          f"WAL {(step.wal_bytes or 0) / 2**20:.0f} MB; seeding {step.seeding.rows_per_s or 0:,} rows/s; checksum "
+          f"{timing.checksum_s:.2f} s vs count(*) {timing.count_s:.2f} s = {timing.ratio_vs_count}x")
     for gate in results.gates:
         print(f"  {gate.verdict}: {gate.name} ({gate.observed}) {gate.reason}")
-    assert step["loss"]["lossless"] is True and down["loss"]["lossless"] is True
-    assert all(t["lossless"] for t in section["round_trips"])
+    assert step.loss.lossless is True and down.loss.lossless is True
+    assert all(t.lossless for t in section.round_trips)
     blocked = next(g for g in results.gates if "longest live wait" in g.name)  # the upgrade's
     assert blocked.verdict == ("fail" if chain == "rehearse_unsafe" else "pass")

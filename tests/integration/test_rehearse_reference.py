@@ -15,12 +15,13 @@ from harness.datagen.stage import generate
 from harness.db import Database
 from harness.rehearse.reference import options_for, rehearse_reference
 from harness.results import Results
+from harness.results.rehearsal import LiveRun, Rehearsal
 
 SCALE = 0.02  # about 1,200 posts
 
 
 @pytest.fixture(scope="module")
-def rehearsed(pg_server: Any) -> tuple[Results, dict[str, Any], Database]:
+def rehearsed(pg_server: Any) -> tuple[Results, Rehearsal, Database]:
     name = "t_rehearse_ref"
     pg_server.create_database(name)
     db = Database(pg_server.database_dsn(name), name, pg_server, disposable=True)
@@ -35,22 +36,22 @@ def rehearsed(pg_server: Any) -> tuple[Results, dict[str, Any], Database]:
     return results, section, db
 
 
-def test_newest_revision_down_then_up_under_scenarios(rehearsed: tuple[Results, dict[str, Any], Database]) -> None:
+def test_newest_revision_down_then_up_under_scenarios(rehearsed: tuple[Results, Rehearsal, Database]) -> None:
     results, section, db = rehearsed
     head = alembic_project.head_revision()
-    down, up = section["steps"]
-    assert (down["direction"], down["from"], up["direction"], up["to"]) == ("downgrade", head, "upgrade", head)
-    assert down["to"] == up["from"] == section["from"]
+    down, up = section.steps
+    assert (down.direction, down.source, up.direction, up.to) == ("downgrade", head, "upgrade", head)
+    assert down.to == up.source == section.source
     for step in (down, up):
-        live = step["live"]
-        assert live["ran"] and {"ward", "vector", "write"} <= set(live["kinds"]), live["kinds"].keys()
-        assert live["kinds"]["ward"]["during"]["count"] + live["kinds"]["ward"]["before"]["count"] > 0
-        assert step["loss"]["lossless"] is True, step["loss"]
-    assert down["loss"]["removed"] and down["loss"]["removed"][0].startswith("posts.status (")
-    (trip,) = section["round_trips"]
-    assert trip["lossless"] is True and trip["rows_checked"] > 1000
-    assert (trip["at"], trip["via"]) == (head, up["from"]) and trip["not_compared"] == []
-    statements = " ".join(s["statement"] for s in up["statements"])
+        live = step.live
+        assert isinstance(live, LiveRun) and {"ward", "vector", "write"} <= set(live.kinds), live
+        assert live.kinds["ward"].during.count + live.kinds["ward"].before.count > 0
+        assert step.loss.lossless is True, step.loss
+    assert down.loss.removed and down.loss.removed[0].startswith("posts.status (")
+    (trip,) = section.round_trips
+    assert trip.lossless is True and trip.rows_checked > 1000
+    assert (trip.at, trip.via) == (head, up.source) and trip.not_compared == []
+    statements = " ".join(s.statement for s in up.statements)
     for expected in ("NOT VALID", "VALIDATE CONSTRAINT", "SET NOT NULL", "CREATE INDEX CONCURRENTLY", "UPDATE posts"):
         assert expected in statements, expected
     with db.connect() as conn:
@@ -58,11 +59,11 @@ def test_newest_revision_down_then_up_under_scenarios(rehearsed: tuple[Results, 
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (head,)
 
 
-def test_gates_per_step_include_live_p95_per_kind(rehearsed: tuple[Results, dict[str, Any], Database]) -> None:
+def test_gates_per_step_include_live_p95_per_kind(rehearsed: tuple[Results, Rehearsal, Database]) -> None:
     results, section, _ = rehearsed
     names = [g.name for g in results.gates]
-    for step in section["steps"]:
-        label = f"rehearsal {step['direction']} {step['from']} -> {step['to']}"
+    for step in section.steps:
+        label = f"rehearsal {step.direction} {step.source} -> {step.to}"
         for suffix in ("ran and lost nothing", "longest live wait on a lock", "live error rate",
                        "live ward p95 during the step", "live vector p95 during the step"):
             assert f"{label} {suffix}" in names

@@ -12,11 +12,13 @@ from unittest import mock
 
 import numpy as np
 import pytest
+from results_fixture import rehearsal_section, rehearsal_step
 
 from harness.cli import main
 from harness.errors import UsageError
 from harness.report.compare import compare_results, compare_samples, parse_threshold
 from harness.results import Results
+from harness.results.rehearsal import LiveRun, Step
 
 
 def _results(tmp_path: Path, name: str, samples: dict[str, np.ndarray]) -> Path:
@@ -123,29 +125,21 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
         assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("wardbench: error:"), proc.stderr
 
 
-# Rehearsal steps, in the shape harness.rehearse.step and stage write them (results.rehearsal, one gate per step).
+# Rehearsal steps, as harness.rehearse.step and stage write them (results.rehearsal, one gate per step).
 
-def _step(revision: str, direction: str, duration_s: float, wait_ms: float | None, ran: bool = True) -> dict:
-    source, target = ("001", revision) if direction == "upgrade" else (revision, "001")
-    longest = None if wait_ms is None else {
-        "wait_ms": wait_ms, "lock": "AccessExclusiveLock", "table": "posts", "live_request": "read posts by id",
-        "blocked_by_statement": "UPDATE posts SET word_count = 0"}
-    live = {"ran": True, "longest_wait": longest, "wait_polls": 40, "before": {"p95_ms": 2.0},
-            "during": {"p95_ms": 3.0, "count": 200, "errors": 0, "error_rate": 0.0}, "kinds": {}} if ran else \
-        {"ran": False, "detail": "no table with rows and a single-column primary key to read or insert"}
-    return {"revision": revision, "from": source, "to": target, "name": "add word_count", "direction": direction,
-            "duration_s": duration_s, "statements": [], "locks": {}, "live": live, "verdict": "pass"}
+def _step(revision: str, direction: str, duration_s: float, wait_ms: float | None, ran: bool = True) -> Step:
+    return rehearsal_step(revision, direction, duration_s, wait_ms, ran)
 
 
-def _rehearsal(name: str, steps: list[dict], max_blocked_ms: float = 1000.0) -> Results:
+def _rehearsal(name: str, steps: list[Step], max_blocked_ms: float = 1000.0) -> Results:
     from harness.gates import evaluate
     from harness.rehearse.stage import step_label
 
     gates = [evaluate(f"{step_label(s)} longest live wait on a lock", "rehearse",
-                      (s["live"]["longest_wait"] or {}).get("wait_ms", 0.0), max_blocked_ms, "ms", "<=")
-             for s in steps if s["live"]["ran"]]
-    section = {"window": ["002"], "options": {"max_blocked_ms": max_blocked_ms}, "steps": steps, "round_trips": []}
-    return Results(run_id=name, command="migrate rehearse", rehearsal=section, gates=gates)
+                      s.live.longest_wait.wait_ms if s.live.longest_wait else 0.0, max_blocked_ms, "ms", "<=")
+             for s in steps if isinstance(s.live, LiveRun)]
+    return Results(run_id=name, command="migrate rehearse", rehearsal=rehearsal_section(steps, max_blocked_ms),
+                   gates=gates)
 
 
 def _verdicts(report: dict) -> dict[tuple[str, str], dict]:

@@ -8,18 +8,29 @@ import shutil
 import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from results_fixture import full_results
+from results_fixture import full_results, rehearsal_section, rehearsal_step
 
 from harness.gates import evaluate
 from harness.report import write_reports
 from harness.report.html import render_html
 from harness.report.junit import render_junit
 from harness.report.markdown import render_markdown
+from harness.report.plots import rehearsal_timelines
 from harness.results import Results, StageRecord
+from harness.results.rehearsal import (
+    Hold,
+    LockHold,
+    LockMode,
+    Series,
+    ServerStatements,
+    Statement,
+    StatementSource,
+)
 
 
 def test_html_is_self_contained_with_every_section() -> None:
@@ -143,29 +154,15 @@ def test_schema_rejects_malformed_results(path: tuple[str | int, ...], value: ob
         validate_results(data)
 
 
-def _rehearsal_step(direction: str, series: dict | None) -> dict:
-    live = {"ran": True, "before": {"p95_ms": 2.0}, "during": {"p95_ms": 900.0, "count": 300, "errors": 0},
-            "kinds": {"read": {"during": {"p95_ms": 900.0}}}, "longest_wait": None}
-    if series is not None:
-        live["series"] = series
-    return {"revision": "002", "from": "001" if direction == "upgrade" else "002",
-            "to": "002" if direction == "upgrade" else "001", "direction": direction, "duration_s": 1.3,
-            "verdict": "pass", "locks": {}, "live": live, "loss": {"lossless": True},
-            "statements": [{"statement": "ALTER TABLE posts ADD COLUMN flag boolean", "start_s": 0.01,
-                            "duration_s": 0.002, "rows": None},
-                           {"statement": "UPDATE posts SET flag = true", "start_s": 0.05, "duration_s": 1.2,
-                            "rows": 100000}]}
-
-
 def test_html_draws_a_timeline_per_rehearsed_step_with_a_series() -> None:
     """Live p95 per kind over time with the statements as bands; a step recorded without a series (an older
     results.json) keeps its table row and gets no figure."""
-    spike = [2.0] * 50 + [900.0] * 12 + [3.0] * 10
-    series = {"start_s": -5.0, "bucket_s": 0.1, "stat": "p95_ms",
-              "kinds": {"read": spike, "insert": [None if i % 7 == 0 else 4.0 for i in range(len(spike))]}}
+    spike: list[float | None] = [2.0] * 50 + [900.0] * 12 + [3.0] * 10
+    series = Series(-5.0, 0.1, "p95_ms", {"read": spike,
+                                          "insert": [None if i % 7 == 0 else 4.0 for i in range(len(spike))]})
     results = full_results()
-    results.rehearsal = {"options": {"rows": 100000, "rate_per_s": 200}, "round_trips": [],
-                         "steps": [_rehearsal_step("upgrade", series), _rehearsal_step("downgrade", None)]}
+    results.rehearsal = rehearsal_section([rehearsal_step("002", "upgrade", series=series),
+                                           rehearsal_step("002", "downgrade")])
     html = render_html(results)
     section = html[html.index('<section id="rehearsal">'):]
     section = section[:section.index("</section>")]
@@ -175,6 +172,47 @@ def test_html_draws_a_timeline_per_rehearsed_step_with_a_series() -> None:
     for text in ("read p95", "insert p95", "UPDATE posts SET flag = true", "seconds from the step"):
         assert text in figure, text
     assert "downgrade 002 → 001" in section  # its table row
+
+
+def test_lock_holds_are_drawn_as_bands_beside_the_statements() -> None:
+    """A lane per table and mode with a hold, under the latency plot on the same time axis; a mode seen only at
+    commit (no hold recorded) gets no lane."""
+    series = Series(-5.0, 0.1, "p95_ms", {"read": [2.0] * 50 + [900.0] * 13})
+    locks = {"posts": LockHold("AccessExclusiveLock", 1210.0, {
+        "AccessExclusiveLock": LockMode(1200.0, "ALTER TABLE posts ADD COLUMN flag boolean",
+                                        [Hold(0.012, 0.3), Hold(0.5, 1.21)]),
+        "ShareUpdateExclusiveLock": LockMode(0.0, None, [])})}
+    results = full_results()
+    results.rehearsal = rehearsal_section([rehearsal_step("002", "upgrade", series=series, locks=locks),
+                                           rehearsal_step("002", "downgrade", series=series)])
+    up, down = (svg for _, svg in rehearsal_timelines(results.rehearsal))
+    assert "posts AccessExclusive" in up and "statements" in up and "posts ShareUpdateExclusive" not in up
+    assert "posts AccessExclusive" not in down  # no lock held: the figure has no lock strip
+    assert "Live latency during upgrade 001 → 002" in render_html(results)
+
+
+def test_summary_has_the_rehearsal_timeline_as_a_compact_table() -> None:
+    """Per step: live p95 per kind before → during, the longest wait and what it waited behind, the statements
+    with the longest; every other figure folded; a pipe inside SQL does not break the table."""
+    slow = Statement("UPDATE posts SET body = body || '!'", 0.05, 2.5, 100_000)
+    up = replace(rehearsal_step("002", "upgrade", wait_ms=1500.0, statements=[Statement("SELECT 1", 0.0, 0.001, 1),
+                                                                               slow]),
+                 server_statements=ServerStatements(StatementSource.SERVER_LOG, "the server log (...)", []))
+    results = full_results()
+    results.rehearsal = rehearsal_section([up, rehearsal_step("002", "downgrade", ran=False)])
+    md = render_markdown(results)
+    section = md[md.index("### Migration rehearsal"):]
+    compact = section[:section.index("<details>")]
+    header, _, upgrade, downgrade = [line for line in compact.splitlines() if line.startswith("|")]
+    assert header == ("| step | verdict | wall s | live p95 ms before → during | longest live wait | "
+                      "statements |")
+    assert upgrade.startswith("| upgrade 001 → 002 | pass | 1.3 | read 2 → 900 | 1500 ms on posts (AccessExclusive) "
+                              "behind `UPDATE posts SET flag = true` | 2; longest 2.5 s, 100,000 rows: "
+                              "`UPDATE posts SET body = body \\|\\| '!'` |"), upgrade
+    assert upgrade.count(" | ") == 5  # the SQL's pipes are escaped, so the row keeps its six cells
+    assert downgrade.startswith("| downgrade 002 → 001 | pass | 1.3 | not run | not run |")
+    assert "locks held (existing tables)" in section[section.index("<details>"):]
+    assert "Server-side statement figures (results.json, `server_statements`): server log." in section
 
 
 def test_html_without_rehearsal_has_no_timeline() -> None:

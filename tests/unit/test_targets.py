@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+from results_fixture import rehearsal_step
 
 from harness.bench.runner import BenchOptions, Measured, judge
 from harness.bench.scenarios import load_scenarios
@@ -21,6 +23,7 @@ from harness.load.stage import load_gates
 from harness.load.summary import merge_payloads
 from harness.rehearse.reference import options_for
 from harness.rehearse.stage import step_gates
+from harness.results.rehearsal import LiveSkipped
 from harness.targets import REGISTRY, TARGETS, defaults, parse_items
 
 NOWHERE = "postgresql://nobody@127.0.0.1:1/none"  # never reached: every case here fails before connecting
@@ -160,8 +163,7 @@ def test_load_gates_record_their_keys() -> None:
 
 def test_rehearse_gates_record_their_keys_even_when_not_evaluated() -> None:
     options = options_for(build_config(targets=["vector_p95_ms=150", "max_blocked_ms=250"]))
-    step = {"from": "a", "to": "b", "revision": "b", "direction": "upgrade", "loss": {"lossless": True},
-            "live": {"ran": False, "detail": "no live workload"}}
+    step = replace(rehearsal_step(ran=False), live=LiveSkipped("no live workload"))
     gates = {g.key: g for g in step_gates([step], options) if g.key}
     assert set(gates) == {"max_blocked_ms", "rehearse_error_rate", "ward_p95_ms", "vector_p95_ms"}
     assert gates["vector_p95_ms"].target == 150.0 and gates["max_blocked_ms"].target == 250.0
