@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.results.bench import ScenarioKind
 
-KINDS = ("ward", "vector", "write")
+KINDS: tuple[ScenarioKind, ...] = ("ward", "vector", "write")
 WRITE_KINDS = ("write",)  # every other kind reads, and runs in READ ONLY transactions
 # Set by wardbench on every read session (bench.session.READ_ONLY): a scenario may not turn it off.
 RESERVED_SETTINGS = ("default_transaction_read_only", "transaction_read_only")
@@ -53,7 +54,7 @@ class Scenario:
     """One named query with its parameter samplers, kind, target and (vector) ground-truth settings."""
 
     name: str
-    kind: str
+    kind: ScenarioKind
     sql: str
     source: Path
     params: tuple[ParamSpec, ...] = ()

@@ -13,13 +13,14 @@ from psycopg import sql
 
 from harness import alembic_project
 from harness.bench import session
-from harness.bench.runner import BenchOptions, run_bench
+from harness.bench.runner import run_bench
 from harness.bench.sampling import draw_params
 from harness.bench.scenarios import load_scenarios, suite_kinds
 from harness.config import build_config, load_profile
 from harness.datagen.loader import load_dataset
 from harness.db import Database, ServerHandle
 from harness.results import Results
+from harness.results.bench import BenchOptions
 
 TINY = BenchOptions(rounds=30, warmup_rounds=5, recall_queries=10, explain_samples=5)
 SCALE = 0.02  # ci profile x 0.02: ~1,200 posts and embeddings, ~50 wards of very different activity
