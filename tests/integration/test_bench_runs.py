@@ -60,12 +60,12 @@ def test_every_reference_scenario_is_measured_and_gated(tiny_db: Database, tmp_p
         assert r.errors == 0, r.error
         assert r.count == TINY.rounds == len(r.samples_ms)
         assert 0 < r.p50_ms <= r.p95_ms <= r.p99_ms <= r.max_ms
-        assert by_gate[f"{r['name']} p95"].verdict == "pass"
+        assert by_gate[f"{r.name} p95"].verdict == "pass"
         assert r.margin == pytest.approx((r.target_ms - r.p95_ms) / r.target_ms)
         assert r.timed_statement_prepared is False  # prepare_threshold=None: every execution planned afresh
         assert r.plan is not None and r.plan.nodes and r.server_p50_ms is not None and r.server_p50_ms > 0
         if r.kind == "vector":
-            label = f"{r['name']} [{r['selectivity']}]"
+            label = f"{r.name} [{r.selectivity}]"
             assert by_gate[f"{label} rows returned"].verdict == "pass", r.name
             assert by_gate[f"{label} recall@10"].verdict == "pass", r
             assert r.recall_at_10 <= r.recall_at_10_tie_tolerant <= 1.0
