@@ -1,11 +1,11 @@
 """The pytest-benchmark module `wardbench bench` runs in a subprocess: one benchmark per scenario of a plan.
 
 The plan (a harness.bench.handoff.BenchPlan pickled by the runner, path in WARDBENCH_BENCH_PLAN) holds
-each scenario's SQL, settings and pre-drawn parameters. pytest-benchmark times every round (raw timings in its JSON): each
-round is one libpq round trip, its parameters encoded in the untimed setup (harness.bench.wire). Beside
-that, each test writes what the timed queries returned, the executed plan and server-side timings.
+each scenario's SQL, settings and pre-drawn parameters. pytest-benchmark times every round (raw timings
+in its JSON): each round is one libpq round trip, its parameters encoded in the untimed setup
+(harness.bench.wire). Beside that, each test writes what the timed queries returned, the executed plan's
+summary and server-side timings (harness.bench.handoff.Observation).
 """
-
 from __future__ import annotations
 
 import os

@@ -26,6 +26,8 @@ DEFAULT_K = 10
 DEFAULT_POOL = 200
 DEFAULT_TIE_TOLERANCE = 1e-4  # cosine distance units: neighbours this close to the k-th count as ties
 _PARAM = re.compile(r"%\((\w+)\)s")
+TomlTable = dict[str, Any]  # a table as tomllib parsed it: values unchecked until the functions below validate them
+Samplers = dict[str, TomlTable]  # [samplers.NAME] tables by name, validated, merged into a parameter on use
 _SCENARIO_KEYS = {"name", "kind", "description", "sql", "params", "target_p95_ms", "k", "selectivity",
                   "settings", "truth", "tie_tolerance", "variants", "samplers"}
 _PARAM_KEYS = {"sql", "sampler", "value", "perturb", "provides", "pool"}
@@ -90,7 +92,7 @@ def _fail(path: Path, where: str, problem: str) -> UsageError:
     return UsageError(f"{path}: field {where!r}: {problem}")
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path) -> TomlTable:
     try:
         return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
@@ -125,7 +127,7 @@ def _settings(path: Path, where: str, value: Any) -> dict[str, str]:
     return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
 
 
-def _param(path: Path, label: str, raw: Any, samplers: dict[str, dict[str, Any]],
+def _param(path: Path, label: str, raw: Any, samplers: Samplers,
            where: str | None = None) -> ParamSpec:
     where = where or f"params.{label}"
     if not isinstance(raw, dict):
@@ -153,7 +155,7 @@ def _param(path: Path, label: str, raw: Any, samplers: dict[str, dict[str, Any]]
     return ParamSpec(label, sql, raw.get("value"), perturb, tuple(provides), pool)
 
 
-def _samplers(path: Path, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _samplers(path: Path, data: TomlTable) -> Samplers:
     raw = data.get("samplers", {})
     if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
         raise _fail(path, "samplers", "must be tables like [samplers.busy_ward] with sql = ...")
@@ -162,7 +164,7 @@ def _samplers(path: Path, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return dict(raw)
 
 
-def _scenario(path: Path, data: dict[str, Any], samplers: dict[str, dict[str, Any]]) -> Scenario:
+def _scenario(path: Path, data: TomlTable, samplers: Samplers) -> Scenario:
     unknown = set(data) - _SCENARIO_KEYS
     if unknown:
         raise _fail(path, sorted(unknown)[0], "unknown field")
@@ -198,7 +200,7 @@ def _scenario(path: Path, data: dict[str, Any], samplers: dict[str, dict[str, An
     )
 
 
-def _expand(path: Path, base: Scenario, variants: Any, samplers: dict[str, dict[str, Any]]) -> list[Scenario]:
+def _expand(path: Path, base: Scenario, variants: Any, samplers: Samplers) -> list[Scenario]:
     if not isinstance(variants, list) or not variants or not all(isinstance(v, dict) for v in variants):
         raise _fail(path, "variants", "must be one or more [[variants]] tables")
     out = []
@@ -232,7 +234,7 @@ def _check_params(scenario: Scenario) -> None:
             raise _fail(scenario.source, "truth.sql", f"parameter %({missing[0]})s has no sampler in [params]")
 
 
-def load_file(path: Path, samplers: dict[str, dict[str, Any]]) -> list[Scenario]:
+def load_file(path: Path, samplers: Samplers) -> list[Scenario]:
     """The scenarios one file declares (none for a samplers-only file), validated."""
     data = _read_toml(path)
     if "name" not in data and "sql" not in data:
@@ -263,7 +265,7 @@ def load_scenarios(dirs: list[Path] | None = None, kinds: tuple[str, ...] = KIND
         if not folder.is_dir():
             raise UsageError(f"scenario directory {folder} does not exist")
         files.extend(sorted(folder.glob("*.toml")))
-    samplers: dict[str, dict[str, Any]] = {}
+    samplers: Samplers = {}
     defined_in: dict[str, Path] = {}
     for path in files:
         for name, spec in _samplers(path, _read_toml(path)).items():
