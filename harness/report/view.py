@@ -123,6 +123,7 @@ def scenarios(results: Results) -> list[ScenarioRow]:
 
 
 def bench_row(s: ScenarioResult) -> ScenarioRow:
+    """A bench scenario's table row: its latencies, recall@10 and p95 target, and its raw samples."""
     return ScenarioRow(name=s.name, kind=s.kind, count=float(s.count), errors=float(s.errors), p50_ms=s.p50_ms,
                        p95_ms=s.p95_ms, p99_ms=s.p99_ms, max_ms=s.max_ms, qps=s.qps, recall=s.recall_at_10,
                        target_ms=s.target_ms, samples_ms=s.samples_ms)
