@@ -1,7 +1,7 @@
-"""What the renderers show, read defensively from Results: a missing key means 'not run', never a crash.
+"""What the renderers show, read from Results: a missing section means 'not run', never a crash.
 
-The scenarios, load and migrations sections are written by other stages whose shapes grow over time, so
-every accessor here tolerates absent or differently named keys and returns None / [] instead.
+Typed sections (scenarios, bench, capacity) are read by field. The load and migrations sections are still
+plain data, so their accessors tolerate absent keys and return None / [] instead.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from harness.results import Gate, Results
+from harness.results.bench import BenchSection, ScenarioResult
 
 
 def finite(value: Any) -> TypeGuard[int | float]:
@@ -29,13 +30,6 @@ def number(data: Mapping[str, Any] | None, *keys: str) -> float | None:
         if finite(value):
             return float(value)
     return None
-
-
-def numbers(value: Any) -> list[float]:
-    """A list of finite floats from a JSON array (anything else gives [])."""
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        return []
-    return [float(v) for v in value if finite(v)]
 
 
 @dataclass(frozen=True)
@@ -118,31 +112,51 @@ def _margin_text(g: Gate) -> str:
     return f"{margin:+.0%}"
 
 
-def scenarios(results: Results) -> list[dict[str, Any]]:
-    """Scenario rows with normalised keys; raw samples as `samples_ms` (possibly empty)."""
-    return scenario_rows(results.scenarios or [])
+@dataclass(frozen=True)
+class ScenarioRow:
+    """One line of a latency table (and of its plot): a bench scenario, or a scenario or role under load."""
+
+    name: str
+    kind: str
+    count: float | None
+    errors: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    qps: float | None
+    p95_uncorrected_ms: float | None = None
+    recall: float | None = None
+    target_ms: float | None = None
+    samples_ms: tuple[float, ...] = ()
 
 
-def scenario_rows(raw: Sequence[Any]) -> list[dict[str, Any]]:
-    """Normalise scenario-like dicts (bench scenarios, load groups); non-dict entries are dropped."""
+def scenarios(results: Results) -> list[ScenarioRow]:
+    """The bench scenarios' rows, raw samples included."""
+    return [bench_row(s) for s in results.scenarios]
+
+
+def bench_row(s: ScenarioResult) -> ScenarioRow:
+    """A bench scenario's table row: its latencies, recall@10 and p95 target, and its raw samples."""
+    return ScenarioRow(name=s.name, kind=s.kind, count=float(s.count), errors=float(s.errors), p50_ms=s.p50_ms,
+                       p95_ms=s.p95_ms, p99_ms=s.p99_ms, max_ms=s.max_ms, qps=s.qps, recall=s.recall_at_10,
+                       target_ms=s.target_ms, samples_ms=s.samples_ms)
+
+
+def scenario_rows(raw: Sequence[Any]) -> list[ScenarioRow]:
+    """Rows of the load section's scenarios or roles: latencies corrected (from intended start), and the
+    uncorrected p95 (from send); entries that are not objects are dropped."""
     rows = []
     for i, s in enumerate(raw):
         if not isinstance(s, Mapping):
             continue
-        # Load rows nest latencies: corrected (from intended start) and uncorrected (from send).
-        lat = s.get("corrected") if isinstance(s.get("corrected"), Mapping) else s
+        lat = s.get("corrected") if isinstance(s.get("corrected"), Mapping) else None
         uncorrected = s.get("uncorrected") if isinstance(s.get("uncorrected"), Mapping) else None
-        rows.append({
-            "name": str(s.get("name", f"scenario {i + 1}")), "kind": str(s.get("kind", "")),
-            "count": number(s, "count", "rounds", "n"), "errors": number(s, "errors", "error_count"),
-            "p50_ms": number(lat, "p50_ms", "median_ms"), "p95_ms": number(lat, "p95_ms"),
-            "p99_ms": number(lat, "p99_ms"), "max_ms": number(lat, "max_ms"),
-            "p95_uncorrected_ms": number(uncorrected, "p95_ms"),
-            "qps": number(s, "qps", "throughput_qps", "rps"),
-            "recall": number(s, "recall_at_10", "recall_at_k", "recall"),
-            "target_ms": number(s, "target_p95_ms", "p95_target_ms", "target_ms"),
-            "samples_ms": numbers(s.get("samples_ms")),
-        })
+        rows.append(ScenarioRow(
+            name=str(s.get("name", f"scenario {i + 1}")), kind=str(s.get("kind", "")),
+            count=number(s, "count"), errors=number(s, "errors"), p50_ms=number(lat, "p50_ms"),
+            p95_ms=number(lat, "p95_ms"), p99_ms=number(lat, "p99_ms"), max_ms=number(lat, "max_ms"),
+            qps=number(s, "qps"), p95_uncorrected_ms=number(uncorrected, "p95_ms")))
     return rows
 
 
@@ -173,18 +187,18 @@ def load_timeline(load: Mapping[str, Any] | None) -> list[dict[str, Any]]:
     return []
 
 
-def bench_fidelity(bench: Mapping[str, Any] | None) -> str | None:
+def bench_fidelity(bench: BenchSection | None) -> str | None:
     """One sentence on how much of each measured latency is the harness rather than the server."""
-    fid = bench.get("fidelity") if isinstance(bench, Mapping) else None
-    if not isinstance(fid, Mapping) or not fid.get("samples"):
+    fid = bench.fidelity if bench else None
+    if fid is None or not fid.samples:
         return None
-    met = "met" if fid.get("within_target") else "NOT met"
-    return (f"Harness overhead per query (p50 over {fid['samples']} queries): "
-            f"{_fmt(number(fid, 'overhead_p50_ms'), 'ms')} against a server-side p50 of "
-            f"{_fmt(number(fid, 'server_p50_ms'), 'ms')} (server time from "
-            f"{', '.join(fid.get('server_time_from') or ['?'])}; SELECT 1 round trip "
-            f"{_fmt(number(fid, 'roundtrip_floor_p50_ms'), 'ms')}); criterion <= "
-            f"{_fmt(number(fid, 'overhead_target_ms'), 'ms')}: {met}.")
+    met = "met" if fid.within_target else "NOT met"
+    return (f"Harness overhead per query (p50 over {fid.samples} queries): "
+            f"{_fmt(fid.overhead_p50_ms, 'ms')} against a server-side p50 of "
+            f"{_fmt(fid.server_p50_ms, 'ms')} (server time from "
+            f"{', '.join(fid.server_time_from or ('?',))}; SELECT 1 round trip "
+            f"{_fmt(fid.roundtrip_floor_p50_ms, 'ms')}); criterion <= "
+            f"{_fmt(fid.overhead_target_ms, 'ms')}: {met}.")
 
 
 def load_summary(load: Mapping[str, Any] | None) -> list[tuple[str, str]]:
@@ -198,11 +212,11 @@ def load_summary(load: Mapping[str, Any] | None) -> list[tuple[str, str]]:
              else str(v)) for k, v in flat.items() if v is not None and not k.startswith("_")]
 
 
-def load_groups(load: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+def load_groups(load: Mapping[str, Any] | None) -> list[ScenarioRow]:
     """Rows of the load run: per role (readers, writers) first, then per scenario, in scenario-row shape."""
     if not isinstance(load, Mapping):
         return []
-    rows: list[dict[str, Any]] = []
+    rows: list[ScenarioRow] = []
     for key in ("roles", "groups"):
         if isinstance(load.get(key), Mapping):
             rows += scenario_rows([{"name": f"all {k}", **v} for k, v in load[key].items() if isinstance(v, Mapping)])

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.results.bench import BenchSection, ScenarioResult
+from harness.results.capacity import CapacitySection
 from harness.results.core import Gate, StageRecord, Verdict
 from harness.results.rehearsal import Rehearsal
 
@@ -21,15 +23,15 @@ class Results:
     profile: dict[str, Any] = field(default_factory=dict)
     dataset: dict[str, Any] = field(default_factory=dict)
     stages: list[StageRecord] = field(default_factory=list)
-    scenarios: list[dict[str, Any]] = field(default_factory=list)
+    scenarios: list[ScenarioResult] = field(default_factory=list)
     migrations: dict[str, Any] | None = None
     rehearsal: Rehearsal | None = None
     load: dict[str, Any] | None = None
     backup: dict[str, Any] | None = None
     faults: dict[str, Any] | None = None
-    capacity: dict[str, Any] | None = None
+    capacity: CapacitySection | None = None
     generate: dict[str, Any] | None = None
-    bench: dict[str, Any] | None = None
+    bench: BenchSection | None = None
     gates: list[Gate] = field(default_factory=list)
     selection: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
