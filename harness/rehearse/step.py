@@ -24,8 +24,9 @@ from alembic.config import Config
 from psycopg import sql
 
 from harness.bench.timing import percentile
-from harness.rehearse import live, upgrade, waits
-from harness.verify import locks
+from harness.rehearse import live, waits
+from harness.results.migrations import Lock
+from harness.verify import locks, migrate
 from harness.verify.checksums import TableChecksum, checksum_query, user_tables
 from harness.verify.underload import Sample
 
@@ -161,7 +162,7 @@ def rehearse_step(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine, cf
         lsn_before = _lsn(conn)
         conn.rollback()
         try:
-            ran = upgrade.run(dsn, engine, cfg, command.downgrade if downgrade else command.upgrade, target,
+            ran = migrate.run(dsn, engine, cfg, command.downgrade if downgrade else command.upgrade, target,
                               monitor)
             if has_live:
                 time.sleep(options.settle_s)
@@ -191,12 +192,12 @@ def rehearse_step(dsn: str, conn: psycopg.Connection[Any], engine: sa.Engine, cf
     return step, before, workload.inserted
 
 
-def _locks(held: dict[str, dict[str, Any]], sampler: waits.WaitSampler, ran: upgrade.Run,
+def _locks(held: dict[str, Lock], sampler: waits.WaitSampler, ran: migrate.Run,
            tables: list[str]) -> dict[str, dict[str, Any]]:
     """Per table that existed before: the strongest mode and the span of any lock (LockMonitor), and per mode
     how long it was seen held and the migration statement running when it was first seen (polling cannot
     tell whether that statement or a quicker one just before it took the lock)."""
-    out = {t: dict(held[t]) for t in held if t in tables}
+    out: dict[str, dict[str, Any]] = {t: {**held[t]} for t in held if t in tables}
     for (table, mode), (first, last) in sorted(sampler.held.items()):
         if table in tables:
             entry = out.setdefault(table, {"mode": mode, "held_ms": None})
@@ -213,7 +214,7 @@ def _timing(before: Before) -> dict[str, Any]:
 
 
 def _live_record(workload: live.LiveWorkload, sampler: waits.WaitSampler, options: RehearseOptions,
-                 baseline_start: float, ran: upgrade.Run, has_live: bool) -> dict[str, Any]:
+                 baseline_start: float, ran: migrate.Run, has_live: bool) -> dict[str, Any]:
     if not has_live:
         return {"ran": False, "detail": "no table with rows and a single-column primary key to read or insert"}
     record = live.compare(workload.samples, baseline_start, ran.start, ran.end + options.settle_s,

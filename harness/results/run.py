@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.results.core import Gate, StageRecord, Verdict
+from harness.results.migrations import MigrationsSection
 
 
 @dataclass
@@ -21,7 +22,7 @@ class Results:
     dataset: dict[str, Any] = field(default_factory=dict)
     stages: list[StageRecord] = field(default_factory=list)
     scenarios: list[dict[str, Any]] = field(default_factory=list)
-    migrations: dict[str, Any] | None = None
+    migrations: MigrationsSection | None = None
     rehearsal: dict[str, Any] | None = None
     load: dict[str, Any] | None = None
     backup: dict[str, Any] | None = None
