@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, TypeGuard
 
 from harness.results import Gate, Results
-from harness.results.migrations import Lock, MigrationsSection, UnderLoad
+from harness.results.migrations import Lock, MigrationsSection, StepVerdict, UnderLoad
 
 
 def finite(value: Any) -> TypeGuard[int | float]:
@@ -211,7 +211,7 @@ class StepRow:
     direction: str
     duration_s: float | None
     downgrade_s: float | None
-    verdict: str
+    verdict: StepVerdict
     ok: bool | None  # False: the round trip changed data or the downgrade raised; None: it did not get that far
     locks: str
     rewritten: str
