@@ -13,6 +13,7 @@ import numpy as np
 from harness.capacity.fit import fit_section
 from harness.gates import evaluate
 from harness.results import Gate, Results, StageRecord
+from harness.results import migrations as mig
 from harness.results.bench import (
     BenchFidelity,
     BenchOptions,
@@ -89,13 +90,28 @@ def gates_for(scenarios: list[ScenarioResult], ward_target: float) -> list[Gate]
     return gates
 
 
-def migrations_section() -> Any:
-    return {"chain": "migrations", "head": "009", "steps": [
-        {"revision": f"00{i}", "direction": d, "duration_s": 0.05 * i, "lossless": True,
-         "locks": [{"table": "posts", "mode": "AccessExclusiveLock", "held_ms": 12}],
-         "under_load": {"p95_before_ms": 1.2, "p95_during_ms": 40.0 * i, "blocked_reads": i - 1,
-                        "longest_lock_wait_ms": 30.0 * i}}
-        for i in range(1, 6) for d in ("up", "down")]}
+def migrations_section() -> mig.MigrationsSection:
+    """Five revisions verified as the stairway records them; locks and reads under load grow with the revision."""
+    steps = tuple(mig.VerifyStep(f"00{i}", f"00{i - 1}" if i > 1 else "base", mig.StepVerdict.LOSSLESS,
+                                 name=f"step {i}",
+                       lossless=True, reversible=True, duration_s=0.05 * i, downgrade_s=0.02 * i, reupgrade_s=0.05 * i,
+                       tables=3, rows_checked=36, seeding=mig.VerifySeeding({"posts": 12, "wards": 12, "users": 12}),
+                       locks={"posts": mig.Lock(mode="AccessExclusiveLock", held_ms=12.0)}, lock_polls=20,
+                       lock_poll_interval_ms=2.0, lock_timeout="0",
+                       blocking_locks=("posts",), rewritten={"posts": 12} if i == 3 else {},
+                       under_load=mig.UnderLoad(reads_during=40, reads_before=100, p95_before_ms=1.2,
+                                            p95_during_ms=40.0 * i, p95_ratio=round(40.0 * i / 1.2, 2),
+                                            blocked_reads=i - 1, longest_lock_wait_ms=30.0 * i,
+                                            reads=("ward by id",)))
+                  for i in range(1, 6))
+    timeout = mig.LockTimeout(True, tuple(s.revision for s in steps), "no lock_timeout in the migration sessions")
+    return mig.MigrationsSection(
+        chain="migrations/alembic.ini", head="005", revisions=tuple(s.revision for s in steps),
+        structure=mig.Structure((), True), plain_walk=mig.PlainWalk(mig.WalkVerdict.PASS, "", 0.2, 0.1, 0.2),
+        steps=steps,
+        round_trip=mig.VerifyRoundTrip(mig.RoundTripVerdict.PASS, "", 60, 0.1, 0.2), lock_timeout=timeout,
+        summary=mig.Summary(lossless=5), checksum_throughput=mig.ChecksumThroughput(180, 0.01, 0.005, 2.0),
+        options=mig.VerifiedWith(True, 12, 42, False), warnings=(timeout.detail,), duration_s=4.2)
 
 
 def load_section(rng: np.random.Generator) -> Any:

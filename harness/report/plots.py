@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from harness.report.view import ScenarioRow, finite  # noqa: E402
+from harness.report.view import ScenarioRow, StepRow, finite  # noqa: E402
 from harness.results.capacity import Axis, CapacityFit, CapacityPoint, CapacitySection  # noqa: E402
 from harness.results.rehearsal import Hold, LiveRun, Rehearsal, Statement  # noqa: E402
 
@@ -118,21 +118,21 @@ def recall_latency(rows: Sequence[ScenarioRow], recall_target: float | None) -> 
     return to_svg(fig)
 
 
-def migration_timings(steps: Sequence[dict[str, Any]]) -> str | None:
+def migration_timings(rows: Sequence[StepRow]) -> str | None:
     """Duration of every migration step, red where the step lost data or could not be reversed."""
-    steps = [s for s in steps if s["duration_s"] is not None]
+    steps = [(s, s.duration_s) for s in rows if s.duration_s is not None]
     if not steps:
         return None
     fig, ax = plt.subplots(figsize=(8, 0.32 * len(steps) + 1.0))
-    labels = [f"{s['revision']} {s['direction']}".strip() for s in steps]
+    labels = [f"{s.revision} {s.direction}".strip() for s, _ in steps]
     y = np.arange(len(steps))
-    has_down = any(s.get("downgrade_s") is not None for s in steps)
+    has_down = any(s.downgrade_s is not None for s, _ in steps)
     height = 0.4 if has_down else 0.8
-    colours = [FAIL if s["ok"] is False else PASS for s in steps]
-    ax.barh(y - (height / 2 if has_down else 0), [s["duration_s"] * 1000 for s in steps], height=height,
+    colours = [FAIL if s.ok is False else PASS for s, _ in steps]
+    ax.barh(y - (height / 2 if has_down else 0), [up * 1000 for _, up in steps], height=height,
             color=colours, label="upgrade")
     if has_down:
-        ax.barh(y + height / 2, [(s.get("downgrade_s") or 0) * 1000 for s in steps], height=height,
+        ax.barh(y + height / 2, [(s.downgrade_s or 0) * 1000 for s, _ in steps], height=height,
                 color=[c + "88" for c in colours], label="downgrade")
         ax.legend(loc="lower right", frameon=False, fontsize=8)
     ax.set_yticks(y, labels, fontsize=7)

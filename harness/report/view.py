@@ -1,7 +1,7 @@
 """What the renderers show, read from Results: a missing section means 'not run', never a crash.
 
-Typed sections (scenarios, bench, capacity) are read by field. The load and migrations sections are still
-plain data, so their accessors tolerate absent keys and return None / [] instead.
+Typed sections (scenarios, bench, capacity, migrations) are read by field. The load section is still
+plain data, so its accessors tolerate absent keys and return None / [] instead.
 """
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, TypeGuard
 
 from harness.results import Gate, Results
 from harness.results.bench import BenchSection, ScenarioResult
+from harness.results.migrations import Lock, MigrationsSection, StepVerdict, UnderLoad
 
 
 def finite(value: Any) -> TypeGuard[int | float]:
@@ -229,88 +230,68 @@ def load_groups(load: Mapping[str, Any] | None) -> list[ScenarioRow]:
     return rows
 
 
-def migration_steps(migrations: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class StepRow:
+    """One migration step as the report's table and figure show it."""
+
+    revision: str
+    direction: str
+    duration_s: float | None
+    downgrade_s: float | None
+    verdict: StepVerdict
+    ok: bool | None  # False: the round trip changed data or the downgrade raised; None: it did not get that far
+    locks: str
+    rewritten: str
+    under_load: str
+    detail: str
+
+
+def migration_steps(migrations: MigrationsSection | None) -> list[StepRow]:
     """Migration steps (revision, direction, duration, lossless, locks, rewritten tables)."""
-    if not isinstance(migrations, Mapping):
+    if migrations is None:
         return []
-    steps = migrations.get("steps")
-    if not isinstance(steps, list):
-        return []
-    rows = []
-    for st in steps:
-        if not isinstance(st, Mapping):
-            continue
-        duration_s = number(st, "duration_s")
-        if duration_s is None and (ms := number(st, "duration_ms")) is not None:
-            duration_s = ms / 1000
-        lossless = st.get("lossless", st.get("checksums_equal"))
-        if st.get("reversible") is False:
-            lossless = False
-        verdict = st.get("verdict") or ({True: "lossless", False: "data changed"}.get(lossless, "")
-                                        if isinstance(lossless, bool) else "")
-        down_s = number(st, "downgrade_s")
-        rows.append({"revision": str(st.get("revision", st.get("to", st.get("name", "?")))),
-                     "downgrade_s": down_s,
-                     "direction": str(st.get("direction", st.get("step", ""))),
-                     "duration_s": duration_s, "verdict": str(verdict),
-                     "ok": lossless if isinstance(lossless, bool) else None,
-                     "locks": _lock_text(st.get("locks")),
-                     "rewritten": _rewritten_text(st.get("rewritten", st.get("tables_rewritten"))),
-                     "under_load": _under_load_text(st.get("under_load")),
-                     "detail": str(st.get("detail", st.get("reason", "")) or "")})
-    return rows
+    return [StepRow(st.revision, st.direction, st.duration_s, st.downgrade_s, st.verdict,
+                    False if st.reversible is False else st.lossless,
+                    "; ".join(f"{t}: {_lock_text(lock)}" for t, lock in st.locks.items()),
+                    ", ".join(f"{t} ({n} rows)" for t, n in st.rewritten.items()), _under_load_text(st.under_load),
+                    st.detail) for st in migrations.steps]
 
 
-def _under_load_text(load: Any) -> str:
+def _under_load_text(load: UnderLoad | None) -> str:
     """Reads running beside the step: p95 before -> during, reads blocked on a lock, the longest wait."""
-    if not isinstance(load, Mapping):
+    if load is None:
         return ""
-    before, during = number(load, "p95_before_ms"), number(load, "p95_during_ms")
-    blocked, wait = number(load, "blocked_reads"), number(load, "longest_lock_wait_ms")
-    parts = []
-    if before is not None or during is not None:
-        parts.append(f"p95 {_fmt(before)} -> {_fmt(during)} ms")
-    if blocked is not None:
-        parts.append(f"{blocked:.0f} blocked" + (f", longest wait {wait:.0f} ms" if wait is not None else ""))
-    return "; ".join(parts)
+    if load.p95_during_ms is None:
+        return load.detail
+    wait = load.longest_lock_wait_ms
+    return (f"p95 {_fmt(load.p95_before_ms)} -> {_fmt(load.p95_during_ms)} ms; {load.blocked_reads} blocked"
+            + (f", longest wait {wait:.0f} ms" if wait is not None else ""))
 
 
-def _lock_text(locks: Any) -> str:
-    if isinstance(locks, Mapping):
-        return "; ".join(f"{t}: {_lock_one(v)}" for t, v in locks.items())
-    if isinstance(locks, list):
-        parts = []
-        for lk in locks:
-            if isinstance(lk, Mapping):
-                table = lk.get("table", lk.get("relation", "?"))
-                parts.append(f"{table}: {_lock_one(lk)}")
-            else:
-                parts.append(str(lk))
-        return "; ".join(parts)
-    return ""
+def _lock_text(lock: Lock) -> str:
+    held = lock["held_ms"]
+    return lock["mode"] + (f" ({held:.0f} ms)" if held is not None else "")
 
 
-def _lock_one(value: Any) -> str:
-    if not isinstance(value, Mapping):
-        return str(value)
-    mode = value.get("mode", value.get("strongest", value.get("lock", "")))
-    held = number(value, "held_ms", "duration_ms", "max_held_ms")
-    return f"{mode}" + (f" ({held:.0f} ms)" if held is not None else "")
-
-
-def _rewritten_text(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k} ({v} rows)" for k, v in value.items())
-    if isinstance(value, list):
-        return ", ".join(str(v.get("table", v)) if isinstance(v, Mapping) else str(v) for v in value)
-    return ""
-
-
-def migration_facts(migrations: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """Facts of the migration section beside its steps (chain, head, summary, round trip, throughput)."""
-    if not isinstance(migrations, Mapping):
+def migration_facts(migrations: MigrationsSection | None) -> list[tuple[str, str]]:
+    """Facts of the migration section beside its steps (chain, head, walks, counts, lock_timeout, throughput)."""
+    if migrations is None:
         return []
-    return section_facts({k: v for k, v in migrations.items() if k not in ("steps", "revisions")})
+    walk, trip, sums = migrations.plain_walk, migrations.round_trip, migrations.checksum_throughput
+    options = migrations.options
+    counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in asdict(migrations.summary).items() if n)
+    facts = [("chain", migrations.chain), ("head", migrations.head),
+             ("structure", "; ".join(migrations.structure.findings) or "ok"),
+             ("plain walk (empty database)", f"{walk.verdict} {walk.detail}".strip()),
+             ("round trip head -> base -> head", f"{trip.verdict} {trip.detail}".strip()),
+             ("steps", counts or "none"),
+             ("checksums", f"{sums.rows} rows" + (f", {sums.ratio_vs_count}x the time of count(*)"
+                                                  if sums.ratio_vs_count is not None else "")),
+             ("options", f"{options.rows_per_table} rows per table, seed {options.seed}"
+                         + (", under load" if options.under_load else "")
+                         + (", strict locks" if options.strict_locks else "")),
+             ("duration", f"{migrations.duration_s:g} s")]
+    return facts + [("warning", w) for w in migrations.warnings]
 
 
 def dataset_rows(results: Results) -> list[tuple[str, str]]:

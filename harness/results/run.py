@@ -10,6 +10,7 @@ from typing import Any
 from harness.results.bench import BenchSection, ScenarioResult
 from harness.results.capacity import CapacitySection
 from harness.results.core import Gate, StageRecord, Verdict
+from harness.results.migrations import MigrationsSection
 from harness.results.rehearsal import Rehearsal
 
 
@@ -24,7 +25,7 @@ class Results:
     dataset: dict[str, Any] = field(default_factory=dict)
     stages: list[StageRecord] = field(default_factory=list)
     scenarios: list[ScenarioResult] = field(default_factory=list)
-    migrations: dict[str, Any] | None = None
+    migrations: MigrationsSection | None = None
     rehearsal: Rehearsal | None = None
     load: dict[str, Any] | None = None
     backup: dict[str, Any] | None = None

@@ -49,7 +49,7 @@ def test_html_is_self_contained_with_every_section() -> None:
 
 def test_missing_sections_say_not_run() -> None:
     bare = Results(run_id="bare", command="gate", gates=[evaluate("schema at head", "schema", 1.0, 1.0, "", "==")],
-                   migrations={"steps": "garbage"}, load={"timeline": [None, 3]})
+                   load={"timeline": [None, 3]})
     html = render_html(bare)
     for text in ("Load test: not run", "Migration verification: not run", "Capacity sweep: not run",
                  "Vector recall: not run", "Data generation: not run"):
