@@ -5,14 +5,24 @@ One builder per section, so the section's owner changes only its own function wh
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
 import numpy as np
 
 from harness.capacity.fit import fit_section
 from harness.gates import evaluate
 from harness.results import Gate, Results, StageRecord
+from harness.results import migrations as mig
 from harness.results.backup import BackupSection, LogicalTimings, PhysicalSkipped, TableImage
+from harness.results.bench import (
+    BenchFidelity,
+    BenchOptions,
+    BenchSection,
+    ScenarioKind,
+    ScenarioResult,
+    ServerTimeSource,
+)
+from harness.results.capacity import CapacityPoint, CapacitySection, SizeDatabase
 from harness.results.faults import DroppedConnectionDetails, DurabilityDetails, FaultOutcome, FaultsSection
 from harness.results.generate import AuditLog, DatasetSection, GenerateSection, LoadedTable, LoadMethod
 from harness.results.load import (
@@ -77,35 +87,49 @@ def full_results(tight_ward_target: bool = False) -> Results:
         selection={"stages": ["schema", "bench"], "not_run": [], "skip": [], "only": []})
 
 
-def scenarios_section(rng: np.random.Generator, ward_target: float) -> list[Any]:
+def scenarios_section(rng: np.random.Generator, ward_target: float) -> list[ScenarioResult]:
     scenarios = []
     for i, name in enumerate(["ward_dashboard", "sentiment_trend", "latest_posts", "turnout_ranking",
                               "latest_reports", "swing"]):
         scenarios.append(_scenario(rng, name, "ward", 0.4 + i * 0.3, ward_target))
     for i, name in enumerate(["semantic_search", "semantic_ward", "semantic_dates", "similar_reports"]):
-        s = _scenario(rng, name, "vector", 2.0 + i, 200.0)
-        s["recall_at_10"] = [0.99, 0.97, 0.96, 0.98][i]
-        scenarios.append(s)
+        scenarios.append(replace(_scenario(rng, name, "vector", 2.0 + i, 200.0), k=10, rows_returned_min=10,
+                                 rows_short_queries=0, recall_at_10=[0.99, 0.97, 0.96, 0.98][i]))
     return scenarios
 
 
-def gates_for(scenarios: list[Any], ward_target: float) -> list[Gate]:
+def gates_for(scenarios: list[ScenarioResult], ward_target: float) -> list[Gate]:
     gates = [evaluate("schema at head", "schema", 1.0, 1.0, "bool", "==")]
     for s in scenarios:
-        target = ward_target if s["kind"] == "ward" else 200.0
-        gates.append(evaluate(f"{s['name']} p95", "bench", s["p95_ms"], target, "ms", "<"))
-        if "recall_at_10" in s:
-            gates.append(evaluate(f"{s['name']} recall@10", "bench", s["recall_at_10"], 0.95, "", ">="))
+        target = ward_target if s.kind == "ward" else 200.0
+        gates.append(evaluate(f"{s.name} p95", "bench", s.p95_ms, target, "ms", "<"))
+        if s.recall_at_10 is not None:
+            gates.append(evaluate(f"{s.name} recall@10", "bench", s.recall_at_10, 0.95, "", ">="))
     return gates
 
 
-def migrations_section() -> Any:
-    return {"chain": "migrations", "head": "009", "steps": [
-        {"revision": f"00{i}", "direction": d, "duration_s": 0.05 * i, "lossless": True,
-         "locks": [{"table": "posts", "mode": "AccessExclusiveLock", "held_ms": 12}],
-         "under_load": {"p95_before_ms": 1.2, "p95_during_ms": 40.0 * i, "blocked_reads": i - 1,
-                        "longest_lock_wait_ms": 30.0 * i}}
-        for i in range(1, 6) for d in ("up", "down")]}
+def migrations_section() -> mig.MigrationsSection:
+    """Five revisions verified as the stairway records them; locks and reads under load grow with the revision."""
+    steps = tuple(mig.VerifyStep(f"00{i}", f"00{i - 1}" if i > 1 else "base", mig.StepVerdict.LOSSLESS,
+                                 name=f"step {i}",
+                       lossless=True, reversible=True, duration_s=0.05 * i, downgrade_s=0.02 * i, reupgrade_s=0.05 * i,
+                       tables=3, rows_checked=36, seeding=mig.VerifySeeding({"posts": 12, "wards": 12, "users": 12}),
+                       locks={"posts": mig.Lock(mode="AccessExclusiveLock", held_ms=12.0)}, lock_polls=20,
+                       lock_poll_interval_ms=2.0, lock_timeout="0",
+                       blocking_locks=("posts",), rewritten={"posts": 12} if i == 3 else {},
+                       under_load=mig.UnderLoad(reads_during=40, reads_before=100, p95_before_ms=1.2,
+                                            p95_during_ms=40.0 * i, p95_ratio=round(40.0 * i / 1.2, 2),
+                                            blocked_reads=i - 1, longest_lock_wait_ms=30.0 * i,
+                                            reads=("ward by id",)))
+                  for i in range(1, 6))
+    timeout = mig.LockTimeout(True, tuple(s.revision for s in steps), "no lock_timeout in the migration sessions")
+    return mig.MigrationsSection(
+        chain="migrations/alembic.ini", head="005", revisions=tuple(s.revision for s in steps),
+        structure=mig.Structure((), True), plain_walk=mig.PlainWalk(mig.WalkVerdict.PASS, "", 0.2, 0.1, 0.2),
+        steps=steps,
+        round_trip=mig.VerifyRoundTrip(mig.RoundTripVerdict.PASS, "", 60, 0.1, 0.2), lock_timeout=timeout,
+        summary=mig.Summary(lossless=5), checksum_throughput=mig.ChecksumThroughput(180, 0.01, 0.005, 2.0),
+        options=mig.VerifiedWith(True, 12, 42, False), warnings=(timeout.detail,), duration_s=4.2)
 
 
 def load_section(rng: np.random.Generator) -> LoadSection:
@@ -186,24 +210,33 @@ def faults_section() -> FaultsSection:
     return FaultsSection(injected=2, survived=2, faults=[dropped, killed, skipped])
 
 
-def bench_section() -> Any:
-    return {"fidelity": {"samples": 360, "overhead_p50_ms": 0.135, "server_p50_ms": 0.417,
-                         "overhead_target_ms": 0.2, "within_target": True, "roundtrip_floor_p50_ms": 0.105,
-                         "server_time_from": ["server log"]}}
+def bench_section() -> BenchSection:
+    fidelity = BenchFidelity(samples=360, overhead_p50_ms=0.135, server_p50_ms=0.417, overhead_target_ms=0.2,
+                             within_target=True, roundtrip_floor_p50_ms=0.105,
+                             server_time_from=(ServerTimeSource.SERVER_LOG,), method="client minus server time")
+    return BenchSection(options=BenchOptions(), pytest_benchmark_json="bench/pytest-benchmark.json",
+                        prepare_threshold=None, fidelity=fidelity)
 
 
-def capacity_section(rng: np.random.Generator) -> Any:
-    points = [{"scenario": "ward_dashboard", "posts": n, "users": 1,
-               "p95_ms": 0.5 * (n / 1e4) ** 0.6 * float(np.exp(rng.normal(0, 0.05)))} for n in (1e4, 3e4, 1e5)]
-    return {"points": points, "fits": fit_section(points, "posts", {"ward_dashboard": 100.0})}
+def capacity_section(rng: np.random.Generator) -> CapacitySection:
+    sizes = (10_000, 30_000, 100_000)
+    points = tuple(CapacityPoint(scenario="ward_dashboard", kind="ward", posts=n, users=1, count=200,
+                                 p95_ms=0.5 * (n / 1e4) ** 0.6 * float(np.exp(rng.normal(0, 0.05))),
+                                 posts_requested=n, plan="ix_posts_ward_id") for n in sizes)
+    loads = tuple(SizeDatabase(posts=n, scale_factor=n / 60_000, rows={"posts": n}, load_s=1.5) for n in sizes)
+    return CapacitySection(scales=sizes, users=(1,), base_profile="ci", duration_s=20.0, tool="pytest-benchmark",
+                           loads=loads, points=points, fits=tuple(fit_section(points, "posts",
+                                                                              {"ward_dashboard": 100.0})),
+                           method="power law on log-log, backtested")
 
 
-def _scenario(rng: np.random.Generator, name: str, kind: str, median_ms: float, target: float) -> dict:
+def _scenario(rng: np.random.Generator, name: str, kind: ScenarioKind, median_ms: float,
+              target: float) -> ScenarioResult:
     samples = rng.lognormal(np.log(median_ms), 0.35, 800)
-    return {"name": name, "kind": kind, "count": 800, "errors": 0, "target_p95_ms": target,
-            "p50_ms": float(np.percentile(samples, 50)), "p95_ms": float(np.percentile(samples, 95)),
-            "p99_ms": float(np.percentile(samples, 99)), "max_ms": float(samples.max()),
-            "qps": 1000 / median_ms, "samples_ms": [round(float(v), 4) for v in samples]}
+    return ScenarioResult(name=name, kind=kind, count=800, errors=0, target_ms=target,
+                          p50_ms=float(np.percentile(samples, 50)), p95_ms=float(np.percentile(samples, 95)),
+                          p99_ms=float(np.percentile(samples, 99)), max_ms=float(samples.max()),
+                          qps=1000 / median_ms, samples_ms=tuple(round(float(v), 4) for v in samples))
 
 
 def live_stats(p95_ms: float | None, count: int = 300, errors: int = 0) -> LiveStats:

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Mapping
+from typing import Any, Required, TypedDict, cast
 
 import psycopg
 from psycopg import sql
 
-LARGE_TABLE_ROWS = 10_000  # a sequential scan over a table at least this big is reported
+from harness.results.bench import PlanSummary, SeqScan
+
+# The keys of EXPLAIN's JSON this module reads (PostgreSQL names them with spaces).
+PlanNode = TypedDict("PlanNode", {"Node Type": Required[str], "Plans": list["PlanNode"], "Index Name": str,
+                                  "Relation Name": str, "Total Cost": float}, total=False)
+ExplainDoc = TypedDict("ExplainDoc", {"Plan": Required[PlanNode], "Planning Time": float, "Execution Time": float},
+                       total=False)
 
 
-def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+def _nodes(node: PlanNode) -> Iterator[PlanNode]:
     yield node
     for child in node.get("Plans", []):
         yield from _nodes(child)
 
 
-def explain(conn: psycopg.Connection[Any], query: str, params: dict[str, Any],
-            analyze: bool = False) -> dict[str, Any]:
+def explain(conn: psycopg.Connection[Any], query: str, params: Mapping[str, object],
+            analyze: bool = False) -> ExplainDoc:
     """The plan JSON document (top object, with Plan, and timings under ANALYZE) for one parameter set."""
     # TIMING OFF: per-node clocks would inflate the execution time we compare client latency against.
     options = sql.SQL("ANALYZE, TIMING OFF, FORMAT JSON" if analyze else "FORMAT JSON")
@@ -27,15 +33,15 @@ def explain(conn: psycopg.Connection[Any], query: str, params: dict[str, Any],
     if row is None:
         raise RuntimeError("EXPLAIN returned no plan")
     doc = row[0]
-    return dict(doc[0] if isinstance(doc, list) else doc)
+    return cast(ExplainDoc, dict(doc[0] if isinstance(doc, list) else doc))
 
 
-def uses_index(plan: dict[str, Any]) -> bool:
+def uses_index(plan: ExplainDoc) -> bool:
     """True when any node reads through an index (B-tree, HNSW, bitmap)."""
     return any("Index" in n["Node Type"] or "Bitmap" in n["Node Type"] for n in _nodes(plan["Plan"]))
 
 
-def shape(plan: dict[str, Any]) -> str:
+def shape(plan: ExplainDoc) -> str:
     """A short name for a plan's access path: the indexes it reads, else its scan node types."""
     nodes = list(_nodes(plan["Plan"]))
     indexes = list(dict.fromkeys(n["Index Name"] for n in nodes if "Index Name" in n))
@@ -44,8 +50,7 @@ def shape(plan: dict[str, Any]) -> str:
     return " + ".join(dict.fromkeys(n["Node Type"] for n in nodes if "Scan" in n["Node Type"])) or "no scan"
 
 
-def summarize(conn: psycopg.Connection[Any], plan: dict[str, Any],
-              large_table_rows: int = LARGE_TABLE_ROWS) -> dict[str, Any]:
+def summarize(conn: psycopg.Connection[Any], plan: ExplainDoc, large_table_rows: int) -> PlanSummary:
     """Node types in plan order, indexes used, and sequential scans with the scanned table's size."""
     nodes = list(_nodes(plan["Plan"]))
     seq = sorted({n["Relation Name"] for n in nodes if n["Node Type"] == "Seq Scan" and "Relation Name" in n})
@@ -56,10 +61,9 @@ def summarize(conn: psycopg.Connection[Any], plan: dict[str, Any],
                             "JOIN pg_stat_user_tables s ON s.relid = c.oid WHERE c.relname = ANY(%s)",
                             (seq,)).fetchall()
         sizes = {str(name): int(tuples) for name, tuples in rows}
-    return {
-        "nodes": list(dict.fromkeys(n["Node Type"] for n in nodes)),
-        "indexes": list(dict.fromkeys(n["Index Name"] for n in nodes if "Index Name" in n)),
-        "seq_scans": [{"table": t, "table_rows": sizes.get(t, 0)} for t in seq],
-        "large_seq_scans": [t for t in seq if sizes.get(t, 0) >= large_table_rows],
-        "total_cost": plan["Plan"].get("Total Cost"),
-    }
+    return PlanSummary(
+        nodes=tuple(dict.fromkeys(n["Node Type"] for n in nodes)),
+        indexes=tuple(dict.fromkeys(n["Index Name"] for n in nodes if "Index Name" in n)),
+        seq_scans=tuple(SeqScan(t, sizes.get(t, 0)) for t in seq),
+        large_seq_scans=tuple(t for t in seq if sizes.get(t, 0) >= large_table_rows),
+        total_cost=plan["Plan"].get("Total Cost"))

@@ -1,14 +1,13 @@
 """The pytest-benchmark module `wardbench bench` runs in a subprocess: one benchmark per scenario of a plan.
 
-The plan (pickled by harness.bench.runner, path in WARDBENCH_BENCH_PLAN) holds each scenario's SQL,
-settings and pre-drawn parameters. pytest-benchmark times every round (raw timings in its JSON): each
-round is one libpq round trip, its parameters encoded in the untimed setup (harness.bench.wire). Beside
-that, each test writes what the timed queries returned, the executed plan and server-side timings.
+The plan (a harness.bench.handoff.BenchPlan pickled by the runner, path in WARDBENCH_BENCH_PLAN) holds
+each scenario's SQL, settings and pre-drawn parameters. pytest-benchmark times every round (raw timings
+in its JSON): each round is one libpq round trip, its parameters encoded in the untimed setup
+(harness.bench.wire). Beside that, each test writes what the timed queries returned, the executed plan's
+summary and server-side timings (harness.bench.handoff.Observation).
 """
-
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import re
@@ -22,36 +21,38 @@ import pytest
 from psycopg import pq
 
 from harness.bench import plans, wire
+from harness.bench.handoff import Answer, BenchPlan, Observation, ScenarioSpec
+from harness.bench.sampling import Params
 from harness.bench.session import connect
 
 PLAN_ENV = "WARDBENCH_BENCH_PLAN"
 
 
-def _load_plan() -> dict[str, Any]:
+def _load_plan() -> BenchPlan | None:
     path = os.environ.get(PLAN_ENV)
     if not path:
-        return {"scenarios": {}}
+        return None
     with open(path, "rb") as fh:
-        plan: dict[str, Any] = pickle.load(fh)  # written by our own runner a moment ago
+        plan: BenchPlan = pickle.load(fh)  # written by our own runner a moment ago
     return plan
 
 
 PLAN = _load_plan()
 
 
-def _answers(spec: dict[str, Any], res: pq.abc.PGresult) -> dict[str, Any]:
+def _answers(spec: ScenarioSpec, res: pq.abc.PGresult) -> Answer:
     """What a round returned: its row count, and for vector scenarios the ids and distances in order."""
-    if spec["kind"] != "vector":
-        return {"rows": res.ntuples}
+    if spec.kind != "vector":
+        return Answer(res.ntuples)
     if not {"id", "distance"} <= set(wire.column_names(res)):
-        raise ValueError(f"vector scenario {spec['name']} must select columns named id and distance")
+        raise ValueError(f"vector scenario {spec.name} must select columns named id and distance")
     ids, distances = wire.column(res, "id"), wire.column(res, "distance")
-    return {"rows": res.ntuples, "ids": [v.decode() if v is not None else None for v in ids],
-            "distances": [float(v) if v is not None else float("nan") for v in distances]}
+    return Answer(res.ntuples, [v.decode() if v is not None else None for v in ids],
+                  [float(v) if v is not None else float("nan") for v in distances])
 
 
-def _fidelity_pairs(conn: psycopg.Connection[Any], ex: wire.Executor, spec: dict[str, Any],
-                    sample: list[dict[str, Any]], server_log: Path | None) -> dict[str, Any]:
+def _fidelity_pairs(conn: psycopg.Connection[Any], ex: wire.Executor, spec: ScenarioSpec,
+                    sample: list[Params], server_log: Path | None, record: Observation) -> None:
     """Client time and server time of the same query, back to back, for each parameter set.
 
     Server time is measured two ways. Portable: planning + execution from EXPLAIN ANALYZE (TIMING OFF),
@@ -67,14 +68,14 @@ def _fidelity_pairs(conn: psycopg.Connection[Any], ex: wire.Executor, spec: dict
     explained: list[float] = []
     shapes: dict[str, int] = {}
     for params in sample:
-        enc = wire.encode(conn, spec["sql"], params)
+        enc = wire.encode(conn, spec.sql, params)
         ex.execute(enc)
         start = time.perf_counter()
         ex.execute(enc)
         client.append((time.perf_counter() - start) * 1e3)
         if log:
             log.run(ex, enc)
-        doc = plans.explain(conn, spec["sql"], params, analyze=True)
+        doc = plans.explain(conn, spec.sql, params, analyze=True)
         explained.append(float(doc.get("Planning Time", 0.0)) + float(doc["Execution Time"]))
         shape = plans.shape(doc)
         shapes[shape] = shapes.get(shape, 0) + 1
@@ -84,9 +85,9 @@ def _fidelity_pairs(conn: psycopg.Connection[Any], ex: wire.Executor, spec: dict
         start = time.perf_counter()
         ex.execute(select1)
         floor.append((time.perf_counter() - start) * 1e3)
-    return {"client_ms": client, "server_explain_ms": explained, "plan_shapes": shapes,
-            "server_log_ms": log.durations(len(sample)) if log else None,
-            "roundtrip_floor_ms": sorted(floor)[len(floor) // 2] if floor else None}
+    record.client_ms, record.server_explain_ms, record.plan_shapes = client, explained, shapes
+    record.server_log_ms = log.durations(len(sample)) if log else None
+    record.roundtrip_floor_ms = sorted(floor)[len(floor) // 2] if floor else None
 
 
 _DURATION = re.compile(r"\[(\d+)\][^\n]*?LOG:  duration: ([0-9.]+) ms  (parse|bind|execute) ")
@@ -152,37 +153,36 @@ class ServerLog:
         return out
 
 
-@pytest.mark.parametrize("name", sorted(PLAN["scenarios"]))
+@pytest.mark.parametrize("name", sorted(PLAN.scenarios) if PLAN else [])
 def test_scenario(benchmark: Any, name: str) -> None:
-    spec = PLAN["scenarios"][name]
-    warmup, rounds = PLAN["warmup_rounds"], PLAN["rounds"]
-    params = iter(spec["params"])
+    assert PLAN is not None
+    spec = PLAN.scenarios[name]
+    warmup, rounds = PLAN.warmup_rounds, PLAN.rounds
+    params = iter(spec.params)
     results: list[pq.abc.PGresult] = []
-    record: dict[str, Any] = {"name": name, "error": None}
-    out = Path(PLAN["observations_dir"]) / f"{name}.json"
+    record = Observation(name)
     try:
-        with connect(PLAN["dsn"], spec["settings"], PLAN["prepare_threshold"], spec.get("read_only", True)) as conn:
-            ex = wire.Executor(conn, PLAN["prepare_threshold"])
+        with connect(PLAN.dsn, spec.settings, PLAN.prepare_threshold, spec.read_only) as conn:
+            ex = wire.Executor(conn, PLAN.prepare_threshold)
 
-            def next_params() -> tuple[tuple[wire.Encoded], dict[str, Any]]:
-                return (wire.encode(conn, spec["sql"], next(params)),), {}  # before the clock starts
+            def next_params() -> tuple[tuple[wire.Encoded], dict[str, object]]:
+                return (wire.encode(conn, spec.sql, next(params)),), {}  # before the clock starts
 
             def run(enc: wire.Encoded) -> None:
                 results.append(ex.execute(enc))
 
             benchmark.pedantic(run, setup=next_params, rounds=rounds, warmup_rounds=warmup, iterations=1)
-            timed = spec["params"][warmup:warmup + rounds]
-            record["returned"] = [_answers(spec, res) for res in results[warmup:]]
-            record["plan"] = plans.explain(conn, spec["sql"], timed[0])
-            record["plan_summary"] = plans.summarize(conn, record["plan"], PLAN["large_table_rows"])
-            log = Path(PLAN["server_log"]) if PLAN.get("server_log") else None
-            record.update(_fidelity_pairs(conn, ex, spec, timed[:PLAN["explain_samples"]], log))
+            timed = spec.params[warmup:warmup + rounds]
+            record.returned = [_answers(spec, res) for res in results[warmup:]]
+            plan = plans.explain(conn, spec.sql, timed[0])
+            record.plan_summary = plans.summarize(conn, plan, PLAN.large_table_rows)
+            _fidelity_pairs(conn, ex, spec, timed[:PLAN.explain_samples], PLAN.server_log, record)
             # Whether the statement that was timed ended up prepared (psycopg's own catalog queries aside).
             row = conn.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement = %s",
-                               (wire.to_dollar(spec["sql"])[0],)).fetchone()
-            record["timed_statement_prepared"] = bool(row and row[0])
+                               (wire.to_dollar(spec.sql)[0],)).fetchone()
+            record.timed_statement_prepared = bool(row and row[0])
     except Exception as exc:
-        record["error"] = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        record.error = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
         raise
     finally:
-        out.write_text(json.dumps(record, default=str))
+        record.write(PLAN.observations_dir / f"{name}.json")

@@ -10,14 +10,14 @@ from typing import Any
 import psycopg
 
 from harness.bench import wire
-from harness.bench.sampling import draw_params
+from harness.bench.sampling import Params, draw_params
 from harness.bench.scenarios import Scenario, reads_only
 from harness.bench.session import connect
 from harness.errors import UsageError, first_line
 
 
 def check_reads_only(conn: psycopg.Connection[Any], scenarios: list[Scenario],
-                     draws: dict[str, list[dict[str, Any]]]) -> None:
+                     draws: dict[str, list[Params]]) -> None:
     """Run each read scenario once with its first drawn parameters in a rolled-back READ ONLY transaction.
 
     Other failures are left to the run, which records them as the scenario's errors.

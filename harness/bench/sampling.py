@@ -10,6 +10,8 @@ import psycopg
 from harness.bench.scenarios import ParamSpec, Scenario
 from harness.errors import UsageError
 
+Params = dict[str, object]  # one drawn parameter set: SQL parameter name -> value (ints, text, vectors, ...)
+
 
 def _seed_fraction(seed: int) -> float:
     """PostgreSQL's setseed takes a value in [-1, 1]; map any integer seed into it deterministically."""
@@ -47,10 +49,10 @@ def perturb_vector(vector: Any, scale: float, rng: np.random.Generator) -> np.nd
     return unit
 
 
-def draw_params(conn: psycopg.Connection[Any], scenario: Scenario, n: int, seed: int) -> list[dict[str, Any]]:
+def draw_params(conn: psycopg.Connection[Any], scenario: Scenario, n: int, seed: int) -> list[Params]:
     """`n` parameter sets for `scenario`; the same seed and data give the same draws."""
     rng = np.random.default_rng(seed)
-    draws: list[dict[str, Any]] = [{} for _ in range(n)]
+    draws: list[Params] = [{} for _ in range(n)]
     if scenario.k is not None:
         for d in draws:
             d["k"] = scenario.k

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.results.bench import ScenarioKind
 
-KINDS = ("ward", "vector", "write")
+KINDS: tuple[ScenarioKind, ...] = ("ward", "vector", "write")
 WRITE_KINDS = ("write",)  # every other kind reads, and runs in READ ONLY transactions
 # Set by wardbench on every read session (bench.session.READ_ONLY): a scenario may not turn it off.
 RESERVED_SETTINGS = ("default_transaction_read_only", "transaction_read_only")
@@ -25,6 +26,8 @@ DEFAULT_K = 10
 DEFAULT_POOL = 200
 DEFAULT_TIE_TOLERANCE = 1e-4  # cosine distance units: neighbours this close to the k-th count as ties
 _PARAM = re.compile(r"%\((\w+)\)s")
+TomlTable = dict[str, Any]  # a table as tomllib parsed it: values unchecked until the functions below validate them
+Samplers = dict[str, TomlTable]  # [samplers.NAME] tables by name, validated, merged into a parameter on use
 _SCENARIO_KEYS = {"name", "kind", "description", "sql", "params", "target_p95_ms", "k", "selectivity",
                   "settings", "truth", "tie_tolerance", "variants", "samplers"}
 _PARAM_KEYS = {"sql", "sampler", "value", "perturb", "provides", "pool"}
@@ -53,7 +56,7 @@ class Scenario:
     """One named query with its parameter samplers, kind, target and (vector) ground-truth settings."""
 
     name: str
-    kind: str
+    kind: ScenarioKind
     sql: str
     source: Path
     params: tuple[ParamSpec, ...] = ()
@@ -94,7 +97,7 @@ def _fail(path: Path, where: str, problem: str) -> UsageError:
     return UsageError(f"{path}: field {where!r}: {problem}")
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_toml(path: Path) -> TomlTable:
     try:
         return tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
@@ -129,7 +132,7 @@ def _settings(path: Path, where: str, value: Any) -> dict[str, str]:
     return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
 
 
-def _param(path: Path, label: str, raw: Any, samplers: dict[str, dict[str, Any]],
+def _param(path: Path, label: str, raw: Any, samplers: Samplers,
            where: str | None = None) -> ParamSpec:
     where = where or f"params.{label}"
     if not isinstance(raw, dict):
@@ -157,7 +160,7 @@ def _param(path: Path, label: str, raw: Any, samplers: dict[str, dict[str, Any]]
     return ParamSpec(label, sql, raw.get("value"), perturb, tuple(provides), pool)
 
 
-def _samplers(path: Path, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def _samplers(path: Path, data: TomlTable) -> Samplers:
     raw = data.get("samplers", {})
     if not isinstance(raw, dict) or not all(isinstance(v, dict) for v in raw.values()):
         raise _fail(path, "samplers", "must be tables like [samplers.busy_ward] with sql = ...")
@@ -166,7 +169,7 @@ def _samplers(path: Path, data: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return dict(raw)
 
 
-def _scenario(path: Path, data: dict[str, Any], samplers: dict[str, dict[str, Any]]) -> Scenario:
+def _scenario(path: Path, data: TomlTable, samplers: Samplers) -> Scenario:
     unknown = set(data) - _SCENARIO_KEYS
     if unknown:
         raise _fail(path, sorted(unknown)[0], "unknown field")
@@ -202,7 +205,7 @@ def _scenario(path: Path, data: dict[str, Any], samplers: dict[str, dict[str, An
     )
 
 
-def _expand(path: Path, base: Scenario, variants: Any, samplers: dict[str, dict[str, Any]]) -> list[Scenario]:
+def _expand(path: Path, base: Scenario, variants: Any, samplers: Samplers) -> list[Scenario]:
     if not isinstance(variants, list) or not variants or not all(isinstance(v, dict) for v in variants):
         raise _fail(path, "variants", "must be one or more [[variants]] tables")
     out = []
@@ -236,7 +239,7 @@ def _check_params(scenario: Scenario) -> None:
             raise _fail(scenario.source, "truth.sql", f"parameter %({missing[0]})s has no sampler in [params]")
 
 
-def load_file(path: Path, samplers: dict[str, dict[str, Any]]) -> list[Scenario]:
+def load_file(path: Path, samplers: Samplers) -> list[Scenario]:
     """The scenarios one file declares (none for a samplers-only file), validated."""
     data = _read_toml(path)
     if "name" not in data and "sql" not in data:
@@ -267,7 +270,7 @@ def load_scenarios(dirs: list[Path] | None = None, kinds: tuple[str, ...] = KIND
         if not folder.is_dir():
             raise UsageError(f"scenario directory {folder} does not exist")
         files.extend(sorted(folder.glob("*.toml")))
-    samplers: dict[str, dict[str, Any]] = {}
+    samplers: Samplers = {}
     defined_in: dict[str, Path] = {}
     for path in files:
         for name, spec in _samplers(path, _read_toml(path)).items():

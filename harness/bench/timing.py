@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 def percentile(samples: Sequence[float], pct: float) -> float:
@@ -21,17 +22,29 @@ def percentile(samples: Sequence[float], pct: float) -> float:
     return ordered[max(rank, 1) - 1]
 
 
-def latency_summary_ms(samples_s: Sequence[float]) -> dict[str, float]:
-    """count, p50/p95/p99/max in milliseconds and serial QPS from raw timings in seconds."""
+@dataclass(frozen=True)
+class LatencySummary:
+    """count, p50/p95/p99/max in milliseconds and serial QPS."""
+
+    count: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    qps: float
+
+
+def latency_summary_ms(samples_s: Sequence[float]) -> LatencySummary:
+    """The summary of raw timings in seconds."""
     total = sum(samples_s)
-    return {
-        "count": len(samples_s),
-        "p50_ms": percentile(samples_s, 50) * 1e3,
-        "p95_ms": percentile(samples_s, 95) * 1e3,
-        "p99_ms": percentile(samples_s, 99) * 1e3,
-        "max_ms": max(samples_s) * 1e3,
-        "qps": len(samples_s) / total if total > 0 else 0.0,
-    }
+    return LatencySummary(
+        count=len(samples_s),
+        p50_ms=percentile(samples_s, 50) * 1e3,
+        p95_ms=percentile(samples_s, 95) * 1e3,
+        p99_ms=percentile(samples_s, 99) * 1e3,
+        max_ms=max(samples_s) * 1e3,
+        qps=len(samples_s) / total if total > 0 else 0.0,
+    )
 
 
 def recall_at_k(found_ids: Sequence[object], true_ids: Sequence[object], k: int) -> float | None:

@@ -15,11 +15,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import optimize, stats
+
+from harness.results.capacity import (
+    Axis,
+    Backtest,
+    Band,
+    CapacityFit,
+    CapacityPoint,
+    FitVerdict,
+    PlanChange,
+)
 
 DRAWS = 4000
 NEVER = 700.0  # log of a crossing treated as never (exp(700) is near the float limit)
@@ -70,8 +79,9 @@ class Prediction:
 
     target_ms: float
     breaks_at: float | None
-    breaks_at_ci: list[float | None]
-    verdict: str
+    breaks_at_ci: tuple[float | None, float | None]
+    verdict: FitVerdict
+    reason: str = ""
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -93,27 +103,32 @@ def predict_break(fit: PowerFit, target_ms: float, measured_max: float, seed: in
     low, high = np.percentile(np.minimum(log_x, NEVER), [2.5, 97.5], method="nearest")
     point = (log_t - fit.intercept) / fit.slope if fit.slope > 0 else NEVER
     breaks = math.exp(point) if point < NEVER else math.inf
-    ci = [math.exp(v) if v < NEVER else None for v in (float(low), float(high))]
-    if measured_ok_to is not None and ci[0] is not None and ci[0] < measured_ok_to:
-        ci[0] = measured_ok_to  # measured under target up to there: the break cannot come earlier
-    if fit.predict(measured_max) > target_ms and breaks <= measured_max:
-        verdict = "over target within the measured range"
-    elif not math.isfinite(breaks):
-        verdict = "p95 does not grow: no break predicted"
-    elif breaks > FAR * measured_max:
-        verdict = f"long extrapolation (>{FAR:g}x measured)"
-    else:
-        verdict = "predicted"
-    return Prediction(target_ms, _finite_or_none(breaks), ci, verdict)
+    ci_low, ci_high = (math.exp(v) if v < NEVER else None for v in (float(low), float(high)))
+    if measured_ok_to is not None and ci_low is not None and ci_low < measured_ok_to:
+        ci_low = measured_ok_to  # measured under target up to there: the break cannot come earlier
+    verdict, reason = _verdict(fit.predict(measured_max) > target_ms and breaks <= measured_max, breaks,
+                               measured_max)
+    return Prediction(target_ms, _finite_or_none(breaks), (ci_low, ci_high), verdict, reason)
 
 
-def band(fit: PowerFit, x_low: float, x_high: float, seed: int = 0, points: int = 40) -> dict[str, list[float]]:
+def _verdict(over: bool, breaks: float, measured_max: float) -> tuple[FitVerdict, str]:
+    """How far a crossing at `breaks` can be trusted; `over`: the target is already missed where measured."""
+    if over:
+        return FitVerdict.OVER_TARGET, ""
+    if not math.isfinite(breaks):
+        return FitVerdict.NO_GROWTH, ""
+    if breaks > FAR * measured_max:
+        return FitVerdict.LONG_EXTRAPOLATION, f"beyond {FAR:g}x the largest measured value"
+    return FitVerdict.PREDICTED, ""
+
+
+def band(fit: PowerFit, x_low: float, x_high: float, seed: int = 0, points: int = 40) -> Band:
     """95 % interval of the fitted p95 over a log-spaced grid, for the report's shaded band."""
     grid = np.geomspace(x_low, x_high, points)
     draws = _draws(fit, seed)
     curves = np.exp(np.minimum(draws[:, :1] + draws[:, 1:] * np.log(grid)[None, :], NEVER))
     low, high = np.percentile(curves, [2.5, 97.5], axis=0)
-    return {"x": grid.tolist(), "low": low.tolist(), "high": high.tolist()}
+    return Band(tuple(grid.tolist()), tuple(low.tolist()), tuple(high.tolist()))
 
 
 @dataclass
@@ -152,7 +167,7 @@ def fit_usl(users: Sequence[float], p95_ms: Sequence[float]) -> UslFit:
     return UslFit(float(coef[0]), float(coef[1] / coef[0]), float(coef[2] / coef[0]))
 
 
-def _point_prediction(axis: str, xs: list[float], ys: list[float], x: float) -> float:
+def _point_prediction(axis: Axis, xs: list[float], ys: list[float], x: float) -> float:
     """The model of `axis` fitted to (xs, ys), evaluated at x: two sizes already fix a power law."""
     if axis == "users":
         return fit_usl(xs, ys).predict(x)
@@ -160,102 +175,103 @@ def _point_prediction(axis: str, xs: list[float], ys: list[float], x: float) -> 
     return float(math.exp(intercept + slope * math.log(x)))
 
 
-def backtest(axis: str, xs: list[float], ys: list[float]) -> dict[str, Any]:
+def backtest(axis: Axis, xs: list[float], ys: list[float]) -> Backtest:
     """Fit without the largest measured point, predict it, and say whether the error is within the bound."""
     order = np.argsort(xs)
     held = int(order[-1])
     rest = [int(i) for i in order[:-1]]
     need = 3 if axis == "users" else 2
     if len({xs[i] for i in rest}) < need:
-        return {"evaluated": False, "reason": f"a backtest needs {need + 1} or more distinct {axis} values"}
+        return Backtest(False, f"a backtest needs {need + 1} or more distinct {axis} values")
     predicted = _point_prediction(axis, [xs[i] for i in rest], [ys[i] for i in rest], xs[held])
     error = abs(predicted - ys[held]) / ys[held]
-    return {"evaluated": True, "held_out": xs[held], "measured_ms": ys[held], "predicted_ms": predicted,
-            "error": error, "bound": BACKTEST_BOUND, "within_bound": bool(error <= BACKTEST_BOUND)}
+    return Backtest(True, held_out=xs[held], measured_ms=ys[held], predicted_ms=predicted, error=error,
+                    bound=BACKTEST_BOUND, within_bound=bool(error <= BACKTEST_BOUND))
 
 
-def plan_changes(rows: list[dict[str, Any]], axis: str) -> list[dict[str, Any]]:
+def plan_changes(rows: list[CapacityPoint], axis: Axis) -> tuple[PlanChange, ...]:
     """Consecutive measured points (by `axis`) whose dominant plan differs: the fit spans two regimes."""
-    planned = sorted((r for r in rows if r.get("plan")), key=lambda r: float(r[axis]))
-    return [{"between": [float(a[axis]), float(b[axis])], "from": a["plan"], "to": b["plan"]}
-            for a, b in zip(planned, planned[1:], strict=False) if a["plan"] != b["plan"]]
+    planned = sorted((r for r in rows if r.plan), key=lambda r: float(r.along(axis)))
+    return tuple(PlanChange((float(a.along(axis)), float(b.along(axis))), a.plan or "", b.plan or "")
+                 for a, b in zip(planned, planned[1:], strict=False) if a.plan != b.plan)
 
 
-def _fit_power(xs: list[float], ys: list[float], target: float | None, seed: int) -> dict[str, Any]:
+def _fit_power(entry: CapacityFit, xs: list[float], ys: list[float], target: float | None,
+               seed: int) -> CapacityFit:
     fit = fit_power_law(xs, ys)
     half = stats.t.ppf(0.975, fit.dof) * math.sqrt(fit.cov[1][1]) if fit.dof > 0 else math.inf
-    entry: dict[str, Any] = {"intercept": fit.intercept, "slope": fit.slope,
-                             "slope_ci": [float(fit.slope - half), float(fit.slope + half)], "r2": fit.r2,
-                             "dof": fit.dof, "cov": fit.cov}
+    (c00, c01), (c10, c11) = fit.cov
+    entry = replace(entry, intercept=fit.intercept, slope=fit.slope,
+                    slope_ci=(float(fit.slope - half), float(fit.slope + half)), r2=_finite_or_none(fit.r2),
+                    dof=fit.dof, cov=((c00, c01), (c10, c11)))
     if target is None:
-        return {**entry, "breaks_at": None, "breaks_at_ci": [None, None], "verdict": "no target"}
+        return replace(entry, verdict=FitVerdict.NO_TARGET)
     under = all(y < target for y in ys)
     pred = predict_break(fit, target, max(xs), seed, measured_ok_to=max(xs) if under else None)
     top = pred.breaks_at if pred.breaks_at is not None else max(xs)
-    return {**entry, **asdict(pred),
-            "band": band(fit, min(xs), min(max(top, max(xs)) * 1.2, max(xs) * 1e4), seed)}
+    return replace(entry, target_ms=pred.target_ms, breaks_at=pred.breaks_at, breaks_at_ci=pred.breaks_at_ci,
+                   verdict=pred.verdict, reason=pred.reason,
+                   band=band(fit, min(xs), min(max(top, max(xs)) * 1.2, max(xs) * 1e4), seed))
 
 
-def _fit_usl(xs: list[float], ys: list[float], target: float | None) -> dict[str, Any]:
+def _fit_usl(entry: CapacityFit, xs: list[float], ys: list[float], target: float | None) -> CapacityFit:
     fit = fit_usl(xs, ys)
-    entry: dict[str, Any] = {"base_ms": fit.base_ms, "sigma": fit.sigma, "kappa": fit.kappa,
-                             "breaks_at_ci": [None, None]}  # no interval: three parameters on few points
+    # No interval on breaks_at: three parameters on few points.
+    entry = replace(entry, base_ms=fit.base_ms, sigma=fit.sigma, kappa=fit.kappa)
     if target is None:
-        return {**entry, "breaks_at": None, "verdict": "no target"}
+        return replace(entry, verdict=FitVerdict.NO_TARGET)
     crossing = fit.crossing(target)
-    if max(ys) >= target:
-        verdict = "over target within the measured range"
-    elif not math.isfinite(crossing):
-        verdict = "p95 does not grow: no break predicted"
-    else:
-        verdict = f"long extrapolation (>{FAR:g}x measured)" if crossing > FAR * max(xs) else "predicted"
-    return {**entry, "target_ms": target, "breaks_at": _finite_or_none(crossing), "verdict": verdict}
+    verdict, reason = _verdict(max(ys) >= target, crossing, max(xs))
+    return replace(entry, target_ms=target, breaks_at=_finite_or_none(crossing), verdict=verdict, reason=reason)
 
 
-def _trusted(entry: dict[str, Any], measured_max: float) -> dict[str, Any]:
+def _trusted(entry: CapacityFit, measured_max: float) -> CapacityFit:
     """Withdraw a break predicted beyond the measured range when the backtest or the plans say not to trust it."""
-    breaks = entry.get("breaks_at")
+    breaks = entry.breaks_at
     beyond = breaks is None or breaks > measured_max
-    if entry.get("target_ms") is None or not beyond:
+    if entry.target_ms is None or not beyond:
         return entry
     reason = None
-    if entry["plan_changes"]:
-        c = entry["plan_changes"][-1]
-        reason = f"plan changes from {c['from']} to {c['to']} between {c['between'][0]:g} and {c['between'][1]:g}"
-    elif entry["backtest"]["evaluated"] and not entry["backtest"]["within_bound"]:
-        reason = f"backtest error {entry['backtest']['error']:.0%} > {BACKTEST_BOUND:.0%}"
+    test = entry.backtest
+    if entry.plan_changes:
+        c = entry.plan_changes[-1]
+        reason = (f"plan changes from {c.from_plan} to {c.to_plan} between {c.between[0]:g} and "
+                  f"{c.between[1]:g}")
+    elif test is not None and test.evaluated and not test.within_bound:
+        reason = f"backtest error {test.error:.0%} > {BACKTEST_BOUND:.0%}"
     if reason is None:
         return entry
-    band_ = entry.get("band")
-    if isinstance(band_, dict):  # keep the interval only over what was measured
-        keep = [i for i, x in enumerate(band_["x"]) if x <= measured_max * 1.0001]
-        entry["band"] = {k: [band_[k][i] for i in keep] for k in ("x", "low", "high")}
-    return {**entry, "breaks_at": None, "breaks_at_ci": [None, None], "verdict": f"not extrapolated: {reason}"}
+    kept = entry.band
+    if kept is not None:  # keep the interval only over what was measured
+        keep = [i for i, x in enumerate(kept.x) if x <= measured_max * 1.0001]
+        kept = Band(*(tuple(values[i] for i in keep) for values in (kept.x, kept.low, kept.high)))
+    return replace(entry, band=kept, breaks_at=None, breaks_at_ci=(None, None),
+                   verdict=FitVerdict.NOT_EXTRAPOLATED, reason=reason)
 
 
-def fit_section(points: list[dict[str, Any]], axis: str, targets: dict[str, float], seed: int = 0
-                ) -> list[dict[str, Any]]:
+def fit_section(points: Sequence[CapacityPoint], axis: Axis, targets: dict[str, float], seed: int = 0
+                ) -> list[CapacityFit]:
     """Per scenario (and per value of the other axis), fit p95 along `axis` and predict its break.
 
-    `points` rows: scenario, posts, users, p95_ms, optionally plan (the dominant plan shape). `targets`
-    maps scenario name -> p95 target (ms). Size is fitted with a power law, concurrency with the USL.
+    `targets` maps scenario name -> p95 target (ms). Size is fitted with a power law, concurrency with
+    the USL; points without a p95 are left out.
     """
-    other = "users" if axis == "posts" else "posts"
-    groups: dict[tuple[str, Any], list[dict[str, Any]]] = {}
+    other: Axis = "users" if axis == "posts" else "posts"
+    groups: dict[tuple[str, int], list[CapacityPoint]] = {}
     for p in points:
-        if p.get("p95_ms") is not None:
-            groups.setdefault((p["scenario"], p.get(other)), []).append(p)
+        if p.p95_ms is not None:
+            groups.setdefault((p.scenario, p.along(other)), []).append(p)
     fits = []
     for (scenario, at), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
-        xs, ys = [float(r[axis]) for r in rows], [float(r["p95_ms"]) for r in rows]
+        xs, ys = [float(r.along(axis)) for r in rows], [float(r.p95_ms or 0.0) for r in rows]
         target = targets.get(scenario)
-        entry: dict[str, Any] = {"scenario": scenario, "axis": axis, "at": at, "n_points": len(rows),
-                                 "target_ms": target, "model": "usl" if axis == "users" else "power law"}
+        entry = CapacityFit(scenario=scenario, axis=axis, at=at, n_points=len(rows), target_ms=target,
+                            model="usl" if axis == "users" else "power law", verdict=FitVerdict.NOT_FITTED)
         try:
-            entry.update(_fit_usl(xs, ys, target) if axis == "users" else _fit_power(xs, ys, target, seed))
+            entry = _fit_usl(entry, xs, ys, target) if axis == "users" else _fit_power(entry, xs, ys, target, seed)
         except ValueError as exc:
-            fits.append({**entry, "slope": None, "verdict": f"not fitted: {exc}"})
+            fits.append(replace(entry, reason=str(exc)))
             continue
-        entry.update(backtest=backtest(axis, xs, ys), plan_changes=plan_changes(rows, axis))
+        entry = replace(entry, backtest=backtest(axis, xs, ys), plan_changes=plan_changes(rows, axis))
         fits.append(_trusted(entry, max(xs)))
     return fits

@@ -10,12 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 from rich.console import Console
 
 from harness import alembic_project
-from harness.bench.runner import BenchOptions, run_bench
+from harness.bench.runner import run_bench
 from harness.bench.scenarios import Scenario, default_scenarios_dir
 from harness.bench.session import session_settings
 from harness.capacity.fit import BACKTEST_BOUND, fit_section
@@ -27,17 +26,27 @@ from harness.db import Database
 from harness.db.base import scratch_database
 from harness.gates import gate_for
 from harness.results import Gate, Results
+from harness.results.bench import BenchOptions
+from harness.results.capacity import CapacityPoint, CapacitySection, SizeDatabase
 
 STAGE = "capacity"
+METHOD = ("size: least squares of log p95 on log size, intervals from the fit covariance (multivariate t draws, "
+          "2.5-97.5 %); users: Universal Scalability Law (non-negative least squares); every fit backtested on "
+          f"its largest point and not extrapolated past a plan change or a backtest error over {BACKTEST_BOUND:.0%}")
 
 
 def _bench_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], options: BenchOptions,
-                  console: Console) -> list[dict[str, Any]]:
+                  size: SizeDatabase, console: Console) -> list[CapacityPoint]:
     scratch = Results(run_id=cfg.run_id, command="capacity")
     records = run_bench(cfg, db, scratch, scenarios, options, console)
-    return [{"scenario": r["name"], "kind": r["kind"], "users": 1, "p95_ms": r["p95_ms"], "p50_ms": r["p50_ms"],
-             "count": r["count"], "errors": r["errors"], "tool": "pytest-benchmark",
-             "plan": _dominant(r.get("plan_shapes"))} for r in records]
+    return [CapacityPoint(scenario=r.name, kind=r.kind, posts=_posts(size), users=1, p95_ms=r.p95_ms,
+                          p50_ms=r.p50_ms, count=r.count, errors=r.errors, tool="pytest-benchmark",
+                          posts_requested=size.posts, plan=_dominant(r.plan_shapes)) for r in records]
+
+
+def _posts(size: SizeDatabase) -> int:
+    """Posts actually loaded at this size (the generator rounds), else the size asked for."""
+    return int(size.rows.get("posts", size.posts))
 
 
 def _dominant(shapes: dict[str, int] | None) -> str | None:
@@ -46,7 +55,7 @@ def _dominant(shapes: dict[str, int] | None) -> str | None:
 
 
 def _load_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], users: int, duration_s: float,
-                 console: Console) -> list[dict[str, Any]]:
+                 size: SizeDatabase, console: Console) -> list[CapacityPoint]:
     from harness.load.runner import LocustRun, run_locust
     from harness.load.summary import scenario_rows
 
@@ -56,76 +65,69 @@ def _load_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], users:
     # The profile's session settings (hnsw.ef_search), as the load stage and bench points have them.
     outcome = run_locust(db, run, cfg.run_dir / "load", session_settings(cfg), console)
     kinds = {s.name: s.kind for s in scenarios}
-    return [{"scenario": r.name, "kind": kinds[r.name], "users": users,
-             "p95_ms": r.corrected.p95_ms, "p50_ms": r.corrected.p50_ms, "count": r.count,
-             "errors": r.errors, "tool": "locust (corrected)"} for r in scenario_rows(outcome.merged)
-            if r.name in kinds]
+    return [CapacityPoint(scenario=r.name, kind=kinds[r.name], posts=_posts(size), users=users,
+                          p95_ms=r.corrected.p95_ms, p50_ms=r.corrected.p50_ms, count=r.count,
+                          errors=r.errors, tool="locust (corrected)", posts_requested=size.posts)
+            for r in scenario_rows(outcome.merged) if r.name in kinds]
 
 
 @contextmanager
 def _size_database(cfg: RunConfig, db: Database, posts: int, prepared: DatasetRecord | None,
-                   console: Console) -> Iterator[tuple[Database, dict[str, Any]]]:
+                   console: Console) -> Iterator[tuple[Database, SizeDatabase]]:
     """A fresh database of `posts` posts, dropped after: generated here, or a copy of a prepared dataset."""
     name = f"{db.name}_cap{posts}"[:63]
     started = time.perf_counter()
     if prepared is not None:
         with dataset_copy(db.server, prepared, name) as fresh:
-            yield fresh, {"posts": posts, "scale_factor": prepared.scale_factor, "dataset": prepared.name,
-                          "copy_s": round(time.perf_counter() - started, 2), "rows": dict(prepared.rows)}
+            yield fresh, SizeDatabase(posts=posts, scale_factor=prepared.scale_factor, dataset=prepared.name,
+                                      copy_s=round(time.perf_counter() - started, 2), rows=dict(prepared.rows))
         return
     with scratch_database(db.server, name) as fresh:
         alembic_project.upgrade(fresh, "head")
         scale = posts / int(cfg.profile_data["posts"])
         summary = load_dataset(fresh, cfg.profile_data, scale, cfg.seed, console=console,
                                parallel_workers=cfg.maintenance_workers)
-        yield fresh, {"posts": posts, "scale_factor": scale, "load_s": round(time.perf_counter() - started, 2),
-                      "rows": {t: c.rows for t, c in summary.checksums.items()}}
+        yield fresh, SizeDatabase(posts=posts, scale_factor=scale, load_s=round(time.perf_counter() - started, 2),
+                                  rows={t: c.rows for t, c in summary.checksums.items()})
 
 
 def run_capacity(cfg: RunConfig, db: Database, scenarios: list[Scenario], scales: list[int], users: list[int],
                  duration_s: float = 20.0, options: BenchOptions | None = None,
                  console: Console | None = None, prepared: dict[int, DatasetRecord] | None = None
-                 ) -> tuple[dict[str, Any], list[Gate]]:
+                 ) -> tuple[CapacitySection, list[Gate]]:
     """Measure every (size, concurrency) point, fit p95 growth, predict breaking points; section and gates.
     A size found in `prepared` (posts -> dataset) is copied from that dataset instead of generated."""
     console = console or Console(stderr=True)
     base_posts = int(cfg.profile_data["posts"])
     options = options or BenchOptions.from_config(cfg)
-    points: list[dict[str, Any]] = []
-    loads: list[dict[str, Any]] = []
+    points: list[CapacityPoint] = []
+    loads: list[SizeDatabase] = []
     for posts in scales:
         scale = posts / base_posts
         console.rule(f"[bold]capacity: {posts:,} posts (scale {scale:g} of profile {cfg.profile})")
         with _size_database(cfg, db, posts, (prepared or {}).get(posts), console) as (fresh, made):
-            rows = made["rows"]
             loads.append(made)
             sub = cfg.with_(reports_dir=cfg.run_dir / "capacity", run_id=f"posts_{posts}")
-            measured: list[dict[str, Any]] = []
             if users == [1]:
-                measured = _bench_points(sub, fresh, scenarios, options, console)
+                points += _bench_points(sub, fresh, scenarios, options, made, console)
             else:
                 for u in users:
-                    measured += _load_points(sub, fresh, scenarios, u, duration_s, console)
-            points += [{**p, "posts": int(rows.get("posts", posts)), "posts_requested": posts} for p in measured]
+                    points += _load_points(sub, fresh, scenarios, u, duration_s, made, console)
     targets = {s.name: s.target_ms(cfg.targets) for s in scenarios}
     fits = fit_section(points, "posts", targets, cfg.seed)
     if len(set(users)) >= 3:
         fits += fit_section(points, "users", targets, cfg.seed)
-    section = {"scales": scales, "users": users, "base_profile": cfg.profile, "duration_s": duration_s,
-               "tool": "pytest-benchmark" if users == [1] else "locust", "loads": loads, "points": points,
-               "fits": fits, "method": "size: least squares of log p95 on log size, intervals from the fit covariance "
-                         "(multivariate t draws, 2.5-97.5 %); users: Universal Scalability Law (non-negative "
-                         "least squares); every fit backtested on its largest point and not extrapolated past "
-                         f"a plan change or a backtest error over {BACKTEST_BOUND:.0%}"}
+    section = CapacitySection(scales=tuple(scales), users=tuple(users), base_profile=cfg.profile,
+                              duration_s=duration_s, tool="pytest-benchmark" if users == [1] else "locust",
+                              loads=tuple(loads), points=tuple(points), fits=tuple(fits), method=METHOD)
     return section, _gates(points, scenarios, cfg.targets)
 
 
-def _gates(points: list[dict[str, Any]], scenarios: list[Scenario], targets: dict[str, float]) -> list[Gate]:
+def _gates(points: list[CapacityPoint], scenarios: list[Scenario], targets: dict[str, float]) -> list[Gate]:
     """Per scenario: its worst measured p95 across the sweep against its target."""
     gates = []
     for s in sorted(scenarios, key=lambda s: s.name):
-        values = [p["p95_ms"] for p in points if p["scenario"] == s.name and p["p95_ms"] is not None]
+        values = [p.p95_ms for p in points if p.scenario == s.name and p.p95_ms is not None]
         gates.append(gate_for(s.target_key, f"{s.name} p95 across the sweep", STAGE, max(values, default=None),
                               targets, "no point measured", s.target_p95_ms))
     return gates
-

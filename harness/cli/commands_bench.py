@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.bench.runner import BenchOptions, run_bench
+from harness.bench.runner import run_bench
 from harness.bench.scenarios import load_scenarios, suite_kinds
 from harness.cli import app
 from harness.cli.commands_backup import require_schema
@@ -35,6 +35,7 @@ from harness.db import Database, open_database
 from harness.environment import collect_environment
 from harness.errors import UsageError
 from harness.results import Results
+from harness.results.bench import BenchOptions, ScenarioResult
 
 Suite = Annotated[str, typer.Option("--suite", help="ward | vector | all")]
 ScenarioDirs = Annotated[list[Path] | None, typer.Option(
@@ -65,21 +66,21 @@ def _fmt(value: Any, spec: str = ".2f") -> str:
     return "-" if value is None else format(value, spec)
 
 
-def _print_table(console: Console, records: list[dict[str, Any]]) -> None:
+def _print_table(console: Console, records: list[ScenarioResult]) -> None:
     table = Table(title="scenarios (latencies in ms; margin = headroom below the p95 target)")
     for col in ("scenario", "n", "p50", "p95", "p99", "max", "qps", "target", "margin", "recall@10",
                 "tie-tol.", "rows min", "overhead p50", "plan"):
         table.add_column(col, justify="left" if col in ("scenario", "plan") else "right",
                          no_wrap=col == "scenario")
     for r in records:
-        plan = r["plan"] or {}
-        note = ("SEQ SCAN " + ",".join(plan["large_seq_scans"])) if plan.get("large_seq_scans") else \
-            ",".join(plan.get("indexes", [])[:2]) or ",".join(plan.get("nodes", [])[:2])
-        table.add_row(r["name"], str(r["count"]), _fmt(r["p50_ms"]), _fmt(r["p95_ms"]),
-                      _fmt(r["p99_ms"]), _fmt(r["max_ms"]), _fmt(r["qps"], ".0f"), _fmt(r["target_ms"], ".0f"),
-                      _fmt(r["margin"], ".0%"), _fmt(r.get("recall_at_10"), ".3f"),
-                      _fmt(r.get("recall_at_10_tie_tolerant"), ".3f"), _fmt(r.get("rows_returned_min"), "d"),
-                      _fmt(r.get("overhead_p50_ms"), ".3f"), note)
+        plan = r.plan
+        note = "" if plan is None else ("SEQ SCAN " + ",".join(plan.large_seq_scans)) if plan.large_seq_scans \
+            else ",".join(plan.indexes[:2]) or ",".join(plan.nodes[:2])
+        table.add_row(r.name, str(r.count), _fmt(r.p50_ms), _fmt(r.p95_ms),
+                      _fmt(r.p99_ms), _fmt(r.max_ms), _fmt(r.qps, ".0f"), _fmt(r.target_ms, ".0f"),
+                      _fmt(r.margin, ".0%"), _fmt(r.recall_at_10, ".3f"),
+                      _fmt(r.recall_at_10_tie_tolerant, ".3f"), _fmt(r.rows_returned_min, "d"),
+                      _fmt(r.overhead_p50_ms, ".3f"), note)
     console.print(table)
 
 
@@ -122,12 +123,12 @@ def bench(suite: Suite = "all", scenarios: ScenarioDirs = None, rounds: Rounds =
         if g.verdict != "pass":
             console.print(f"[red]{g.verdict:>13}[/] {g.name}: observed {g.observed} {g.unit} "
                           f"(target {g.comparator} {g.target}) {g.reason}")
-    fid = (results.bench or {}).get("fidelity", {})
-    if fid.get("samples"):
-        console.print(f"harness overhead p50 {fid['overhead_p50_ms']:.3f} ms against server p50 "
-                      f"{fid['server_p50_ms']:.3f} ms (server time from {', '.join(fid['server_time_from'])}; "
-                      f"criterion <= {fid['overhead_target_ms']:.3f} ms: "
-                      f"{'met' if fid['within_target'] else 'NOT met'}; recorded, not gated)")
+    fid = results.bench.fidelity if results.bench else None
+    if fid and fid.samples:
+        console.print(f"harness overhead p50 {fid.overhead_p50_ms or 0:.3f} ms against server p50 "
+                      f"{fid.server_p50_ms or 0:.3f} ms (server time from {', '.join(fid.server_time_from)}; "
+                      f"criterion <= {fid.overhead_target_ms or 0:.3f} ms: "
+                      f"{'met' if fid.within_target else 'NOT met'}; recorded, not gated)")
     passed = sum(g.verdict == "pass" for g in results.gates)
     console.print(f"{passed}/{len(results.gates)} gates passed; verdict: [bold]{results.verdict}[/]  "
                   f"results: {path}  pytest-benchmark: {cfg.run_dir / 'bench' / 'pytest-benchmark.json'}")

@@ -59,9 +59,9 @@ def capacity(
 
     With --dataset (repeatable) each size is a copy of a prepared dataset instead of generated data.
     """
-    from harness.bench.runner import BenchOptions
     from harness.bench.scenarios import load_scenarios, suite_kinds
     from harness.capacity.sweep import run_capacity
+    from harness.results.bench import BenchOptions
 
     if dataset and scales is not None:
         raise UsageError("--dataset and --scales both choose the sweep's sizes: give one of them")

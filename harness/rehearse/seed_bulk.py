@@ -25,7 +25,8 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from harness.datagen.copy import Column, ColumnData, FieldPool, Pooled, copy_batches
-from harness.results.rehearsal import Seeding, Shortfall
+from harness.results.migrations import Shortfall
+from harness.results.rehearsal import Seeding
 from harness.verify import seed as reflected
 
 POOL_SIZE = 256  # distinct values per pooled column

@@ -27,7 +27,7 @@ from harness import alembic_project
 from harness.db import Database
 from harness.errors import UsageError
 from harness.gates import evaluate, gate_for, not_evaluated
-from harness.rehearse import seed_bulk, upgrade
+from harness.rehearse import seed_bulk
 from harness.rehearse import step as rehearse_step
 from harness.rehearse.step import SCHEMA, Before, Move, RehearseOptions
 from harness.results import Gate, Results, Verdict
@@ -43,7 +43,7 @@ from harness.results.rehearsal import (
     Step,
     StepOutcome,
 )
-from harness.verify import envpy
+from harness.verify import envpy, migrate
 from harness.verify.chain import Chain
 from harness.verify.checksums import user_tables
 
@@ -114,7 +114,7 @@ def run_rehearsal(db: Database, results: Results, chain: Chain, revisions: list[
                 start_at = below[revisions[0]]
                 if start_at != "base":
                     console.print(f"upgrading the empty database to {start_at}, the revision before the window")
-                    ran = upgrade.run(db.dsn, engine, cfg, command.upgrade, start_at)
+                    ran = migrate.run(db.dsn, engine, cfg, command.upgrade, start_at)
                     if ran.error:
                         return fail(f"upgrade to {start_at} failed on an empty database: {ran.error}")
             # Phase one measures each revision's state before its step; phase two's step for the same revision

@@ -25,7 +25,7 @@ from psycopg import sql
 
 from harness.bench.timing import percentile
 from harness.db import Database
-from harness.rehearse import live, server_stats, upgrade, waits
+from harness.rehearse import live, server_stats, waits
 from harness.results.rehearsal import (
     ChecksumTiming,
     Difference,
@@ -44,7 +44,7 @@ from harness.results.rehearsal import (
     Step,
     StepOutcome,
 )
-from harness.verify import locks
+from harness.verify import locks, migrate
 from harness.verify.checksums import TableChecksum, checksum_query, user_tables
 from harness.verify.underload import Sample
 
@@ -208,7 +208,7 @@ def rehearse_step(db: Database, conn: psycopg.Connection[Any], engine: sa.Engine
         conn.rollback()
         try:
             with counter.watching(engine):
-                ran = upgrade.run(dsn, engine, cfg, command.downgrade if move.downgrade else command.upgrade,
+                ran = migrate.run(dsn, engine, cfg, command.downgrade if move.downgrade else command.upgrade,
                                   move.target, monitor)
             if has_live:
                 time.sleep(options.settle_s)
@@ -219,7 +219,7 @@ def rehearse_step(db: Database, conn: psycopg.Connection[Any], engine: sa.Engine
         workload.stop()
     wal = conn.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)::int8", (lsn_before,)).fetchone()
     direction = Direction.DOWNGRADE if move.downgrade else Direction.UPGRADE
-    statements = [Statement(**s) for s in ran.statement_table()]
+    statements = [Statement(s.statement, s.start_s, s.duration_s, s.rows) for s in ran.statements]
     step = Step(revision=move.revision, source=move.source, to=move.target, name=move.name, direction=direction,
                 verdict=StepOutcome.PASS, seeding=seeding, duration_s=ran.duration_s,
                 wal_bytes=int(wal[0]) if wal else None,
@@ -240,7 +240,7 @@ def rehearse_step(db: Database, conn: psycopg.Connection[Any], engine: sa.Engine
     return step, before, workload.inserted
 
 
-def _locks(held: Mapping[str, Mapping[str, object]], sampler: waits.WaitSampler, ran: upgrade.Run,
+def _locks(held: Mapping[str, Mapping[str, object]], sampler: waits.WaitSampler, ran: migrate.Run,
            tables: list[str]) -> dict[str, LockHold]:
     """Per table that existed before: the strongest mode and the span of any lock (LockMonitor), and per mode
     how long it was seen held, each hold in seconds from the step's start, and the migration statement running
@@ -272,7 +272,7 @@ def _timing(before: Before) -> ChecksumTiming:
 
 
 def _live_record(workload: live.LiveWorkload, sampler: waits.WaitSampler, options: RehearseOptions,
-                 baseline_start: float, ran: upgrade.Run, has_live: bool) -> LiveRun | LiveSkipped:
+                 baseline_start: float, ran: migrate.Run, has_live: bool) -> LiveRun | LiveSkipped:
     if not has_live:
         return LiveSkipped("no table with rows and a single-column primary key to read or insert")
     end = ran.end + options.settle_s

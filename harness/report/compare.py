@@ -217,8 +217,8 @@ ENV_KEYS = ("postgres_version", "pgvector_version", "cpu_model", "cpu_count", "m
 
 def compare_results(baseline: Results, current: Results, threshold: float) -> dict[str, Any]:
     """Per-scenario comparisons, scenarios on one side only, and environment differences."""
-    base = {s["name"]: s for s in scenarios(baseline)}
-    cur = {s["name"]: s for s in scenarios(current)}
+    base = {s.name: s for s in scenarios(baseline)}
+    cur = {s.name: s for s in scenarios(current)}
     common = [n for n in cur if n in base]
     rehearsal = compare_rehearsals(baseline, current)
     if not common and not rehearsal["steps"]:
@@ -226,13 +226,13 @@ def compare_results(baseline: Results, current: Results, threshold: float) -> di
     rows = []
     for i, name in enumerate(common):
         b, c = base[name], cur[name]
-        if not b["samples_ms"] or not c["samples_ms"]:
-            side = "baseline" if not b["samples_ms"] else "current"
-            rows.append(ScenarioComparison(name, "not_evaluated", b["p95_ms"], c["p95_ms"], None, None, None,
-                                           None, None, None, len(b["samples_ms"]), len(c["samples_ms"]),
+        if not b.samples_ms or not c.samples_ms:
+            side = "baseline" if not b.samples_ms else "current"
+            rows.append(ScenarioComparison(name, "not_evaluated", b.p95_ms, c.p95_ms, None, None, None,
+                                           None, None, None, len(b.samples_ms), len(c.samples_ms),
                                            f"no raw samples (samples_ms) in the {side} results"))
         else:
-            rows.append(compare_samples(name, b["samples_ms"], c["samples_ms"], threshold, seed=i))
+            rows.append(compare_samples(name, list(b.samples_ms), list(c.samples_ms), threshold, seed=i))
     env_b, env_c = baseline.environment or {}, current.environment or {}
     env_diff = {k: [env_b.get(k), env_c.get(k)] for k in ENV_KEYS if env_b.get(k) != env_c.get(k)}
     busy = [f"{side} started on a busy machine (load average {env.get('load_average_1m')} on "

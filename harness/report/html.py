@@ -9,6 +9,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from harness.rehearse import render as rehearsal
 from harness.report import plots, view
 from harness.results import Results
+from harness.results.capacity import CapacityFit, CapacitySection, FitVerdict
 
 
 def _fmt(value: Any) -> str:
@@ -19,34 +20,33 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def capacity_rows(capacity: dict[str, Any] | None) -> list[dict[str, str]]:
+def capacity_rows(capacity: CapacitySection | None) -> list[dict[str, str]]:
     """One line per fitted scenario and axis: exponent and predicted breaking point, with intervals."""
-    if not isinstance(capacity, dict):
+    if capacity is None:
         return []
     rows = []
-    for fit in capacity.get("fits", []):
-        if not isinstance(fit, dict):
-            continue
-        slope, ci = fit.get("slope"), fit.get("slope_ci") or [None, None]
-        breaks, bci = fit.get("breaks_at"), fit.get("breaks_at_ci") or [None, None]
+    for fit in capacity.fits:
+        low, high = fit.breaks_at_ci
         rows.append({
-            "scenario": str(fit.get("scenario")), "axis": str(fit.get("axis")),
-            "at": "" if fit.get("at") is None else f"{'users' if fit.get('axis') == 'posts' else 'posts'}="
-                                                    f"{fit.get('at')}",
-            "slope": _growth(fit, slope, ci),
-            "target": _fmt(fit.get("target_ms")),
-            "breaks": str(fit.get("verdict") or "") if breaks is None else
-            f"{_fmt(breaks)} {fit.get('axis')} [{_fmt(bci[0])}, {'unbounded' if bci[1] is None else _fmt(bci[1])}]"
-            + ("" if fit.get("verdict") in (None, "predicted") else f" ({fit.get('verdict')})"),
+            "scenario": fit.scenario, "axis": fit.axis,
+            "at": "" if fit.at is None else f"{'users' if fit.axis == 'posts' else 'posts'}={fit.at}",
+            "slope": _growth(fit),
+            "target": _fmt(fit.target_ms),
+            "breaks": fit.verdict_text if fit.breaks_at is None else
+            f"{_fmt(fit.breaks_at)} {fit.axis} [{_fmt(low)}, {'unbounded' if high is None else _fmt(high)}]"
+            + ("" if fit.verdict == FitVerdict.PREDICTED else f" ({fit.verdict_text})"),
         })
     return rows
 
 
-def _growth(fit: dict[str, Any], slope: Any, ci: list[Any]) -> str:
+def _growth(fit: CapacityFit) -> str:
     """How p95 grows: the power-law exponent with its interval, or the USL's contention and coherency."""
-    if fit.get("model") == "usl" and fit.get("sigma") is not None:
-        return f"USL sigma {fit['sigma']:.3g}, kappa {fit['kappa']:.3g}"
-    return "not fitted" if slope is None else f"{slope:.2f} [{_fmt(ci[0])}, {_fmt(ci[1])}]"
+    if fit.model == "usl" and fit.sigma is not None and fit.kappa is not None:
+        return f"USL sigma {fit.sigma:.3g}, kappa {fit.kappa:.3g}"
+    if fit.slope is None:
+        return "not fitted"
+    low, high = fit.slope_ci or (None, None)
+    return f"{fit.slope:.2f} [{_fmt(low)}, {_fmt(high)}]"
 
 
 def render_html(results: Results) -> str:
@@ -59,7 +59,7 @@ def render_html(results: Results) -> str:
     steps = view.migration_steps(results.migrations)
     figures = {
         "latency": plots.latency_distributions(scenarios),
-        "recall": plots.recall_latency([s for s in scenarios if s["kind"] == "vector" or s["recall"] is not None],
+        "recall": plots.recall_latency([s for s in scenarios if s.kind == "vector" or s.recall is not None],
                                        recall_target),
         "load": plots.load_over_time(load.timeline if load else [], (load.target_p95_ms if load else None)
                                      or view.number(targets, "ward_p95_ms")),

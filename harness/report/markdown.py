@@ -50,8 +50,8 @@ def render_markdown(results: Results) -> str:
     if scenarios:
         lines += ["| scenario | kind | p50 ms | p95 ms | p99 ms | target ms | recall@10 |",
                   "|---|---|---|---|---|---|---|"]
-        lines += [f"| {_cell(s['name'])} | {s['kind']} | {_num(s['p50_ms'])} | {_num(s['p95_ms'])} "
-                  f"| {_num(s['p99_ms'])} | {_num(s['target_ms'])} | {_num(s['recall'])} |" for s in scenarios]
+        lines += [f"| {_cell(s.name)} | {s.kind} | {_num(s.p50_ms)} | {_num(s.p95_ms)} "
+                  f"| {_num(s.p99_ms)} | {_num(s.target_ms)} | {_num(s.recall)} |" for s in scenarios]
         fidelity = view.bench_fidelity(results.bench)
         lines += ["", fidelity] if fidelity else []
     else:

@@ -1,18 +1,20 @@
-"""What the renderers show, read defensively from Results: a missing key means 'not run', never a crash.
+"""What the renderers show, read from Results: a missing section means 'not run', never a crash.
 
-The scenarios, load and migrations sections are written by other stages whose shapes grow over time, so
-every accessor here tolerates absent or differently named keys and returns None / [] instead.
+Typed sections (scenarios, bench, capacity, migrations) are read by field. The load section is still
+plain data, so its accessors tolerate absent keys and return None / [] instead.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields, is_dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, is_dataclass
 from typing import Any, TypeGuard
 
 from harness.results import Gate, Results
+from harness.results.bench import BenchSection, ScenarioResult
 from harness.results.load import LoadGroup, LoadSection
+from harness.results.migrations import Lock, MigrationsSection, StepVerdict, UnderLoad
 
 
 def finite(value: Any) -> TypeGuard[int | float]:
@@ -29,13 +31,6 @@ def number(data: Mapping[str, Any] | None, *keys: str) -> float | None:
         if finite(value):
             return float(value)
     return None
-
-
-def numbers(value: Any) -> list[float]:
-    """A list of finite floats from a JSON array (anything else gives [])."""
-    if not isinstance(value, Sequence) or isinstance(value, str):
-        return []
-    return [float(v) for v in value if finite(v)]
 
 
 @dataclass(frozen=True)
@@ -118,46 +113,49 @@ def _margin_text(g: Gate) -> str:
     return f"{margin:+.0%}"
 
 
-def scenarios(results: Results) -> list[dict[str, Any]]:
-    """Scenario rows with normalised keys; raw samples as `samples_ms` (possibly empty)."""
-    return scenario_rows(results.scenarios or [])
+@dataclass(frozen=True)
+class ScenarioRow:
+    """One line of a latency table (and of its plot): a bench scenario, or a scenario or role under load."""
+
+    name: str
+    kind: str
+    count: float | None
+    errors: float | None
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    max_ms: float | None
+    qps: float | None
+    p95_uncorrected_ms: float | None = None
+    recall: float | None = None
+    target_ms: float | None = None
+    samples_ms: tuple[float, ...] = ()
 
 
-def scenario_rows(raw: Sequence[Any]) -> list[dict[str, Any]]:
-    """Normalise scenario-like dicts (bench scenarios, load groups); non-dict entries are dropped."""
-    rows = []
-    for i, s in enumerate(raw):
-        if not isinstance(s, Mapping):
-            continue
-        # Load rows nest latencies: corrected (from intended start) and uncorrected (from send).
-        lat = s.get("corrected") if isinstance(s.get("corrected"), Mapping) else s
-        uncorrected = s.get("uncorrected") if isinstance(s.get("uncorrected"), Mapping) else None
-        rows.append({
-            "name": str(s.get("name", f"scenario {i + 1}")), "kind": str(s.get("kind", "")),
-            "count": number(s, "count", "rounds", "n"), "errors": number(s, "errors", "error_count"),
-            "p50_ms": number(lat, "p50_ms", "median_ms"), "p95_ms": number(lat, "p95_ms"),
-            "p99_ms": number(lat, "p99_ms"), "max_ms": number(lat, "max_ms"),
-            "p95_uncorrected_ms": number(uncorrected, "p95_ms"),
-            "qps": number(s, "qps", "throughput_qps", "rps"),
-            "recall": number(s, "recall_at_10", "recall_at_k", "recall"),
-            "target_ms": number(s, "target_p95_ms", "p95_target_ms", "target_ms"),
-            "samples_ms": numbers(s.get("samples_ms")),
-        })
-    return rows
+def scenarios(results: Results) -> list[ScenarioRow]:
+    """The bench scenarios' rows, raw samples included."""
+    return [bench_row(s) for s in results.scenarios]
 
 
-def bench_fidelity(bench: Mapping[str, Any] | None) -> str | None:
+def bench_row(s: ScenarioResult) -> ScenarioRow:
+    """A bench scenario's table row: its latencies, recall@10 and p95 target, and its raw samples."""
+    return ScenarioRow(name=s.name, kind=s.kind, count=float(s.count), errors=float(s.errors), p50_ms=s.p50_ms,
+                       p95_ms=s.p95_ms, p99_ms=s.p99_ms, max_ms=s.max_ms, qps=s.qps, recall=s.recall_at_10,
+                       target_ms=s.target_ms, samples_ms=s.samples_ms)
+
+
+def bench_fidelity(bench: BenchSection | None) -> str | None:
     """One sentence on how much of each measured latency is the harness rather than the server."""
-    fid = bench.get("fidelity") if isinstance(bench, Mapping) else None
-    if not isinstance(fid, Mapping) or not fid.get("samples"):
+    fid = bench.fidelity if bench else None
+    if fid is None or not fid.samples:
         return None
-    met = "met" if fid.get("within_target") else "NOT met"
-    return (f"Harness overhead per query (p50 over {fid['samples']} queries): "
-            f"{_fmt(number(fid, 'overhead_p50_ms'), 'ms')} against a server-side p50 of "
-            f"{_fmt(number(fid, 'server_p50_ms'), 'ms')} (server time from "
-            f"{', '.join(fid.get('server_time_from') or ['?'])}; SELECT 1 round trip "
-            f"{_fmt(number(fid, 'roundtrip_floor_p50_ms'), 'ms')}); criterion <= "
-            f"{_fmt(number(fid, 'overhead_target_ms'), 'ms')}: {met}.")
+    met = "met" if fid.within_target else "NOT met"
+    return (f"Harness overhead per query (p50 over {fid.samples} queries): "
+            f"{_fmt(fid.overhead_p50_ms, 'ms')} against a server-side p50 of "
+            f"{_fmt(fid.server_p50_ms, 'ms')} (server time from "
+            f"{', '.join(fid.server_time_from or ('?',))}; SELECT 1 round trip "
+            f"{_fmt(fid.roundtrip_floor_p50_ms, 'ms')}); criterion <= "
+            f"{_fmt(fid.overhead_target_ms, 'ms')}: {met}.")
 
 
 def load_summary(load: LoadSection | None) -> list[tuple[str, str]]:
@@ -171,7 +169,7 @@ def load_summary(load: LoadSection | None) -> list[tuple[str, str]]:
              else str(v)) for k, v in facts]
 
 
-def load_groups(load: LoadSection | None) -> list[dict[str, Any]]:
+def load_groups(load: LoadSection | None) -> list[ScenarioRow]:
     """Rows of the load run: per role (readers, writers) first, then per scenario."""
     if load is None:
         return []
@@ -179,11 +177,11 @@ def load_groups(load: LoadSection | None) -> list[dict[str, Any]]:
     return rows + [_load_row(s.name, s.kind, s) for s in load.scenarios]
 
 
-def _load_row(name: str, kind: str, group: LoadGroup) -> dict[str, Any]:
+def _load_row(name: str, kind: str, group: LoadGroup) -> ScenarioRow:
     lat = group.corrected
-    return {"name": name, "kind": kind, "count": float(group.count), "errors": float(group.errors),
-            "p50_ms": lat.p50_ms, "p95_ms": lat.p95_ms, "p99_ms": lat.p99_ms, "max_ms": lat.max_ms,
-            "p95_uncorrected_ms": group.uncorrected.p95_ms, "qps": group.qps}
+    return ScenarioRow(name=name, kind=kind, count=float(group.count), errors=float(group.errors), p50_ms=lat.p50_ms,
+                       p95_ms=lat.p95_ms, p99_ms=lat.p99_ms, max_ms=lat.max_ms, qps=group.qps,
+                       p95_uncorrected_ms=group.uncorrected.p95_ms)
 
 
 def _scalar_fields(section: object) -> list[tuple[str, object]]:
@@ -211,88 +209,68 @@ def section_fields(section: object | None) -> list[tuple[str, str]]:
     return rows
 
 
-def migration_steps(migrations: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class StepRow:
+    """One migration step as the report's table and figure show it."""
+
+    revision: str
+    direction: str
+    duration_s: float | None
+    downgrade_s: float | None
+    verdict: StepVerdict
+    ok: bool | None  # False: the round trip changed data or the downgrade raised; None: it did not get that far
+    locks: str
+    rewritten: str
+    under_load: str
+    detail: str
+
+
+def migration_steps(migrations: MigrationsSection | None) -> list[StepRow]:
     """Migration steps (revision, direction, duration, lossless, locks, rewritten tables)."""
-    if not isinstance(migrations, Mapping):
+    if migrations is None:
         return []
-    steps = migrations.get("steps")
-    if not isinstance(steps, list):
-        return []
-    rows = []
-    for st in steps:
-        if not isinstance(st, Mapping):
-            continue
-        duration_s = number(st, "duration_s")
-        if duration_s is None and (ms := number(st, "duration_ms")) is not None:
-            duration_s = ms / 1000
-        lossless = st.get("lossless", st.get("checksums_equal"))
-        if st.get("reversible") is False:
-            lossless = False
-        verdict = st.get("verdict") or ({True: "lossless", False: "data changed"}.get(lossless, "")
-                                        if isinstance(lossless, bool) else "")
-        down_s = number(st, "downgrade_s")
-        rows.append({"revision": str(st.get("revision", st.get("to", st.get("name", "?")))),
-                     "downgrade_s": down_s,
-                     "direction": str(st.get("direction", st.get("step", ""))),
-                     "duration_s": duration_s, "verdict": str(verdict),
-                     "ok": lossless if isinstance(lossless, bool) else None,
-                     "locks": _lock_text(st.get("locks")),
-                     "rewritten": _rewritten_text(st.get("rewritten", st.get("tables_rewritten"))),
-                     "under_load": _under_load_text(st.get("under_load")),
-                     "detail": str(st.get("detail", st.get("reason", "")) or "")})
-    return rows
+    return [StepRow(st.revision, st.direction, st.duration_s, st.downgrade_s, st.verdict,
+                    False if st.reversible is False else st.lossless,
+                    "; ".join(f"{t}: {_lock_text(lock)}" for t, lock in st.locks.items()),
+                    ", ".join(f"{t} ({n} rows)" for t, n in st.rewritten.items()), _under_load_text(st.under_load),
+                    st.detail) for st in migrations.steps]
 
 
-def _under_load_text(load: Any) -> str:
+def _under_load_text(load: UnderLoad | None) -> str:
     """Reads running beside the step: p95 before -> during, reads blocked on a lock, the longest wait."""
-    if not isinstance(load, Mapping):
+    if load is None:
         return ""
-    before, during = number(load, "p95_before_ms"), number(load, "p95_during_ms")
-    blocked, wait = number(load, "blocked_reads"), number(load, "longest_lock_wait_ms")
-    parts = []
-    if before is not None or during is not None:
-        parts.append(f"p95 {_fmt(before)} -> {_fmt(during)} ms")
-    if blocked is not None:
-        parts.append(f"{blocked:.0f} blocked" + (f", longest wait {wait:.0f} ms" if wait is not None else ""))
-    return "; ".join(parts)
+    if load.p95_during_ms is None:
+        return load.detail
+    wait = load.longest_lock_wait_ms
+    return (f"p95 {_fmt(load.p95_before_ms)} -> {_fmt(load.p95_during_ms)} ms; {load.blocked_reads} blocked"
+            + (f", longest wait {wait:.0f} ms" if wait is not None else ""))
 
 
-def _lock_text(locks: Any) -> str:
-    if isinstance(locks, Mapping):
-        return "; ".join(f"{t}: {_lock_one(v)}" for t, v in locks.items())
-    if isinstance(locks, list):
-        parts = []
-        for lk in locks:
-            if isinstance(lk, Mapping):
-                table = lk.get("table", lk.get("relation", "?"))
-                parts.append(f"{table}: {_lock_one(lk)}")
-            else:
-                parts.append(str(lk))
-        return "; ".join(parts)
-    return ""
+def _lock_text(lock: Lock) -> str:
+    held = lock["held_ms"]
+    return lock["mode"] + (f" ({held:.0f} ms)" if held is not None else "")
 
 
-def _lock_one(value: Any) -> str:
-    if not isinstance(value, Mapping):
-        return str(value)
-    mode = value.get("mode", value.get("strongest", value.get("lock", "")))
-    held = number(value, "held_ms", "duration_ms", "max_held_ms")
-    return f"{mode}" + (f" ({held:.0f} ms)" if held is not None else "")
-
-
-def _rewritten_text(value: Any) -> str:
-    if isinstance(value, Mapping):
-        return ", ".join(f"{k} ({v} rows)" for k, v in value.items())
-    if isinstance(value, list):
-        return ", ".join(str(v.get("table", v)) if isinstance(v, Mapping) else str(v) for v in value)
-    return ""
-
-
-def migration_facts(migrations: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """Facts of the migration section beside its steps (chain, head, summary, round trip, throughput)."""
-    if not isinstance(migrations, Mapping):
+def migration_facts(migrations: MigrationsSection | None) -> list[tuple[str, str]]:
+    """Facts of the migration section beside its steps (chain, head, walks, counts, lock_timeout, throughput)."""
+    if migrations is None:
         return []
-    return section_facts({k: v for k, v in migrations.items() if k not in ("steps", "revisions")})
+    walk, trip, sums = migrations.plain_walk, migrations.round_trip, migrations.checksum_throughput
+    options = migrations.options
+    counts = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in asdict(migrations.summary).items() if n)
+    facts = [("chain", migrations.chain), ("head", migrations.head),
+             ("structure", "; ".join(migrations.structure.findings) or "ok"),
+             ("plain walk (empty database)", f"{walk.verdict} {walk.detail}".strip()),
+             ("round trip head -> base -> head", f"{trip.verdict} {trip.detail}".strip()),
+             ("steps", counts or "none"),
+             ("checksums", f"{sums.rows} rows" + (f", {sums.ratio_vs_count}x the time of count(*)"
+                                                  if sums.ratio_vs_count is not None else "")),
+             ("options", f"{options.rows_per_table} rows per table, seed {options.seed}"
+                         + (", under load" if options.under_load else "")
+                         + (", strict locks" if options.strict_locks else "")),
+             ("duration", f"{migrations.duration_s:g} s")]
+    return facts + [("warning", w) for w in migrations.warnings]
 
 
 def dataset_rows(results: Results) -> list[tuple[str, str]]:

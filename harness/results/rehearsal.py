@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
+from harness.results.migrations import Shortfall
+
 _CONFIG = ConfigDict(use_attribute_docstrings=True)
 # "from" is a Python keyword: the field is `source`, its JSON key stays "from".
 _ALIASED = ConfigDict(use_attribute_docstrings=True, serialize_by_alias=True, validate_by_alias=True,
@@ -31,19 +33,6 @@ class StepOutcome(StrEnum):
     FAIL = "fail"
     UPGRADE_FAILED = "upgrade_failed"
     DOWNGRADE_FAILED = "downgrade_failed"
-
-
-@dataclass(frozen=True)
-class Shortfall:
-    __pydantic_config__ = _CONFIG
-    table: str
-    """the table that got fewer rows than asked"""
-    wanted: int
-    """rows asked for"""
-    inserted: int
-    """rows it got"""
-    reason: str
-    """why (e.g. its unique foreign keys allow no more distinct rows)"""
 
 
 @dataclass(frozen=True)

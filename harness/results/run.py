@@ -8,10 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.results.backup import BackupSection
+from harness.results.bench import BenchSection, ScenarioResult
+from harness.results.capacity import CapacitySection
 from harness.results.core import Gate, StageRecord, Verdict
 from harness.results.faults import FaultsSection
 from harness.results.generate import DatasetSection, GenerateSection
 from harness.results.load import LoadSection
+from harness.results.migrations import MigrationsSection
 from harness.results.rehearsal import Rehearsal
 
 
@@ -25,15 +28,15 @@ class Results:
     profile: dict[str, Any] = field(default_factory=dict)
     dataset: DatasetSection = field(default_factory=DatasetSection)
     stages: list[StageRecord] = field(default_factory=list)
-    scenarios: list[dict[str, Any]] = field(default_factory=list)
-    migrations: dict[str, Any] | None = None
+    scenarios: list[ScenarioResult] = field(default_factory=list)
+    migrations: MigrationsSection | None = None
     rehearsal: Rehearsal | None = None
     load: LoadSection | None = None
     backup: BackupSection | None = None
     faults: FaultsSection | None = None
-    capacity: dict[str, Any] | None = None
+    capacity: CapacitySection | None = None
     generate: GenerateSection | None = None
-    bench: dict[str, Any] | None = None
+    bench: BenchSection | None = None
     gates: list[Gate] = field(default_factory=list)
     selection: dict[str, Any] = field(default_factory=dict)
     created_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))

@@ -12,15 +12,14 @@ matches no finding is itself reported (a warning), so stale ones do not hide the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from harness.errors import UsageError
+from harness.results.migrations import Finding, FindingKind, StepVerdict, VerifyStep
 
-KINDS = ("lossy", "schema_drift", "lock_hazard", "upgrade_failed", "fails_on_existing_data", "irreversible",
-         "downgrade_failed_on_empty", "empty_downgrade")
-PASSING = ("lossless", "accepted")  # step verdicts whose gate passes
-KEEP = ("not_run", "error")  # verdicts not computed from findings (the step did not run, or wardbench crashed)
+KINDS = tuple(k.value for k in FindingKind if k != FindingKind.UNUSED_ACCEPTANCE)
+PASSING = tuple(v for v in StepVerdict if v.passes)  # step verdicts whose gate passes
 
 
 @dataclass(frozen=True)
@@ -30,8 +29,8 @@ class Acceptance:
     reason: str
     objects: tuple[str, ...] = ()  # empty: any object
 
-    def matches(self, finding: dict[str, Any]) -> bool:
-        return finding.get("kind") in self.kinds and (not self.objects or finding.get("object") in self.objects)
+    def matches(self, finding: Finding) -> bool:
+        return finding.kind in self.kinds and (not self.objects or finding.object in self.objects)
 
 
 def parse(table: Any) -> tuple[Acceptance, ...]:
@@ -57,51 +56,51 @@ def parse(table: Any) -> tuple[Acceptance, ...]:
     return tuple(out)
 
 
-def finding_text(finding: dict[str, Any]) -> str:
+def finding_text(finding: Finding) -> str:
     """One finding as one line (JUnit, the detail in reports): `kind: detail` + `(accepted: reason)`/`(warning)`."""
-    text = f"{finding['kind']}: {finding.get('detail', '')}"
-    if finding.get("accepted"):
-        return f"{text} (accepted: {finding.get('reason', '')})"
-    return text + (" (warning)" if finding.get("severity") == "warning" else "")
+    text = f"{finding.kind}: {finding.detail}"
+    if finding.accepted:
+        return f"{text} (accepted: {finding.reason})"
+    return text + (" (warning)" if finding.severity == "warning" else "")
 
 
-def step_verdict(findings: list[dict[str, Any]]) -> str:
+def step_verdict(findings: tuple[Finding, ...]) -> StepVerdict:
     """The first unaccepted error finding's kind; 'accepted' when only accepted errors; else 'lossless'."""
-    errors = [f for f in findings if f.get("severity") == "error"]
-    open_errors = [f for f in errors if not f.get("accepted")]
+    errors = [f for f in findings if f.severity == "error"]
+    open_errors = [f for f in errors if not f.accepted]
     if open_errors:
-        return str(open_errors[0]["kind"])
-    return "accepted" if errors else "lossless"
+        return StepVerdict(open_errors[0].kind.value)
+    return StepVerdict.ACCEPTED if errors else StepVerdict.LOSSLESS
 
 
-def apply(steps: list[dict[str, Any]], acceptances: tuple[Acceptance, ...], strict_locks: bool) -> list[str]:
+def apply(steps: list[VerifyStep], acceptances: tuple[Acceptance, ...],
+          strict_locks: bool) -> tuple[list[VerifyStep], list[str]]:
     """Mark accepted findings, raise lock hazards to errors under --strict-locks, set every step's verdict.
 
-    Returns warnings for acceptances of revisions that are not in the chain (the others are step findings).
+    Returns the steps so judged, and warnings for acceptances of revisions that are not in the chain (the others
+    are step findings).
     """
     by_revision: dict[str, list[Acceptance]] = {}
     for acceptance in acceptances:
         by_revision.setdefault(acceptance.revision, []).append(acceptance)
+    out = []
     for step in steps:
-        findings = step.setdefault("findings", [])
-        if strict_locks:
-            for f in findings:
-                if f.get("kind") == "lock_hazard":
-                    f["severity"] = "error"
-        used: set[Acceptance] = set()
-        for f in findings:
-            match = next((a for a in by_revision.get(step["revision"], []) if a.matches(f)), None)
+        findings, used = [], set()
+        for f in step.findings:
+            if strict_locks and f.kind == FindingKind.LOCK_HAZARD:
+                f = replace(f, severity="error")
+            match = next((a for a in by_revision.get(step.revision, []) if a.matches(f)), None)
             if match is not None:
-                f.update({"accepted": True, "reason": match.reason})
+                f = replace(f, accepted=True, reason=match.reason)
                 used.add(match)
-        for a in by_revision.get(step["revision"], []):
-            if a not in used and step.get("verdict") not in KEEP:
-                findings.append({"kind": "unused_acceptance", "direction": "", "object": ",".join(a.objects),
-                                 "severity": "warning",
-                                 "detail": f"accepted {', '.join(a.kinds)} ({a.reason}) matches no finding of "
-                                           f"revision {a.revision}: remove it from [tool.wardbench.verify.accept]"})
-        if step.get("verdict") not in KEEP:
-            step["verdict"] = step_verdict(findings)
-    known = {s["revision"] for s in steps}
-    return [f"[tool.wardbench.verify.accept] names revision {a.revision}, which is not in the chain"
-            for a in acceptances if a.revision not in known]
+            findings.append(f)
+        if step.verdict.judged:
+            findings += [Finding(FindingKind.UNUSED_ACCEPTANCE, "", ",".join(a.objects),
+                                 f"accepted {', '.join(a.kinds)} ({a.reason}) matches no finding of revision "
+                                 f"{a.revision}: remove it from [tool.wardbench.verify.accept]", "warning")
+                         for a in by_revision.get(step.revision, []) if a not in used]
+            step = replace(step, verdict=step_verdict(tuple(findings)))
+        out.append(replace(step, findings=tuple(findings)))
+    known = {s.revision for s in steps}
+    return out, [f"[tool.wardbench.verify.accept] names revision {a.revision}, which is not in the chain"
+                 for a in acceptances if a.revision not in known]

@@ -10,6 +10,9 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+from pydantic import JsonValue
+
+from harness.results.migrations import RowSample, VerifyDifference
 
 SNAPSHOT_SCHEMA = "wardbench_verify_snapshot"
 
@@ -72,7 +75,7 @@ def drop_snapshot(conn: psycopg.Connection[Any]) -> None:
 
 
 def diff_table(conn: psycopg.Connection[Any], table: str, schema: str = "public",
-               samples: int = 5) -> dict[str, Any]:
+               samples: int = 5) -> VerifyDifference:
     """Rows of `table` that differ from its snapshot: counts by kind and a few keys with old/new values.
 
     Rows are matched by primary key; a table without one is compared as a multiset of whole rows, where a
@@ -111,17 +114,15 @@ def diff_table(conn: psycopg.Connection[Any], table: str, schema: str = "public"
     if not keys:  # multiset: a row gone and a row added pair up as one changed row
         changed = min(missing, added)
         missing, added = missing - changed, added - changed
-    return {"table": table, "key": keys or None, "rows_differing": missing + added + changed,
-            "missing": missing, "added": added, "changed": changed, "columns": columns,
-            "samples": [_sample(k, old, new) for k, old, new in rows]}
+    return VerifyDifference(table, missing + added + changed, missing, added, changed, tuple(keys) or None, columns,
+                      tuple(_sample(k, old, new) for k, old, new in rows))
 
 
-def _sample(key: Any, old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
+def _sample(key: JsonValue, old: dict[str, JsonValue] | None, new: dict[str, JsonValue] | None) -> RowSample:
     """One differing row: its key and, for changed rows, only the columns whose values differ."""
     if old is None or new is None:
-        return {"key": key, "old": old, "new": new}
+        return RowSample(key, old, new)
     cols = sorted(set(old) | set(new))
     changed = [c for c in cols if old.get(c, "<absent>") != new.get(c, "<absent>")
                or type(old.get(c)) is not type(new.get(c))]
-    return {"key": key, "old": {c: old.get(c, "<absent>") for c in changed},
-            "new": {c: new.get(c, "<absent>") for c in changed}}
+    return RowSample(key, {c: old.get(c, "<absent>") for c in changed}, {c: new.get(c, "<absent>") for c in changed})

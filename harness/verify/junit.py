@@ -10,8 +10,8 @@ import os
 import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Any
 
+from harness.results.migrations import MigrationsSection, VerifyStep
 from harness.verify.accept import PASSING, finding_text
 
 _SKIPPED, _ERROR = "not_run", "error"
@@ -30,21 +30,21 @@ def _case(suite: ET.Element, name: str, seconds: float, verdict: str, detail: st
         ET.SubElement(case, "system-out").text = "\n".join(notes)
 
 
-def _notes(step: dict[str, Any]) -> list[str]:
-    return [finding_text(f) for f in step.get("findings", [])]
+def _notes(step: VerifyStep) -> list[str]:
+    return [finding_text(f) for f in step.findings]
 
 
-def build(section: dict[str, Any]) -> ET.Element:
+def build(section: MigrationsSection) -> ET.Element:
     suite = ET.Element("testsuite", name="wardbench migrate verify")
-    findings = section.get("structure", {}).get("findings", [])
+    findings = list(section.structure.findings)
     _case(suite, "chain structure", 0.0, "structure" if findings else "pass", "; ".join(findings), findings)
-    for step in section.get("steps", []):
-        seconds = sum(float(step.get(k) or 0) for k in ("duration_s", "downgrade_s", "reupgrade_s"))
-        _case(suite, f"{step['from']} -> {step['revision']}: {step.get('name', '')}", seconds,
-              step.get("verdict", _SKIPPED), step.get("detail", ""), _notes(step))
-    trip = section.get("round_trip", {})
-    _case(suite, "head -> base -> head", float(trip.get("downgrade_s") or 0) + float(trip.get("upgrade_s") or 0),
-          trip.get("verdict", _SKIPPED), trip.get("detail", ""), [])
+    for step in section.steps:
+        seconds = sum(s or 0.0 for s in (step.duration_s, step.downgrade_s, step.reupgrade_s))
+        _case(suite, f"{step.from_} -> {step.revision}: {step.name}", seconds, step.verdict, step.detail,
+              _notes(step))
+    trip = section.round_trip
+    _case(suite, "head -> base -> head", (trip.downgrade_s or 0.0) + (trip.upgrade_s or 0.0), trip.verdict,
+          trip.detail, [])
     cases = suite.findall("testcase")
     suite.set("tests", str(len(cases)))
     for tag, attribute in (("failure", "failures"), ("error", "errors"), ("skipped", "skipped")):
@@ -53,7 +53,7 @@ def build(section: dict[str, Any]) -> ET.Element:
     return suite
 
 
-def write(section: dict[str, Any], path: Path) -> Path:
+def write(section: MigrationsSection, path: Path) -> Path:
     """Write the JUnit file atomically (temp file + rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tree = ET.ElementTree(build(section))

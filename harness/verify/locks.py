@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import psycopg
 from psycopg import sql
+
+from harness.results.migrations import Finding, FindingKind, Lock
+from harness.verify.schema import Snapshot
 
 LOCK_ORDER = ["AccessShareLock", "RowShareLock", "RowExclusiveLock", "ShareUpdateExclusiveLock",
               "ShareLock", "ShareRowExclusiveLock", "ExclusiveLock", "AccessExclusiveLock"]
@@ -110,7 +113,7 @@ class LockMonitor:
         if self._conn is not None:
             self._conn.close()
 
-    def report(self, conn: psycopg.Connection[Any]) -> dict[str, dict[str, Any]]:
+    def report(self, conn: psycopg.Connection[Any]) -> dict[str, Lock]:
         """Tables (not indexes) that were locked, by name: strongest mode and milliseconds held.
 
         held_ms is None when the lock was only seen at commit (held for less than one poll interval).
@@ -120,7 +123,7 @@ class LockMonitor:
             "AND c.relnamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)",
             (list(self.seen),)).fetchall()) if self.seen else {}
         names.update({oid: name for oid, (name, _) in self.at_commit.items()})
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, Lock] = {}
         for oid in self.seen.keys() | self.at_commit.keys():
             name = names.get(oid)
             if name is None or name == "alembic_version":
@@ -128,7 +131,7 @@ class LockMonitor:
             seen, committed = self.seen.get(oid), self.at_commit.get(oid)
             modes = [m for m in (seen.mode if seen else None, committed[1] if committed else None) if m]
             held = round((seen.last - seen.first) * 1000, 1) if seen else None
-            out[name] = {"mode": max(modes, key=LOCK_ORDER.index), "held_ms": held}
+            out[name] = Lock(mode=max(modes, key=LOCK_ORDER.index), held_ms=held)
         return dict(sorted(out.items()))
 
     @property
@@ -173,25 +176,23 @@ _SAFE = {
 }
 
 
-def _hazard(rule: str, table: str, lock: dict[str, Any] | None, what: str) -> dict[str, Any]:
-    mode, held = (lock or {}).get("mode"), (lock or {}).get("held_ms")
-    held_text = f" for {held:.0f} ms" if isinstance(held, int | float) else ""
+def _hazard(rule: str, table: str, lock: Lock | None, what: str) -> Finding:
+    mode, held = (lock["mode"], lock["held_ms"]) if lock else (None, None)
+    held_text = f" for {held:.0f} ms" if held is not None else ""
     lock_text = f" under {mode}{held_text}" if mode else ""
-    return {"kind": "lock_hazard", "rule": rule, "direction": "upgrade", "object": table, "table": table,
-            "lock": mode, "held_ms": held, "safe_pattern": _SAFE[rule], "severity": "warning",
-            "detail": f"{what}{lock_text}; instead: {_SAFE[rule]}"}
+    return Finding(FindingKind.LOCK_HAZARD, "upgrade", table, f"{what}{lock_text}; instead: {_SAFE[rule]}", "warning",
+                   rule=rule, table=table, lock=mode, held_ms=held, safe_pattern=_SAFE[rule])
 
 
-def hazards(rows_before: dict[str, int], before: dict[str, dict[str, str]], after: dict[str, dict[str, str]],
-            observed: dict[str, dict[str, Any]], rewritten: dict[str, int]) -> list[dict[str, Any]]:
+def hazards(rows_before: dict[str, int], before: Snapshot, after: Snapshot, observed: dict[str, Lock],
+            rewritten: dict[str, int]) -> list[Finding]:
     """Lock hazards of one upgrade, on tables that existed before it and held rows (new tables never count).
 
     `before`/`after` are catalog snapshots (harness.verify.schema), `observed` the lock report, `rewritten`
     the tables whose storage changed. A blocking lock held long with no rule to explain it is a hazard too.
     """
     populated = {t for t, n in rows_before.items() if n > 0}
-    found: list[dict[str, Any]] = []
-
+    found: list[Finding] = []
     def on(key: str) -> tuple[str, str, str] | None:
         kind, name = key.split(" ", 1)
         table, _, rest = name.partition(".")
@@ -230,30 +231,30 @@ def hazards(rows_before: dict[str, int], before: dict[str, dict[str, str]], afte
         found.append(_hazard("table-rewrite", table, observed.get(table), f"{table} rewritten "
                                                                           f"({rewritten[table]} rows)"))
     found = _grouped(found)
-    flagged = {f["table"] for f in found}
+    flagged = {f.table for f in found}
     for table, lock in sorted(observed.items()):
-        held = lock.get("held_ms")
+        held = lock["held_ms"]
         if (table in populated and table not in flagged and lock["mode"] in BLOCKING
-                and isinstance(held, int | float) and held >= LONG_LOCK_MS):
+                and held is not None and held >= LONG_LOCK_MS):
             found.append(_hazard("long-exclusive-lock", table, lock, f"{table} ({rows_before[table]} rows) "
                                                                      "blocked"))
     return found
 
 
-def _grouped(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _grouped(found: list[Finding]) -> list[Finding]:
     """One hazard per rule and table: five indexes built on one table are one finding naming all five."""
-    out: dict[tuple[str, str], dict[str, Any]] = {}
+    out: dict[tuple[str | None, str | None], Finding] = {}
     for f in found:
-        key = (f["rule"], f["table"])
+        key = (f.rule, f.table)
         if key in out:
-            out[key]["detail"] = out[key]["detail"].replace("; instead:", f"; also {f['detail'].split(' under ')[0]}"
-                                                            "; instead:", 1)
+            also = f"; also {f.detail.split(' under ')[0]}; instead:"
+            out[key] = replace(out[key], detail=out[key].detail.replace("; instead:", also, 1))
         else:
             out[key] = f
     return list(out.values())
 
 
-def _not_null_check(before: dict[str, dict[str, str]], table: str, column: str) -> bool:
+def _not_null_check(before: Snapshot, table: str, column: str) -> bool:
     """A validated CHECK (column IS NOT NULL) existed before the step (PostgreSQL 12+ then skips the scan)."""
     return any(key.startswith(f"constraint {table}.") and value["validation"] == "validated"
                and f"{column} IS NOT NULL" in value["definition"].replace('"', "") for key, value in before.items())

@@ -10,8 +10,8 @@ values back, the downgrade is the one that lost them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from harness.results.migrations import Direction, Finding, FindingKind, VerifyDifference
 from harness.verify import schema
 from harness.verify.checksums import TableChecksum
 
@@ -26,19 +26,19 @@ class AfterUpgrade:
     new_values: dict[str, int] = field(default_factory=dict)  # "table" or "table.column" -> non-null values
 
 
-def _finding(direction: str, obj: str, detail: str) -> dict[str, Any]:
-    return {"kind": "lossy", "direction": direction, "object": obj, "detail": detail, "severity": "error"}
+def _finding(direction: Direction, obj: str, detail: str) -> Finding:
+    return Finding(FindingKind.LOSSY, direction, obj, detail, "error")
 
 
-def findings(revision: str, differences: list[dict[str, Any]], before: dict[str, TableChecksum],
-             up: AfterUpgrade, shape_after_down: schema.Snapshot) -> list[dict[str, Any]]:
+def findings(revision: str, differences: list[VerifyDifference], before: dict[str, TableChecksum],
+             up: AfterUpgrade, shape_after_down: schema.Snapshot) -> list[Finding]:
     """One lossy finding per cause, each with its direction (upgrade, downgrade, or round_trip when unknown)."""
     moved = {name: n for name, n in up.new_values.items() if n and not _present(shape_after_down, name)}
     moved_text = ", ".join(f"the new {'column' if '.' in name else 'table'} {name} ({n} rows)"
                            for name, n in sorted(moved.items()))
-    out: list[dict[str, Any]] = []
+    out: list[Finding] = []
     for d in differences:
-        table, text = d["table"], describe(d)
+        table, text = d.table, describe(d)
         if table not in up.sums and before.get(table) and before[table].rows:
             if moved:
                 out.append(_finding("downgrade", ",".join(sorted(moved)), f"downgrade {revision} loses the values "
@@ -51,12 +51,12 @@ def findings(revision: str, differences: list[dict[str, Any]], before: dict[str,
     return _merge(out)
 
 
-def _table_findings(revision: str, d: dict[str, Any], before: dict[str, TableChecksum], up: AfterUpgrade,
-                    moved: dict[str, int], moved_text: str) -> list[dict[str, Any]]:
-    table, out = d["table"], []
+def _table_findings(revision: str, d: VerifyDifference, before: dict[str, TableChecksum], up: AfterUpgrade,
+                    moved: dict[str, int], moved_text: str) -> list[Finding]:
+    table, out = d.table, []
     kept = schema.columns(up.shape, table)
     upgrade_changed = up.changed.get(table)
-    for column, rows in sorted((d.get("columns") or {}).items()):
+    for column, rows in sorted((d.columns or {}).items()):
         name = f"{table}.{column}"
         if column not in kept and moved:
             out.append(_finding("downgrade", ",".join(sorted(moved)), f"downgrade {revision} loses the values of "
@@ -73,22 +73,22 @@ def _table_findings(revision: str, d: dict[str, Any], before: dict[str, TableChe
         else:
             out.append(_finding("round_trip", name, f"{name}: {rows} rows differ after upgrade and downgrade"))
     rows_before, rows_up = before[table].rows if table in before else 0, up.sums[table].rows if table in up.sums else 0
-    if d.get("missing"):
-        direction = "upgrade" if rows_up < rows_before else "downgrade"
-        out.append(_finding(direction, table, f"{direction} {revision} deletes {d['missing']} rows of {table}"))
-    if d.get("added"):
-        out.append(_finding("downgrade", table, f"downgrade {revision} leaves {d['added']} rows in {table} "
+    if d.missing:
+        direction: Direction = "upgrade" if rows_up < rows_before else "downgrade"
+        out.append(_finding(direction, table, f"{direction} {revision} deletes {d.missing} rows of {table}"))
+    if d.added:
+        out.append(_finding("downgrade", table, f"downgrade {revision} leaves {d.added} rows in {table} "
                             "that were not there before"))
     if not out:  # no key to tell columns apart: the whole table's difference, direction unknown
         out.append(_finding("round_trip", table, describe(d)))
     return out
 
 
-def _merge(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _merge(found: list[Finding]) -> list[Finding]:
     """The same cause found through several tables or columns is one finding."""
-    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    seen: dict[tuple[str, str], Finding] = {}
     for f in found:
-        seen.setdefault((f["direction"], f["object"]), f)
+        seen.setdefault((f.direction, f.object), f)
     return list(seen.values())
 
 
@@ -99,20 +99,20 @@ def _present(shape: schema.Snapshot, name: str) -> bool:
     return name in schema.tables(shape)
 
 
-def _example(d: dict[str, Any], column: str) -> str:
-    sample = next((s for s in d.get("samples", []) if column in (s.get("old") or {})), None)
-    if sample is None:
+def _example(d: VerifyDifference, column: str) -> str:
+    sample = next((s for s in d.samples if s.old and column in s.old), None)
+    if sample is None or sample.old is None:
         return ""
-    return f", e.g. key {sample['key']}: {sample['old'][column]} -> {(sample.get('new') or {}).get(column)}"
+    return f", e.g. key {sample.key}: {sample.old[column]} -> {(sample.new or {}).get(column)}"
 
 
-def describe(d: dict[str, Any]) -> str:
+def describe(d: VerifyDifference) -> str:
     """'accounts: 6 rows differ (6 changed)' or the reason a whole table differs."""
-    if d.get("reason"):
-        return f"{d['table']}: {d['reason']}"
-    parts = [f"{d[k]} {k}" for k in ("changed", "missing", "added") if d.get(k)]
-    text = f"{d['table']}: {d['rows_differing']} rows differ ({', '.join(parts) or 'same values as jsonb'})"
-    if d.get("samples"):
-        s = d["samples"][0]
-        text += f", e.g. key {s['key']}: {s['old']} -> {s['new']}"
+    if d.reason:
+        return f"{d.table}: {d.reason}"
+    parts = [f"{n} {k}" for k, n in (("changed", d.changed), ("missing", d.missing), ("added", d.added)) if n]
+    text = f"{d.table}: {d.rows_differing} rows differ ({', '.join(parts) or 'same values as jsonb'})"
+    if d.samples:
+        s = d.samples[0]
+        text += f", e.g. key {s.key}: {s.old} -> {s.new}"
     return text

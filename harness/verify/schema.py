@@ -13,6 +13,7 @@ from typing import Any
 
 import psycopg
 
+from harness.results.migrations import SchemaDifference
 from harness.verify.checksums import version_tables
 
 Snapshot = dict[str, dict[str, str]]  # "column accounts.balance" -> {"type": "numeric(12,2)", ...}
@@ -75,7 +76,7 @@ def snapshot(conn: psycopg.Connection[Any], schema: str = "public",
     return out
 
 
-def differences(before: Snapshot, after: Snapshot) -> list[dict[str, Any]]:
+def differences(before: Snapshot, after: Snapshot) -> list[SchemaDifference]:
     """Objects that are missing, new or changed in `after`: kind, object name, and what changed in words.
 
     Extensions count only when missing: leaving one installed on downgrade is common and harmless."""
@@ -94,7 +95,7 @@ def differences(before: Snapshot, after: Snapshot) -> list[dict[str, Any]]:
         else:
             change = "; ".join(f"{field} {_shown(old.get(field))} -> {_shown(new.get(field))}"
                                for field in _FIELDS[kind] if old.get(field) != new.get(field))
-        out.append({"kind": kind, "object": name, "change": change, "before": old, "after": new})
+        out.append(SchemaDifference(kind, name, change, old, new))
     return out
 
 
@@ -106,9 +107,9 @@ def _normal(fields: dict[str, str] | None) -> dict[str, str] | None:
     return {k: re.sub(r"[()\s]", "", _CAST.sub("", v)) if k in _NORMALISED else v for k, v in fields.items()}
 
 
-def describe(difference: dict[str, Any]) -> str:
+def describe(difference: SchemaDifference) -> str:
     """'column tickets.id: default nextval(...) -> none'."""
-    return f"{difference['kind']} {difference['object']}: {difference['change']}"
+    return f"{difference.kind} {difference.object}: {difference.change}"
 
 
 def _shown(value: str | None) -> str:

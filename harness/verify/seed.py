@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from psycopg import sql
 
 from harness.errors import first_line
+from harness.results.migrations import Shortfall, VerifySeeding
 from harness.verify import edges
 from harness.verify.checksums import VERSION_TABLES_QUERY
 
@@ -81,15 +82,17 @@ class TableSpec:
     sequences: list[tuple[str, str]] = field(default_factory=list)  # (column, type) of serial/identity keys
 
 
-@dataclass
-class SeedReport:
-    """Rows inserted per table, and the tables that got fewer rows than asked (with the last error)."""
+@dataclass(frozen=True)
+class _CatalogType:
+    """A column's type as the catalog has it (exact where SQLAlchemy's reflection is not)."""
 
-    inserted: dict[str, int] = field(default_factory=dict)
-    shortfalls: list[dict[str, Any]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"inserted": self.inserted, "shortfalls": self.shortfalls}
+    typname: str
+    category: str
+    typmod: int
+    elem_typname: str | None
+    elem_category: str | None
+    labels: list[str]
+    domain_checks: list[str]
 
 
 def reflect(engine: sa.Engine, schema: str = "public",
@@ -115,14 +118,13 @@ def reflect(engine: sa.Engine, schema: str = "public",
             info = catalog.get((table, col["name"]))
             if col.get("identity") or col.get("computed") or "nextval(" in default:
                 if info is not None and not col.get("computed"):
-                    sequences.append((col["name"], str(info["typname"])))
+                    sequences.append((col["name"], info.typname))
                 continue  # the database fills these; explicit values would desynchronise sequences
             if info is None:
                 continue
-            spec = ColumnSpec(col["name"], info["typname"], info["category"], info["typmod"],
-                              bool(col["nullable"]), info["elem_typname"], info["elem_category"],
-                              list(info["labels"]), col["name"] in single_unique)
-            checks += [c.replace("VALUE", f'"{col["name"]}"') for c in info["domain_checks"]]
+            spec = ColumnSpec(col["name"], info.typname, info.category, info.typmod, bool(col["nullable"]),
+                              info.elem_typname, info.elem_category, list(info.labels), col["name"] in single_unique)
+            checks += [c.replace("VALUE", f'"{col["name"]}"') for c in info.domain_checks]
             cols.append(spec)
         fks = [ForeignKey(list(fk["constrained_columns"]), fk["referred_table"], list(fk["referred_columns"]))
                for fk in insp.get_foreign_keys(table, schema)]
@@ -131,7 +133,7 @@ def reflect(engine: sa.Engine, schema: str = "public",
     return specs
 
 
-def _catalog_types(conn: sa.Connection, schema: str) -> dict[tuple[str, str], dict[str, Any]]:
+def _catalog_types(conn: sa.Connection, schema: str) -> dict[tuple[str, str], _CatalogType]:
     rows = conn.execute(sa.text("""
         SELECT c.relname, a.attname, bt.typname, bt.typcategory,
                CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END,
@@ -148,8 +150,7 @@ def _catalog_types(conn: sa.Connection, schema: str) -> dict[tuple[str, str], di
         LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
         WHERE n.nspname = :schema AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
           AND a.attgenerated = ''"""), {"schema": schema}).fetchall()
-    return {(r[0], r[1]): {"typname": r[2], "category": r[3], "typmod": int(r[4]), "elem_typname": r[5],
-                           "elem_category": r[6], "labels": list(r[7]), "domain_checks": list(r[8])}
+    return {(r[0], r[1]): _CatalogType(str(r[2]), str(r[3]), int(r[4]), r[5], r[6], list(r[7]), list(r[8]))
             for r in rows}
 
 
@@ -187,17 +188,17 @@ class Seeder:
         self.counter = 0
         self._edge: edges.Edge | None = None  # set while an edge row is built
 
-    def seed(self, conn: psycopg.Connection[Any], specs: list[TableSpec], schema: str = "public") -> SeedReport:
+    def seed(self, conn: psycopg.Connection[Any], specs: list[TableSpec], schema: str = "public") -> VerifySeeding:
         """Insert up to rows_per_table rows into every table; commit; report shortfalls."""
-        report = SeedReport()
+        inserted: dict[str, int] = {}
+        shortfalls: list[Shortfall] = []
         for spec in specs:
-            inserted, error = self._seed_table(conn, spec, schema)
+            count, error = self._seed_table(conn, spec, schema)
             conn.commit()
-            report.inserted[spec.name] = inserted
-            if inserted < self.rows_per_table:
-                report.shortfalls.append({"table": spec.name, "wanted": self.rows_per_table,
-                                          "inserted": inserted, "reason": error})
-        return report
+            inserted[spec.name] = count
+            if count < self.rows_per_table:
+                shortfalls.append(Shortfall(spec.name, self.rows_per_table, count, error))
+        return VerifySeeding(inserted, tuple(shortfalls))
 
     def _seed_table(self, conn: psycopg.Connection[Any], spec: TableSpec, schema: str) -> tuple[int, str]:
         parents = {fk.ref_table + ":" + ",".join(fk.ref_columns): _parent_keys(conn, schema, fk)
@@ -396,7 +397,7 @@ def _when(seeder: Seeder, col: ColumnSpec, hints: Hints, simple: bool) -> str:
 
 
 def _json(seeder: Seeder, col: ColumnSpec, hints: Hints, simple: bool) -> str:
-    doc: dict[str, Any] = {"n": seeder.counter, "ratio": round(seeder.rng.random(), 5),
+    doc: dict[str, object] = {"n": seeder.counter, "ratio": round(seeder.rng.random(), 5),
                            "label": seeder.rng.choice(WORDS), "tags": [seeder.rng.choice(SIMPLE_WORDS)],
                            "nested": {"ok": seeder.rng.random() < 0.5, "none": None}}
     return json.dumps(doc, ensure_ascii=False)

@@ -12,52 +12,46 @@ from harness.db import Database
 from harness.db.base import scratch_database
 from harness.gates import evaluate
 from harness.results import Gate, Results, Verdict
-from harness.verify import accept
+from harness.results.migrations import MigrationsSection, RoundTripVerdict
 from harness.verify.chain import Chain, load_chain
 from harness.verify.stairway import VerifyOptions, verify_chain
 
 STAGE = "verify"
 
 
-def gates(section: dict[str, object]) -> list[Gate]:
+def gates(section: MigrationsSection) -> list[Gate]:
     """One gate per step (no unaccepted error finding), one for the structure, one for the round trip; with
     --strict-locks one for lock_timeout in the migration sessions (else that is a warning)."""
-    structure = section["structure"]
-    assert isinstance(structure, dict)
-    findings = list(structure["findings"])
+    findings = section.structure.findings
     out = [evaluate("migration chain structure", STAGE, float(len(findings)), 0.0, "findings", "==")]
     out[0].reason = "; ".join(findings)
-    steps = section["steps"]
-    assert isinstance(steps, list)
-    for step in steps:
-        name = f"migration {step['from']} -> {step['revision']} lossless and reversible"
-        if step["verdict"] in accept.KEEP:  # not run, or wardbench could not check it: never a pass
-            gate = Gate(name, STAGE, 1.0, None, "bool", "==", Verdict.NOT_EVALUATED, step.get("detail", ""))
+    for step in section.steps:
+        name = f"migration {step.from_} -> {step.revision} lossless and reversible"
+        if not step.verdict.judged:  # not run, or wardbench could not check it: never a pass
+            gate = Gate(name, STAGE, 1.0, None, "bool", "==", Verdict.NOT_EVALUATED, step.detail)
         else:
-            ok = step["verdict"] in accept.PASSING
-            gate = evaluate(name, STAGE, 1.0 if ok else 0.0, 1.0, "bool", "==")
-            gate.reason = f"{step['verdict']}: {step['detail']}" if step.get("detail") else step["verdict"]
+            gate = evaluate(name, STAGE, 1.0 if step.verdict.passes else 0.0, 1.0, "bool", "==")
+            gate.reason = f"{step.verdict}: {step.detail}" if step.detail else str(step.verdict)
         out.append(gate)
-    timeout, options = section.get("lock_timeout"), section.get("options")
-    if isinstance(timeout, dict) and isinstance(options, dict) and options.get("strict_locks"):
-        gate = evaluate("migration sessions set lock_timeout", STAGE, 0.0 if timeout["missing"] else 1.0, 1.0,
+    if section.options.strict_locks:
+        timeout = section.lock_timeout
+        gate = evaluate("migration sessions set lock_timeout", STAGE, 0.0 if timeout.missing else 1.0, 1.0,
                         "bool", "==")
-        gate.reason = str(timeout["detail"])
+        gate.reason = timeout.detail
         out.append(gate)
-    trip = section["round_trip"]
-    assert isinstance(trip, dict)
+    trip = section.round_trip
     name = "migration round trip head -> base -> head"
-    if trip["verdict"] == "not_run":
-        out.append(Gate(name, STAGE, 1.0, None, "bool", "==", Verdict.NOT_EVALUATED, str(trip.get("detail", ""))))
+    if trip.verdict == RoundTripVerdict.NOT_RUN:
+        out.append(Gate(name, STAGE, 1.0, None, "bool", "==", Verdict.NOT_EVALUATED, trip.detail))
     else:
-        gate = evaluate(name, STAGE, 1.0 if trip["verdict"] == "pass" else 0.0, 1.0, "bool", "==")
-        gate.reason = f"{trip['verdict']}: {trip.get('detail', '')}".rstrip(": ")
+        gate = evaluate(name, STAGE, 1.0 if trip.verdict == RoundTripVerdict.PASS else 0.0, 1.0, "bool", "==")
+        gate.reason = f"{trip.verdict}: {trip.detail}".rstrip(": ")
         out.append(gate)
     return out
 
 
 def run_verify(db: Database, results: Results, chain: Chain, options: VerifyOptions,
-               console: Console | None = None) -> dict[str, object]:
+               console: Console | None = None) -> MigrationsSection:
     """Walk the chain in `db` (empty and disposable) and put the section and its gates into `results`."""
     section = verify_chain(db, chain, options, console)
     results.migrations = section

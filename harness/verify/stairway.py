@@ -9,30 +9,47 @@ upgrade rewrote and which locks it took; with --under-load, what the step did to
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
 from alembic import command
-from alembic.script import ScriptDirectory
+from alembic.config import Config
 from psycopg import sql
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine, create_engine, event, pool
+from sqlalchemy import Engine, create_engine, pool
 
 from harness import alembic_project
 from harness.db import Database
 from harness.errors import UsageError, WardbenchError
-from harness.verify import accept, diff, envpy, failures, locks, loss, schema, seed, underload
+from harness.results.migrations import (
+    ChecksumThroughput,
+    Finding,
+    FindingKind,
+    LockTimeout,
+    MigrationsSection,
+    PlainWalk,
+    RoundTripVerdict,
+    StepVerdict,
+    Structure,
+    Summary,
+    UnderLoad,
+    VerifiedWith,
+    VerifyDifference,
+    VerifyRoundTrip,
+    VerifySeeding,
+    VerifyStep,
+    WalkVerdict,
+)
+from harness.verify import accept, diff, envpy, failures, locks, loss, migrate, schema, seed, underload
 from harness.verify.chain import Chain
 from harness.verify.checksums import TableChecksum, checksum_query, user_tables
 
 SCHEMA = "public"
-LOSSLESS, LOSSY, IRREVERSIBLE, UPGRADE_FAILED = "lossless", "lossy", "irreversible", "upgrade_failed"
-SCHEMA_DRIFT = "schema_drift"
 
 
 @dataclass(frozen=True)
@@ -53,7 +70,7 @@ class _Timing:
 
 
 def verify_chain(db: Database, chain: Chain, options: VerifyOptions,
-                 console: Console | None = None) -> dict[str, Any]:
+                 console: Console | None = None) -> MigrationsSection:
     """Walk `chain` in the (empty, disposable) database `db`; return the migrations section.
 
     First the plain walk (head, base, head on an empty database of its own), then the stairway with data;
@@ -65,7 +82,7 @@ def verify_chain(db: Database, chain: Chain, options: VerifyOptions,
     engine = create_engine(alembic_project.sqlalchemy_url(db.dsn), poolclass=pool.NullPool)
     seeder = seed.Seeder(options.seed, options.rows_per_table)
     timing = _Timing()
-    steps: list[dict[str, Any]] = []
+    steps: list[VerifyStep] = []
     revisions: list[str | None] = [None] + [r.revision for r in chain.revisions]
     docs = {r.revision: r.doc.splitlines()[0] if r.doc else r.path.name for r in chain.revisions}
     started = time.perf_counter()
@@ -90,99 +107,91 @@ def verify_chain(db: Database, chain: Chain, options: VerifyOptions,
             assert nxt is not None
             progress.update(task, description=f"{prev or 'base'} -> {nxt}")
             if at != prev:  # an earlier step left the database elsewhere (its upgrade failed on empty tables)
-                steps.append({"revision": nxt, "from": prev or "base", "name": docs[nxt], "verdict": "not_run",
-                              "lossless": None, "reversible": None, "findings": [],
-                              "detail": f"not run: the database is at {at or 'base'}, not {prev or 'base'}"})
+                steps.append(VerifyStep(nxt, prev or "base", StepVerdict.NOT_RUN, name=docs[nxt],
+                                  detail=f"not run: the database is at {at or 'base'}, not {prev or 'base'}"))
                 progress.advance(task)
                 continue
             step = _checked_step(db, conn, engine, cfg, seeder, timing, prev, nxt, options)
-            step["name"] = docs[nxt]
-            steps.append(step)
+            steps.append(replace(step, name=docs[nxt]))
             at = _current(conn, cfg)
             progress.advance(task)
         progress.update(task, description="head -> base -> head")
         round_trip = (_round_trip(db.dsn, conn, engine, cfg, seeder, chain.head) if at == chain.head else
-                      {"verdict": "not_run", "detail": f"the walk stopped at {at or 'base'}, not head"})
+                      VerifyRoundTrip(RoundTripVerdict.NOT_RUN, f"the walk stopped at {at or 'base'}, not head"))
         progress.advance(task)
-    warnings = _finish_steps(steps, chain, walk_findings, options)
+    steps, warnings = _finish_steps(steps, chain, walk_findings, options)
     timeout = _lock_timeout(steps)
-    if timeout["missing"]:
-        warnings.append(timeout["detail"])
+    if timeout.missing:
+        warnings.append(timeout.detail)
     ratio = timing.checksum_s / timing.count_s if timing.count_s else None
-    return {
-        "chain": str(chain.ini), "head": chain.head, "revisions": [r.revision for r in chain.revisions],
-        "structure": {"findings": chain.findings, "ok": not chain.findings},
-        "plain_walk": walk, "steps": steps, "round_trip": round_trip, "warnings": warnings, "lock_timeout": timeout,
-        "summary": _summary(steps),
-        "checksum_throughput": {"rows": timing.rows, "checksum_s": round(timing.checksum_s, 4),
-                                "count_s": round(timing.count_s, 4),
-                                "ratio_vs_count": round(ratio, 2) if ratio is not None else None,
-                                "note": "seeded rows only (small tables); the 200k-row comparison is "
-                                        "tests/benchmarks/test_checksum_throughput.py"},
-        "options": {"under_load": options.under_load, "rows_per_table": options.rows_per_table,
-                    "seed": options.seed, "strict_locks": options.strict_locks},
-        "duration_s": round(time.perf_counter() - started, 3),
-    }
+    return MigrationsSection(
+        chain=str(chain.ini), head=chain.head, revisions=tuple(r.revision for r in chain.revisions),
+        structure=Structure(tuple(chain.findings), not chain.findings), plain_walk=walk, steps=tuple(steps),
+        round_trip=round_trip, warnings=tuple(warnings), lock_timeout=timeout, summary=_summary(steps),
+        checksum_throughput=ChecksumThroughput(
+            timing.rows, round(timing.checksum_s, 4), round(timing.count_s, 4),
+            round(ratio, 2) if ratio is not None else None,
+            "seeded rows only (small tables); the 200k-row comparison is "
+            "tests/benchmarks/test_checksum_throughput.py"),
+        options=VerifiedWith(options.under_load, options.rows_per_table, options.seed, options.strict_locks),
+        duration_s=round(time.perf_counter() - started, 3))
 
 
-def _summary(steps: list[dict[str, Any]]) -> dict[str, int]:
-    """Steps per verdict (the classic five always present), lock hazards and accepted findings."""
-    out = dict.fromkeys((LOSSLESS, LOSSY, IRREVERSIBLE, UPGRADE_FAILED, "not_run"), 0)
-    for step in steps:
-        out[step["verdict"]] = out.get(step["verdict"], 0) + 1
-    findings = [f for s in steps for f in s.get("findings", [])]
-    out["lock_hazards"] = sum(1 for f in findings if f.get("kind") == "lock_hazard")
-    out["accepted_findings"] = sum(1 for f in findings if f.get("accepted"))
-    return out
+def _summary(steps: list[VerifyStep]) -> Summary:
+    """Steps per verdict, lock hazards and accepted findings."""
+    findings = [f for s in steps for f in s.findings]
+    return Summary(**Counter(s.verdict.value for s in steps),
+                   lock_hazards=sum(1 for f in findings if f.kind == FindingKind.LOCK_HAZARD),
+                   accepted_findings=sum(1 for f in findings if f.accepted))
 
 
-def _lock_timeout(steps: list[dict[str, Any]]) -> dict[str, Any]:
+def _lock_timeout(steps: list[VerifyStep]) -> LockTimeout:
     """Once per chain: did the migrations that took blocking locks on tables with rows set lock_timeout?
 
     Without it, a migration waiting for its lock behind one long query queues every other query behind itself.
     Reported once for the chain (not as a hazard on every step); a gate only with --strict-locks."""
-    exposed = [s for s in steps if s.get("blocking_locks") and s.get("lock_timeout") == "0"]
+    exposed = [s for s in steps if s.blocking_locks and s.lock_timeout == "0"]
     if not exposed:
-        return {"missing": False, "revisions": [], "detail": ""}
+        return LockTimeout(missing=False)
     first = exposed[0]
     detail = (f"no lock_timeout in the migration sessions: {len(exposed)} of {len(steps)} upgrades took SHARE or "
-              f"stronger locks on tables with rows (first {first['revision']}: {', '.join(first['blocking_locks'])});"
+              f"stronger locks on tables with rows (first {first.revision}: {', '.join(first.blocking_locks)});"
               " one waiting behind a long query queues every query behind itself. Set it in env.py, e.g. "
               "connection.execute(text(\"SET lock_timeout = '5s'\")) before run_migrations(), and retry on timeout")
-    return {"missing": True, "revisions": [s["revision"] for s in exposed], "detail": detail}
+    return LockTimeout(True, tuple(s.revision for s in exposed), detail)
 
 
-def _finish_steps(steps: list[dict[str, Any]], chain: Chain, walk_findings: dict[str, list[dict[str, Any]]],
-                  options: VerifyOptions) -> list[str]:
+def _finish_steps(steps: list[VerifyStep], chain: Chain, walk_findings: dict[str, list[Finding]],
+                  options: VerifyOptions) -> tuple[list[VerifyStep], list[str]]:
     """Add the plain walk's and the structure's findings to their steps, apply acceptances, set the verdicts."""
     empty_downgrades = {r.revision for r in chain.revisions if r.empty_downgrade}
+    found = []
     for step in steps:
-        findings = step.setdefault("findings", [])
-        findings += walk_findings.get(step["revision"], [])
-        if step["revision"] in empty_downgrades and step.get("verdict") != "not_run":
-            findings.append(failures.finding("empty_downgrade", "downgrade",
-                                             f"downgrade() of {step['revision']} does nothing while its upgrade "
+        findings = [*step.findings, *walk_findings.get(step.revision, [])]
+        if step.revision in empty_downgrades and step.verdict != StepVerdict.NOT_RUN:
+            findings.append(failures.finding(FindingKind.EMPTY_DOWNGRADE, "downgrade",
+                                             f"downgrade() of {step.revision} does nothing while its upgrade "
                                              "changes the schema"))
-    warnings = accept.apply(steps, options.acceptances, options.strict_locks)
-    for step in steps:  # the detail line says every finding, accepted ones with their reason
-        if step.get("findings") and step.get("verdict") not in accept.KEEP:
-            step["detail"] = "; ".join(accept.finding_text(f) for f in step["findings"])
-    return warnings
+        found.append(replace(step, findings=tuple(findings)))
+    judged, warnings = accept.apply(found, options.acceptances, options.strict_locks)
+    # the detail line says every finding, accepted ones with their reason
+    return [replace(s, detail="; ".join(accept.finding_text(f) for f in s.findings))
+            if s.findings and s.verdict.judged else s for s in judged], warnings
 
 
-def _checked_step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Any, seeder: seed.Seeder,
-                  timing: _Timing, prev: str | None, nxt: str, options: VerifyOptions) -> dict[str, Any]:
+def _checked_step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Config, seeder: seed.Seeder,
+                  timing: _Timing, prev: str | None, nxt: str, options: VerifyOptions) -> VerifyStep:
     """One stairway step; an upgrade that fails only on the seeded rows is retried on empty tables.
 
     A failure of wardbench itself while checking is the step's `error` (not a finding about the chain).
     """
     try:
         step = _step(db, conn, engine, cfg, seeder, timing, prev, nxt, options)
-        failed = step.get("upgrade_failure")
+        failed = step.upgrade_failure
         if failed is not None and failures.missing_extension(failed):  # the server's shortcoming, not the chain's
-            return {**step, "verdict": "error", "findings": [],
-                    "detail": f"not evaluated: {failures.missing_extension(failed)}"}
-        if failed is None or prev is None or not step.get("rows_checked"):
+            return replace(step, verdict=StepVerdict.ERROR, findings=(),
+                           detail=f"not evaluated: {failures.missing_extension(failed)}")
+        if failed is None or prev is None or not step.rows_checked:
             return step
         _remove_rows(conn)
         retry = _step(db, conn, engine, cfg, seeder, timing, prev, nxt, options, seeded=False)
@@ -190,20 +199,18 @@ def _checked_step(db: Database, conn: psycopg.Connection[Any], engine: Engine, c
         raise
     except Exception as exc:  # noqa: BLE001 - reported as the step's error, the walk stops after it
         conn.rollback()
-        return {"revision": nxt, "from": prev or "base", "verdict": "error", "lossless": None, "reversible": None,
-                "findings": [], "detail": f"wardbench failed while checking this step: {envpy.describe(exc)}"}
-    if retry.get("upgrade_failure") is not None:
+        return VerifyStep(nxt, prev or "base", StepVerdict.ERROR,
+                    detail=f"wardbench failed while checking this step: {envpy.describe(exc)}")
+    if retry.upgrade_failure is not None:
         return retry  # it fails on empty tables too: not the data's fault, and the walk stops here
     statement = (f" on {failures.failure_object(failed)}" if failed.get("column")
                  else f" in {failed['statement'][:160]}" if failed.get("statement") else "")
-    found = failures.finding("fails_on_existing_data", "upgrade",
-                             f"upgrade {nxt} fails with the {step['rows_checked']} seeded rows present "
-                             f"({step['detail'].removeprefix(f'upgrade to {nxt} failed: ')}{statement}) and passes "
+    found = failures.finding(FindingKind.FAILS_ON_EXISTING_DATA, "upgrade",
+                             f"upgrade {nxt} fails with the {step.rows_checked} seeded rows present "
+                             f"({step.detail.removeprefix(f'upgrade to {nxt} failed: ')}{statement}) and passes "
                              "on empty tables", failed)
-    retry["findings"] = [found, *retry.get("findings", [])]
-    retry.update({"seeding": step["seeding"], "rows_checked_on_failure": step["rows_checked"],
-                  "failed_with_data_s": step["duration_s"]})
-    return retry
+    return replace(retry, findings=(found, *retry.findings), seeding=step.seeding,
+                   rows_checked_on_failure=step.rows_checked, failed_with_data_s=step.duration_s)
 
 
 def _remove_rows(conn: psycopg.Connection[Any]) -> None:
@@ -215,8 +222,8 @@ def _remove_rows(conn: psycopg.Connection[Any]) -> None:
     conn.commit()
 
 
-def _plain_walk(conn: psycopg.Connection[Any], engine: Engine, dsn: str, cfg: Any,
-                chain: Chain) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+def _plain_walk(conn: psycopg.Connection[Any], engine: Engine, dsn: str, cfg: Config,
+                chain: Chain) -> tuple[PlainWalk, dict[str, list[Finding]]]:
     """upgrade head, downgrade base, upgrade head on the empty scratch database, each timed; then empty it again.
 
     Catches downgrades that cannot run even without data (a column added twice, an extension dropped before
@@ -224,32 +231,33 @@ def _plain_walk(conn: psycopg.Connection[Any], engine: Engine, dsn: str, cfg: An
     database itself because env.py files often fix their URL at first import (a settings object).
     Returns the record and the findings per revision.
     """
-    record: dict[str, Any] = {"verdict": "pass", "detail": ""}
-    found: dict[str, list[dict[str, Any]]] = {}
+    verdict, detail, seconds = WalkVerdict.PASS, "", dict[str, float]()
+    found: dict[str, list[Finding]] = {}
     order = [r.revision for r in chain.revisions]
-    own = {conn.info.backend_pid}
     extensions = _extensions(conn)  # a template database may bring some: they come back after the walk
-    for key, action, target, kind in (("upgrade_s", command.upgrade, chain.head, UPGRADE_FAILED),
-                                      ("downgrade_s", command.downgrade, "base", "downgrade_failed_on_empty"),
-                                      ("reupgrade_s", command.upgrade, chain.head, UPGRADE_FAILED)):
-        run = _migrate(dsn, engine, cfg, action, target, own)
-        record[key] = run["duration_s"]
-        if not run["error"]:
+    for key, action, target, kind in (
+            ("upgrade_s", command.upgrade, chain.head, FindingKind.UPGRADE_FAILED),
+            ("downgrade_s", command.downgrade, "base", FindingKind.DOWNGRADE_FAILED_ON_EMPTY),
+            ("reupgrade_s", command.upgrade, chain.head, FindingKind.UPGRADE_FAILED)):
+        ran = migrate.run(dsn, engine, cfg, action, target)
+        seconds[key] = ran.duration_s
+        if not ran.error:
             continue
-        info = run["failure"]
+        info = ran.failure
         if failures.missing_extension(info):  # the stairway reports it as not evaluated on its step
-            record.update({"verdict": "error", "detail": f"not evaluated: {failures.missing_extension(info)}"})
+            verdict, detail = WalkVerdict.ERROR, f"not evaluated: {failures.missing_extension(info)}"
             break
         revision = info.get("revision") or _failed_at(order, _current(conn, cfg), key == "downgrade_s")
         what = {"upgrade_s": f"upgrade head fails at {revision} on an empty database",
                 "downgrade_s": f"downgrade base fails at {revision} on an empty database",
                 "reupgrade_s": f"upgrade head after downgrade base fails at {revision} (a downgrade "
                                "left something behind)"}[key]
-        found.setdefault(revision, []).append(failures.finding(kind, "walk", f"{what}: {run['error']}", info))
-        record.update({"verdict": "fail", "detail": f"{what}: {run['error']}"})
+        found.setdefault(revision, []).append(failures.finding(kind, "walk", f"{what}: {ran.error}", info))
+        verdict, detail = WalkVerdict.FAIL, f"{what}: {ran.error}"
         break
     _empty(conn, extensions)
-    return record, found
+    return PlainWalk(verdict, detail, seconds.get("upgrade_s"), seconds.get("downgrade_s"),
+                     seconds.get("reupgrade_s")), found
 
 
 def _extensions(conn: psycopg.Connection[Any]) -> list[str]:
@@ -283,7 +291,7 @@ def _failed_at(order: list[str], at: str | None, downgrading: bool) -> str:
     return order[min(position, len(order) - 1)]
 
 
-def _current(conn: psycopg.Connection[Any], cfg: Any = None) -> str | None:
+def _current(conn: psycopg.Connection[Any], cfg: Config | None = None) -> str | None:
     """The revision now, read in a transaction of its own (the caller's snapshot may predate a migration)."""
     schema, table = cfg.attributes.get(envpy.VERSION_TABLE, (None, None)) if cfg is not None else (None, None)
     conn.rollback()
@@ -314,62 +322,25 @@ def _checksums(conn: psycopg.Connection[Any], timing: _Timing) -> dict[str, Tabl
     return sums
 
 
-def _migrate(dsn: str, engine: Engine, cfg: Any, action: Callable[..., None], target: str,
-             exclude: set[int], workload: underload.ReadWorkload | None = None) -> dict[str, Any]:
-    """Run one Alembic command with the lock monitor on; return timing, locks, and the error if it raised.
-
-    env.py sees only the scratch database meanwhile; afterwards the scratch database must be at `target`
-    (else env.py migrated another one: exit 2). A configuration mistake in the chain is exit 2 too.
-    """
+def _monitored(dsn: str, engine: Engine, cfg: Config, action: Callable[..., None], target: str,
+               exclude: set[int], workload: underload.ReadWorkload | None = None,
+               ) -> tuple[migrate.Run, locks.LockMonitor]:
+    """One Alembic command with the lock monitor on (and the readers' lock waits watched)."""
     monitor = locks.LockMonitor(dsn, exclude_pids=set(exclude),
                                 watch_pids=set(workload.pids) if workload else set())
     monitor.start()
-
-    def record(sa_conn: Any) -> None:
-        if not foreign:
-            monitor.record_commit(sa_conn.connection.dbapi_connection)
-
-    error, failure = "", {}
-    start = time.perf_counter()
-    foreign: list[str] = []
     try:
-        with envpy.scratch_environment(cfg, dsn), envpy.foreign_engines(engine, dsn) as foreign, \
-                engine.connect() as sa_conn:
-            envpy.hand_over(cfg, sa_conn)
-            event.listen(Engine, "commit", record)  # env.py may build an engine of its own (on this database)
-            try:
-                action(cfg, target)
-                sa_conn.commit()
-            finally:
-                event.remove(Engine, "commit", record)
-                cfg.attributes.pop("connection", None)
-            envpy.check_moved(sa_conn, cfg, target, foreign)
-    except WardbenchError:
-        raise
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - any failure of the chain's own code is the finding
-        envpy.refuse_foreign(foreign)  # it failed somewhere else: say so, not "upgrade_failed"
-        mistake = envpy.config_error(exc, cfg)
-        if mistake is not None:
-            raise mistake from exc
-        error = envpy.describe(exc)
-        failure = failures.failure_info(exc, _revision_paths(cfg))
+        ran = migrate.run(dsn, engine, cfg, action, target, monitor)
     finally:
-        end = time.perf_counter()
         monitor.stop()
-    return {"start": start, "end": end, "duration_s": round(end - start, 4), "error": error, "failure": failure,
-            "monitor": monitor}
+    return ran, monitor
 
 
-def _revision_paths(cfg: Any) -> dict[Path, str]:
-    """Each revision file (resolved) and its revision id, to say which revision an error came from."""
-    return {Path(s.path).resolve(): str(s.revision) for s in ScriptDirectory.from_config(cfg).walk_revisions()}
-
-
-def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Any, seeder: seed.Seeder,
-          timing: _Timing, prev: str | None, nxt: str, options: VerifyOptions, seeded: bool = True) -> dict[str, Any]:
+def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Config, seeder: seed.Seeder,
+          timing: _Timing, prev: str | None, nxt: str, options: VerifyOptions, seeded: bool = True) -> VerifyStep:
     down_target = prev or "base"
     seeding = (seeder.seed(conn, seed.reflect(engine, SCHEMA), SCHEMA) if prev is not None and seeded
-               else seed.SeedReport())
+               else VerifySeeding())
     before = _checksums(conn, timing)
     shape_before = schema.snapshot(conn, SCHEMA)
     diff.take_snapshot(conn, list(before), SCHEMA)
@@ -385,68 +356,61 @@ def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Any,
             workload.start()
             time.sleep(options.baseline_s)
     try:
-        up = _migrate(db.dsn, engine, cfg, command.upgrade, nxt, own, workload)
+        up, monitor = _monitored(db.dsn, engine, cfg, command.upgrade, nxt, own, workload)
     finally:
         if workload is not None:
             workload.stop()
     if workload is not None:
-        load_report = underload.summarize(workload.samples, up["monitor"].waits, up["start"], up["end"])
-        load_report["reads"] = sorted({r.name for r in workload.reads})
-        load_report["errors"] = workload.errors
+        load_report = underload.summarize(workload, monitor.waits, up.start, up.end)
     elif options.under_load:
-        load_report = {"reads_during": 0, "detail": "no readable table with rows at this revision"}
-    step: dict[str, Any] = {
-        "revision": nxt, "from": down_target, "direction": "up+down", "duration_s": up["duration_s"],
-        "tables": len(before), "rows_checked": sum(c.rows for c in before.values()),
-        "seeding": seeding.to_dict(), "empty_tables": sorted(t for t, c in before.items() if c.rows == 0),
-        "locks": up["monitor"].report(conn), "lock_polls": up["monitor"].polls,
-        "lock_poll_interval_ms": up["monitor"].interval_s * 1000,
-    }
+        load_report = UnderLoad(detail="no readable table with rows at this revision")
+    held = monitor.report(conn)
+    step = VerifyStep(nxt, down_target, StepVerdict.LOSSLESS, duration_s=up.duration_s, tables=len(before),
+                rows_checked=sum(c.rows for c in before.values()), seeding=seeding,
+                empty_tables=tuple(sorted(t for t, c in before.items() if c.rows == 0)), locks=held,
+                lock_polls=monitor.polls, lock_poll_interval_ms=monitor.interval_s * 1000, under_load=load_report)
     conn.rollback()
-    if load_report is not None:
-        step["under_load"] = load_report
-    if up["error"]:
+    if up.error:
         diff.drop_snapshot(conn)
-        detail = f"upgrade to {nxt} failed: {up['error']}"
-        return {**step, "verdict": UPGRADE_FAILED, "lossless": None, "reversible": None, "detail": detail,
-                "upgrade_failure": up["failure"],
-                "findings": [failures.finding(UPGRADE_FAILED, "upgrade", detail, up["failure"])]}
-    step["rewritten"] = locks.rewritten_tables(conn, files_before, locks.relfilenodes(conn, SCHEMA), SCHEMA)
-    step["lock_timeout"] = up["monitor"].lock_timeout
-    step["blocking_locks"] = sorted(t for t, lock in step["locks"].items()
-                                    if lock["mode"] in locks.BLOCKING and t in before and before[t].rows)
+        detail = f"upgrade to {nxt} failed: {up.error}"
+        return replace(step, verdict=StepVerdict.UPGRADE_FAILED, detail=detail, upgrade_failure=up.failure,
+                       findings=(failures.finding(FindingKind.UPGRADE_FAILED, "upgrade", detail, up.failure),))
+    rewritten = locks.rewritten_tables(conn, files_before, locks.relfilenodes(conn, SCHEMA), SCHEMA)
+    step = replace(step, rewritten=rewritten, lock_timeout=monitor.lock_timeout,
+                   blocking_locks=tuple(sorted(t for t, lock in held.items()
+                                               if lock["mode"] in locks.BLOCKING and t in before and before[t].rows)))
     up_state = _after_upgrade(conn, timing, before, shape_before)
-    hazards = locks.hazards({t: c.rows for t, c in before.items()}, shape_before, up_state.shape, step["locks"],
-                            step["rewritten"])
+    hazards = locks.hazards({t: c.rows for t, c in before.items()}, shape_before, up_state.shape, held, rewritten)
     conn.rollback()
-    down = _migrate(db.dsn, engine, cfg, command.downgrade, down_target, own)
-    step["downgrade_s"] = down["duration_s"]
-    step["downgrade_locks"] = down["monitor"].report(conn)
+    down, down_monitor = _monitored(db.dsn, engine, cfg, command.downgrade, down_target, own)
+    step = replace(step, downgrade_s=down.duration_s, downgrade_locks=down_monitor.report(conn))
     conn.rollback()
-    if down["error"]:
+    if down.error:
         diff.drop_snapshot(conn)
-        detail = f"downgrade {nxt} -> {down_target} raised {down['error']}"
-        return {**step, "verdict": IRREVERSIBLE, "lossless": None, "reversible": False, "detail": detail,
-                "findings": [failures.finding(IRREVERSIBLE, "downgrade", detail, down["failure"]), *hazards]}
+        detail = f"downgrade {nxt} -> {down_target} raised {down.error}"
+        return replace(step, verdict=StepVerdict.IRREVERSIBLE, reversible=False, detail=detail,
+                       findings=(failures.finding(FindingKind.IRREVERSIBLE, "downgrade", detail, down.failure),
+                                 *hazards))
     after = _checksums(conn, timing)
     differences = _compare(conn, before, after)
     shape_after = schema.snapshot(conn, SCHEMA)
     drift = schema.differences(shape_before, shape_after)
     findings = loss.findings(nxt, differences, before, up_state, shape_after)
-    findings += [{"kind": SCHEMA_DRIFT, "direction": "downgrade", "object": d["object"], "severity": "error",
-                  "detail": f"after upgrade {nxt} and its downgrade, {schema.describe(d)}"} for d in drift]
+    findings += [Finding(FindingKind.SCHEMA_DRIFT, "downgrade", d.object,
+                         f"after upgrade {nxt} and its downgrade, {schema.describe(d)}", "error") for d in drift]
     diff.drop_snapshot(conn)
-    again = _migrate(db.dsn, engine, cfg, command.upgrade, nxt, own)
-    step["reupgrade_s"] = again["duration_s"]
+    again = migrate.run(db.dsn, engine, cfg, command.upgrade, nxt)
     conn.rollback()
-    detail = "; ".join(f["detail"] for f in findings)
-    if again["error"]:
-        detail = (detail + "; " if detail else "") + f"upgrade after the downgrade failed: {again['error']}"
-        findings.append(failures.finding(UPGRADE_FAILED, "upgrade", f"upgrade {nxt} after its downgrade failed: "
-                                         f"{again['error']}", again["failure"]))
-    verdict = UPGRADE_FAILED if again["error"] else LOSSY if differences else SCHEMA_DRIFT if drift else LOSSLESS
-    return {**step, "verdict": verdict, "lossless": not differences, "reversible": True,
-            "differences": differences, "schema_drift": drift, "detail": detail, "findings": findings + hazards}
+    detail = "; ".join(f.detail for f in findings)
+    if again.error:
+        detail = (detail + "; " if detail else "") + f"upgrade after the downgrade failed: {again.error}"
+        findings.append(failures.finding(FindingKind.UPGRADE_FAILED, "upgrade", f"upgrade {nxt} after its "
+                                         f"downgrade failed: {again.error}", again.failure))
+    verdict = (StepVerdict.UPGRADE_FAILED if again.error else StepVerdict.LOSSY if differences
+               else StepVerdict.SCHEMA_DRIFT if drift else StepVerdict.LOSSLESS)
+    return replace(step, reupgrade_s=again.duration_s, verdict=verdict, lossless=not differences, reversible=True,
+                   differences=tuple(differences), schema_drift=tuple(drift), detail=detail,
+                   findings=(*findings, *hazards))
 
 
 def _after_upgrade(conn: psycopg.Connection[Any], timing: _Timing, before: dict[str, TableChecksum],
@@ -469,50 +433,44 @@ def _after_upgrade(conn: psycopg.Connection[Any], timing: _Timing, before: dict[
 
 
 def _compare(conn: psycopg.Connection[Any], before: dict[str, TableChecksum],
-             after: dict[str, TableChecksum]) -> list[dict[str, Any]]:
+             after: dict[str, TableChecksum]) -> list[VerifyDifference]:
     """Tables whose checksum or row count changed (or that vanished), each with its row-level diff."""
     out = []
     for table in sorted(before):
         old, new = before[table], after.get(table)
         if new is None:
-            out.append({"table": table, "rows_differing": old.rows, "missing": old.rows, "added": 0,
-                        "changed": 0, "samples": [], "reason": "table missing after the downgrade"})
+            out.append(VerifyDifference(table, old.rows, old.rows, 0, 0, reason="table missing after the downgrade"))
         elif (old.rows, old.checksum) != (new.rows, new.checksum):
-            found = diff.diff_table(conn, table, SCHEMA)
-            found.update({"rows_before": old.rows, "rows_after": new.rows})
-            out.append(found)
+            out.append(replace(diff.diff_table(conn, table, SCHEMA), rows_before=old.rows, rows_after=new.rows))
     for table in sorted(after.keys() - before.keys()):
         if after[table].rows:
-            out.append({"table": table, "rows_differing": after[table].rows, "missing": 0,
-                        "added": after[table].rows, "changed": 0, "samples": [],
-                        "reason": "table left behind by the downgrade, with rows"})
+            out.append(VerifyDifference(table, after[table].rows, 0, after[table].rows, 0,
+                                  reason="table left behind by the downgrade, with rows"))
     conn.rollback()
     return out
 
 
-def _round_trip(dsn: str, conn: psycopg.Connection[Any], engine: Engine, cfg: Any, seeder: seed.Seeder,
-                head: str) -> dict[str, Any]:
+def _round_trip(dsn: str, conn: psycopg.Connection[Any], engine: Engine, cfg: Config, seeder: seed.Seeder,
+                head: str) -> VerifyRoundTrip:
     """head -> base -> head with data at head: every downgrade runs, base is empty, head comes back alike."""
     seeder.seed(conn, seed.reflect(engine, SCHEMA), SCHEMA)
     shape = schema.snapshot(conn, SCHEMA)
     rows = sum(_count(conn, table) for table in user_tables(conn, SCHEMA))
     conn.rollback()
-    own = {conn.info.backend_pid}
-    down = _migrate(dsn, engine, cfg, command.downgrade, "base", own)
-    record: dict[str, Any] = {"rows_at_head": rows, "downgrade_s": down["duration_s"]}
-    if down["error"]:
-        return {**record, "verdict": IRREVERSIBLE, "detail": f"head -> base raised {down['error']}"}
-    leftovers = user_tables(conn, SCHEMA)
+    down = migrate.run(dsn, engine, cfg, command.downgrade, "base")
+    if down.error:
+        return VerifyRoundTrip(RoundTripVerdict.IRREVERSIBLE, f"head -> base raised {down.error}", rows,
+                               down.duration_s)
+    leftovers = tuple(user_tables(conn, SCHEMA))
     conn.rollback()
-    up = _migrate(dsn, engine, cfg, command.upgrade, head, own)
-    record.update({"upgrade_s": up["duration_s"], "left_at_base": leftovers})
-    if up["error"]:
-        return {**record, "verdict": UPGRADE_FAILED, "detail": f"base -> head raised {up['error']}"}
+    up = migrate.run(dsn, engine, cfg, command.upgrade, head)
+    if up.error:
+        return VerifyRoundTrip(RoundTripVerdict.UPGRADE_FAILED, f"base -> head raised {up.error}", rows,
+                               down.duration_s, up.duration_s, leftovers)
     changed = [schema.describe(d) for d in schema.differences(shape, schema.snapshot(conn, SCHEMA))]
-    record["schema_differences"] = changed[:20]
     if changed:
-        return {**record, "verdict": "schema_changed",
-                "detail": f"{len(changed)} schema objects differ after head -> base -> head, e.g. {changed[0]}"}
+        return VerifyRoundTrip(RoundTripVerdict.SCHEMA_CHANGED, f"{len(changed)} schema objects differ after head -> "
+                         f"base -> head, e.g. {changed[0]}", rows, down.duration_s, up.duration_s, leftovers,
+                         tuple(changed[:20]))
     detail = f"tables left at base: {', '.join(leftovers)}" if leftovers else ""
-    return {**record, "verdict": "pass", "detail": detail}
-
+    return VerifyRoundTrip(RoundTripVerdict.PASS, detail, rows, down.duration_s, up.duration_s, leftovers)

@@ -19,6 +19,7 @@ from psycopg import sql
 
 from harness.bench.timing import percentile
 from harness.errors import EnvironmentFailure, first_line
+from harness.results.migrations import UnderLoad
 from harness.verify.checksums import probe_vector
 
 
@@ -177,21 +178,24 @@ def p95(values: list[float]) -> float | None:
     return percentile(values, 95) if values else None
 
 
-def summarize(samples: list[Sample], waits: list[tuple[int, float]], step_start: float,
-              step_end: float) -> dict[str, Any]:
+def summarize(workload: ReadWorkload, waits: list[tuple[int, float]], step_start: float,
+              step_end: float) -> UnderLoad:
     """p95 before vs during the step, reads blocked on a lock, and the longest such read."""
+    samples = workload.samples
     before = [s.latency_ms for s in samples if s.intended < step_start and s.ok]
     during_samples = [s for s in samples if step_start <= s.intended <= step_end or
                       (s.intended < step_start < s.ended)]
     blocked = [s for s in during_samples
                if any(pid == s.pid and s.started <= t <= s.ended for pid, t in waits)]
     p95_before, p95_during = p95(before), p95([s.latency_ms for s in during_samples])
-    return {"reads_before": len(before), "reads_during": len(during_samples),
-            "p95_before_ms": _round(p95_before), "p95_during_ms": _round(p95_during),
-            "p95_ratio": _round(p95_during / p95_before) if p95_before and p95_during is not None else None,
-            "blocked_reads": len(blocked),
-            "longest_lock_wait_ms": _round(max(((s.ended - s.started) * 1000 for s in blocked), default=0.0)),
-            "failed_reads": sum(1 for s in during_samples if not s.ok)}
+    return UnderLoad(
+        reads_during=len(during_samples), reads_before=len(before), p95_before_ms=_round(p95_before),
+        p95_during_ms=_round(p95_during),
+        p95_ratio=_round(p95_during / p95_before) if p95_before and p95_during is not None else None,
+        blocked_reads=len(blocked),
+        longest_lock_wait_ms=_round(max(((s.ended - s.started) * 1000 for s in blocked), default=0.0)),
+        failed_reads=sum(1 for s in during_samples if not s.ok), reads=tuple(sorted({r.name for r in workload.reads})),
+        errors=dict(workload.errors))
 
 
 def _round(value: float | None) -> float | None:

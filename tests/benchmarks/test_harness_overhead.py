@@ -12,18 +12,20 @@ import io
 import json
 import os
 import statistics
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.console import Console
 
-from harness.bench.runner import BenchOptions, run_bench
+from harness.bench.runner import run_bench
 from harness.bench.scenarios import load_scenarios, suite_kinds
 from harness.config import build_config, load_profile
 from harness.datagen.loader import load_dataset
 from harness.db import Database
 from harness.results import Results
+from harness.results.bench import BenchOptions, ScenarioResult
 
 
 @pytest.mark.slow
@@ -34,16 +36,17 @@ def test_harness_overhead_within_criterion(head_db: Database, bench_scale: float
     results = Results(run_id=cfg.run_id, command="bench")
     options = BenchOptions.from_config(cfg)
 
-    def bench() -> list[dict[str, Any]]:
+    def bench() -> list[ScenarioResult]:
         return run_bench(cfg, head_db, results, load_scenarios(None, suite_kinds("all")), options,
                          Console(file=io.StringIO()))
 
     records = benchmark.pedantic(bench, rounds=1, iterations=1)
-    fidelity = (results.bench or {})["fidelity"]
-    per_scenario = {r["name"]: {k: r.get(k) for k in ("server_p50_ms", "client_p50_ms", "overhead_p50_ms",
-                                                      "overhead_p50_vs_explain_ms", "roundtrip_floor_ms")}
+    assert results.bench is not None
+    fidelity = asdict(results.bench.fidelity)
+    per_scenario = {r.name: {k: getattr(r, k) for k in ("server_p50_ms", "client_p50_ms", "overhead_p50_ms",
+                                                        "overhead_p50_vs_explain_ms", "roundtrip_floor_ms")}
                     for r in records}
-    explain_overheads = [r["overhead_p50_vs_explain_ms"] for r in records if "overhead_p50_vs_explain_ms" in r]
+    explain_overheads = [r.overhead_p50_vs_explain_ms for r in records if r.overhead_p50_vs_explain_ms is not None]
     figures = {**{k: v for k, v in fidelity.items() if k != "method"},
                "overhead_over_floor": round(fidelity["overhead_p50_ms"] / fidelity["roundtrip_floor_p50_ms"], 2),
                "median_scenario_overhead_vs_explain_ms": statistics.median(explain_overheads)
@@ -51,6 +54,6 @@ def test_harness_overhead_within_criterion(head_db: Database, bench_scale: float
     benchmark.extra_info.update(figures)
     out = Path(os.environ.get("WARDBENCH_BENCH_OUT", tmp_path / "harness-overhead.json"))
     out.write_text(json.dumps(figures, indent=2))
-    assert fidelity["server_time_from"] == ["server log"]
+    assert list(fidelity["server_time_from"]) == ["server log"]
     assert fidelity["within_target"], (f"overhead p50 {fidelity['overhead_p50_ms']:.3f} ms > "
                                        f"{fidelity['overhead_target_ms']:.3f} ms")

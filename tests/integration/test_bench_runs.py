@@ -6,20 +6,20 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 from psycopg import sql
 
 from harness import alembic_project
 from harness.bench import session
-from harness.bench.runner import BenchOptions, run_bench
+from harness.bench.runner import run_bench
 from harness.bench.sampling import draw_params
 from harness.bench.scenarios import load_scenarios, suite_kinds
 from harness.config import build_config, load_profile
 from harness.datagen.loader import load_dataset
 from harness.db import Database, ServerHandle
 from harness.results import Results
+from harness.results.bench import BenchOptions, ScenarioResult
 
 TINY = BenchOptions(rounds=30, warmup_rounds=5, recall_queries=10, explain_samples=5)
 SCALE = 0.02  # ci profile x 0.02: ~1,200 posts and embeddings, ~50 wards of very different activity
@@ -40,7 +40,7 @@ def tiny_db(pg_server: ServerHandle) -> Iterator[Database]:
 
 
 def _bench(db: Database, tmp_path: Path, dirs: list[Path] | None = None, suite: str = "all",
-           options: BenchOptions = TINY, only: set[str] | None = None) -> tuple[Results, list[dict[str, Any]]]:
+           options: BenchOptions = TINY, only: set[str] | None = None) -> tuple[Results, list[ScenarioResult]]:
     cfg = build_config(reports_dir=tmp_path, profile="ci")
     scenarios = [s for s in load_scenarios(dirs, suite_kinds(suite)) if only is None or s.name in only]
     results = Results(run_id=cfg.run_id, command="bench")
@@ -50,37 +50,39 @@ def _bench(db: Database, tmp_path: Path, dirs: list[Path] | None = None, suite: 
 
 def test_every_reference_scenario_is_measured_and_gated(tiny_db: Database, tmp_path: Path) -> None:
     results, records = _bench(tiny_db, tmp_path)
-    names = {r["name"] for r in records}
+    names = {r.name for r in records}
     assert {"ward_dashboard", "sentiment_trend_30d", "latest_posts_in_ward", "constituency_turnout_ranking",
             "latest_ai_reports_for_ward", "swing_between_elections"} <= names
     assert {"vector_search_all", "vector_search_ward.busy_ward", "vector_search_ward.quiet_ward",
             "vector_search_constituency", "vector_search_date_range", "vector_similar_reports"} <= names
     by_gate = {g.name: g for g in results.gates}
     for r in records:
-        assert r["errors"] == 0, r["error"]
-        assert r["count"] == TINY.rounds == len(r["samples_ms"])
-        assert 0 < r["p50_ms"] <= r["p95_ms"] <= r["p99_ms"] <= r["max_ms"]
-        assert by_gate[f"{r['name']} p95"].verdict == "pass"
-        assert r["margin"] == pytest.approx((r["target_ms"] - r["p95_ms"]) / r["target_ms"])
-        assert r["timed_statement_prepared"] is False  # prepare_threshold=None: every execution planned afresh
-        assert r["plan"]["nodes"] and r["server_p50_ms"] > 0
-        if r["kind"] == "vector":
-            label = f"{r['name']} [{r['selectivity']}]"
-            assert by_gate[f"{label} rows returned"].verdict == "pass", r["name"]
+        assert r.errors == 0, r.error
+        assert r.count == TINY.rounds == len(r.samples_ms)
+        assert 0 < r.p50_ms <= r.p95_ms <= r.p99_ms <= r.max_ms
+        assert by_gate[f"{r.name} p95"].verdict == "pass"
+        assert r.margin == pytest.approx((r.target_ms - r.p95_ms) / r.target_ms)
+        assert r.timed_statement_prepared is False  # prepare_threshold=None: every execution planned afresh
+        assert r.plan is not None and r.plan.nodes and r.server_p50_ms is not None and r.server_p50_ms > 0
+        if r.kind == "vector":
+            label = f"{r.name} [{r.selectivity}]"
+            assert by_gate[f"{label} rows returned"].verdict == "pass", r.name
             assert by_gate[f"{label} recall@10"].verdict == "pass", r
-            assert r["recall_at_10"] <= r["recall_at_10_tie_tolerant"] <= 1.0
-            assert "Index Scan" not in r["truth_plan_nodes"]
-    fidelity = results.bench["fidelity"] if results.bench else {}
-    assert fidelity["samples"] == TINY.explain_samples * len(records) and fidelity["server_p50_ms"] > 0
-    assert fidelity["server_time_from"] == ["server log"]  # the embedded server's log is readable
-    assert all(r["server_time_from"] == "server log" and "overhead_p50_vs_explain_ms" in r for r in records)
+            assert r.recall_at_10 <= r.recall_at_10_tie_tolerant <= 1.0
+            assert r.truth_plan_nodes is not None and "Index Scan" not in r.truth_plan_nodes
+    assert results.bench is not None
+    fidelity = results.bench.fidelity
+    assert fidelity.samples == TINY.explain_samples * len(records)
+    assert fidelity.server_p50_ms is not None and fidelity.server_p50_ms > 0
+    assert fidelity.server_time_from == ("server log",)  # the embedded server's log is readable
+    assert all(r.server_time_from == "server log" and r.overhead_p50_vs_explain_ms is not None for r in records)
     run_dir = tmp_path / results.run_id / "bench"
     assert (run_dir / "pytest-benchmark.json").is_file()
-    assert results.bench is not None and results.bench["prepare_threshold"] is None
+    assert results.bench.prepare_threshold is None
 
 
 def _ward_scenario(db: Database, tmp_path: Path, name: str, query: str, options: BenchOptions,
-                   extra: str = "") -> tuple[Results, dict[str, Any]]:
+                   extra: str = "") -> tuple[Results, ScenarioResult]:
     """Bench one user scenario of kind ward (any ward as its parameter), written to a folder of its own."""
     folder = tmp_path / name
     folder.mkdir()
@@ -121,13 +123,13 @@ def test_selective_filter_without_iterative_scan_is_caught(tiny_db: Database, tm
     folder = _trap_scenario(tmp_path / "mine", iterative)
     results, records = _bench(tiny_db, tmp_path, [folder], "vector", only={f"trap_{iterative}"})
     (record,) = records
-    assert "ix_post_embeddings_embedding_hnsw" in record["plan"]["indexes"]
+    assert record.plan is not None and "ix_post_embeddings_embedding_hnsw" in record.plan.indexes
     by_gate = {g.name: g for g in results.gates}
     label = f"trap_{iterative} [quiet_ward]"
     rows, recall = by_gate[f"{label} rows returned"], by_gate[f"{label} recall@10"]
     if iterative == "off":  # fast and wrong: HNSW's 40 candidates hold almost none of the ward's posts
-        assert record["rows_returned_min"] < 10 and rows.verdict == "fail"
-        assert record["recall_at_10"] < 0.5 and recall.verdict == "fail"
+        assert record.rows_returned_min < 10 and rows.verdict == "fail"
+        assert record.recall_at_10 < 0.5 and recall.verdict == "fail"
     else:  # the same query with iterative scans keeps going until k rows pass the filter
         assert rows.verdict == "pass" and recall.verdict == "pass"
 
@@ -141,10 +143,10 @@ def test_weak_index_setting_fails_the_recall_gate(tiny_db: Database, tmp_path: P
                                       + '\n[settings]\n"hnsw.ef_search" = "2"\nenable_sort = "off"\n')
     results, (record,) = _bench(tiny_db, tmp_path, [folder], "vector", only={"weak_index"})
     verdicts = {g.name: g.verdict for g in results.gates}
-    assert record["plan"]["indexes"] == ["ix_post_embeddings_embedding_hnsw"]
+    assert record.plan is not None and record.plan.indexes == ("ix_post_embeddings_embedding_hnsw",)
     assert verdicts["weak_index p95"] == "pass"  # the latency gate alone would let it through
     assert verdicts["weak_index [all] rows returned"] == "fail" and verdicts["weak_index [all] recall@10"] == "fail"
-    assert record["recall_at_10"] <= 0.2
+    assert record.recall_at_10 <= 0.2
 
 
 def test_without_a_readable_server_log_server_time_comes_from_explain(tiny_db: Database, tmp_path: Path) -> None:
@@ -152,17 +154,18 @@ def test_without_a_readable_server_log_server_time_comes_from_explain(tiny_db: D
     db = replace(tiny_db, server=replace(tiny_db.server, log_file=None))
     opts = BenchOptions(rounds=5, warmup_rounds=1, recall_queries=1, explain_samples=4)
     results, (record,) = _bench(db, tmp_path, options=opts, only={"latest_posts_in_ward"})
-    fidelity = results.bench["fidelity"] if results.bench else {}
-    assert fidelity["server_time_from"] == ["explain analyze"] and fidelity["samples"] == 4
-    assert record["server_time_from"] == "explain analyze" and "overhead_p50_vs_explain_ms" not in record
+    assert results.bench is not None
+    fidelity = results.bench.fidelity
+    assert fidelity.server_time_from == ("explain analyze",) and fidelity.samples == 4
+    assert record.server_time_from == "explain analyze" and record.overhead_p50_vs_explain_ms is None
 
 
 def test_a_prepare_threshold_prepares_the_timed_statement(tiny_db: Database, tmp_path: Path) -> None:
     opts = BenchOptions(rounds=8, warmup_rounds=1, recall_queries=1, explain_samples=1, prepare_threshold=2)
     results, (record,) = _bench(tiny_db, tmp_path, options=opts, only={"latest_posts_in_ward"})
-    assert record["errors"] == 0 and record["count"] == 8
-    assert record["timed_statement_prepared"] is True  # run 10 times: prepared from the third
-    assert results.bench and results.bench["prepare_threshold"] == 2
+    assert record.errors == 0 and record.count == 8
+    assert record.timed_statement_prepared is True  # run 10 times: prepared from the third
+    assert results.bench and results.bench.prepare_threshold == 2
 
 
 def test_missed_latency_target_fails_its_gate(tiny_db: Database, tmp_path: Path) -> None:
@@ -170,7 +173,7 @@ def test_missed_latency_target_fails_its_gate(tiny_db: Database, tmp_path: Path)
     results, record = _ward_scenario(tiny_db, tmp_path, "slow_ward", "SELECT pg_sleep(0.01), %(ward_id)s::int AS ward",
                                      opts, "target_p95_ms = 5\n")
     gate = next(g for g in results.gates if g.name == "slow_ward p95")
-    assert record["p95_ms"] >= 10 and gate.verdict == "fail" and gate.margin is not None and gate.margin < 0
+    assert record.p95_ms >= 10 and gate.verdict == "fail" and gate.margin is not None and gate.margin < 0
 
 
 def test_failing_query_is_an_error_not_a_pass(tiny_db: Database, tmp_path: Path) -> None:
@@ -178,7 +181,7 @@ def test_failing_query_is_an_error_not_a_pass(tiny_db: Database, tmp_path: Path)
     results, record = _ward_scenario(tiny_db, tmp_path, "broken", "SELECT * FROM no_such_table WHERE id = %(ward_id)s",
                                      opts)
     verdicts = {g.name: g.verdict for g in results.gates}
-    assert record["errors"] == 1 and "no_such_table" in record["error"]
+    assert record.errors == 1 and "no_such_table" in record.error
     assert verdicts["broken errors"] == "fail" and verdicts["broken p95"] == "not_evaluated"
     assert results.verdict == "fail"
 
@@ -192,9 +195,9 @@ def test_sequential_scan_over_a_large_table_is_reported(tiny_db: Database, tmp_p
         '[params.ward_id]\nsampler = "any_ward"\n[settings]\nenable_indexscan = "off"\nenable_bitmapscan = "off"\n')
     opts = BenchOptions(rounds=5, warmup_rounds=1, recall_queries=1, explain_samples=2, large_table_rows=500)
     _, (record,) = _bench(tiny_db, tmp_path, [folder], "ward", opts, only={"title_search"})
-    assert record["plan"]["large_seq_scans"] == ["posts"]
-    assert record["plan"]["seq_scans"][0]["table_rows"] >= 500
-    assert record["plan_shapes"] == {"Seq Scan": 2}
+    assert record.plan is not None and record.plan.large_seq_scans == ("posts",)
+    assert record.plan.seq_scans[0].table_rows >= 500
+    assert record.plan_shapes == {"Seq Scan": 2}
 
 
 def test_parameter_draws_are_seeded(tiny_db: Database) -> None:

@@ -79,6 +79,6 @@ def test_capacity_locust_points_run_with_the_profiles_ef_search(fresh_db: Databa
     assert cfg.profile_data["ef_search"] == 100
     probe = [s for s in load_scenarios([folder]) if s.name == "ef_probe"]
     section, _ = run_capacity(cfg, fresh_db, probe, [300], [1, 2], duration_s=2.0)
-    points = [p for p in section["points"] if p["scenario"] == "ef_probe"]
-    assert {p["users"] for p in points} == {1, 2}
-    assert all(p["count"] > 0 and p["errors"] == 0 for p in points), [(p["count"], p["errors"]) for p in points]
+    points = [p for p in section.points if p.scenario == "ef_probe"]
+    assert {p.users for p in points} == {1, 2}
+    assert all(p.count > 0 and p.errors == 0 for p in points), [(p.count, p.errors) for p in points]

@@ -5,11 +5,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from harness.db import Database, ServerHandle
+from harness.results.migrations import MigrationsSection
 from harness.verify.chain import load_chain
 from harness.verify.stairway import VerifyOptions, verify_chain
 
@@ -17,16 +17,16 @@ CHAINS = Path(__file__).resolve().parents[2] / "fixtures" / "chains"
 OPTIONS = VerifyOptions(rows_per_table=6)
 
 
-Walk = Callable[[str], dict[str, Any]]
+Walk = Callable[[str], MigrationsSection]
 
 
 @pytest.fixture(scope="module")
 def walk(pg_server: ServerHandle) -> Iterator[Walk]:
     """Each golden chain walked once per module, in a database of its own (dropped at the end)."""
-    sections: dict[str, dict[str, Any]] = {}
+    sections: dict[str, MigrationsSection] = {}
     created: list[str] = []
 
-    def _walk(name: str) -> dict[str, Any]:
+    def _walk(name: str) -> MigrationsSection:
         if name not in sections:
             dbname = f"t_{name}_{secrets.token_hex(3)}"
             pg_server.create_database(dbname)
@@ -40,52 +40,52 @@ def walk(pg_server: ServerHandle) -> Iterator[Walk]:
         pg_server.drop_database(dbname)
 
 
-def _verdicts(section: dict[str, Any]) -> dict[str, str]:
-    return {s["revision"]: s["verdict"] for s in section["steps"]}
+def _verdicts(section: MigrationsSection) -> dict[str, str]:
+    return {s.revision: s.verdict for s in section.steps}
 
 
 def test_clean_chain_passes_with_no_false_alarm(walk: Walk) -> None:
     section = walk("clean")
     assert _verdicts(section) == {"001": "lossless", "002": "lossless", "003": "lossless"}
-    assert section["round_trip"]["verdict"] == "pass"
-    assert section["structure"]["findings"] == []
-    moved = section["steps"][2]
+    assert section.round_trip.verdict == "pass"
+    assert section.structure.findings == ()
+    moved = section.steps[2]
     # the notes really went through the round trip: rows were there to lose
-    assert moved["rows_checked"] > 0 and moved["empty_tables"] == []
+    assert moved.rows_checked > 0 and moved.empty_tables == ()
     # the downgrade re-adds accounts.note as the LAST column: checksums must not depend on column order
-    assert moved["differences"] == []
+    assert moved.differences == ()
 
 
 def test_lossy_type_change_is_reported_on_its_revision(walk: Walk) -> None:
     section = walk("lossy_type")
     assert _verdicts(section) == {"001": "lossless", "002": "lossy", "003": "lossless"}
-    step = section["steps"][1]
-    assert step["lossless"] is False and step["reversible"] is True
-    (found,) = step["differences"]
-    assert found["table"] == "accounts" and found["changed"] == found["rows_differing"] == step["seeding"][
-        "inserted"]["accounts"]
-    sample = found["samples"][0]
-    assert set(sample["old"]) == {"balance"}  # only the changed column is shown
-    assert sample["old"]["balance"] != sample["new"]["balance"] == int(sample["new"]["balance"])
+    step = section.steps[1]
+    assert step.lossless is False and step.reversible is True
+    (found,) = step.differences
+    assert found.table == "accounts" and found.changed == found.rows_differing == step.seeding.inserted["accounts"]
+    sample = found.samples[0]
+    assert sample.old is not None and sample.new is not None
+    assert set(sample.old) == {"balance"}  # only the changed column is shown
+    assert sample.old["balance"] != sample.new["balance"] == int(sample.new["balance"])  # type: ignore[arg-type]
     # ALTER COLUMN TYPE rewrites the table under an ACCESS EXCLUSIVE lock: both observed
-    assert step["rewritten"] == {"accounts": step["seeding"]["inserted"]["accounts"]}
-    assert step["locks"]["accounts"]["mode"] == "AccessExclusiveLock"
+    assert step.rewritten == {"accounts": step.seeding.inserted["accounts"]}
+    assert step.locks["accounts"]["mode"] == "AccessExclusiveLock"
 
 
 def test_downgrade_forgetting_moved_rows_is_reported(walk: Walk) -> None:
     section = walk("forgotten_rows")
     assert _verdicts(section) == {"001": "lossless", "002": "lossless", "003": "lossy"}
-    (found,) = section["steps"][2]["differences"]
-    assert found["table"] == "accounts" and found["changed"] > 0 and found["missing"] == 0
-    assert all(s["new"] == {"note": None} and s["old"]["note"] for s in found["samples"])
+    (found,) = section.steps[2].differences
+    assert found.table == "accounts" and found.changed > 0 and found.missing == 0
+    assert all(s.new == {"note": None} and s.old and s.old["note"] for s in found.samples)
 
 
 def test_irreversible_downgrade_is_its_own_verdict(walk: Walk) -> None:
     section = walk("irreversible")
     assert _verdicts(section) == {"001": "lossless", "002": "lossless", "003": "irreversible"}
-    step = section["steps"][2]
-    assert step["reversible"] is False and "NotImplementedError" in step["detail"]
-    assert section["round_trip"]["verdict"] == "irreversible"
+    step = section.steps[2]
+    assert step.reversible is False and "NotImplementedError" in step.detail
+    assert section.round_trip.verdict == "irreversible"
 
 
 @pytest.mark.parametrize("name", ["lossy_type", "clean"])
@@ -101,12 +101,12 @@ def test_reference_chain_passes(fresh_db: Database) -> None:
     chain = load_chain(None)
     section = verify_chain(fresh_db, chain, OPTIONS)
     assert chain.findings == []
-    assert {s["verdict"] for s in section["steps"]} == {"lossless"}, [s["detail"] for s in section["steps"]]
-    assert len(section["steps"]) == len(chain.revisions)
-    assert section["round_trip"]["verdict"] == "pass"
+    assert {s.verdict for s in section.steps} == {"lossless"}, [s.detail for s in section.steps]
+    assert len(section.steps) == len(chain.revisions)
+    assert section.round_trip.verdict == "pass"
     # every table that exists before a step was seeded (no vacuous round trip)
-    assert all(s["empty_tables"] == [] for s in section["steps"])
-    assert section["checksum_throughput"]["rows"] > 0
+    assert all(s.empty_tables == () for s in section.steps)
+    assert section.checksum_throughput.rows > 0
 
 
 @pytest.mark.parametrize("seed", range(1, 7))
@@ -114,12 +114,12 @@ def test_varchar_narrowing_is_caught_for_every_seed(fresh_db: Database, seed: in
     """The edge row holds a handle of the full 300 characters: the narrowing to 255 fails whatever the seed."""
     section = verify_chain(fresh_db, load_chain(CHAINS / "varchar_narrowed" / "alembic.ini"),
                            VerifyOptions(rows_per_table=3, seed=seed))
-    step = section["steps"][1]
-    assert step["verdict"] == "fails_on_existing_data"
-    found = step["findings"][0]
-    assert (found["table"], found["column"], found["object"], found["sqlstate"]) == (
+    step = section.steps[1]
+    assert step.verdict == "fails_on_existing_data"
+    found = step.findings[0]
+    assert (found.table, found.column, found.object, found.sqlstate) == (
         "profiles", "handle", "profiles.handle", "22001")
-    assert "on profiles.handle" in step["detail"]  # the terminal line names the column too
+    assert "on profiles.handle" in step.detail  # the terminal line names the column too
 
 
 def test_a_custom_alembic_version_table_is_bookkeeping_not_data(fresh_db: Database) -> None:

@@ -40,11 +40,11 @@ def test_bad_percentile_arguments_raise() -> None:
 
 def test_latency_summary_converts_seconds_to_ms_and_qps() -> None:
     summary = latency_summary_ms([0.001] * 19 + [0.021])
-    assert summary["count"] == 20
-    assert summary["p50_ms"] == pytest.approx(1.0)
-    assert summary["p95_ms"] == pytest.approx(1.0)
-    assert summary["max_ms"] == pytest.approx(21.0)
-    assert summary["qps"] == pytest.approx(20 / 0.04)
+    assert summary.count == 20
+    assert summary.p50_ms == pytest.approx(1.0)
+    assert summary.p95_ms == pytest.approx(1.0)
+    assert summary.max_ms == pytest.approx(21.0)
+    assert summary.qps == pytest.approx(20 / 0.04)
 
 
 def test_recall_counts_the_true_top_k_found() -> None:

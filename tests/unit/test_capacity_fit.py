@@ -8,6 +8,11 @@ import numpy as np
 import pytest
 
 from harness.capacity.fit import UslFit, fit_power_law, fit_section, predict_break
+from harness.results.capacity import CapacityPoint, CapacitySection, FitVerdict, PlanChange
+
+
+def _pt(posts: float, p95_ms: float, users: int = 1, plan: str | None = None) -> CapacityPoint:
+    return CapacityPoint(scenario="s", kind="ward", posts=int(posts), users=users, p95_ms=p95_ms, plan=plan)
 
 
 def _points(exponent: float, sizes: list[float], noise: float, seed: int, base_ms: float = 2.0) -> list[float]:
@@ -19,9 +24,10 @@ def _points(exponent: float, sizes: list[float], noise: float, seed: int, base_m
 def test_exponent_and_break_recovered_within_interval(seed: int) -> None:
     sizes = [1e4, 3e4, 1e5, 3e5, 1e6]
     fit = fit_power_law(sizes, _points(0.5, sizes, 0.05, seed))
-    rows = fit_section([{"scenario": "s", "posts": x, "users": 1, "p95_ms": y}
-                        for x, y in zip(sizes, _points(0.5, sizes, 0.05, seed), strict=True)], "posts", {"s": 100.0})
-    low, high = rows[0]["slope_ci"]
+    rows = fit_section([_pt(x, y) for x, y in zip(sizes, _points(0.5, sizes, 0.05, seed), strict=True)], "posts",
+                       {"s": 100.0})
+    assert rows[0].slope_ci is not None
+    low, high = rows[0].slope_ci
     assert low < 0.5 < high and abs(fit.slope - 0.5) < 0.1
     truth = 1e4 * (100.0 / 2.0) ** 2  # 2 ms * (x/1e4)^0.5 = 100 ms
     pred = predict_break(fit, 100.0, max(sizes), seed)
@@ -44,78 +50,81 @@ def test_flat_latency_predicts_no_break() -> None:
     sizes = [1e3, 1e4, 1e5]
     fit = fit_power_law(sizes, [1.0, 1.0, 1.0])
     pred = predict_break(fit, 100.0, max(sizes))
-    assert pred.breaks_at is None and "no break" in pred.verdict
+    assert pred.breaks_at is None and pred.verdict == FitVerdict.NO_GROWTH
 
 
 def test_already_over_target_says_so() -> None:
     sizes = [1e3, 1e4, 1e5]
     fit = fit_power_law(sizes, [50.0, 120.0, 300.0])
     pred = predict_break(fit, 100.0, max(sizes))
-    assert pred.verdict == "over target within the measured range" and pred.breaks_at is not None
+    assert pred.verdict == FitVerdict.OVER_TARGET and pred.breaks_at is not None
     assert pred.breaks_at < 1e5
 
 
 def test_far_extrapolation_is_flagged() -> None:
     sizes = [1e3, 1e4, 1e5]
     fit = fit_power_law(sizes, _points(0.1, sizes, 0.01, 2, base_ms=1.0))
-    assert "extrapolation" in predict_break(fit, 100.0, max(sizes)).verdict
+    assert predict_break(fit, 100.0, max(sizes)).verdict == FitVerdict.LONG_EXTRAPOLATION
 
 
 def test_too_few_points_are_not_fitted() -> None:
-    rows = fit_section([{"scenario": "s", "posts": x, "users": 1, "p95_ms": 1.0} for x in (1e3, 1e4)], "posts",
-                       {"s": 100.0})
-    assert rows[0]["slope"] is None and rows[0]["verdict"].startswith("not fitted")
+    rows = fit_section([_pt(x, 1.0) for x in (1e3, 1e4)], "posts", {"s": 100.0})
+    assert rows[0].slope is None and rows[0].verdict == FitVerdict.NOT_FITTED and "three or more" in rows[0].reason
 
 
 def test_users_axis_is_fitted_per_size_with_the_usl() -> None:
     """Points drawn from a known USL curve: sigma and kappa recovered, the crossing solved exactly."""
     truth = UslFit(base_ms=0.5, sigma=0.05, kappa=0.002)
-    points = [{"scenario": "s", "posts": p, "users": u, "p95_ms": truth.predict(u) * (p / 1e3) ** 0.2}
-              for p in (1e3, 1e4) for u in (1, 5, 10, 20, 50)]
+    points = [_pt(p, truth.predict(u) * (p / 1e3) ** 0.2, users=u) for p in (1e3, 1e4) for u in (1, 5, 10, 20, 50)]
     rows = fit_section(points, "users", {"s": 100.0})
-    assert [r["at"] for r in rows] == [1e3, 1e4]
+    assert [r.at for r in rows] == [1e3, 1e4]
     for r in rows:
-        assert r["model"] == "usl"
-        assert r["sigma"] == pytest.approx(0.05, rel=1e-6) and r["kappa"] == pytest.approx(0.002, rel=1e-6)
-        assert r["backtest"]["evaluated"] and r["backtest"]["error"] < 1e-6
-    crossing = rows[0]["breaks_at"]
+        assert r.model == "usl"
+        assert r.sigma == pytest.approx(0.05, rel=1e-6) and r.kappa == pytest.approx(0.002, rel=1e-6)
+        assert r.backtest is not None and r.backtest.evaluated
+        assert r.backtest.error is not None and r.backtest.error < 1e-6
+    crossing = rows[0].breaks_at
+    assert crossing is not None
     assert truth.predict(crossing) == pytest.approx(100.0, rel=1e-9)
 
 
 def test_backtest_refuses_a_fit_that_cannot_predict_its_own_largest_point() -> None:
     """Flat at small sizes, then a 20x jump at the largest (a filter effect): no break is extrapolated."""
     sizes = [1e4, 2e4, 4e4, 8e4]
-    rows = fit_section([{"scenario": "s", "posts": x, "users": 1, "p95_ms": y}
-                        for x, y in zip(sizes, [3.0, 3.1, 3.2, 60.0], strict=True)], "posts", {"s": 100.0})
+    rows = fit_section([_pt(x, y) for x, y in zip(sizes, [3.0, 3.1, 3.2, 60.0], strict=True)], "posts", {"s": 100.0})
     r = rows[0]
-    assert r["backtest"]["evaluated"] and not r["backtest"]["within_bound"] and r["backtest"]["error"] > 0.9
-    assert r["breaks_at"] is None and r["verdict"].startswith("not extrapolated: backtest error")
+    assert r.backtest is not None and r.backtest.evaluated and not r.backtest.within_bound
+    assert r.backtest.error is not None and r.backtest.error > 0.9
+    assert r.breaks_at is None and r.verdict == FitVerdict.NOT_EXTRAPOLATED
+    assert r.verdict_text.startswith("not extrapolated: backtest error")
 
 
 def test_backtest_accepts_a_clean_power_law() -> None:
     sizes = [1e4, 3e4, 1e5, 3e5]
-    rows = fit_section([{"scenario": "s", "posts": x, "users": 1, "p95_ms": y}
-                        for x, y in zip(sizes, _points(0.5, sizes, 0.02, 3), strict=True)], "posts", {"s": 100.0})
-    assert rows[0]["backtest"]["within_bound"] and rows[0]["breaks_at"] is not None
+    rows = fit_section([_pt(x, y) for x, y in zip(sizes, _points(0.5, sizes, 0.02, 3), strict=True)], "posts",
+                       {"s": 100.0})
+    assert rows[0].backtest is not None and rows[0].backtest.within_bound and rows[0].breaks_at is not None
 
 
 def test_a_plan_change_across_scales_stops_extrapolation() -> None:
     sizes = [1e4, 3e4, 1e5, 3e5]
     plans = ["ix_posts_ward_id", "ix_posts_ward_id", "ix_posts_embedding_hnsw", "ix_posts_embedding_hnsw"]
-    rows = fit_section([{"scenario": "s", "posts": x, "users": 1, "p95_ms": y, "plan": plan}
-                        for x, y, plan in zip(sizes, _points(0.5, sizes, 0.02, 3), plans, strict=True)],
-                       "posts", {"s": 100.0})
+    rows = fit_section([_pt(x, y, plan=plan) for x, y, plan in zip(sizes, _points(0.5, sizes, 0.02, 3), plans,
+                                                                   strict=True)], "posts", {"s": 100.0})
     r = rows[0]
-    assert r["plan_changes"] == [{"between": [3e4, 1e5], "from": "ix_posts_ward_id", "to": "ix_posts_embedding_hnsw"}]
-    assert r["breaks_at"] is None and "plan changes from ix_posts_ward_id" in r["verdict"]
-    assert max(r["band"]["x"]) <= 3e5 * 1.0001
+    assert r.plan_changes == (PlanChange((3e4, 1e5), "ix_posts_ward_id", "ix_posts_embedding_hnsw"),)
+    assert r.breaks_at is None and r.verdict == FitVerdict.NOT_EXTRAPOLATED
+    assert r.reason.startswith("plan changes from ix_posts_ward_id")
+    assert r.band is not None and max(r.band.x) <= 3e5 * 1.0001
 
 
 def test_usl_fits_render_in_the_report() -> None:
     from harness.report.html import capacity_rows
     from harness.report.plots import capacity_fits
 
-    points = [{"scenario": "s", "posts": 1000, "users": u, "p95_ms": 0.5 * (1 + 0.05 * (u - 1))} for u in (1, 5, 20)]
-    capacity = {"points": points, "fits": fit_section(points, "users", {"s": 100.0})}
+    points = tuple(_pt(1000, 0.5 * (1 + 0.05 * (u - 1)), users=u) for u in (1, 5, 20))
+    capacity = CapacitySection(scales=(1000,), users=(1, 5, 20), base_profile="ci", duration_s=3.0, tool="locust",
+                               loads=(), points=points, fits=tuple(fit_section(points, "users", {"s": 100.0})),
+                               method="usl")
     assert capacity_rows(capacity)[0]["slope"].startswith("USL sigma 0.05")
     assert len(capacity_fits(capacity)) == 1

@@ -18,12 +18,13 @@ from harness.cli import main
 from harness.errors import UsageError
 from harness.report.compare import compare_results, compare_samples, parse_threshold
 from harness.results import Results
+from harness.results.bench import ScenarioResult
 from harness.results.rehearsal import LiveRun, Step
 
 
 def _results(tmp_path: Path, name: str, samples: dict[str, np.ndarray]) -> Path:
-    scenarios = [{"name": n, "kind": "ward", "p95_ms": float(np.quantile(s, 0.95)),
-                  "samples_ms": [float(v) for v in s]} for n, s in samples.items()]
+    scenarios = [ScenarioResult(name=n, kind="ward", target_ms=100.0, p95_ms=float(np.quantile(s, 0.95)),
+                                samples_ms=tuple(float(v) for v in s)) for n, s in samples.items()]
     path = tmp_path / f"{name}.json"
     Results(run_id=name, command="bench", scenarios=scenarios).write(path)
     return path
@@ -87,8 +88,8 @@ def test_uniform_slowdown_and_speedup() -> None:
 
 
 def test_missing_samples_is_not_evaluated_not_a_pass(tmp_path: Path) -> None:
-    base = Results(run_id="a", command="bench", scenarios=[{"name": "s", "p95_ms": 1.0}])
-    cur = Results(run_id="b", command="bench", scenarios=[{"name": "s", "p95_ms": 9.0}])
+    base = Results(run_id="a", command="bench", scenarios=[ScenarioResult("s", "ward", 100.0, p95_ms=1.0)])
+    cur = Results(run_id="b", command="bench", scenarios=[ScenarioResult("s", "ward", 100.0, p95_ms=9.0)])
     row = compare_results(base, cur, 0.1)["scenarios"][0]
     assert row["verdict"] == "not_evaluated" and "samples_ms" in row["reason"]
 
@@ -117,7 +118,8 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
     (tmp_path / "junk.json").write_text("{not json")
     (tmp_path / "list.json").write_text("[1, 2]")
     other = tmp_path / "other.json"
-    Results(run_id="o", command="bench", scenarios=[{"name": "elsewhere", "samples_ms": [1.0] * 30}]).write(other)
+    Results(run_id="o", command="bench",
+            scenarios=[ScenarioResult("elsewhere", "ward", 100.0, samples_ms=(1.0,) * 30)]).write(other)
     for args in ([good, tmp_path / "missing.json"], [good, tmp_path / "junk.json"], [good, tmp_path / "list.json"],
                  [good, other], [good, good, "--max-regression", "lots"]):
         proc = _run(*args)

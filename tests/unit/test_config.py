@@ -179,12 +179,13 @@ def test_every_kind_has_a_p95_target_and_every_run_holds_every_target() -> None:
 
 def test_not_evaluated_recall_gate_keeps_its_comparator() -> None:
     """A recall target is a minimum: a missing measurement must not render as 'target <= 0.95'."""
+    from harness.bench.handoff import Observation
     from harness.bench.runner import Measured, _vector_gates
     from harness.bench.scenarios import load_scenarios
 
     scenario = next(s for s in load_scenarios(kinds=("vector",)))
-    gates = _vector_gates(build_config(profile="ci"), None, Measured(scenario, [], {"returned": []}),  # type: ignore[arg-type]
-                          [], None, {}, "no rows measured")  # type: ignore[arg-type]
+    _, gates = _vector_gates(build_config(profile="ci"), None, Measured(scenario, [], Observation(scenario.name)),  # type: ignore[arg-type]
+                             [], None, "no rows measured")  # type: ignore[arg-type]
     recall = next(g for g in gates if "recall" in g.name)
     assert (recall.verdict, recall.comparator, recall.reason) == ("not_evaluated", ">=", "no rows measured")
     assert not_evaluated("x", "s", "why", 0.95, "recall", ">=").comparator == ">="

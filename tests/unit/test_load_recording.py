@@ -144,11 +144,3 @@ def test_cli_and_harness_never_import_locust_or_gevent() -> None:
                          cwd=Path(__file__).resolve().parents[2])
     assert out.stdout.strip() == "[]"
 
-
-def test_the_locust_side_does_not_load_the_results_model() -> None:
-    """What each Locust process imports stays light: the typed results (pydantic) load only where they merge."""
-    code = ("import sys, harness.load.histograms, harness.load.workload, harness.load.schedule, harness.bench.session; "
-            "print(sorted(m for m in ('pydantic', 'harness.results') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[2])
-    assert out.stdout.strip() == "[]"

@@ -48,8 +48,7 @@ def test_html_is_self_contained_with_every_section() -> None:
 
 
 def test_missing_sections_say_not_run() -> None:
-    bare = Results(run_id="bare", command="gate", gates=[evaluate("schema at head", "schema", 1.0, 1.0, "", "==")],
-                   migrations={"steps": "garbage"}, scenarios=[7, "x"])  # type: ignore[list-item]
+    bare = Results(run_id="bare", command="gate", gates=[evaluate("schema at head", "schema", 1.0, 1.0, "", "==")])
     html = render_html(bare)
     for text in ("Load test: not run", "Migration verification: not run", "Capacity sweep: not run",
                  "Vector recall: not run", "Data generation: not run"):
@@ -140,7 +139,10 @@ def test_fixture_validates_and_schema_describes_every_results_field() -> None:
 
 
 @pytest.mark.parametrize(("path", "value"), [(("gates", 0, "verdict"), "maybe"), (("schema_version",), 1),
-                                             (("stages", 0, "duration_s"), -1)])
+                                             (("stages", 0, "duration_s"), -1),
+                                             (("scenarios", 0, "samples_ms"), ["fast"]),
+                                             (("scenarios", 0, "samples_ms"), [-1.0]),
+                                             (("capacity", "fits", 0, "verdict"), "probably fine")])
 def test_schema_rejects_malformed_results(path: tuple[str | int, ...], value: object) -> None:
     from harness.errors import UsageError
     from harness.report.schema import validate_results

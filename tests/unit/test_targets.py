@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from results_fixture import rehearsal_step
 
-from harness.bench.runner import BenchOptions, Measured, judge
-from harness.bench.scenarios import load_scenarios
+from harness.bench.handoff import Observation
+from harness.bench.runner import Fidelity, Measured, judge
+from harness.bench.scenarios import Scenario, load_scenarios
 from harness.capacity.sweep import _gates as capacity_gates
 from harness.config import build_config
 from harness.errors import UsageError
@@ -23,6 +24,8 @@ from harness.load.stage import load_gates
 from harness.load.summary import merge_payloads
 from harness.rehearse.reference import options_for
 from harness.rehearse.stage import step_gates
+from harness.results.bench import BenchOptions
+from harness.results.capacity import CapacityPoint
 from harness.results.rehearsal import LiveSkipped
 from harness.targets import REGISTRY, TARGETS, defaults, parse_items
 
@@ -121,8 +124,8 @@ TARGETED = {**defaults(), "vector_p95_ms": 150.0}
 def test_bench_p95_gate_is_judged_by_the_run_s_target_and_records_its_key() -> None:
     cfg = build_config(targets=["vector_p95_ms=150"])
     scenario = next(s for s in load_scenarios(kinds=("vector",)) if s.target_p95_ms is None)
-    _, gates = judge(cfg, None, Measured(scenario, [0.001] * 20, {"returned": []}), [],  # type: ignore[arg-type]
-                     BenchOptions(), {})
+    _, gates = judge(cfg, None, Measured(scenario, [0.001] * 20, Observation(scenario.name)), [],  # type: ignore[arg-type]
+                     BenchOptions(), Fidelity())
     p95 = next(g for g in gates if g.name == f"{scenario.name} p95")
     assert (p95.key, p95.target, p95.comparator, p95.verdict) == ("vector_p95_ms", 150.0, "<", "pass")
     recall = next(g for g in gates if "recall" in g.name)
@@ -133,13 +136,17 @@ def test_a_scenario_s_own_target_replaces_the_run_s_and_records_no_key() -> None
     from dataclasses import replace
 
     scenario = replace(next(iter(load_scenarios(kinds=("vector",)))), target_p95_ms=70.0)
-    (gate,) = capacity_gates([{"scenario": scenario.name, "p95_ms": 80.0}], [scenario], TARGETED)
+    (gate,) = capacity_gates([_point(scenario, 80.0)], [scenario], TARGETED)
     assert (gate.key, gate.target, gate.verdict) == ("", 70.0, "fail")
+
+
+def _point(scenario: Scenario, p95_ms: float) -> CapacityPoint:
+    return CapacityPoint(scenario=scenario.name, kind=scenario.kind, posts=1000, users=1, p95_ms=p95_ms)
 
 
 def test_capacity_gate_records_the_key() -> None:
     scenario = next(s for s in load_scenarios(kinds=("vector",)) if s.target_p95_ms is None)
-    (gate,) = capacity_gates([{"scenario": scenario.name, "p95_ms": 160.0}], [scenario], TARGETED)
+    (gate,) = capacity_gates([_point(scenario, 160.0)], [scenario], TARGETED)
     assert (gate.key, gate.target, gate.verdict) == ("vector_p95_ms", 150.0, "fail")
     (missing,) = capacity_gates([], [scenario], TARGETED)
     assert (missing.key, missing.target, missing.verdict) == ("vector_p95_ms", 150.0, "not_evaluated")

@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
 import pytest
+from results_fixture import migrations_section
 
 from harness.errors import UsageError
+from harness.results.migrations import Finding, FindingKind, StepVerdict, VerifyStep
 from harness.verify import accept, junit
 
 
-def _step(revision: str, *findings: dict[str, Any]) -> dict[str, Any]:
-    return {"revision": revision, "from": "base", "verdict": "lossless", "findings": [dict(f) for f in findings]}
+def _step(revision: str, *findings: Finding) -> VerifyStep:
+    return VerifyStep(revision, "base", StepVerdict.LOSSLESS, findings=findings)
 
 
-LOSSY = {"kind": "lossy", "direction": "upgrade", "object": "apikey", "detail": "drops apikey (24 rows)",
-         "severity": "error"}
-HAZARD = {"kind": "lock_hazard", "direction": "upgrade", "object": "events", "detail": "CREATE INDEX on events",
-          "severity": "warning", "rule": "create-index-not-concurrently"}
+LOSSY = Finding(FindingKind.LOSSY, "upgrade", "apikey", "drops apikey (24 rows)", "error")
+HAZARD = Finding(FindingKind.LOCK_HAZARD, "upgrade", "events", "CREATE INDEX on events", "warning",
+                 rule="create-index-not-concurrently")
 
 
 def test_parse_validates_each_entry() -> None:
@@ -36,32 +37,33 @@ def test_accepted_error_passes_with_its_reason_and_unmatched_ones_are_reported()
     acceptances = accept.parse({"003": {"kinds": ["lossy"], "reason": "apikey is obsolete"},
                                 "005": {"kinds": ["irreversible"], "reason": "stale"},
                                 "999": {"kinds": ["lossy"], "reason": "typo"}})
-    warnings = accept.apply(steps, acceptances, strict_locks=False)
-    assert [s["verdict"] for s in steps] == ["accepted", "lossy", "lossless"]
-    assert steps[0]["findings"][0] == {**LOSSY, "accepted": True, "reason": "apikey is obsolete"}
-    (stale,) = steps[2]["findings"]
-    assert stale["kind"] == "unused_acceptance" and stale["severity"] == "warning"
+    steps, warnings = accept.apply(steps, acceptances, strict_locks=False)
+    assert [s.verdict for s in steps] == ["accepted", "lossy", "lossless"]
+    assert steps[0].findings[0] == replace(LOSSY, accepted=True, reason="apikey is obsolete")
+    (stale,) = steps[2].findings
+    assert stale.kind == "unused_acceptance" and stale.severity == "warning"
     assert warnings == ["[tool.wardbench.verify.accept] names revision 999, which is not in the chain"]
-    assert "(accepted: apikey is obsolete)" in accept.finding_text(steps[0]["findings"][0])
+    assert "(accepted: apikey is obsolete)" in accept.finding_text(steps[0].findings[0])
 
 
 def test_objects_narrow_an_acceptance() -> None:
-    steps = [_step("003", LOSSY, {**LOSSY, "object": "users"})]
-    accept.apply(steps, accept.parse({"003": {"kinds": ["lossy"], "reason": "r", "objects": ["apikey"]}}), False)
-    assert steps[0]["verdict"] == "lossy" and [f.get("accepted") for f in steps[0]["findings"]] == [True, None]
+    steps = [_step("003", LOSSY, replace(LOSSY, object="users"))]
+    steps, _ = accept.apply(steps, accept.parse({"003": {"kinds": ["lossy"], "reason": "r", "objects": ["apikey"]}}),
+                            False)
+    assert steps[0].verdict == "lossy" and [f.accepted for f in steps[0].findings] == [True, False]
 
 
 def test_lock_hazards_warn_unless_strict() -> None:
-    relaxed, strict = [_step("002", HAZARD)], [_step("002", HAZARD)]
-    accept.apply(relaxed, (), strict_locks=False)
-    accept.apply(strict, (), strict_locks=True)
-    assert relaxed[0]["verdict"] == "lossless" and strict[0]["verdict"] == "lock_hazard"
+    (relaxed,), _ = accept.apply([_step("002", HAZARD)], (), strict_locks=False)
+    (strict,), _ = accept.apply([_step("002", HAZARD)], (), strict_locks=True)
+    assert relaxed.verdict == "lossless" and strict.verdict == "lock_hazard"
+    assert relaxed.findings[0].severity == "warning" and strict.findings[0].severity == "error"
 
 
 def test_not_run_and_error_steps_keep_their_verdict_and_junit_keeps_them_apart() -> None:
-    steps = [_step("001", LOSSY), {**_step("002"), "verdict": "error", "detail": "wardbench crashed"},
-             {**_step("003"), "verdict": "not_run", "detail": "not run"}]
-    accept.apply(steps, (), False)
-    assert [s["verdict"] for s in steps] == ["lossy", "error", "not_run"]
-    suite = junit.build({"structure": {"findings": []}, "steps": steps, "round_trip": {"verdict": "pass"}})
+    steps = [_step("001", LOSSY), replace(_step("002"), verdict=StepVerdict.ERROR, detail="wardbench crashed"),
+             replace(_step("003"), verdict=StepVerdict.NOT_RUN, detail="not run")]
+    steps, _ = accept.apply(steps, (), False)
+    assert [s.verdict for s in steps] == ["lossy", "error", "not_run"]
+    suite = junit.build(replace(migrations_section(), steps=tuple(steps)))
     assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("1", "1", "1")

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from harness.results.migrations import Lock
 from harness.verify import locks, schema
 
 COLUMN = {"type": "integer", "nullability": "null", "default": "", "identity": "", "owned sequence": ""}
 BEFORE = {"column events.id": {**COLUMN, "nullability": "not null"}, "column events.kind": dict(COLUMN)}
-SHARE = {"events": {"mode": "ShareLock", "held_ms": 12.0}}
+SHARE = {"events": Lock(mode="ShareLock", held_ms=12.0)}
 
 
-def _rules(after: dict[str, dict[str, str]], rows: int = 5, observed: dict | None = None,
+def _rules(after: dict[str, dict[str, str]], rows: int = 5, observed: dict[str, Lock] | None = None,
            rewritten: dict[str, int] | None = None) -> list[tuple[str, str]]:
     found = locks.hazards({"events": rows}, BEFORE, after, SHARE if observed is None else observed, rewritten or {})
-    return [(f["rule"], f["table"]) for f in found]
+    return [(f.rule, f.table) for f in found]
 
 
 def test_index_on_populated_table_but_not_on_an_empty_or_new_one() -> None:
@@ -21,7 +22,7 @@ def test_index_on_populated_table_but_not_on_an_empty_or_new_one() -> None:
              "column tags.id": dict(COLUMN), "index tags.ix_tags": {"definition": "...", "validity": "valid"}}
     assert _rules(after) == [("create-index-not-concurrently", "events")]
     assert _rules(after, rows=0) == []
-    concurrent = {"events": {"mode": "ShareUpdateExclusiveLock", "held_ms": 3.0}}
+    concurrent = {"events": Lock(mode="ShareUpdateExclusiveLock", held_ms=3.0)}
     assert _rules(after, observed=concurrent) == []
 
 
@@ -46,9 +47,9 @@ def test_constraints_without_not_valid_and_type_changes() -> None:
 
 
 def test_long_blocking_lock_without_another_rule() -> None:
-    held = {"events": {"mode": "AccessExclusiveLock", "held_ms": 612.0}}
+    held = {"events": Lock(mode="AccessExclusiveLock", held_ms=612.0)}
     assert _rules(dict(BEFORE), observed=held) == [("long-exclusive-lock", "events")]
-    brief = {"events": {"mode": "AccessExclusiveLock", "held_ms": 4.0}}
+    brief = {"events": Lock(mode="AccessExclusiveLock", held_ms=4.0)}
     assert _rules(dict(BEFORE), observed=brief) == []
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import random
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from results_fixture import migrations_section
 
 from harness.errors import UsageError
+from harness.results.migrations import RoundTripVerdict, StepVerdict, VerifyRoundTrip, VerifyStep
 from harness.verify import junit
 from harness.verify.chain import load_chain
 from harness.verify.seed import parse_hints, regex_sample
@@ -85,10 +88,10 @@ def test_regex_samples_match() -> None:
 
 
 def test_junit_one_case_per_step_with_failures() -> None:
-    section = {"structure": {"findings": []}, "round_trip": {"verdict": "irreversible", "detail": "raised"},
-               "steps": [{"from": "base", "revision": "001", "name": "a", "verdict": "lossless", "duration_s": 0.1},
-                         {"from": "001", "revision": "002", "name": "b", "verdict": "lossy", "detail": "x: 3 rows"},
-                         {"from": "002", "revision": "003", "name": "c", "verdict": "irreversible"}]}
+    section = replace(migrations_section(), round_trip=VerifyRoundTrip(RoundTripVerdict.IRREVERSIBLE, "raised"),
+                      steps=(VerifyStep("001", "base", StepVerdict.LOSSLESS, name="a", duration_s=0.1),
+                             VerifyStep("002", "001", StepVerdict.LOSSY, name="b", detail="x: 3 rows"),
+                             VerifyStep("003", "002", StepVerdict.IRREVERSIBLE, name="c")))
     suite = junit.build(section)
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases] == ["chain structure", "base -> 001: a", "001 -> 002: b",
