@@ -1,22 +1,23 @@
 """The gate pipeline: an ordered registry of stages, each (config, database, results) -> None.
 
 A stage writes its own section and gates into Results; it never calls another stage or renders.
-A stage that raises is recorded as an error and turns into a failing gate, so a crash is never a pass.
+A stage that raises is recorded as an error (with its error family, so an environment failure still exits 3)
+and turns into a failing gate, so a crash is never a pass. Adding a stage: its module and one line in STAGES.
 """
 
 from __future__ import annotations
 
 import importlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Literal
 
 from rich.console import Console
 
 from harness.config import RunConfig
 from harness.db import Database, redact_dsn
-from harness.errors import UsageError
-from harness.results import Gate, Results, StageRecord, Verdict
+from harness.errors import ErrorFamily, UsageError, family_of
+from harness.results import Gate, Results, StageRecord, Verdict, completion_gate_name
 
 Stage = Callable[[RunConfig, Database, Results], None]
 
@@ -54,18 +55,22 @@ def select_stages(only: list[str] | None, skip: list[str] | None) -> list[str]:
 
 
 def run_stages(cfg: RunConfig, db: Database, results: Results, names: list[str],
-               console: Console | None = None) -> None:
-    """Run `names` in registry order, timing each; errors become failing gates, the run goes on."""
+               console: Console | None = None, calls: Mapping[str, Stage] | None = None) -> None:
+    """Run `names` in the order given, timing each; errors become failing gates, the run goes on.
+
+    `calls` replaces a registered stage's call, e.g. by one with the options its command parsed.
+    """
     console = console or Console(stderr=True)
     for name in names:
         console.rule(f"[bold]{name}")
         start = time.perf_counter()
+        status: Literal["ok", "error"] = "ok"
+        detail, family = "", None
         try:
-            STAGES[name](cfg, db, results)
-            status: Literal["ok", "error"] = "ok"
-            detail = ""
-        except Exception as exc:  # noqa: BLE001 - recorded, then surfaced as a failing gate
-            status, detail = "error", redact_dsn(f"{type(exc).__name__}: {exc}")
-            results.gates.append(Gate(f"stage {name} completed", name, None, None, "", "==", Verdict.FAIL, detail))
-            console.print(f"[red]stage {name} failed: {detail}")
-        results.stages.append(StageRecord(name, status, round(time.perf_counter() - start, 3), detail))
+            (calls or {}).get(name, STAGES[name])(cfg, db, results)
+        except Exception as exc:  # noqa: BLE001 - recorded, then surfaced as a failing gate and by its family
+            status, detail, family = "error", redact_dsn(f"{type(exc).__name__}: {exc}"), family_of(exc)
+            results.gates.append(Gate(completion_gate_name(name), name, None, None, "", "==", Verdict.FAIL, detail))
+            what = "the environment failed" if family is ErrorFamily.ENVIRONMENT else "failed"
+            console.print(f"[red]stage {name} {what}: {detail}")
+        results.stages.append(StageRecord(name, status, round(time.perf_counter() - start, 3), detail, family))

@@ -1,65 +1,48 @@
-"""JUnit XML for the migration verifier: one test case per revision, plus the structure and the round trip.
+"""`migrate verify --junit`: one test case per revision, plus the chain's structure and the round trip.
 
 A finding about the chain is a <failure>; wardbench failing to check a step is an <error>; a step that could
-not run is <skipped>. Accepted findings and warnings go to the passing case's <system-out>.
+not run is <skipped>. Accepted findings and warnings go to the passing case's <system-out>. The XML is
+written by the one JUnit writer, harness.report.junit.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
-import xml.etree.ElementTree as ET
-from pathlib import Path
 from typing import Any
 
+from harness.report.junit import Case, Outcome, render
+from harness.results import Results
 from harness.verify.accept import PASSING, finding_text
 
 _SKIPPED, _ERROR = "not_run", "error"
 
 
-def _case(suite: ET.Element, name: str, seconds: float, verdict: str, detail: str, notes: list[str]) -> None:
-    case = ET.SubElement(suite, "testcase", classname="wardbench.migrations", name=name, time=f"{seconds:.3f}")
+def _case(name: str, seconds: float, verdict: str, detail: str, notes: list[str]) -> Case:
     if verdict == _SKIPPED:
-        ET.SubElement(case, "skipped", message=detail or verdict)
-    elif verdict == _ERROR:
-        ET.SubElement(case, "error", type=verdict, message=detail[:1000]).text = detail
-    elif verdict not in (*PASSING, "pass"):
-        ET.SubElement(case, "failure", type=verdict, message=f"{verdict}: {detail}"[:1000]).text = "\n".join(
-            notes) or detail
-    if notes and verdict in (*PASSING, "pass"):
-        ET.SubElement(case, "system-out").text = "\n".join(notes)
+        return Case("wardbench.migrations", name, Outcome.SKIPPED, detail or verdict, seconds=seconds)
+    if verdict == _ERROR:
+        return Case("wardbench.migrations", name, Outcome.ERROR, detail, detail, verdict, seconds)
+    if verdict not in (*PASSING, "pass"):
+        return Case("wardbench.migrations", name, Outcome.FAILURE, f"{verdict}: {detail}", "\n".join(notes) or detail,
+                    verdict, seconds)
+    return Case("wardbench.migrations", name, Outcome.PASSED, text="\n".join(notes), seconds=seconds)
 
 
-def _notes(step: dict[str, Any]) -> list[str]:
-    return [finding_text(f) for f in step.get("findings", [])]
-
-
-def build(section: dict[str, Any]) -> ET.Element:
-    suite = ET.Element("testsuite", name="wardbench migrate verify")
+def migration_cases(section: dict[str, Any]) -> list[Case]:
+    """The chain structure, each step, then head -> base -> head."""
     findings = section.get("structure", {}).get("findings", [])
-    _case(suite, "chain structure", 0.0, "structure" if findings else "pass", "; ".join(findings), findings)
+    cases = [_case("chain structure", 0.0, "structure" if findings else "pass", "; ".join(findings), findings)]
     for step in section.get("steps", []):
         seconds = sum(float(step.get(k) or 0) for k in ("duration_s", "downgrade_s", "reupgrade_s"))
-        _case(suite, f"{step['from']} -> {step['revision']}: {step.get('name', '')}", seconds,
-              step.get("verdict", _SKIPPED), step.get("detail", ""), _notes(step))
+        cases.append(_case(f"{step['from']} -> {step['revision']}: {step.get('name', '')}", seconds,
+                           step.get("verdict", _SKIPPED), step.get("detail", ""),
+                           [finding_text(f) for f in step.get("findings", [])]))
     trip = section.get("round_trip", {})
-    _case(suite, "head -> base -> head", float(trip.get("downgrade_s") or 0) + float(trip.get("upgrade_s") or 0),
-          trip.get("verdict", _SKIPPED), trip.get("detail", ""), [])
-    cases = suite.findall("testcase")
-    suite.set("tests", str(len(cases)))
-    for tag, attribute in (("failure", "failures"), ("error", "errors"), ("skipped", "skipped")):
-        suite.set(attribute, str(sum(1 for c in cases if c.find(tag) is not None)))
-    suite.set("time", f"{sum(float(c.get('time', 0)) for c in cases):.3f}")
-    return suite
+    cases.append(_case("head -> base -> head",
+                       float(trip.get("downgrade_s") or 0) + float(trip.get("upgrade_s") or 0),
+                       trip.get("verdict", _SKIPPED), trip.get("detail", ""), []))
+    return cases
 
 
-def write(section: dict[str, Any], path: Path) -> Path:
-    """Write the JUnit file atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tree = ET.ElementTree(build(section))
-    ET.indent(tree)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".junit-", suffix=".xml")
-    with os.fdopen(fd, "wb") as fh:
-        tree.write(fh, encoding="utf-8", xml_declaration=True)
-    os.replace(tmp, path)
-    return path
+def render_migrations_junit(results: Results) -> str:
+    """The JUnit XML of a `migrate verify` run."""
+    return render(results, migration_cases(results.migrations or {}), "wardbench migrate verify")

@@ -5,16 +5,27 @@ from __future__ import annotations
 import random
 import re
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from harness.errors import UsageError
+from harness.results import Results
 from harness.verify import junit
 from harness.verify.chain import load_chain
 from harness.verify.seed import parse_hints, regex_sample
 
 CHAINS = Path(__file__).resolve().parents[2] / "fixtures" / "chains"
+
+
+def _suite(section: dict[str, Any]) -> ET.Element:
+    """The <testsuite> of the JUnit file `migrate verify --junit` writes for `section`."""
+    root = ET.fromstring(junit.render_migrations_junit(Results("t", "migrate verify", migrations=section)))
+    suite = root.find("testsuite")
+    assert suite is not None and root.get("errors") == suite.get("errors")
+    return suite
 
 
 def test_reference_chain_structure_is_clean() -> None:
@@ -89,7 +100,7 @@ def test_junit_one_case_per_step_with_failures() -> None:
                "steps": [{"from": "base", "revision": "001", "name": "a", "verdict": "lossless", "duration_s": 0.1},
                          {"from": "001", "revision": "002", "name": "b", "verdict": "lossy", "detail": "x: 3 rows"},
                          {"from": "002", "revision": "003", "name": "c", "verdict": "irreversible"}]}
-    suite = junit.build(section)
+    suite = _suite(section)
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases] == ["chain structure", "base -> 001: a", "001 -> 002: b",
                                               "002 -> 003: c", "head -> base -> head"]
