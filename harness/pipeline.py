@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 from rich.console import Console
@@ -22,27 +23,40 @@ from harness.results import Gate, Results, StageRecord, Verdict, completion_gate
 Stage = Callable[[RunConfig, Database, Results], None]
 
 
-def _lazy(module: str, function: str) -> Stage:
-    """A stage that imports its module only when it runs (Locust, scipy, alembic cost a CLI start)."""
+@dataclass(frozen=True)
+class Lazy:
+    """A stage that imports its module only when it runs (Locust, scipy, alembic cost a CLI start).
 
-    def stage(cfg: RunConfig, db: Database, results: Results) -> None:
-        fn: Stage = getattr(importlib.import_module(module), function)
+    `reads_tables`: it reads the application's tables, so on someone else's database it needs the schema at
+    head (harness.cli.run.require_schema refuses the run before it starts otherwise).
+    """
+
+    module: str
+    function: str
+    reads_tables: bool = False
+
+    def __call__(self, cfg: RunConfig, db: Database, results: Results) -> None:
+        fn: Stage = getattr(importlib.import_module(self.module), self.function)
         fn(cfg, db, results)
-
-    return stage
 
 
 # Order is execution order; verify, backup and faults work in side databases of their own.
+# Adding a stage: its module, and one line here.
 STAGES: dict[str, Stage] = {
-    "schema": _lazy("harness.smoke", "migrate_and_check"),
-    "generate": _lazy("harness.datagen.stage", "generate"),
-    "bench": _lazy("harness.bench.runner", "bench_stage"),
-    "load": _lazy("harness.load.stage", "run_load"),
-    "rehearse": _lazy("harness.rehearse.reference", "rehearse_stage"),
-    "verify": _lazy("harness.verify.stage", "verify_stage"),
-    "backup": _lazy("harness.backup.stage", "backup_stage"),
-    "faults": _lazy("harness.faults.battery", "run_faults"),
+    "schema": Lazy("harness.smoke", "migrate_and_check"),
+    "generate": Lazy("harness.datagen.stage", "generate", reads_tables=True),
+    "bench": Lazy("harness.bench.runner", "bench_stage", reads_tables=True),
+    "load": Lazy("harness.load.stage", "run_load", reads_tables=True),
+    "rehearse": Lazy("harness.rehearse.reference", "rehearse_stage"),
+    "verify": Lazy("harness.verify.stage", "verify_stage"),
+    "backup": Lazy("harness.backup.stage", "backup_stage"),  # a logical backup verify reads any database
+    "faults": Lazy("harness.faults.battery", "run_faults", reads_tables=True),
 }
+
+
+def reads_tables(name: str) -> bool:
+    """Whether stage `name` reads the application's tables (see Lazy)."""
+    return getattr(STAGES.get(name), "reads_tables", False) is True
 
 
 def select_stages(only: list[str] | None, skip: list[str] | None) -> list[str]:

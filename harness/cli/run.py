@@ -19,19 +19,17 @@ from harness.config import RunConfig
 from harness.db import Database, open_database
 from harness.environment import collect_environment
 from harness.errors import UsageError
-from harness.pipeline import STAGES, Stage, run_stages
+from harness.pipeline import STAGES, Stage, reads_tables, run_stages
 from harness.results import Results, write_text_atomic
 
 # A disposable database starts empty: these stages (those registered) build and fill it first.
 PREPARE_STAGES = ("schema", "generate")
-# Stages that read the application's tables: on someone else's database they need its schema at head.
-NEEDS_SCHEMA = ("generate", "bench", "load", "faults")  # a logical backup verify reads any database
 
 
 def require_schema(db: Database, names: Sequence[str]) -> None:
     """Refuse, in words the user can act on, a database not at head before stages that read its tables run
     (they would fail deep inside instead, e.g. "the database has no vector extension")."""
-    if db.disposable or "schema" in names or not set(names) & set(NEEDS_SCHEMA):
+    if db.disposable or "schema" in names or not any(reads_tables(name) for name in names):
         return
     from harness import alembic_project  # alembic costs every CLI start that only parses or refuses input
 
