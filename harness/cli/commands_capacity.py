@@ -68,8 +68,7 @@ def capacity(
         raise UsageError(f"unknown scenario(s) {', '.join(unknown)} in suite {suite!r}")
     options = BenchOptions.from_config(cfg, rounds=rounds, recall_queries=1)
     console = Console(stderr=True)
-    results = new_results(cfg, "capacity", {"stages": ["capacity"], "scenarios": [s.name for s in chosen]},
-                          targets=True)
+    results = new_results(cfg, "capacity", {"stages": ["capacity"], "scenarios": [s.name for s in chosen]})
     del results.profile["scale_factor"]  # the sweep's sizes are --scales (or --dataset), not a scale factor
     with open_database(cfg) as db:
         prepared = _prepared(cfg, db.server.admin_dsn, dataset or [])

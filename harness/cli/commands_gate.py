@@ -30,8 +30,7 @@ def gate(cfg: RunConfig, json: JsonOut = None, skip: StageList = None, only: Sta
     names = select_stages(only, skip)
     not_run = [s for s in STAGES if s not in names]
     console = Console(stderr=True)
-    results = new_results(cfg, "gate", {"stages": names, "not_run": not_run, "skip": skip or [], "only": only or []},
-                          targets=True)
+    results = new_results(cfg, "gate", {"stages": names, "not_run": not_run, "skip": skip or [], "only": only or []})
     with open_database(cfg) as db:
         console.print(f"database: {db.display_dsn}")
         results.environment = collect_environment(db)

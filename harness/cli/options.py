@@ -35,20 +35,21 @@ ReportsDir = Annotated[Path | None, typer.Option("--reports-dir", help="where re
 Keep = Annotated[bool, typer.Option(
     "--keep-database", help="do not drop the disposable database (needs a server that outlives the run: "
                             "--dsn or `wardbench db start`)")]
-DatasetName = Annotated[str | None, typer.Option(
-    "--dataset", help="start from a copy of this prepared dataset instead of generating (built once with "
-                      "`wardbench generate --keep-dataset NAME`; lives on the long-lived server or the --dsn one)")]
 TargetList = Annotated[list[str] | None, typer.Option(
     "--target", help="override a target, KEY=VALUE (e.g. ward_p95_ms=50), repeatable; keys: "
                      "ward_p95_ms, vector_p95_ms, write_p95_ms (ms, above 0), recall_at_10 (above 0 up to 1), "
                      "load_error_rate, load_achieved_rate (0 to 1), load_in_flight, load_vs_pgbench (above 0), "
                      "max_blocked_ms (above 0), rehearse_error_rate (0 to 1)")]
+DatasetName = Annotated[str | None, typer.Option(
+    "--dataset", help="start from a copy of this prepared dataset instead of generating (built once with "
+                      "`wardbench generate --keep-dataset NAME`; lives on the long-lived server or the --dsn one)")]
 
 # The options a command takes through `with_config`, by parameter name: (annotation, default).
 SHARED: dict[str, tuple[Any, Any]] = {
     "profile": (Profile, None), "backend": (Backend, None), "dsn": (Dsn, None), "in_place": (InPlace, False),
     "pg_version": (PgVersion, None), "seed": (Seed, None), "scale_factor": (ScaleFactor, None),
     "reports_dir": (ReportsDir, None), "keep_database": (Keep, False), "dataset": (DatasetName, None),
+    "target": (TargetList, None),
 }
 
 
@@ -79,7 +80,8 @@ def with_config(*layout: str | EllipsisType, defaults: Mapping[str, Any] | None 
     `layout` orders the --help listing: shared names (SHARED), the command's own parameter names, and `...`
     for its own parameters not named; a parameter of the command's own shadows a shared one of its name.
     The command's own parameters stay its own: a `JsonOut` one (and those in `outputs`, name -> flag) is
-    checked writable, a `TargetList` one overrides targets. `defaults` are shown in --help; `fallbacks`
+    checked writable, a `TargetList` one (the shared `target`, when the command reads it itself) overrides
+    targets. `defaults` are shown in --help; `fallbacks`
     replace an option left out without being shown.
     """
     def decorate(command: Command) -> Callable[..., None]:
@@ -98,7 +100,9 @@ def with_config(*layout: str | EllipsisType, defaults: Mapping[str, Any] | None 
         def run(**options: Any) -> None:
             given = {name: options.pop(name) for name in shared}
             given.update({k: v for k, v in (fallbacks or {}).items() if given.get(k) is None})
-            if targets:
+            if "target" in given:
+                given["targets"] = parse_targets(given.pop("target"))
+            elif targets:
                 given["targets"] = parse_targets(options[targets[0]])
             cfg = make_config(outputs=[(flag, options[name]) for name, flag in files.items()], **given)
             command(cfg, **options)

@@ -39,13 +39,11 @@ def require_schema(db: Database, names: Sequence[str]) -> None:
                          f"head is {head}): run `wardbench generate` or drop `--in-place`")
 
 
-def new_results(cfg: RunConfig, command: str, selection: dict[str, Any] | None = None, *,
-                targets: bool = False) -> Results:
-    """Results of one run, recording the profile it ran with (and the targets in force when it gates)."""
-    profile = {"name": cfg.profile, **cfg.profile_data, "scale_factor": cfg.scale_factor, "seed": cfg.seed}
-    if targets:
-        profile["targets"] = dict(cfg.targets)
-    return Results(run_id=cfg.run_id, command=command, profile=profile, selection=selection or {})
+def new_results(cfg: RunConfig, command: str, selection: dict[str, Any] | None = None) -> Results:
+    """Results of one run, recording the profile it ran with and the targets in force."""
+    return Results(run_id=cfg.run_id, command=command, selection=selection or {}, profile={
+        "name": cfg.profile, **cfg.profile_data, "scale_factor": cfg.scale_factor, "seed": cfg.seed,
+        "targets": dict(cfg.targets)})
 
 
 def run_stage(cfg: RunConfig, results: Results, stage: str, console: Console,
