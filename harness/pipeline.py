@@ -28,12 +28,15 @@ class Lazy:
     """A stage that imports its module only when it runs (Locust, scipy, alembic cost a CLI start).
 
     `reads_tables`: it reads the application's tables, so on someone else's database it needs the schema at
-    head (harness.cli.run.require_schema refuses the run before it starts otherwise).
+    head (harness.cli.run.require_schema refuses the run before it starts otherwise). `command`: the help line
+    of a `wardbench NAME` command that runs it alone with the shared options (none when empty; a stage whose
+    command takes options of its own writes it in harness/cli instead).
     """
 
     module: str
     function: str
     reads_tables: bool = False
+    command: str = ""
 
     def __call__(self, cfg: RunConfig, db: Database, results: Results) -> None:
         fn: Stage = getattr(importlib.import_module(self.module), self.function)
@@ -57,6 +60,11 @@ STAGES: dict[str, Stage] = {
 def reads_tables(name: str) -> bool:
     """Whether stage `name` reads the application's tables (see Lazy)."""
     return getattr(STAGES.get(name), "reads_tables", False) is True
+
+
+def stage_commands() -> dict[str, str]:
+    """Stages that declare a command of their own: name -> its help line (see Lazy)."""
+    return {name: stage.command for name, stage in STAGES.items() if isinstance(stage, Lazy) and stage.command}
 
 
 def select_stages(only: list[str] | None, skip: list[str] | None) -> list[str]:

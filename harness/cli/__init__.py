@@ -31,8 +31,10 @@ from harness.cli import (
     commands_migrate,
     commands_report,
 )
+from harness.cli.run import stage_command
 from harness.db import redact_dsn
 from harness.errors import EXIT_CODES, ErrorFamily, WardbenchError, family_of, first_line
+from harness.pipeline import stage_commands
 
 GROUPS = {"backup": "Prove a pg_dump backup restores exactly.",
           "db": "Manage the long-lived embedded PostgreSQL server.",
@@ -59,11 +61,12 @@ COMMANDS: list[tuple[str | None, str, Callable[..., Any]]] = [
 
 
 def build_app() -> typer.Typer:
-    """The Typer application of COMMANDS."""
+    """The Typer application of COMMANDS, and of the stages that declare a command (pipeline.STAGES)."""
     root = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                        help="Prove a PostgreSQL + pgvector application's migrations are safe and its queries fast.")
     groups = {name: typer.Typer(no_args_is_help=True, help=text) for name, text in GROUPS.items()}
-    for group, name, function in COMMANDS:
+    stages = [(None, name, stage_command(name, text)) for name, text in stage_commands().items()]
+    for group, name, function in [*COMMANDS, *stages]:
         (root if group is None else groups[group]).command(name)(function)
     for name, sub in groups.items():
         root.add_typer(sub, name=name)

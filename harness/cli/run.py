@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
+from harness.cli.options import JsonOut, with_config
 from harness.config import RunConfig
 from harness.db import Database, open_database
 from harness.environment import collect_environment
@@ -103,3 +104,16 @@ def finish(cfg: RunConfig, results: Results, json: Path | None, console: Console
         print_gates(console, results)
         console.print(f"verdict: [bold]{results.verdict}[/]  results: {path}")
     raise typer.Exit(results.exit_code)
+
+
+def stage_command(name: str, help_text: str) -> Callable[..., None]:
+    """`wardbench NAME`: stage `name` alone with the shared options, written and exited like every command."""
+    def command(cfg: RunConfig, json: JsonOut = None) -> None:
+        console = Console(stderr=True)
+        results = new_results(cfg, name)
+        run_stage(cfg, results, name, console)
+        finish(cfg, results, json, console, reports=True)
+
+    command.__name__, command.__doc__ = name, help_text
+    return with_config("profile", "backend", "dsn", "in_place", "pg_version", "seed", "scale_factor", "json",
+                       "reports_dir", "keep_database", "dataset", "target")(command)
