@@ -81,9 +81,9 @@ def with_config(*layout: str | EllipsisType, defaults: Mapping[str, Any] | None 
     for its own parameters not named; a parameter of the command's own shadows a shared one of its name.
     The command's own parameters stay its own: a `JsonOut` one (and those in `outputs`, name -> flag) is
     checked writable, a `TargetList` one (the shared `target`, when the command reads it itself) overrides
-    targets. `defaults` are shown in --help; `fallbacks`
-    replace an option left out without being shown.
+    targets. `defaults` are shown in --help; `fallbacks` replace an option left out without being shown.
     """
+
     def decorate(command: Command) -> Callable[..., None]:
         own = {p.name: p for p in list(inspect.signature(command, eval_str=True).parameters.values())[1:]}
         shared = [name for name in layout if isinstance(name, str) and name in SHARED and name not in own]
