@@ -26,7 +26,7 @@ from psycopg import sql
 from harness.bench.timing import percentile
 from harness.rehearse import live, upgrade, waits
 from harness.verify import locks
-from harness.verify.checksums import TableChecksum, checksum_query, user_tables
+from harness.verify.checksums import TableChecksum, checksum_query, timed_checksums, user_tables
 from harness.verify.underload import Sample
 
 Action = Callable[..., None]
@@ -80,16 +80,8 @@ class Before:
 def measure_before(conn: psycopg.Connection[Any]) -> Before:
     """Checksums (each timed against count(*) of the same table), columns, sizes and storage files now."""
     tables = user_tables(conn, SCHEMA)
-    sums, checksum_s, count_s = {}, 0.0, 0.0
-    for table in tables:
-        query = checksum_query(conn, table, SCHEMA)  # catalog lookups stay outside the timed pass
-        start = time.perf_counter()
-        rows, checksum = conn.execute(query).fetchone()  # type: ignore[misc]
-        middle = time.perf_counter()
-        conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(SCHEMA, table))).fetchone()
-        checksum_s += middle - start
-        count_s += time.perf_counter() - middle
-        sums[table] = TableChecksum(table, int(rows), str(checksum))
+    timed = timed_checksums(conn, tables, SCHEMA)  # the same comparison as tests/benchmarks' checksum benchmark
+    sums, checksum_s, count_s = timed.checksums, sum(timed.checksum_s.values()), sum(timed.count_s.values())
     high_water = {}
     for table, key in _integer_keys(conn).items():
         top = conn.execute(sql.SQL("SELECT max({}) FROM {}").format(

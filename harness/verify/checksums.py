@@ -1,19 +1,25 @@
-"""Per-table, order-independent checksums computed inside the database in one pass.
+"""Per-table, order-independent checksums computed inside the database in one parallel-safe pass.
 
 Each column is hashed with its type's own 64-bit hash function where PostgreSQL has a stable one
 (integers, numeric, floats, timestamps, jsonb, uuid, ...), so no value is formatted as text; text
-uses the CPU's CRC-32C instruction where PostgreSQL has crc32c (18+); other types hash their text form. A pgvector
-column of known dimension is fingerprinted by its inner product with a fixed pseudo-random probe
-(SIMD in pgvector, no text formatting): any change above float32 rounding of that product shows.
+uses the CPU's CRC-32C instruction where PostgreSQL has crc32c (18+); other types hash their text form.
+pgvector columns (vector, halfvec, sparsevec) are hashed exactly: the CRC-32C (or, before 18, a 64-bit
+hash) of their binary send form, every float's bits, so a change in the last bit of one float shows (a
+CRC detects every error confined to 32 consecutive bits). The text form would be exact too, but formats
+each float (~15x slower); there is no cheaper exact path (pgvector has no hash function, and its SIMD
+distances round). The send form is the checksum's main cost on vector tables (~2 us per 384-dim row).
 Each column's hash is seeded from the column's *name* and the column hashes of a row are XOR-ed,
 so the checksum does not depend on column order (a downgrade that re-adds a column at the end is
-not a false alarm). Row hashes are re-hashed and summed, which makes the result independent of
-row order without sorting. The hash functions are internal to PostgreSQL: compare checksums only
-between databases of the same major version.
+not a false alarm). Row hashes are re-hashed and summed exactly (a multiset sum, with the row count),
+which makes the result independent of row order without sorting; every function is parallel safe, so
+the server scans a large table with parallel workers. The hash functions are internal to PostgreSQL:
+compare checksums only between databases of the same major version.
 """
 
 from __future__ import annotations
 
+import statistics
+import time
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +39,8 @@ _HASHED_TYPES = {
     "jsonb": "jsonb_hash_extended", "macaddr": "hashmacaddrextended", "inet": "hashinetextended",
     "cidr": "hashinetextended",
 }
+# pgvector's types (in the extension's schema): hashed through their binary send form, never projected.
+_VECTOR_TYPES = ("vector", "halfvec", "sparsevec")
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,8 @@ def _seed(name: str) -> int:
 
 
 def probe_vector(dim: int) -> str:
-    """A fixed pseudo-random vector in pgvector's text form (same for every run and database)."""
+    """A fixed pseudo-random vector in pgvector's text form (same for every run and database): the
+    under-load plan's k-NN query vector."""
     state, values = 2463534242, []
     for _ in range(dim):
         state = (state * 1103515245 + 12345) % 2**31
@@ -111,7 +120,7 @@ def _available(conn: psycopg.Connection[Any]) -> frozenset[str]:
     """Which of the hash functions (and crc32c) this server version has (timestamptz's came in 17)."""
     version = conn.info.server_version
     if version not in _AVAILABLE:
-        names = [*set(_HASHED_TYPES.values()), "crc32c"]
+        names = [*set(_HASHED_TYPES.values()), "crc32c", "hashbyteaextended"]
         rows = conn.execute("SELECT DISTINCT proname FROM pg_proc WHERE proname = ANY(%s) "
                             "AND pronamespace = 'pg_catalog'::regnamespace", (names,)).fetchall()
         _AVAILABLE[version] = frozenset(r[0] for r in rows)
@@ -127,11 +136,8 @@ def _column_hash(col: _Column, available: frozenset[str]) -> sql.Composable:
         # PostgreSQL 18's crc32c runs on the CPU's CRC instruction: text is hashed at memory speed.
         # The 32-bit CRC times an odd per-column constant (< 2**31: no int8 overflow) keeps columns apart.
         expr = sql.SQL("crc32c(textsend({}::text)) * {}").format(ident, sql.Literal(_seed(col.name) | 1))
-    elif col.typname == "vector" and col.type_schema != "pg_catalog" and col.typmod > 0:
-        product = sql.SQL("{}({}, {}::{})").format(
-            sql.Identifier(col.type_schema, "inner_product"), ident, sql.Literal(probe_vector(col.typmod)),
-            sql.Identifier(col.type_schema, "vector"))
-        expr = sql.SQL("hashfloat8extended({}, {})").format(product, seed)
+    elif col.typname in _VECTOR_TYPES and col.type_schema != "pg_catalog":
+        expr = _vector_hash(col, available)
     elif col.typname in ("date", "bool"):
         expr = sql.SQL("hashint4extended({}::int4, {})").format(
             sql.SQL("({} - DATE '2000-01-01')").format(ident) if col.typname == "date" else ident, seed)
@@ -144,6 +150,17 @@ def _column_hash(col: _Column, available: frozenset[str]) -> sql.Composable:
     if col.not_null:
         return expr
     return sql.SQL("coalesce({}, {})").format(expr, sql.Literal(-_seed(col.name)))
+
+
+def _vector_hash(col: _Column, available: frozenset[str]) -> sql.Composed:
+    """Every bit of a pgvector value: its send form (dimension, then each float in network order)."""
+    ident = sql.Identifier(col.name)
+    sent = sql.SQL("{}({})").format(sql.Identifier(col.type_schema, f"{col.typname}_send"), ident)
+    if "crc32c" in available:
+        return sql.SQL("crc32c({}) * {}").format(sent, sql.Literal(_seed(col.name) | 1))
+    if "hashbyteaextended" in available:
+        return sql.SQL("hashbyteaextended({}, {})").format(sent, sql.Literal(_seed(col.name)))
+    return sql.SQL("hashtextextended({}::text, {})").format(ident, sql.Literal(_seed(col.name)))
 
 
 def checksum_query(conn: psycopg.Connection[Any], table: str, schema: str = "public") -> sql.Composed:
@@ -166,3 +183,47 @@ def database_checksums(conn: psycopg.Connection[Any], schema: str = "public",
     """Checksums of `tables` (default: every user table in `schema`), keyed by table name."""
     names = tables if tables is not None else user_tables(conn, schema)
     return {t: table_checksum(conn, t, schema) for t in names}
+
+
+PAIRS = 3  # timed (count(*), checksum) pairs per table: the medians are compared
+
+
+@dataclass(frozen=True)
+class TimedChecksums:
+    """Checksums and what they cost: per table the median checksum time and the median time of a
+    count(*) of the same table, measured in alternation in the same run."""
+
+    checksums: dict[str, TableChecksum]
+    checksum_s: dict[str, float]
+    count_s: dict[str, float]
+
+    @property
+    def ratio(self) -> float | None:
+        """All tables' checksum time over their count(*) time (None when count(*) took no measurable time)."""
+        count = sum(self.count_s.values())
+        return sum(self.checksum_s.values()) / count if count > 0 else None
+
+
+def timed_checksums(conn: psycopg.Connection[Any], tables: list[str], schema: str = "public",
+                    pairs: int = PAIRS) -> TimedChecksums:
+    """Checksums of `tables`, each timed against count(*) of the same table: one untimed count(*) first (so
+    neither side alone pays for reading the table into memory), then `pairs` alternating count(*)/checksum
+    pairs, medians kept. The query text is built before the clock starts (catalog lookups are not timed)."""
+    sums: dict[str, TableChecksum] = {}
+    checksum_s: dict[str, float] = {}
+    count_s: dict[str, float] = {}
+    for table in tables:
+        checksum = checksum_query(conn, table, schema)
+        count = sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+        conn.execute(count).fetchone()
+        checksums, counts = [], []
+        for _ in range(max(1, pairs)):
+            start = time.perf_counter()
+            conn.execute(count).fetchone()
+            middle = time.perf_counter()
+            rows, value = conn.execute(checksum).fetchone()  # type: ignore[misc]
+            checksums.append(time.perf_counter() - middle)
+            counts.append(middle - start)
+        sums[table] = TableChecksum(table, int(rows), str(value))
+        checksum_s[table], count_s[table] = statistics.median(checksums), statistics.median(counts)
+    return TimedChecksums(sums, checksum_s, count_s)
