@@ -26,7 +26,7 @@ from psycopg import sql
 from harness.bench.timing import percentile
 from harness.rehearse import live, upgrade, waits
 from harness.verify import locks
-from harness.verify.checksums import TableChecksum, checksum_query, timed_checksums, user_tables
+from harness.verify.checksums import TableChecksum, table_checksum, timed_checksums, user_tables
 from harness.verify.underload import Sample
 
 Action = Callable[..., None]
@@ -300,7 +300,8 @@ def loss(conn: psycopg.Connection[Any], before: Before, inserted: list[tuple[str
         conn.execute(sql.SQL("CREATE OR REPLACE TEMP VIEW {} AS SELECT {} FROM {} t{}").format(
             sql.Identifier(view), sql.SQL(", ").join(map(sql.Identifier, kept)), sql.Identifier(SCHEMA, table),
             sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL("")))
-        rows, checksum = conn.execute(checksum_query(conn, view, temp_schema)).fetchone()  # type: ignore[misc]
+        after = table_checksum(conn, view, temp_schema)
+        rows, checksum = after.rows, after.checksum
         if gone:  # the values of the columns kept cannot be compared with a checksum over all of them
             conn.execute(sql.SQL("DROP VIEW {}").format(sql.Identifier(view)))
             if int(rows) != old.rows:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import statistics
 import time
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,7 +58,7 @@ class _Column:
     typname: str
     type_schema: str
     not_null: bool
-    typmod: int
+    send: tuple[str, str] | None  # the type's binary send function (schema, name), if it has one
 
 
 # A relation whose only column is version_num: Alembic's bookkeeping table, whatever env.py's version_table
@@ -87,15 +89,15 @@ def user_tables(conn: psycopg.Connection[Any], schema: str = "public",
 
 def _columns(conn: psycopg.Connection[Any], table: str, schema: str) -> list[_Column]:
     rows = conn.execute(
-        "SELECT a.attname, bt.typname, btn.nspname, a.attnotnull, "
-        "CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END "
+        "SELECT a.attname, bt.typname, btn.nspname, a.attnotnull, spn.nspname, sp.proname "
         "FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
         "JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END "
         "JOIN pg_namespace btn ON btn.oid = bt.typnamespace "
+        "LEFT JOIN pg_proc sp ON sp.oid = bt.typsend LEFT JOIN pg_namespace spn ON spn.oid = sp.pronamespace "
         "WHERE a.attrelid = (SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE n.nspname = %s AND c.relname = %s) AND a.attnum > 0 AND NOT a.attisdropped "
         "ORDER BY a.attname", (schema, table)).fetchall()
-    return [_Column(r[0], r[1], r[2], bool(r[3]), int(r[4])) for r in rows]
+    return [_Column(r[0], r[1], r[2], bool(r[3]), (r[4], r[5]) if r[5] else None) for r in rows]
 
 
 def _seed(name: str) -> int:
@@ -127,7 +129,7 @@ def _available(conn: psycopg.Connection[Any]) -> frozenset[str]:
     return _AVAILABLE[version]
 
 
-def _column_hash(col: _Column, available: frozenset[str]) -> sql.Composable:
+def _column_hash(col: _Column, available: frozenset[str], cast: bool) -> sql.Composable:
     ident, seed = sql.Identifier(col.name), sql.Literal(_seed(col.name))
     func = _HASHED_TYPES.get(col.typname, "") if col.type_schema == "pg_catalog" else ""
     if func and func not in available:
@@ -136,8 +138,8 @@ def _column_hash(col: _Column, available: frozenset[str]) -> sql.Composable:
         # PostgreSQL 18's crc32c runs on the CPU's CRC instruction: text is hashed at memory speed.
         # The 32-bit CRC times an odd per-column constant (< 2**31: no int8 overflow) keeps columns apart.
         expr = sql.SQL("crc32c(textsend({}::text)) * {}").format(ident, sql.Literal(_seed(col.name) | 1))
-    elif col.typname in _VECTOR_TYPES and col.type_schema != "pg_catalog":
-        expr = _vector_hash(col, available)
+    elif _is_vector(col, available) and col.send:
+        expr = _bytes_hash(_vector_bytes(col, col.send, cast), col.name, available)
     elif col.typname in ("date", "bool"):
         expr = sql.SQL("hashint4extended({}::int4, {})").format(
             sql.SQL("({} - DATE '2000-01-01')").format(ident) if col.typname == "date" else ident, seed)
@@ -152,30 +154,95 @@ def _column_hash(col: _Column, available: frozenset[str]) -> sql.Composable:
     return sql.SQL("coalesce({}, {})").format(expr, sql.Literal(-_seed(col.name)))
 
 
-def _vector_hash(col: _Column, available: frozenset[str]) -> sql.Composed:
-    """Every bit of a pgvector value: its send form (dimension, then each float in network order)."""
+def _is_vector(col: _Column, available: frozenset[str]) -> bool:
+    """A pgvector column hashed through its bytes (the server has a bytea hash; else its exact text form)."""
+    return (col.typname in _VECTOR_TYPES and col.type_schema != "pg_catalog"
+            and bool({"crc32c", "hashbyteaextended"} & available))
+
+
+def _vector_bytes(col: _Column, send: tuple[str, str], cast: bool) -> sql.Composable:
+    """Every bit of a pgvector value as bytea. A `vector` is hashed in its in-memory form (int16 dimension,
+    int16 zero, float32s, all little-endian as on every server we run): read through the binary-coercible
+    cast of `vector_cast`, free; without it, its send form (the same fields big-endian) with each field's
+    bytes reversed, which is slow but gives the same bytes, hence the same checksum. halfvec and sparsevec
+    are hashed in their send form."""
     ident = sql.Identifier(col.name)
-    sent = sql.SQL("{}({})").format(sql.Identifier(col.type_schema, f"{col.typname}_send"), ident)
-    if "crc32c" in available:
-        return sql.SQL("crc32c({}) * {}").format(sent, sql.Literal(_seed(col.name) | 1))
-    if "hashbyteaextended" in available:
-        return sql.SQL("hashbyteaextended({}, {})").format(sent, sql.Literal(_seed(col.name)))
-    return sql.SQL("hashtextextended({}::text, {})").format(ident, sql.Literal(_seed(col.name)))
+    if col.typname != "vector":
+        return sql.SQL("{}({})").format(sql.Identifier(*send), ident)
+    if cast:
+        return sql.SQL("{}::bytea").format(ident)
+    sent = sql.SQL("{}({})").format(sql.Identifier(*send), ident)
+    return sql.SQL("decode(regexp_replace(encode(substring({} FROM 1 FOR 4), 'hex'), '(..)(..)(..)(..)', "
+                   "'\\2\\1\\4\\3') || regexp_replace(encode(substring({} FROM 5), 'hex'), "
+                   "'(..)(..)(..)(..)', '\\4\\3\\2\\1', 'g'), 'hex')").format(sent, sent)
 
 
-def checksum_query(conn: psycopg.Connection[Any], table: str, schema: str = "public") -> sql.Composed:
-    """The one-pass query: count(*) and the sum of row hashes (as numeric text) of `schema.table`."""
-    cols = _columns(conn, table, schema)
-    available = _available(conn)
+def _bytes_hash(data: sql.Composable, name: str, available: frozenset[str]) -> sql.Composed:
+    if "crc32c" in available:  # a CRC detects every change confined to 32 consecutive bits, e.g. one float
+        return sql.SQL("crc32c({}) * {}").format(data, sql.Literal(_seed(name) | 1))
+    return sql.SQL("hashbyteaextended({}, {})").format(data, sql.Literal(_seed(name)))
+
+
+def _query(cols: list[_Column], available: frozenset[str], table: str, schema: str, cast: bool) -> sql.Composed:
     row_hash: sql.Composable = (sql.SQL("hashint8extended({}, 0)").format(
-        sql.SQL(" # ").join(_column_hash(c, available) for c in cols)) if cols else sql.SQL("0::int8"))
+        sql.SQL(" # ").join(_column_hash(c, available, cast) for c in cols)) if cols else sql.SQL("0::int8"))
     return sql.SQL("SELECT count(*), coalesce(sum({}), 0)::text FROM {}.{}").format(
         row_hash, sql.Identifier(schema), sql.Identifier(table))
 
 
+def checksum_query(conn: psycopg.Connection[Any], table: str, schema: str = "public") -> sql.Composed:
+    """The one-pass query: count(*) and the sum of row hashes (as numeric text) of `schema.table`. It runs in
+    any session, read-only too; `table_checksum` gives the same result, faster on vector columns."""
+    return _query(_columns(conn, table, schema), _available(conn), table, schema, cast=False)
+
+
+@contextmanager
+def vector_cast(conn: psycopg.Connection[Any], type_schemas: set[str]) -> Iterator[bool]:
+    """Inside a savepoint that is always rolled back: a binary-coercible cast from pgvector's `vector` to bytea,
+    so a vector's bytes are hashed where they lie (0.2 us a 384-dim row against 2 us through vector_send).
+    Yields whether the cast exists; it cannot be made in a read-only transaction, without ownership of the
+    type, on a standby or when some cast vector -> bytea exists already: then the caller hashes the send form,
+    to the same result. Nothing is left in the catalog."""
+    with conn.transaction(force_rollback=True):
+        made = True
+        for type_schema in sorted(type_schemas):
+            try:
+                with conn.transaction():
+                    conn.execute(sql.SQL("CREATE CAST ({} AS bytea) WITHOUT FUNCTION").format(
+                        sql.Identifier(type_schema, "vector")))
+            except psycopg.Error:
+                made = False
+        yield made
+
+
 def table_checksum(conn: psycopg.Connection[Any], table: str, schema: str = "public") -> TableChecksum:
-    rows, checksum = conn.execute(checksum_query(conn, table, schema)).fetchone()  # type: ignore[misc]
-    return TableChecksum(table, int(rows), str(checksum))
+    return _Plan.of(conn, table, schema).run(conn)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What a table's checksum needs from the catalog, looked up once (and outside timed runs)."""
+
+    table: str
+    schema: str
+    cols: list[_Column]
+    available: frozenset[str]
+
+    @classmethod
+    def of(cls, conn: psycopg.Connection[Any], table: str, schema: str) -> _Plan:
+        return cls(table, schema, _columns(conn, table, schema), _available(conn))
+
+    def run(self, conn: psycopg.Connection[Any]) -> TableChecksum:
+        vectors = {c.type_schema for c in self.cols if c.typname == "vector" and _is_vector(c, self.available)}
+        if not vectors:
+            return self._fetch(conn, cast=False)
+        with vector_cast(conn, vectors) as cast:
+            return self._fetch(conn, cast)
+
+    def _fetch(self, conn: psycopg.Connection[Any], cast: bool) -> TableChecksum:
+        query = _query(self.cols, self.available, self.table, self.schema, cast)
+        rows, checksum = conn.execute(query).fetchone()  # type: ignore[misc]
+        return TableChecksum(self.table, int(rows), str(checksum))
 
 
 def database_checksums(conn: psycopg.Connection[Any], schema: str = "public",
@@ -213,7 +280,7 @@ def timed_checksums(conn: psycopg.Connection[Any], tables: list[str], schema: st
     checksum_s: dict[str, float] = {}
     count_s: dict[str, float] = {}
     for table in tables:
-        checksum = checksum_query(conn, table, schema)
+        plan = _Plan.of(conn, table, schema)
         count = sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
         conn.execute(count).fetchone()
         checksums, counts = [], []
@@ -221,9 +288,8 @@ def timed_checksums(conn: psycopg.Connection[Any], tables: list[str], schema: st
             start = time.perf_counter()
             conn.execute(count).fetchone()
             middle = time.perf_counter()
-            rows, value = conn.execute(checksum).fetchone()  # type: ignore[misc]
+            sums[table] = plan.run(conn)
             checksums.append(time.perf_counter() - middle)
             counts.append(middle - start)
-        sums[table] = TableChecksum(table, int(rows), str(value))
         checksum_s[table], count_s[table] = statistics.median(checksums), statistics.median(counts)
     return TimedChecksums(sums, checksum_s, count_s)

@@ -10,7 +10,7 @@ import pytest
 from psycopg import sql
 
 from harness.db import Database
-from harness.verify.checksums import checksum_query, probe_vector, table_checksum, timed_checksums
+from harness.verify.checksums import checksum_query, probe_vector, table_checksum, timed_checksums, vector_cast
 
 DDL = """CREATE TABLE t (id int PRIMARY KEY, name text, alias text, amount numeric(12,2), seen date,
          at timestamptz, doc jsonb, tags text[], flag bool, e vector(3))"""
@@ -116,3 +116,28 @@ def test_a_last_bit_change_no_projection_sees_shows(conn: psycopg.Connection[Any
                         "FROM w LIMIT 1").fetchone() == (True,)
     conn.execute(f"UPDATE w SET e = {bumped} WHERE id = 2")
     assert table_checksum(conn, "w") != before
+
+
+def test_the_cast_and_the_send_form_give_the_same_checksum(conn: psycopg.Connection[Any]) -> None:
+    conn.execute("CREATE TABLE w (id int, e vector(5), f vector)")
+    conn.execute("INSERT INTO w VALUES (1, '[1,-2.5,3e-38,-0,65504.5]', '[1]'), (2, '[0,0,0,0,1e-45]', NULL)")
+    fast = table_checksum(conn, "w")
+    with vector_cast(conn, {"public"}) as made:
+        assert made  # a superuser's session: the savepoint's cast is there...
+    assert conn.execute("SELECT count(*) FROM pg_cast WHERE castsource = 'vector'::regtype "
+                        "AND casttarget = 'bytea'::regtype").fetchone() == (0,)
+    assert conn.execute(checksum_query(conn, "w")).fetchone() == (fast.rows, fast.checksum)  # ...and not needed
+    with conn.transaction(force_rollback=True):
+        conn.execute("SET TRANSACTION READ ONLY")  # where no cast can be made: the same checksum, slower
+        with vector_cast(conn, {"public"}) as made:
+            assert not made
+        assert table_checksum(conn, "w") == fast
+
+
+def test_the_cast_path_runs_in_parallel_workers(conn: psycopg.Connection[Any]) -> None:
+    conn.execute("CREATE TABLE w AS SELECT g AS id, array_fill(g::real, ARRAY[8])::vector(8) AS e "
+                 "FROM generate_series(1, 1000) g")
+    conn.execute("SET debug_parallel_query = on")
+    with vector_cast(conn, {"public"}) as made:
+        plan = conn.execute(sql.SQL("EXPLAIN (ANALYZE, COSTS OFF) SELECT sum(crc32c(e::bytea)) FROM w")).fetchall()
+    assert made and any("Workers Launched: 1" in r[0] for r in plan), plan
