@@ -3,11 +3,12 @@
 Each column is hashed with its type's own 64-bit hash function where PostgreSQL has a stable one
 (integers, numeric, floats, timestamps, jsonb, uuid, ...), so no value is formatted as text; text
 uses the CPU's CRC-32C instruction where PostgreSQL has crc32c (18+); other types hash their text form.
-pgvector columns (vector, halfvec, sparsevec) are hashed exactly: the CRC-32C (or, before 18, a 64-bit
-hash) of their binary send form, every float's bits, so a change in the last bit of one float shows (a
-CRC detects every error confined to 32 consecutive bits). The text form would be exact too, but formats
-each float (~15x slower); there is no cheaper exact path (pgvector has no hash function, and its SIMD
-distances round). The send form is the checksum's main cost on vector tables (~2 us per 384-dim row).
+pgvector columns are hashed exactly, every bit of every float (a CRC detects any change confined to 32
+consecutive bits, e.g. the last bit of one float). pgvector has no hash function, its SIMD distances round,
+and its exact forms cost: text formats each float (~30 us a 384-dim row), vector_send and the real[] cast
+~2 us. So `table_checksum` reads a vector's bytes where they lie through a binary-coercible cast to bytea
+made in a savepoint that is rolled back (see `vector_cast`); where none can be made, the send form with its
+bytes reordered gives the same checksum, slower. halfvec and sparsevec are hashed in their send form.
 Each column's hash is seeded from the column's *name* and the column hashes of a row are XOR-ed,
 so the checksum does not depend on column order (a downgrade that re-adds a column at the end is
 not a false alarm). Row hashes are re-hashed and summed exactly (a multiset sum, with the row count),
@@ -275,7 +276,7 @@ def timed_checksums(conn: psycopg.Connection[Any], tables: list[str], schema: st
                     pairs: int = PAIRS) -> TimedChecksums:
     """Checksums of `tables`, each timed against count(*) of the same table: one untimed count(*) first (so
     neither side alone pays for reading the table into memory), then `pairs` alternating count(*)/checksum
-    pairs, medians kept. The query text is built before the clock starts (catalog lookups are not timed)."""
+    pairs, medians kept. Catalog lookups happen before the clock starts; the cast's savepoint is timed."""
     sums: dict[str, TableChecksum] = {}
     checksum_s: dict[str, float] = {}
     count_s: dict[str, float] = {}

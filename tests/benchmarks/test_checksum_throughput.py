@@ -20,11 +20,11 @@ from psycopg import sql
 
 from harness.datagen.copy import FieldPool, Pooled, copy_batches, table_columns
 from harness.db import Database
-from harness.verify.checksums import PAIRS, probe_vector, timed_checksums
+from harness.verify.checksums import probe_vector, timed_checksums
 
 pytestmark = pytest.mark.slow
 ROWS = int(os.environ.get("WARDBENCH_CHECKSUM_ROWS", "1000000"))
-DIM, BATCH = 384, 20_000
+DIM, BATCH, PAIRS = 384, 20_000, 5
 TARGET_RATIO = 1.5  # the issue's goal for checksum time over count(*) time
 POSTS = f"""CREATE TABLE posts (id bigint PRIMARY KEY, source_id int NOT NULL, ward_id int NOT NULL,
     title text NOT NULL, body text NOT NULL, topic text NOT NULL, published_at timestamptz NOT NULL,
@@ -74,9 +74,11 @@ def test_checksum_against_count_star(posts: Database, benchmark: Any) -> None:
             "count_s_beside_old": round(old_count, 3), "projection_checksum_s": round(old_s, 3),
             "projection_ratio": round(old_s / old_count, 2), "target_ratio": TARGET_RATIO}
     benchmark.extra_info.update(info)
+    info["meets_target"] = info["exact_ratio"] <= TARGET_RATIO
     print(f"\nchecksum vs count(*) on posts ({ROWS:,} rows, vector({DIM}), heap {info['heap_mb']} MB, medians of "
           f"{PAIRS} pairs): exact {new_s:.2f} s vs {new_count:.2f} s = {info['exact_ratio']}x; previous design "
           f"(vector projected) {old_s:.2f} s vs {old_count:.2f} s = {info['projection_ratio']}x; "
           f"goal <= {TARGET_RATIO}x")
     assert timed.checksums["posts"].rows == ROWS
-    assert new_s / new_count <= 4 * TARGET_RATIO, info  # hashing every float costs; not an order of magnitude
+    # Exactness costs no more than the projection did (hashing through vector_send made it 2.6x slower).
+    assert new_s <= 1.25 * old_s, info
