@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.db import ServerHandle
+from harness.verify import checksums
 from harness.verify.checksums import table_checksum
 
 EXAMPLES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -121,3 +122,18 @@ def test_a_duplicated_or_missing_row_shows(conn: psycopg.Connection[Any], table:
 
 def _bits_row(row: Row) -> tuple[Any, ...]:
     return (row[0], "" if row[1] is None else "t" + row[1], _bits(row[2]))
+
+
+@EXAMPLES
+@given(table=rows)
+def test_every_path_to_a_vectors_bytes_gives_the_same_checksum(conn: psycopg.Connection[Any],
+                                                                 table: list[Row]) -> None:
+    """The cast (table_checksum in a superuser's session) and both rebuilds from the send form (what a session
+    that cannot make the cast runs: reversal on 18, a regular expression before), on any float32 bits."""
+    with conn.transaction(force_rollback=True):
+        fast = _checksum(conn, table)
+        plan = checksums._Plan.of(conn, "p", "public")
+        assert "reverse" in plan.available  # the test server is PostgreSQL 18
+        for available in (plan.available, plan.available - {"reverse"}):
+            query = checksums._query(plan.cols, available, "p", "public", cast=False)
+            assert conn.execute(query).fetchone() == fast
