@@ -211,8 +211,8 @@ def vector_cast(conn: psycopg.Connection[Any], type_schemas: set[str]) -> Iterat
     """Inside a savepoint that is always rolled back: a binary-coercible cast from pgvector's `vector` to bytea,
     so a vector's bytes are hashed where they lie (0.2 us a 384-dim row against 2 us through vector_send).
     Yields whether the cast exists; it cannot be made in a read-only transaction, without ownership of the
-    type, on a standby or when some cast vector -> bytea exists already: then the caller hashes the send form,
-    to the same result. Nothing is left in the catalog."""
+    type, on a standby or when some cast vector -> bytea exists already: then the caller rebuilds the same bytes
+    from the send form, to the same checksum. Nothing is left in the catalog."""
     with conn.transaction(force_rollback=True):
         made = True
         for type_schema in sorted(type_schemas):
