@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,24 +11,8 @@ from rich.table import Table
 
 from harness.bench.runner import run_bench
 from harness.bench.scenarios import load_scenarios, suite_kinds
-from harness.cli import app
-from harness.cli.commands_backup import require_schema
-from harness.cli.options import (
-    Backend,
-    DatasetName,
-    Dsn,
-    InPlace,
-    JsonOut,
-    Keep,
-    PgVersion,
-    Profile,
-    ReportsDir,
-    ScaleFactor,
-    Seed,
-    TargetList,
-    check_scenario_dirs,
-    make_config,
-)
+from harness.cli.options import JsonOut, check_scenario_dirs, with_config
+from harness.cli.run import finish, new_results, print_gates, require_schema
 from harness.config import RunConfig
 from harness.db import Database, open_database
 from harness.environment import collect_environment
@@ -84,12 +67,10 @@ def _print_table(console: Console, records: list[ScenarioResult]) -> None:
     console.print(table)
 
 
-@app.command()
-def bench(suite: Suite = "all", scenarios: ScenarioDirs = None, rounds: Rounds = None,
-          profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
-          pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
-          json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False,
-          dataset: DatasetName = None, target: TargetList = None) -> None:
+@with_config("suite", "scenarios", "rounds", "profile", "backend", "dsn", "in_place", "pg_version", "seed",
+             "scale_factor", "json", "reports_dir", "keep_database", "dataset", "target")
+def bench(cfg: RunConfig, suite: Suite = "all", scenarios: ScenarioDirs = None, rounds: Rounds = None,
+          json: JsonOut = None) -> None:
     """Measure every scenario (p50/p95/p99/max from raw timings, recall@10 against exact search); exit 1 on a miss.
 
     A database the harness creates is migrated and filled with the profile's data first; with --dsn and
@@ -97,39 +78,29 @@ def bench(suite: Suite = "all", scenarios: ScenarioDirs = None, rounds: Rounds =
     """
     check_scenario_dirs(scenarios)
     chosen = load_scenarios(scenarios, suite_kinds(suite))  # bad files fail before any server starts
-    cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
-                      seed=seed, scale_factor=scale_factor, reports_dir=reports_dir, keep_database=keep_database,
-                      dataset=dataset, targets=target, outputs=[("--json", json)])
     options = BenchOptions.from_config(cfg, rounds=rounds)
     console = Console(stderr=True)
     if not console.is_terminal:  # logs and CI: wide enough that the scenario table is not truncated
         console = Console(stderr=True, width=180)
-    results = Results(run_id=cfg.run_id, command="bench",
-                      profile={"name": cfg.profile, **cfg.profile_data, "scale_factor": cfg.scale_factor,
-                               "seed": cfg.seed, "targets": dict(cfg.targets)},
-                      selection={"suite": suite, "scenarios": [s.name for s in chosen],
-                                 "scenario_dirs": [str(d) for d in scenarios or []]})
+    results = new_results(cfg, "bench", {"suite": suite, "scenarios": [s.name for s in chosen],
+                                         "scenario_dirs": [str(d) for d in scenarios or []]})
     with open_database(cfg) as db:
         console.print(f"database: {db.display_dsn}")
         results.environment = collect_environment(db)
         _ensure_data(cfg, db, results, console)
         records = run_bench(cfg, db, results, chosen, options, console)
-    path = results.write(cfg.run_dir / "results.json")
-    if json is not None:
-        json.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, json)
-    _print_table(console, records)
-    for g in results.gates:
-        if g.verdict != "pass":
-            console.print(f"[red]{g.verdict:>13}[/] {g.name}: observed {g.observed} {g.unit} "
-                          f"(target {g.comparator} {g.target}) {g.reason}")
-    fid = results.bench.fidelity if results.bench else None
-    if fid and fid.samples:
-        console.print(f"harness overhead p50 {fid.overhead_p50_ms or 0:.3f} ms against server p50 "
-                      f"{fid.server_p50_ms or 0:.3f} ms (server time from {', '.join(fid.server_time_from)}; "
-                      f"criterion <= {fid.overhead_target_ms or 0:.3f} ms: "
-                      f"{'met' if fid.within_target else 'NOT met'}; recorded, not gated)")
-    passed = sum(g.verdict == "pass" for g in results.gates)
-    console.print(f"{passed}/{len(results.gates)} gates passed; verdict: [bold]{results.verdict}[/]  "
-                  f"results: {path}  pytest-benchmark: {cfg.run_dir / 'bench' / 'pytest-benchmark.json'}")
-    raise typer.Exit(results.exit_code)
+
+    def show(results: Results, paths: list[Path]) -> None:
+        _print_table(console, records)
+        print_gates(console, results, failing_only=True)
+        fid = results.bench.fidelity if results.bench else None
+        if fid and fid.samples:
+            console.print(f"harness overhead p50 {fid.overhead_p50_ms or 0:.3f} ms against server p50 "
+                          f"{fid.server_p50_ms or 0:.3f} ms (server time from {', '.join(fid.server_time_from)}; "
+                          f"criterion <= {fid.overhead_target_ms or 0:.3f} ms: "
+                          f"{'met' if fid.within_target else 'NOT met'}; recorded, not gated)")
+        passed = sum(g.verdict == "pass" for g in results.gates)
+        console.print(f"{passed}/{len(results.gates)} gates passed; verdict: [bold]{results.verdict}[/]  "
+                      f"results: {paths[0]}  pytest-benchmark: {cfg.run_dir / 'bench' / 'pytest-benchmark.json'}")
+
+    finish(cfg, results, json, console, show=show)

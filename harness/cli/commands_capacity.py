@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import shutil
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.cli import app
-from harness.cli.options import (
-    Backend,
-    Dsn,
-    JsonOut,
-    Keep,
-    PgVersion,
-    Profile,
-    ReportsDir,
-    Seed,
-    TargetList,
-    check_users,
-    embedded_home,
-    make_config,
-)
+from harness.cli.options import JsonOut, check_datasets, check_users, embedded_home, with_config
+from harness.cli.run import finish, new_results
 from harness.config import RunConfig, parse_count, parse_duration, parse_list
-from harness.datasets.record import DatasetRecord, check_name
+from harness.datasets.record import DatasetRecord
 from harness.db import open_database
 from harness.environment import collect_environment
 from harness.errors import UsageError
-from harness.report import write_reports
 from harness.results import Results
 
 
@@ -38,8 +24,11 @@ def _users(text: str) -> list[int]:
     return sorted(set(values))
 
 
-@app.command()
+@with_config("scales", "users", "duration", "suite", "scenario", "rounds", "profile", "backend", "dsn",
+             "pg_version", "seed", "json", "reports_dir", "keep_database", "dataset", "target",
+             defaults={"profile": "capacity"})
 def capacity(
+        cfg: RunConfig,
         scales: Annotated[str | None, typer.Option(
             help="data sizes as posts counts, e.g. 10k,100k,1m (default 10k,30k,100k)")] = None,
         users: Annotated[str, typer.Option(help="concurrencies, e.g. 1,10,50 (1 alone: pytest-benchmark)")] = "1",
@@ -47,13 +36,11 @@ def capacity(
         suite: Annotated[str, typer.Option(help="ward | vector | all")] = "all",
         scenario: Annotated[list[str] | None, typer.Option(help="only this scenario, repeatable")] = None,
         rounds: Annotated[int | None, typer.Option(help="timed rounds per scenario and size (one user)")] = None,
-        profile: Profile = "capacity", backend: Backend = None, dsn: Dsn = None, pg_version: PgVersion = None,
-        seed: Seed = None, json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False,
+        json: JsonOut = None,
         dataset: Annotated[list[str] | None, typer.Option(
             "--dataset", help="a prepared dataset as one size of the sweep, repeatable, instead of --scales "
                               "(each built with `wardbench generate --profile capacity --scale-factor F "
                               "--keep-dataset NAME`)")] = None,
-        target: TargetList = None,
 ) -> None:
     """Fresh database per size, every scenario at every concurrency; fit and predicted breaking points.
 
@@ -69,12 +56,8 @@ def capacity(
     levels = _users(users)
     if (len(set(dataset)) if dataset else len(sizes)) < 3 and len(levels) < 3:
         raise UsageError("a capacity fit needs three or more --scales (or --dataset, or --users) values")
-    cfg = make_config(profile=profile, backend=backend, dsn=dsn, pg_version=pg_version, seed=seed,
-                      reports_dir=reports_dir, keep_database=keep_database, outputs=[("--json", json)],
-                      targets=target, dataset=dataset[0] if dataset else None)  # where datasets live is checked here
-    cfg = cfg.with_(dataset=None)  # the sweep's own database stays empty: each size is copied into its own
-    for name in dataset or []:
-        check_name(name, "--dataset")
+    if dataset:  # where datasets live; the sweep's own database stays empty: each size is copied into its own
+        check_datasets(cfg, "--dataset", dataset)
     check_users(cfg, levels, "--users")
     from harness.footprint import check_fits  # one fresh database per size, each dropped before the next
 
@@ -86,9 +69,8 @@ def capacity(
         raise UsageError(f"unknown scenario(s) {', '.join(unknown)} in suite {suite!r}")
     options = BenchOptions.from_config(cfg, rounds=rounds, recall_queries=1)
     console = Console(stderr=True)
-    results = Results(run_id=cfg.run_id, command="capacity", profile={
-        "name": cfg.profile, **cfg.profile_data, "seed": cfg.seed, "targets": dict(cfg.targets)},
-        selection={"stages": ["capacity"], "scenarios": [s.name for s in chosen]})
+    results = new_results(cfg, "capacity", {"stages": ["capacity"], "scenarios": [s.name for s in chosen]})
+    del results.profile["scale_factor"]  # the sweep's sizes are --scales (or --dataset), not a scale factor
     with open_database(cfg) as db:
         prepared = _prepared(cfg, db.server.admin_dsn, dataset or [])
         sizes = sorted(prepared) or sizes
@@ -96,14 +78,12 @@ def capacity(
         results.capacity, gates = run_capacity(cfg, db, chosen, sizes, levels, parse_duration(duration), options,
                                                console, prepared)
     results.gates += gates
-    path = results.write(cfg.run_dir / "results.json")
-    written = write_reports(results, cfg.run_dir)
-    if json is not None:
-        json.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, json)
-    Console().print(_table(results))
-    console.print("wrote: " + ", ".join(str(p) for p in [path, *written.values()]))
-    raise typer.Exit(results.exit_code)
+
+    def show(results: Results, paths: list[Path]) -> None:
+        Console().print(_table(results))
+        console.print("wrote: " + ", ".join(str(p) for p in paths))
+
+    finish(cfg, results, json, console, reports=True, show=show)
 
 
 def _prepared(cfg: RunConfig, admin_dsn: str, names: list[str]) -> dict[int, DatasetRecord]:

@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from harness.cli import app
 from harness.cli.options import JsonOut, check_output_file
 from harness.report.compare import compare_results, parse_threshold
 from harness.results import Results, write_text_atomic
@@ -52,7 +51,6 @@ def _rehearsal_table(report: dict[str, Any]) -> Table:
     return table
 
 
-@app.command()
 def compare(baseline: Annotated[Path, typer.Argument(help="results.json of the reference run")],
             current: Annotated[Path, typer.Argument(help="results.json of the run under test")],
             max_regression: Annotated[str, typer.Option(

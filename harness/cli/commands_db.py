@@ -9,14 +9,10 @@ import psycopg
 import typer
 from psycopg import sql
 
-from harness.cli import app
 from harness.cli.options import DatasetName, Dsn, PgVersion, Profile, make_config
 from harness.db import ServerHandle, embedded
 from harness.db.builds import build_for
 from harness.errors import UsageError
-
-db_app = typer.Typer(no_args_is_help=True, help="Manage the long-lived embedded PostgreSQL server.")
-app.add_typer(db_app, name="db")
 
 
 def _port_free(port: int) -> bool:
@@ -58,7 +54,6 @@ def apply_settings(server: embedded.EmbeddedServer, settings: dict[str, str]) ->
     return sorted(changes)
 
 
-@db_app.command("start")
 def start(pg_version: PgVersion = None, profile: Profile = None,
           port: Annotated[int, typer.Option(help="TCP port on 127.0.0.1 (0 = any free)")] = 0,
           setting: Annotated[list[str] | None, typer.Option(
@@ -113,13 +108,11 @@ def _serve(server: ServerHandle, name: str) -> str:
     return db.dsn
 
 
-@db_app.command("stop")
 def stop() -> None:
     """Stop the long-lived embedded server."""
     typer.echo("stopped" if embedded.stop_persistent() else "no embedded server was running")
 
 
-@db_app.command("status")
 def status() -> None:
     """Print the DSN of the running embedded server, or exit 1 when none runs."""
     server = embedded.running_persistent()
@@ -130,7 +123,6 @@ def status() -> None:
                f"{server.admin_dsn}")
 
 
-@db_app.command("datasets")
 def datasets(drop: Annotated[str | None, typer.Option("--drop", help="drop this dataset")] = None,
              dsn: Dsn = None) -> None:
     """List the prepared datasets on the long-lived server (or the --dsn one), each marked fresh or stale;

@@ -4,27 +4,23 @@ from __future__ import annotations
 
 from rich.console import Console
 
-from harness.cli import app
-from harness.cli.commands_backup import finish, new_results, run_stage
-from harness.cli.options import Backend, Dsn, InPlace, JsonOut, PgVersion, ReportsDir, ScaleFactor, Seed, make_config
+from harness.cli.options import JsonOut, with_config
+from harness.cli.run import finish, new_results, run_stage
+from harness.config import RunConfig
 
 # The load fault needs only a small dataset to read: ci profile x 0.01 unless told otherwise.
 DEFAULT_SCALE_FACTOR = 0.01
 
 
-@app.command()
-def faults(backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False, pg_version: PgVersion = None,
-           seed: Seed = None, scale_factor: ScaleFactor = None, json: JsonOut = None,
-           reports_dir: ReportsDir = None) -> None:
+@with_config("backend", "dsn", "in_place", "pg_version", "seed", "scale_factor", "json", "reports_dir",
+             fallbacks={"scale_factor": DEFAULT_SCALE_FACTOR})
+def faults(cfg: RunConfig, json: JsonOut = None) -> None:
     """Kill a migration mid-step, crash and interrupt runs, drop load sessions; exit 1 unless every fault
     was survived.
 
     A disposable database gets the schema and a small dataset (--scale-factor, default 0.01) for the load
     fault; every other fault works in databases of its own. With --in-place the named database is only read.
     """
-    cfg = make_config(backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version, seed=seed,
-                      scale_factor=scale_factor or DEFAULT_SCALE_FACTOR, reports_dir=reports_dir,
-                      outputs=[("--json", json)])
     console = Console(stderr=True)
     results = new_results(cfg, "faults")
     run_stage(cfg, results, "faults", console)

@@ -8,28 +8,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from harness.cli import app
-from harness.cli.commands_backup import finish
-from harness.cli.options import (
-    Backend,
-    Dsn,
-    InPlace,
-    JsonOut,
-    Keep,
-    PgVersion,
-    Profile,
-    ReportsDir,
-    ScaleFactor,
-    Seed,
-    TargetList,
-    make_config,
-)
+from harness.cli.options import JsonOut, check_datasets, with_config
+from harness.cli.run import finish, new_results
 from harness.config import RunConfig
 from harness.datagen.plan import make_plan
 from harness.datasets.record import DatasetRecord
 from harness.db import Database, open_database
 from harness.environment import collect_environment
-from harness.results import Results
 from harness.results.generate import GenerateSection
 
 Embeddings = Annotated[str | None, typer.Option(
@@ -43,24 +28,18 @@ Benchmark = Annotated[bool, typer.Option(
                         "INSERT loop, text COPY, pgbench -i) and gate the loader's ratios to them")]
 
 
-@app.command()
-def generate(profile: Profile = None, backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
-             pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
-             json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False,
-             embeddings: Embeddings = None, benchmark: Benchmark = False, keep_dataset: KeepDataset = None,
-             target: TargetList = None) -> None:
+@with_config("profile", "backend", "dsn", "in_place", "pg_version", "seed", "scale_factor", "json", "reports_dir",
+             "keep_database", ..., "target")
+def generate(cfg: RunConfig, json: JsonOut = None, embeddings: Embeddings = None, benchmark: Benchmark = False,
+             keep_dataset: KeepDataset = None) -> None:
     """Generate the dataset. A database the harness creates is migrated first; any other must be at head."""
-    cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
-                      seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
-                      keep_database=keep_database, keep_dataset=keep_dataset, targets=target,
-                      outputs=[("--json", json)])
+    if keep_dataset is not None:
+        check_datasets(cfg, "--keep-dataset", [keep_dataset])
     if embeddings is not None:
         cfg = cfg.with_(profile_data={**cfg.profile_data, "embeddings": embeddings})
     make_plan(cfg.profile_data, cfg.scale_factor, cfg.seed)  # bad sizes fail before any server starts
     console = Console(stderr=True)
-    results = Results(run_id=cfg.run_id, command="generate",
-                      profile={"name": cfg.profile, **cfg.profile_data, "scale_factor": cfg.scale_factor,
-                               "seed": cfg.seed, "targets": dict(cfg.targets)})
+    results = new_results(cfg, "generate")
     # Imported here: alembic, SQLAlchemy and Faker cost a CLI start that only parses or refuses input.
     from harness import alembic_project
     from harness.datagen.loader import check_ready

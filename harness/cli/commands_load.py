@@ -3,35 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 
 from harness.bench.scenarios import Scenario
-from harness.cli import app
-from harness.cli.commands_backup import finish, new_results, run_stage
-from harness.cli.options import (
-    Backend,
-    DatasetName,
-    Dsn,
-    InPlace,
-    JsonOut,
-    Keep,
-    PgVersion,
-    Profile,
-    ReportsDir,
-    ScaleFactor,
-    Seed,
-    TargetList,
-    check_scenario_dirs,
-    check_users,
-    make_config,
-)
+from harness.cli.options import JsonOut, check_scenario_dirs, check_users, with_config
+from harness.cli.run import finish, new_results, run_stage
+from harness.config import RunConfig, parse_duration
 from harness.db import Database
 from harness.errors import UsageError
-from harness.load.stage import LoadOptions, main_run
+from harness.load.stage import LoadOptions, main_run, run_load
 from harness.load.workload import role_of, select_scenarios
+from harness.results import Results
 
 Users = Annotated[int | None, typer.Option("--users", help="concurrent users (readers and writers)")]
 Duration = Annotated[str | None, typer.Option("--duration", help="length of the mixed run, e.g. 60s, 5m")]
@@ -55,16 +40,13 @@ Worker = Annotated[bool, typer.Option(
 MasterHost = Annotated[str | None, typer.Option("--master-host", help="with --worker: the master's host")]
 
 
-@app.command()
-def load(users: Users = None, duration: Duration = None, rate: Rate = None, processes: Processes = None,
-         scenarios: Scenarios = None, think_time: ThinkTime = None, writers: Writers = None,
-         proof_duration: ProofDuration = None, fidelity_duration: FidelityDuration = None,
+@with_config(..., "profile", "backend", "dsn", "in_place", "pg_version", "seed", "scale_factor", "json",
+             "reports_dir", "keep_database", "dataset", "target")
+def load(cfg: RunConfig, users: Users = None, duration: Duration = None, rate: Rate = None,
+         processes: Processes = None, scenarios: Scenarios = None, think_time: ThinkTime = None,
+         writers: Writers = None, proof_duration: ProofDuration = None, fidelity_duration: FidelityDuration = None,
          master: Master = False, expect_workers: ExpectWorkers = 1, master_port: MasterPort = 5557,
-         worker: Worker = False, master_host: MasterHost = None, profile: Profile = None,
-         backend: Backend = None, dsn: Dsn = None, in_place: InPlace = False,
-         pg_version: PgVersion = None, seed: Seed = None, scale_factor: ScaleFactor = None,
-         json: JsonOut = None, reports_dir: ReportsDir = None, keep_database: Keep = False,
-         dataset: DatasetName = None, target: TargetList = None) -> None:
+         worker: Worker = False, master_host: MasterHost = None, json: JsonOut = None) -> None:
     """Concurrency proof, a mixed reader/writer run (closed or --rate open model), fidelity vs pgbench.
 
     A disposable database is migrated and filled first; with --in-place or --dsn data the named
@@ -73,27 +55,24 @@ def load(users: Users = None, duration: Duration = None, rate: Rate = None, proc
     reach the master over Locust's message channel and are merged into one corrected result.
     """
     if worker:
-        raise typer.Exit(_run_worker(master, master_host, master_port, dsn))
+        raise typer.Exit(_run_worker(master, master_host, master_port, cfg.dsn))
     if master and expect_workers < 1:
         raise UsageError(f"bad --expect-workers {expect_workers}: a master needs at least one worker")
-    cfg = make_config(profile=profile, backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version,
-                      seed=seed, scale_factor=scale_factor, reports_dir=reports_dir,
-                      keep_database=keep_database, dataset=dataset, targets=target, outputs=[("--json", json)])
-    overrides: dict[str, Any] = {"users": users, "rate": rate, "processes": processes, "think_time": think_time,
-                                 "writers": writers,
-                                 "scenarios": [str(d) for d in scenarios] if scenarios else None,
-                                 "duration": duration, "proof_duration": proof_duration,
-                                 "fidelity_duration": fidelity_duration,
-                                 "expect_workers": expect_workers if master else None,
-                                 "master_port": master_port if master else None}
-    table = {**cfg.profile_data.get("load", {}), **{k: v for k, v in overrides.items() if v is not None}}
-    cfg = cfg.with_(profile_data={**cfg.profile_data, "load": table})
-    options = LoadOptions.from_config(cfg)  # bad values fail here, before any server starts
+    durations = {f"{name}_s": parse_duration(text) for name, text in (
+        ("duration", duration), ("proof_duration", proof_duration), ("fidelity_duration", fidelity_duration))
+        if text is not None}
+    options = LoadOptions.from_config(  # the profile's [load] table, then these; bad values fail here
+        cfg, users=users, rate_per_s=rate, processes=processes, think_time_s=think_time, writers=writers,
+        scenario_dirs=tuple(scenarios) if scenarios else None, **durations,
+        expect_workers=expect_workers if master else None, master_port=master_port if master else None)
     check_users(cfg, [options.users, options.proof_users], "--users")
     check_scenario_dirs(options.scenario_dirs)
     chosen = select_scenarios(list(options.scenario_dirs), [])  # and so do bad scenario files
     console = Console(stderr=True)
     results = new_results(cfg, "load")
+
+    def call(cfg: RunConfig, db: Database, results: Results) -> None:
+        run_load(cfg, db, results, options, console)
 
     def before_load(db: Database) -> None:
         from harness.bench.readonly import check_scenarios
@@ -102,7 +81,7 @@ def load(users: Users = None, duration: Duration = None, rate: Rate = None, proc
         if not db.disposable:
             _announce_writes(console, db, options, chosen)
 
-    run_stage(cfg, results, "load", console, before=before_load)
+    run_stage(cfg, results, "load", console, before=before_load, call=call)
     finish(cfg, results, json, console)
 
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from harness.cli import app
 from harness.cli.options import (
     Backend,
     DatasetName,
     Dsn,
-    InPlace,
     JsonOut,
     Keep,
     PgVersion,
@@ -23,17 +20,15 @@ from harness.cli.options import (
     Seed,
     TargetList,
     make_config,
+    with_config,
 )
+from harness.cli.run import finish
+from harness.config import RunConfig
 from harness.db import open_database
 from harness.environment import collect_environment
 from harness.errors import UsageError
 from harness.results import Results
 from harness.targets import parse_items
-from harness.verify import junit
-from harness.verify.render import print_migrations
-
-migrate_app = typer.Typer(no_args_is_help=True, help="Verify or rehearse an Alembic migration chain.")
-app.add_typer(migrate_app, name="migrate")
 
 AlembicIni = Annotated[Path | None, typer.Option("--alembic-ini", help="alembic.ini of the chain "
                                                   "(default: the reference chain in migrations/)")]
@@ -43,11 +38,10 @@ Rows = Annotated[int, typer.Option("--rows", min=1, max=10000, help="rows seeded
 StrictLocks = Annotated[bool, typer.Option("--strict-locks", help="lock hazards fail the gate (default: warnings)")]
 
 
-@migrate_app.command("verify")
-def verify(alembic_ini: AlembicIni = None, under_load: UnderLoad = False, json: JsonOut = None,
-           junit_path: JunitOut = None, rows: Rows = 12, backend: Backend = None, dsn: Dsn = None,
-           in_place: InPlace = False, pg_version: PgVersion = None, seed: Seed = None,
-           keep_database: Keep = False, strict_locks: StrictLocks = False) -> None:
+@with_config("alembic_ini", "under_load", "json", "junit_path", "rows", "backend", "dsn", "in_place", "pg_version",
+             "seed", "keep_database", ..., outputs={"junit_path": "--junit"})
+def verify(cfg: RunConfig, alembic_ini: AlembicIni = None, under_load: UnderLoad = False, json: JsonOut = None,
+           junit_path: JunitOut = None, rows: Rows = 12, strict_locks: StrictLocks = False) -> None:
     """Walk the chain on an empty database, then seed, checksum, upgrade, downgrade, compare at every revision.
 
     Exit 1 when a step has an unaccepted error finding; exit 2 for a configuration problem of the chain (its
@@ -55,12 +49,12 @@ def verify(alembic_ini: AlembicIni = None, under_load: UnderLoad = False, json: 
     """
     # Imported here: alembic and SQLAlchemy cost every other command's start.
     from harness.verify.chain import load_chain
+    from harness.verify.junit import render_migrations_junit
+    from harness.verify.render import print_migrations
     from harness.verify.stage import run_verify
     from harness.verify.stairway import VerifyOptions
 
     chain = load_chain(alembic_ini)  # a bad path or two heads: exit 2 before any database is touched
-    cfg = make_config(backend=backend, dsn=dsn, in_place=in_place, pg_version=pg_version, seed=seed,
-                      keep_database=keep_database, outputs=[("--json", json), ("--junit", junit_path)])
     if cfg.in_place:
         raise UsageError("migrate verify walks the chain from base and drops every table: "
                          "it needs a disposable database, drop --in-place")
@@ -73,15 +67,13 @@ def verify(alembic_ini: AlembicIni = None, under_load: UnderLoad = False, json: 
         options = VerifyOptions(under_load=under_load, rows_per_table=rows, seed=cfg.seed,
                                 strict_locks=strict_locks, acceptances=cfg.verify_accept)
         section = run_verify(db, results, chain, options, console)
-    path = results.write(cfg.run_dir / "results.json")
-    if json is not None:
-        json.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, json)
-    if junit_path is not None:
-        junit.write(section, junit_path)
-    print_migrations(section, console)
-    console.print(f"verdict: [bold]{results.verdict}[/]  results: {path}")
-    raise typer.Exit(results.exit_code)
+
+    def show(results: Results, paths: list[Path]) -> None:
+        print_migrations(section, console)
+        console.print(f"verdict: [bold]{results.verdict}[/]  results: {paths[0]}")
+
+    finish(cfg, results, json, console, also=[(junit_path, render_migrations_junit)] if junit_path else (),
+           show=show)
 
 
 RehearseRows = Annotated[str | None, typer.Option(
@@ -93,7 +85,6 @@ Baseline = Annotated[str | None, typer.Option(
     "--baseline", help="live workload before each step, compared with during (default 30s, or the profile's)")]
 LiveRate = Annotated[float | None, typer.Option("--live-rate", min=1, max=100_000,
                                                 help="live requests per second (default 200, or the profile's)")]
-@migrate_app.command("rehearse")
 def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: Since = None,
              every: AllRevisions = False, baseline: Baseline = None, live_rate: LiveRate = None,
              target: TargetList = None, json: JsonOut = None, profile: Profile = None, scale_factor: ScaleFactor = None,
@@ -114,7 +105,6 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: S
     from harness.rehearse.render import print_rehearsal
     from harness.rehearse.stage import run_rehearsal, window
     from harness.rehearse.step import RehearseOptions
-    from harness.report import write_reports
     from harness.verify.chain import load_chain
 
     if since is not None and every:
@@ -165,11 +155,9 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: S
                                       max_blocked_ms=cfg.targets["max_blocked_ms"],
                                       max_error_rate=cfg.targets["rehearse_error_rate"])
             section = run_rehearsal(db, results, chain, revisions, options, console)
-    path = results.write(cfg.run_dir / "results.json")
-    write_reports(results, cfg.run_dir)
-    if json is not None:
-        json.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, json)
-    print_rehearsal(section, results, console)
-    console.print(f"verdict: [bold]{results.verdict}[/]  results: {path}")
-    raise typer.Exit(results.exit_code)
+
+    def show(results: Results, paths: list[Path]) -> None:
+        print_rehearsal(section, results, console)
+        console.print(f"verdict: [bold]{results.verdict}[/]  results: {paths[0]}")
+
+    finish(cfg, results, json, console, reports=True, show=show)

@@ -8,14 +8,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from harness.cli import app
 from harness.cli.options import check_output_dir
 from harness.report import write_reports
 from harness.report.schema import validate_results
 from harness.results import Results
 
 
-@app.command()
 def report(results_json: Annotated[Path, typer.Argument(metavar="RESULTS.json", help="a wardbench results file")],
            out: Annotated[Path | None, typer.Option("--out", help="output folder (default: beside the file)")] = None
            ) -> None:

@@ -1,16 +1,21 @@
-"""Options shared by every command, and the one place they become a RunConfig.
+"""Options shared by every command, declared once, and the one place they become a RunConfig.
 
-Output paths are checked here, before any server starts: a run that can only fail at the end, after
-minutes of work, when it writes its results, must be refused at the start instead.
+`with_config` gives a command typed over RunConfig the shared options it names (as sqlite-utils reuses one
+option decorator): the command declares only its own. Output paths are checked here, before any server
+starts: a run that can only fail at the end, after minutes of work, when it writes its results, must be
+refused at the start instead.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from types import EllipsisType
+from typing import Annotated, Any, Concatenate
 
 import typer
 
@@ -37,6 +42,60 @@ TargetList = Annotated[list[str] | None, typer.Option(
 DatasetName = Annotated[str | None, typer.Option(
     "--dataset", help="start from a copy of this prepared dataset instead of generating (built once with "
                       "`wardbench generate --keep-dataset NAME`; lives on the long-lived server or the --dsn one)")]
+
+# The options a command takes through `with_config`, by parameter name: (annotation, default).
+SHARED: dict[str, tuple[Any, Any]] = {
+    "profile": (Profile, None), "backend": (Backend, None), "dsn": (Dsn, None), "in_place": (InPlace, False),
+    "pg_version": (PgVersion, None), "seed": (Seed, None), "scale_factor": (ScaleFactor, None),
+    "reports_dir": (ReportsDir, None), "keep_database": (Keep, False), "dataset": (DatasetName, None),
+    "target": (TargetList, None),
+}
+
+
+Command = Callable[Concatenate[RunConfig, ...], None]
+
+
+def with_config(*layout: str | EllipsisType, defaults: Mapping[str, Any] | None = None,
+                fallbacks: Mapping[str, Any] | None = None,
+                outputs: Mapping[str, str] | None = None) -> Callable[[Command], Callable[..., None]]:
+    """Give `command(cfg, **own)` the shared options named in `layout` and call it with their RunConfig.
+
+    `layout` orders the --help listing: shared names (SHARED), the command's own parameter names, and `...`
+    for its own parameters not named; a parameter of the command's own shadows a shared one of its name.
+    The command's own parameters stay its own: a `JsonOut` one (and those in `outputs`, name -> flag) is
+    checked writable, a `TargetList` one (the shared `target`, when the command reads it itself) overrides
+    targets. `defaults` are shown in --help; `fallbacks` replace an option left out without being shown.
+    """
+
+    def decorate(command: Command) -> Callable[..., None]:
+        own = {p.name: p for p in list(inspect.signature(command, eval_str=True).parameters.values())[1:]}
+        shared = [name for name in layout if isinstance(name, str) and name in SHARED and name not in own]
+        params = {name: inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=SHARED[name][0],
+                                          default=(defaults or {}).get(name, SHARED[name][1])) for name in shared}
+        named = {item for item in layout if isinstance(item, str)}
+        rest = [n for n in own if n not in named]
+        order = [n for item in (*layout, ...) for n in ([item] if isinstance(item, str) else rest)]
+        signature = [params.get(n) or own[n] for n in dict.fromkeys(order)]
+        files = {**{n: "--json" for n, p in own.items() if p.annotation is JsonOut}, **(outputs or {})}
+        targets = [n for n, p in own.items() if p.annotation is TargetList]
+
+        @functools.wraps(command)
+        def run(**options: Any) -> None:
+            given = {name: options.pop(name) for name in shared}
+            given.update({k: v for k, v in (fallbacks or {}).items() if given.get(k) is None})
+            if "target" in given:
+                given["targets"] = given.pop("target")
+            elif targets:
+                given["targets"] = options[targets[0]]
+            cfg = make_config(outputs=[(flag, options[name]) for name, flag in files.items()], **given)
+            command(cfg, **options)
+
+        run.__signature__ = inspect.Signature([p.replace(kind=inspect.Parameter.KEYWORD_ONLY)  # type: ignore[attr-defined]
+                                               for p in signature])
+        run.__annotations__ = {p.name: p.annotation for p in signature}
+        return run
+
+    return decorate
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -120,6 +179,22 @@ def _check_dataset(cfg: RunConfig, flag: str, name: str, home: Path | None) -> N
                          f"{' --pg-version 16' if cfg.pg_version == 16 else ''}` first, or use --dsn")
 
 
+def _server_home(cfg: RunConfig) -> Path | None:
+    """The embedded server's home, checked writable; None on the other backends."""
+    if cfg.backend != "embedded":
+        return None
+    home, name = embedded_home()
+    check_output_dir(home, f"{name} {home}")
+    return home
+
+
+def check_datasets(cfg: RunConfig, flag: str, names: Iterable[str]) -> None:
+    """Each named dataset can be read by this run (a server that outlives it), as make_config checks one."""
+    home = _server_home(cfg)
+    for name in names:
+        _check_dataset(cfg, flag, name, home)
+
+
 def make_config(*, outputs: Iterable[tuple[str, Path | None]] = (), writes_reports: bool = True,
                 **options: Any) -> RunConfig:
     """Build the RunConfig from command options (flags left at False count as not given) and check, before
@@ -135,12 +210,9 @@ def make_config(*, outputs: Iterable[tuple[str, Path | None]] = (), writes_repor
         source = "--reports-dir" if options.get("reports_dir") is not None else \
             "WARDBENCH_REPORTS" if os.environ.get("WARDBENCH_REPORTS") else "reports directory"
         check_output_dir(cfg.reports_dir, f"{source} {cfg.reports_dir}")
-    home: Path | None = None
-    if cfg.backend == "embedded":
-        home, name = embedded_home()
-        check_output_dir(home, f"{name} {home}")
-        if cfg.keep_database and not cfg.in_place:
-            _check_keep(cfg, home)
+    home = _server_home(cfg)
+    if cfg.keep_database and not cfg.in_place and home is not None:
+        _check_keep(cfg, home)
     for flag, given in (("--dataset", dataset), ("--keep-dataset", keep_dataset)):
         if given is not None:
             _check_dataset(cfg, flag, given, home)

@@ -45,7 +45,7 @@ from harness.results.rehearsal import (
     StepOutcome,
 )
 from harness.verify import locks, migrate
-from harness.verify.checksums import TableChecksum, checksum_query, user_tables
+from harness.verify.checksums import TableChecksum, table_checksum, timed_checksums, user_tables
 from harness.verify.underload import Sample
 
 Action = Callable[..., None]
@@ -106,16 +106,9 @@ class Before:
 def measure_before(conn: psycopg.Connection[Any]) -> Before:
     """Checksums (each timed against count(*) of the same table), columns, sizes and storage files now."""
     tables = user_tables(conn, SCHEMA)
-    sums, checksum_s, count_s = {}, 0.0, 0.0
-    for table in tables:
-        query = checksum_query(conn, table, SCHEMA)  # catalog lookups stay outside the timed pass
-        start = time.perf_counter()
-        rows, checksum = conn.execute(query).fetchone()  # type: ignore[misc]
-        middle = time.perf_counter()
-        conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(SCHEMA, table))).fetchone()
-        checksum_s += middle - start
-        count_s += time.perf_counter() - middle
-        sums[table] = TableChecksum(table, int(rows), str(checksum))
+    # the same comparison as tests/benchmarks' checksum benchmark
+    timed = timed_checksums(conn, tables, SCHEMA, cast=True)
+    sums, checksum_s, count_s = timed.checksums, sum(timed.checksum_s.values()), sum(timed.count_s.values())
     high_water = {}
     for table, key in _integer_keys(conn).items():
         top = conn.execute(sql.SQL("SELECT max({}) FROM {}").format(
@@ -364,7 +357,8 @@ def loss(conn: psycopg.Connection[Any], before: Before, inserted: list[tuple[str
         conn.execute(sql.SQL("CREATE OR REPLACE TEMP VIEW {} AS SELECT {} FROM {} t{}").format(
             sql.Identifier(view), sql.SQL(", ").join(map(sql.Identifier, kept)), sql.Identifier(SCHEMA, table),
             sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL("")))
-        rows, checksum = conn.execute(checksum_query(conn, view, temp_schema)).fetchone()  # type: ignore[misc]
+        after = table_checksum(conn, view, temp_schema, cast=True)
+        rows, checksum = after.rows, after.checksum
         if gone:  # the values of the columns kept cannot be compared with a checksum over all of them
             conn.execute(sql.SQL("DROP VIEW {}").format(sql.Identifier(view)))
             if int(rows) != old.rows:

@@ -5,8 +5,8 @@ and harness/results.schema.json is generated from the same types, so code, file 
 """
 
 from harness.results.codec import SCHEMA_VERSION, dump, load
-from harness.results.core import Comparator, Gate, StageRecord, Verdict, write_text_atomic
+from harness.results.core import Comparator, Gate, StageRecord, Verdict, completion_gate_name, write_text_atomic
 from harness.results.run import Results
 
-__all__ = ["SCHEMA_VERSION", "Comparator", "Gate", "Results", "StageRecord", "Verdict", "dump", "load",
-           "write_text_atomic"]
+__all__ = ["SCHEMA_VERSION", "Comparator", "Gate", "Results", "StageRecord", "Verdict", "completion_gate_name", "dump",
+           "load", "write_text_atomic"]

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from harness.errors import ErrorFamily
+
 Comparator = Literal["<", "<=", ">", ">=", "=="]
 
 
@@ -63,11 +65,20 @@ class Gate:
         return 0.0 if self.observed == self.target else -1.0
 
 
+def completion_gate_name(stage: str) -> str:
+    """The gate a stage that raised fails (harness.pipeline), so a crash is never a pass."""
+    return f"stage {stage} completed"
+
+
 @dataclass(frozen=True)
 class StageRecord:
-    """One stage as it ran: `error` means the harness or the environment broke, `failed` a gate failed."""
+    """One stage as it ran: `error` means the harness or the environment broke, `failed` a gate failed.
+
+    `family` says, for an `error`, what broke (harness.errors.EXIT_CODES maps it to the run's exit code).
+    """
 
     name: str
     status: Literal["ok", "failed", "error", "skipped"]
     duration_s: Annotated[float, Field(ge=0)]
     detail: str = ""
+    family: ErrorFamily | None = None

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.errors import EXIT_CODES, ErrorFamily
 from harness.results.backup import BackupSection
 from harness.results.bench import BenchSection, ScenarioResult
 from harness.results.capacity import CapacitySection
@@ -53,7 +54,9 @@ class Results:
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.verdict == Verdict.PASS else 1
+        """The gates' code (0 or 1), or a stage error's when higher: an environment failure is 3 wherever it hit."""
+        codes = [EXIT_CODES[s.family] for s in self.stages if s.status == "error" and s.family is not None]
+        return max([0 if self.verdict == Verdict.PASS else EXIT_CODES[ErrorFamily.GATE], *codes])
 
     def to_dict(self) -> dict[str, Any]:
         from harness.results.codec import dump

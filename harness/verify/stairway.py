@@ -47,7 +47,7 @@ from harness.results.migrations import (
 )
 from harness.verify import accept, diff, envpy, failures, locks, loss, migrate, schema, seed, underload
 from harness.verify.chain import Chain
-from harness.verify.checksums import TableChecksum, checksum_query, user_tables
+from harness.verify.checksums import TableChecksum, timed_checksums, user_tables
 
 SCHEMA = "public"
 
@@ -307,19 +307,12 @@ def _count(conn: psycopg.Connection[Any], table: str) -> int:
 
 def _checksums(conn: psycopg.Connection[Any], timing: _Timing) -> dict[str, TableChecksum]:
     """Checksum every table, and time a plain count(*) of the same tables for the throughput ratio."""
-    sums: dict[str, TableChecksum] = {}
-    for table in user_tables(conn, SCHEMA):
-        query = checksum_query(conn, table, SCHEMA)  # catalog lookup: not part of the timed pass
-        start = time.perf_counter()
-        rows, checksum = conn.execute(query).fetchone()  # type: ignore[misc]
-        middle = time.perf_counter()
-        _count(conn, table)
-        timing.checksum_s += middle - start
-        timing.count_s += time.perf_counter() - middle
-        sums[table] = TableChecksum(table, int(rows), str(checksum))
-    timing.rows += sum(s.rows for s in sums.values())
+    timed = timed_checksums(conn, user_tables(conn, SCHEMA), SCHEMA, pairs=1, cast=True)  # seeded rows: 1 pair
+    timing.checksum_s += sum(timed.checksum_s.values())
+    timing.count_s += sum(timed.count_s.values())
+    timing.rows += sum(s.rows for s in timed.checksums.values())
     conn.rollback()
-    return sums
+    return timed.checksums
 
 
 def _monitored(dsn: str, engine: Engine, cfg: Config, action: Callable[..., None], target: str,

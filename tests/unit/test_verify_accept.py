@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from dataclasses import replace
 
 import pytest
 from results_fixture import migrations_section
 
 from harness.errors import UsageError
-from harness.results.migrations import Finding, FindingKind, StepVerdict, VerifyStep
+from harness.results import Results
+from harness.results.migrations import Finding, FindingKind, MigrationsSection, StepVerdict, VerifyStep
 from harness.verify import accept, junit
+
+
+def _suite(section: MigrationsSection) -> ET.Element:
+    """The <testsuite> of the JUnit file `migrate verify --junit` writes for `section`."""
+    root = ET.fromstring(junit.render_migrations_junit(Results("t", "migrate verify", migrations=section)))
+    suite = root.find("testsuite")
+    assert suite is not None and root.get("errors") == suite.get("errors")
+    return suite
 
 
 def _step(revision: str, *findings: Finding) -> VerifyStep:
@@ -65,5 +75,5 @@ def test_not_run_and_error_steps_keep_their_verdict_and_junit_keeps_them_apart()
              replace(_step("003"), verdict=StepVerdict.NOT_RUN, detail="not run")]
     steps, _ = accept.apply(steps, (), False)
     assert [s.verdict for s in steps] == ["lossy", "error", "not_run"]
-    suite = junit.build(replace(migrations_section(), steps=tuple(steps)))
+    suite = _suite(replace(migrations_section(), steps=tuple(steps)))
     assert (suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("1", "1", "1")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import re
 import shutil
+import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
 
@@ -12,12 +13,21 @@ import pytest
 from results_fixture import migrations_section
 
 from harness.errors import UsageError
-from harness.results.migrations import RoundTripVerdict, StepVerdict, VerifyRoundTrip, VerifyStep
+from harness.results import Results
+from harness.results.migrations import MigrationsSection, RoundTripVerdict, StepVerdict, VerifyRoundTrip, VerifyStep
 from harness.verify import junit
 from harness.verify.chain import load_chain
 from harness.verify.seed import parse_hints, regex_sample
 
 CHAINS = Path(__file__).resolve().parents[2] / "fixtures" / "chains"
+
+
+def _suite(section: MigrationsSection) -> ET.Element:
+    """The <testsuite> of the JUnit file `migrate verify --junit` writes for `section`."""
+    root = ET.fromstring(junit.render_migrations_junit(Results("t", "migrate verify", migrations=section)))
+    suite = root.find("testsuite")
+    assert suite is not None and root.get("errors") == suite.get("errors")
+    return suite
 
 
 def test_reference_chain_structure_is_clean() -> None:
@@ -92,7 +102,7 @@ def test_junit_one_case_per_step_with_failures() -> None:
                       steps=(VerifyStep("001", "base", StepVerdict.LOSSLESS, name="a", duration_s=0.1),
                              VerifyStep("002", "001", StepVerdict.LOSSY, name="b", detail="x: 3 rows"),
                              VerifyStep("003", "002", StepVerdict.IRREVERSIBLE, name="c")))
-    suite = junit.build(section)
+    suite = _suite(section)
     cases = suite.findall("testcase")
     assert [c.get("name") for c in cases] == ["chain structure", "base -> 001: a", "001 -> 002: b",
                                               "002 -> 003: c", "head -> base -> head"]
