@@ -1,7 +1,6 @@
 """What the renderers show, read from Results: a missing section means 'not run', never a crash.
 
-Typed sections (scenarios, bench, capacity, migrations) are read by field. The load section is still
-plain data, so its accessors tolerate absent keys and return None / [] instead.
+The run's sections are typed (harness.results) and read by field.
 """
 
 from __future__ import annotations
@@ -292,17 +291,4 @@ def environment_rows(results: Results) -> list[tuple[str, str]]:
             rows.append(("memory", f"{v / 2**30:.1f} GiB"))
         else:
             rows.append((key.replace("_", " "), "" if v is None else str(v)))
-    return rows
-
-
-def section_facts(section: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """Scalar facts of any other section (backup, faults, generate), flattened one level."""
-    if not isinstance(section, Mapping):
-        return []
-    rows = []
-    for k, v in section.items():
-        if isinstance(v, Mapping):
-            rows += [(f"{k}: {kk}", str(vv)) for kk, vv in v.items() if not isinstance(vv, Mapping | list)]
-        elif not isinstance(v, list):
-            rows.append((k.replace("_", " "), str(v)))
     return rows
