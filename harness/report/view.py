@@ -44,7 +44,7 @@ class Banner:
 
 def skipped_stages(results: Results) -> list[str]:
     """Registered stages that this run did not execute (--skip / --only), as recorded in `selection`."""
-    names = list(results.selection.get("not_run", []) or results.selection.get("skipped", []) or [])
+    names = list(results.selection.get("not_run", []))
     names += [s.name for s in results.stages if s.status == "skipped" and s.name not in names]
     return names
 
