@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models of the reference schema at head (revision 011), kept equal to what the chain builds.
+"""SQLAlchemy 2 models of the reference schema at head (revision 012), kept equal to what the chain builds.
 
 The chain in migrations/versions is the source of truth; tests/integration/test_models_match_chain.py
 compares these models with a database migrated to head. Triggers and plpgsql functions (the audit trail,
@@ -211,6 +211,7 @@ class SentimentScore(Base):
     __table_args__ = (
         CheckConstraint("score >= -1 AND score <= 1", name="ck_sentiment_scores_score_range"),
         Index("ix_sentiment_scores_model_scored_at", "model", "scored_at"),
+        Index("ix_sentiment_scores_score_post_id", "score", "post_id"),  # narrow bands searched exactly (012)
     )
 
     post_id: Mapped[int] = mapped_column(
