@@ -109,6 +109,11 @@ def scenarios(results: Results) -> list[dict[str, Any]]:
     return scenario_rows(results.scenarios or [])
 
 
+def main_plan(shapes: Any) -> str:
+    """The plan shape most of a bench scenario's explained queries ran with ('' when none was recorded)."""
+    return str(max(shapes.items(), key=lambda kv: kv[1])[0]) if isinstance(shapes, Mapping) and shapes else ""
+
+
 def scenario_rows(raw: Sequence[Any]) -> list[dict[str, Any]]:
     """Normalise scenario-like dicts (bench scenarios, load groups); non-dict entries are dropped."""
     rows = []
@@ -128,6 +133,7 @@ def scenario_rows(raw: Sequence[Any]) -> list[dict[str, Any]]:
             "recall": number(s, "recall_at_10", "recall_at_k", "recall"),
             "target_ms": number(s, "target_p95_ms", "p95_target_ms", "target_ms"),
             "samples_ms": numbers(s.get("samples_ms")),
+            "plan": main_plan(s.get("plan_shapes")),
         })
     return rows
 

@@ -179,3 +179,13 @@ def test_html_draws_a_timeline_per_rehearsed_step_with_a_series() -> None:
 
 def test_html_without_rehearsal_has_no_timeline() -> None:
     assert "rehearsal-timeline" not in render_html(full_results())
+
+
+def test_html_names_the_plan_each_scenario_ran_with() -> None:
+    """The plan shape most explained queries of a scenario used is a column of the scenario table."""
+    results = full_results()
+    results.scenarios[-1]["plan_shapes"] = {"ix_posts_ward_id_id + pk_post_embeddings": 28,
+                                            "ix_post_embeddings_embedding_hnsw + pk_posts": 2}
+    html = render_html(results)
+    assert "<th>plan</th>" in html and "<td>ix_posts_ward_id_id + pk_post_embeddings</td>" in html
+    assert "<td>ix_post_embeddings_embedding_hnsw + pk_posts</td>" not in html
