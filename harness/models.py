@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models of the reference schema at head (revision 010), kept equal to what the chain builds.
+"""SQLAlchemy 2 models of the reference schema at head (revision 012), kept equal to what the chain builds.
 
 The chain in migrations/versions is the source of truth; tests/integration/test_models_match_chain.py
 compares these models with a database migrated to head. Triggers and plpgsql functions (the audit trail,
@@ -42,8 +42,9 @@ def _in_list(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-def _hnsw(name: str) -> Index:
-    return Index(name, "embedding", postgresql_using="hnsw", postgresql_with={"m": 16, "ef_construction": 64},
+def _hnsw(name: str, ef_construction: int = 64) -> Index:
+    return Index(name, "embedding", postgresql_using="hnsw",
+                 postgresql_with={"m": 16, "ef_construction": ef_construction},
                  postgresql_ops={"embedding": "vector_cosine_ops"})
 
 
@@ -210,6 +211,7 @@ class SentimentScore(Base):
     __table_args__ = (
         CheckConstraint("score >= -1 AND score <= 1", name="ck_sentiment_scores_score_range"),
         Index("ix_sentiment_scores_model_scored_at", "model", "scored_at"),
+        Index("ix_sentiment_scores_score_post_id", "score", "post_id"),  # narrow bands searched exactly (012)
     )
 
     post_id: Mapped[int] = mapped_column(
@@ -221,7 +223,7 @@ class SentimentScore(Base):
 
 class PostEmbedding(Base):
     __tablename__ = "post_embeddings"
-    __table_args__ = (_hnsw("ix_post_embeddings_embedding_hnsw"),)
+    __table_args__ = (_hnsw("ix_post_embeddings_embedding_hnsw", ef_construction=128),)  # rebuilt by revision 011
 
     post_id: Mapped[int] = mapped_column(
         ForeignKey("posts.id", name="fk_post_embeddings_post_id_posts", ondelete="CASCADE"), primary_key=True)

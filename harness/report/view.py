@@ -129,6 +129,8 @@ class ScenarioRow:
     recall: float | None = None
     target_ms: float | None = None
     samples_ms: tuple[float, ...] = ()
+    plan: str = ""
+    """The plan shape most of a bench scenario's explained queries ran with ('' when none was recorded)."""
 
 
 def scenarios(results: Results) -> list[ScenarioRow]:
@@ -140,7 +142,8 @@ def bench_row(s: ScenarioResult) -> ScenarioRow:
     """A bench scenario's table row: its latencies, recall@10 and p95 target, and its raw samples."""
     return ScenarioRow(name=s.name, kind=s.kind, count=float(s.count), errors=float(s.errors), p50_ms=s.p50_ms,
                        p95_ms=s.p95_ms, p99_ms=s.p99_ms, max_ms=s.max_ms, qps=s.qps, recall=s.recall_at_10,
-                       target_ms=s.target_ms, samples_ms=s.samples_ms)
+                       target_ms=s.target_ms, samples_ms=s.samples_ms,
+                       plan=max(s.plan_shapes.items(), key=lambda kv: kv[1])[0] if s.plan_shapes else "")
 
 
 def bench_fidelity(bench: BenchSection | None) -> str | None:

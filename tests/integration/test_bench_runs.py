@@ -139,8 +139,10 @@ def test_weak_index_setting_fails_the_recall_gate(tiny_db: Database, tmp_path: P
     folder = tmp_path / "weak"
     folder.mkdir()
     reference = (Path(__file__).resolve().parents[2] / "scenarios" / "vector_search_all.toml").read_text()
-    (folder / "weak.toml").write_text(reference.replace('name = "vector_search_all"', 'name = "weak_index"')
-                                      + '\n[settings]\n"hnsw.ef_search" = "2"\nenable_sort = "off"\n')
+    weak = reference.replace('name = "vector_search_all"', 'name = "weak_index"')
+    assert '"hnsw.ef_search" = "200"' in weak
+    (folder / "weak.toml").write_text(weak.replace('"hnsw.ef_search" = "200"',
+                                                   '"hnsw.ef_search" = "2"\nenable_sort = "off"'))
     results, (record,) = _bench(tiny_db, tmp_path, [folder], "vector", only={"weak_index"})
     verdicts = {g.name: g.verdict for g in results.gates}
     assert record.plan is not None and record.plan.indexes == ("ix_post_embeddings_embedding_hnsw",)

@@ -4,6 +4,7 @@ writes one row per changed row."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,8 @@ from harness import alembic_project
 from harness.db import Database
 from harness.verify.checksums import database_checksums
 
-REVISIONS = [f"{n:03d}" for n in range(1, 11)]
+REVISIONS = sorted(p.name[:3] for p in (Path(__file__).resolve().parents[2] / "migrations" / "versions").glob(
+    "[0-9][0-9][0-9]_*.py"))
 
 def test_base_head_base_head(fresh_db: Database) -> None:
     empty = snapshot(fresh_db)
@@ -212,3 +214,24 @@ def test_ward_filtered_search_is_exact_through_the_ward_index(fresh_db: Database
     exact = [post_ids[in_ward[j]] for j in np.argsort(distances)[:10]]
     assert "ix_posts_ward_id" in plan and "hnsw" not in plan, plan
     assert rows == exact
+
+
+def test_011_swaps_the_rebuilt_hnsw_in_and_back_and_resumes_an_interrupted_build(fresh_db: Database) -> None:
+    """After 011 the post embeddings' HNSW index has its old name, ef_construction 128 and is valid; the
+    downgrade swaps ef_construction 64 back; a build left behind by an interrupted run is replaced."""
+
+    def indexes(conn: psycopg.Connection[Any]) -> list[tuple[str, bool, list[str]]]:
+        return [(r[0], r[1], r[2]) for r in conn.execute(
+            "SELECT c.relname, x.indisvalid, c.reloptions FROM pg_index x JOIN pg_class c ON c.oid = x.indexrelid "
+            "WHERE x.indrelid = 'post_embeddings'::regclass AND c.relname LIKE '%%hnsw%%' ORDER BY 1")]
+
+    alembic_project.upgrade(fresh_db, "010")
+    with fresh_db.connect(autocommit=True) as conn:
+        seed_rows(conn)
+        conn.execute("CREATE INDEX ix_post_embeddings_embedding_hnsw_rebuild ON post_embeddings (post_id)")
+    alembic_project.upgrade(fresh_db, "011")
+    with fresh_db.connect() as conn:
+        assert indexes(conn) == [("ix_post_embeddings_embedding_hnsw", True, ["m=16", "ef_construction=128"])]
+    alembic_project.downgrade(fresh_db, "010")
+    with fresh_db.connect() as conn:
+        assert indexes(conn) == [("ix_post_embeddings_embedding_hnsw", True, ["m=16", "ef_construction=64"])]

@@ -35,8 +35,10 @@ def test_reference_scenarios_cover_the_issue() -> None:
     assert {"busy_ward", "quiet_ward", "constituency"} <= {s.selectivity for s in vector}
     for s in vector:
         assert s.k == 10 and s.selectivity and s.truth_settings["enable_indexscan"] == "off"
-    iterative = [s for s in vector if s.settings.get("hnsw.iterative_scan") == "relaxed_order"]
-    assert any(s.name.startswith("vector_search_ward") for s in iterative)
+    iterative = {s.name for s in vector if s.settings.get("hnsw.iterative_scan") == "relaxed_order"}
+    assert {"vector_search_date_range", "vector_search_model.model_v1", "vector_search_sentiment.non_negative"} <= \
+        iterative
+    assert not any(name.startswith("vector_search_ward") for name in iterative)
     assert [s.name for s in load_scenarios(kinds=suite_kinds("ward"))] == [s.name for s in ward]
     assert all(s.kind != "write" for s in load_scenarios(kinds=suite_kinds("all")))
 
@@ -111,3 +113,21 @@ def test_a_scenario_may_not_turn_read_only_off(tmp_path: Path, setting: str) -> 
     folder = _dir(tmp_path, GOOD + f'[settings]\n{setting} = "off"\n')
     with pytest.raises(UsageError, match=f"field 'settings.{setting}': is set by wardbench"):
         load_scenarios([folder])
+
+
+def test_filtered_vector_search_picks_its_shape_by_query_form() -> None:
+    """Selective filters (a ward, a constituency, a day, a narrow sentiment band) are exact: their distances are
+    computed in a MATERIALIZED CTE that no index can order. Broad ones order inside the CTE, so HNSW can serve
+    them, with iterative scans. Together they span the filter spectrum from one quiet ward to half the posts."""
+    vector = {s.name: s for s in load_scenarios(kinds=suite_kinds("vector"))}
+    exact = ["vector_search_ward.busy_ward", "vector_search_ward.quiet_ward", "vector_search_constituency",
+             "vector_search_date_day", "vector_search_sentiment_extreme.strongly_positive",
+             "vector_search_sentiment_extreme.strongly_negative"]
+    broad = ["vector_search_date_week", "vector_search_date_range", "vector_search_model.model_v2",
+             "vector_search_model.model_v1", "vector_search_sentiment.non_negative"]
+    for name in exact + broad:
+        sql = " ".join(vector[name].sql.split())
+        assert "AS MATERIALIZED" in sql, name
+        cte = sql.split("AS MATERIALIZED", 1)[1].split(") SELECT", 1)[0]
+        assert ("ORDER BY" in cte) is (name in broad), name
+        assert ("hnsw.iterative_scan" in vector[name].settings) is (name in broad), name

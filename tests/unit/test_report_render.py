@@ -233,3 +233,13 @@ def test_the_targets_in_force_are_listed_with_their_meaning() -> None:
     assert '<td class="num">0.5 (default 100)</td><td>ms</td><td>&lt; value</td>' in html
     assert "| ward_p95_ms | 0.5 (default 100) | ms | observed < value |" in md
     assert f"| recall_at_10 | 0.95 | recall | observed >= value | {REGISTRY['recall_at_10'].description} |" in md
+
+
+def test_html_names_the_plan_each_scenario_ran_with() -> None:
+    """The plan shape most explained queries of a scenario used is a column of the scenario table."""
+    results = full_results()
+    results.scenarios[-1] = replace(results.scenarios[-1], plan_shapes={
+        "ix_posts_ward_id_id + pk_post_embeddings": 28, "ix_post_embeddings_embedding_hnsw + pk_posts": 2})
+    html = render_html(results)
+    assert "<th>plan</th>" in html and "<td>ix_posts_ward_id_id + pk_post_embeddings</td>" in html
+    assert "<td>ix_post_embeddings_embedding_hnsw + pk_posts</td>" not in html
