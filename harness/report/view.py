@@ -21,15 +21,10 @@ def finite(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def number(data: Mapping[str, Any] | None, *keys: str) -> float | None:
-    """The first of `keys` holding a finite number (bools excluded), else None."""
-    if not isinstance(data, Mapping):
-        return None
-    for key in keys:
-        value = data.get(key)
-        if finite(value):
-            return float(value)
-    return None
+def number(data: Mapping[str, Any] | None, key: str) -> float | None:
+    """`data[key]` when it is a finite number (bools excluded), else None: the profile's targets are plain data."""
+    value = data.get(key) if isinstance(data, Mapping) else None
+    return float(value) if finite(value) else None
 
 
 @dataclass(frozen=True)
