@@ -16,6 +16,12 @@ TEST_SETTINGS = {"shared_buffers": "256MB", "maintenance_work_mem": "512MB", "ma
 
 
 @pytest.fixture(scope="session")
+def test_settings() -> dict[str, str]:
+    """The settings every test server starts with (tests that start a server of their own add to them)."""
+    return dict(TEST_SETTINGS)
+
+
+@pytest.fixture(scope="session")
 def pg_server() -> Iterator[ServerHandle]:
     """A throwaway embedded server (PostgreSQL from WARDBENCH_TEST_PG_VERSION, default 18)."""
     version = int(os.environ.get("WARDBENCH_TEST_PG_VERSION", "18"))

@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import TEST_SETTINGS
 
 from harness.db import Database, ServerHandle
 from harness.db.embedded import scratch_server
@@ -24,8 +23,8 @@ OPTIONS = RehearseOptions(rows=ROWS, baseline_s=0.3, rate=40.0, workers=2, settl
 
 
 @pytest.fixture(scope="module")
-def pgss_server() -> Iterator[ServerHandle]:
-    settings = {**TEST_SETTINGS, "shared_preload_libraries": "pg_stat_statements"}
+def pgss_server(test_settings: dict[str, str]) -> Iterator[ServerHandle]:
+    settings = {**test_settings, "shared_preload_libraries": "pg_stat_statements"}
     with scratch_server(18, settings, prefix="tests-") as server:
         yield server.handle()
 
