@@ -55,8 +55,8 @@ def test_seeds_every_type_and_reports_what_it_cannot(fresh_db: Database) -> None
     assert report.inserted["regions"] == report.inserted["places"] == 8
     assert report.inserted["visits"] >= 6  # random (place, region) pairs can collide on the key
     assert report.inserted["impossible"] == 0
-    (short,) = [s for s in report.shortfalls if s["table"] == "impossible"]
-    assert "check constraint" in short["reason"]
+    (short,) = [s for s in report.shortfalls if s.table == "impossible"]
+    assert "check constraint" in short.reason
     (row,) = _rows(fresh_db, """SELECT count(*) FILTER (WHERE area <> trunc(area)),
         count(*) FILTER (WHERE name ~ '[^[:ascii:]]'), count(DISTINCT length(name)),
         count(*) FILTER (WHERE vector_dims(embedding) = 4), count(*) FILTER (WHERE share IS NULL),
