@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import typer
 
 try:  # recent typer vendors click; older ones depend on it
@@ -114,7 +115,10 @@ def main() -> None:
     except WardbenchError as exc:
         _fail(exc.message, exc.exit_code)
     except Exception as exc:
-        if family_of(exc) is not ErrorFamily.ENVIRONMENT:
-            raise  # a bug in wardbench: its traceback is what a report of it needs
-        _fail(f"database connection failed: {first_line(exc)}", EXIT_CODES[ErrorFamily.ENVIRONMENT])
+        if family_of(exc) is ErrorFamily.ENVIRONMENT:
+            _fail(f"database connection failed: {first_line(exc)}", EXIT_CODES[ErrorFamily.ENVIRONMENT])
+        if isinstance(exc, psycopg.OperationalError):
+            # a statement the server stopped (timeout, deadlock, cancel): one line, not a traceback
+            _fail(f"database error: {first_line(exc)}", EXIT_CODES[ErrorFamily.HARNESS])
+        raise  # a bug in wardbench: its traceback is what a report of it needs
     sys.exit(code if isinstance(code, int) else 0)

@@ -3,6 +3,8 @@ shared options and nothing else to write (no database: only --help and the regis
 
 from __future__ import annotations
 
+import psycopg
+import psycopg.errors
 import pytest
 from typer.testing import CliRunner
 
@@ -41,3 +43,21 @@ def test_a_stage_that_declares_a_command_gets_one_from_its_registry_line(monkeyp
     assert all(flag in text for flag in SHARED_FLAGS)
     monkeypatch.delitem(pipeline.STAGES, "vacuum")
     assert "vacuum" not in _help()
+
+
+@pytest.mark.parametrize(("error", "code", "first"), [
+    (psycopg.errors.QueryCanceled("canceling statement due to statement timeout"), 1, "database error: canceling"),
+    (psycopg.OperationalError("connection refused"), 3, "database connection failed: connection refused")])
+def test_a_database_error_ends_in_one_line_and_its_family_code(monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str],
+                                                                error: Exception, code: int, first: str) -> None:
+    import harness.cli as cli
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(cli, "app", fail)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    err = capsys.readouterr().err.strip()
+    assert exit_.value.code == code and len(err.splitlines()) == 1 and first in err, err
