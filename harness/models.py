@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models of the reference schema at head (revision 012), kept equal to what the chain builds.
+"""SQLAlchemy 2 models of the reference schema at head (revision 014), kept equal to what the chain builds.
 
 The chain in migrations/versions is the source of truth; tests/integration/test_models_match_chain.py
 compares these models with a database migrated to head. Triggers and plpgsql functions (the audit trail,
@@ -223,11 +223,20 @@ class SentimentScore(Base):
 
 class PostEmbedding(Base):
     __tablename__ = "post_embeddings"
-    __table_args__ = (_hnsw("ix_post_embeddings_embedding_hnsw", ef_construction=128),)  # rebuilt by revision 011
+    __table_args__ = (
+        # A halfvec expression index (revision 013): searches order by embedding::halfvec(384) <=> ...
+        Index("ix_post_embeddings_embedding_hnsw", text(f"(embedding::halfvec({EMBEDDING_DIM})) halfvec_cosine_ops"),
+              postgresql_using="hnsw", postgresql_with={"m": 16, "ef_construction": 64}),
+        Index("ix_post_embeddings_ward_id", "ward_id"),
+        Index("ix_post_embeddings_published_at", "published_at"),
+    )
 
     post_id: Mapped[int] = mapped_column(
         ForeignKey("posts.id", name="fk_post_embeddings_post_id_posts", ondelete="CASCADE"), primary_key=True)
     embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM))
+    # Copies of the post's, set by triggers (revision 014) so filtered searches read this table alone.
+    ward_id: Mapped[int | None] = mapped_column(Integer)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AiModel(Base):

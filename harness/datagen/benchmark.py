@@ -1,4 +1,5 @@
-"""Load-rate peers measured on the same server in the same run: pgbench -i, naive Faker INSERTs, text COPY.
+"""Load-rate peers measured on the same server in the same run: pgbench -i, naive Faker INSERTs, text COPY,
+and the floor (a raw binary COPY of the same rows plus the HNSW builds).
 
 Speed is stated as ratios to these peers, never as absolute limits. Scratch objects live in a schema of
 their own (or a rolled-back transaction) and are dropped afterwards, so the dataset is untouched.
@@ -33,6 +34,7 @@ from harness.results.generate import (
     CopyRun,
     GenerateBenchmark,
     GenerateSection,
+    GenerationFloor,
     NaiveInsert,
     NarrowServerSide,
     NarrowUnconstrained,
@@ -247,6 +249,33 @@ def narrow_server_side_rates(db: Database, runs: int = 5) -> NarrowServerSide:
         paired_ratio_median=round(statistics.median(ratios), 3) if rows else None)
 
 
+def generation_floor(db: Database, summary: GenerateSection, targets: Mapping[str, float]
+                     ) -> tuple[GenerationFloor, Gate]:
+    """generate's wall time against its floor: each table's own rows, read out as binary COPY beforehand
+    (untimed), COPied into a bare table of the same columns (timed, rolled back), plus the HNSW builds this
+    run made. What generate adds on top (constraints, triggers, B-trees, VACUUM, checksums) is the margin."""
+    copy_s: dict[str, float] = {}
+    with db.connect(autocommit=True) as source, _scratch_transaction(db) as conn:
+        for table in summary.tables:
+            with source.cursor() as out, out.copy(sql.SQL("COPY {} TO STDOUT (FORMAT binary)").format(
+                    sql.Identifier(table))) as copy:
+                payload = b"".join(bytes(chunk) for chunk in copy)
+            bare = sql.Identifier(SCRATCH, f"floor_{table}")
+            conn.execute(sql.SQL("CREATE TABLE {} (LIKE {})").format(bare, sql.Identifier(table)))
+            t0 = time.perf_counter()
+            with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(bare)) as cp:
+                cp.write(payload)
+            copy_s[table] = round(time.perf_counter() - t0, 3)
+            del payload
+    hnsw = sum(s for name, s in summary.index_builds_s.items() if "hnsw" in name)
+    raw = round(sum(copy_s.values()), 3)
+    floor = GenerationFloor(raw_copy_s=copy_s, raw_copy_total_s=raw, hnsw_build_s=round(hnsw, 3),
+                            floor_s=round(raw + hnsw, 3), generate_s=summary.total_s,
+                            ratio=round(summary.total_s / (raw + hnsw), 3))
+    return floor, gate_for("generate_vs_floor", "generate wall time / (raw binary COPY of the same rows + its HNSW "
+                           "builds), same run", "generate", floor.ratio, targets)
+
+
 def narrow_ratios(narrow: int | None, side: NarrowServerSide | None, pgbench: PgbenchInit | PgbenchFailed,
                   unconstrained: NarrowUnconstrained, targets: Mapping[str, float]) -> tuple[NarrowVsCeiling, Gate]:
     """The narrow table's loader against the server's own INSERT ... SELECT of the same rows with the same
@@ -291,10 +320,12 @@ def run(db: Database, summary: GenerateSection, targets: Mapping[str, float], lo
     gates.append(gate_for("generate_binary_vs_text_copy", f"{VECTOR_TABLE} binary COPY / text COPY of the same "
                           f"vectors (dim {summary.embedding_dim}, back to back)", "generate",
                           vec.binary_over_text, targets))
+    floor, floor_gate = generation_floor(db, summary, targets)
+    gates.append(floor_gate)
     faker_rate = tables[FAKER_TABLE].rows_per_s
     vs_naive = VsNaive(table=FAKER_TABLE, ratio=round((faker_rate or 0) / naive.rows_per_s, 2),
                        gated=False, why_not_gated=NAIVE_UNGATED)
     return GenerateBenchmark(per_table_rows_per_s={t: v.rows_per_s for t, v in tables.items()},
                              pgbench_init=pgbench, naive_faker_insert=naive, vector_copy=vec,
                              narrow_unconstrained=unconstrained, narrow_server_side=side,
-                             narrow_vs_ceiling=narrow, vs_naive=vs_naive), gates
+                             narrow_vs_ceiling=narrow, vs_naive=vs_naive, floor=floor), gates

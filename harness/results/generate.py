@@ -267,6 +267,27 @@ class VsNaive:
 
 
 @dataclass(frozen=True)
+class GenerationFloor:
+    """What generate cannot beat: a raw binary COPY of the same rows into bare tables, plus its HNSW builds."""
+
+    __pydantic_config__ = ConfigDict(use_attribute_docstrings=True)
+
+    raw_copy_s: dict[str, float]
+    """per table: binary COPY FROM of the table's own rows (read out beforehand, untimed) into a table with its
+    columns only (no key, constraint, index or trigger), in a transaction rolled back"""
+    raw_copy_total_s: float
+    """their sum"""
+    hnsw_build_s: float
+    """the HNSW index builds of this generate run"""
+    floor_s: float
+    """raw_copy_total_s + hnsw_build_s"""
+    generate_s: float
+    """this generate run's total_s"""
+    ratio: float
+    """generate_s / floor_s (gated: generate_vs_floor)"""
+
+
+@dataclass(frozen=True)
 class GenerateBenchmark:
     """`generate --benchmark`: the loader against peers measured on the same server in the same run."""
 
@@ -288,6 +309,8 @@ class GenerateBenchmark:
     """the gated narrow-table ratio and what is reported beside it"""
     vs_naive: VsNaive
     """the generator against the naive loop"""
+    floor: GenerationFloor | None = None
+    """the whole generate against its floor"""
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,10 @@ from pg_class: a table whose relfilenode changed across the step was rewritten.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -184,14 +186,29 @@ def _hazard(rule: str, table: str, lock: Lock | None, what: str) -> Finding:
                    rule=rule, table=table, lock=mode, held_ms=held, safe_pattern=_SAFE[rule])
 
 
+_CONCURRENT_INDEX = re.compile(r'CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?"?(\w+)', re.I)
+_VALIDATED = re.compile(r'VALIDATE\s+CONSTRAINT\s+"?(\w+)', re.I)
+
+
+def safe_by_statement(statements: Sequence[str]) -> tuple[set[str], set[str]]:
+    """Indexes the migration built CONCURRENTLY and constraints it validated in a statement of their own
+    (so they were added NOT VALID), read from its statements: then a blocking lock the same upgrade held on
+    the table (a brief ADD COLUMN, say) was not what built or checked them."""
+    text = "\n".join(statements)
+    return set(_CONCURRENT_INDEX.findall(text)), set(_VALIDATED.findall(text))
+
+
 def hazards(rows_before: dict[str, int], before: Snapshot, after: Snapshot, observed: dict[str, Lock],
-            rewritten: dict[str, int]) -> list[Finding]:
+            rewritten: dict[str, int], statements: Sequence[str] = ()) -> list[Finding]:
     """Lock hazards of one upgrade, on tables that existed before it and held rows (new tables never count).
 
     `before`/`after` are catalog snapshots (harness.verify.schema), `observed` the lock report, `rewritten`
-    the tables whose storage changed. A blocking lock held long with no rule to explain it is a hazard too.
+    the tables whose storage changed, `statements` the migration's own (empty when env.py ran them on an
+    engine of its own: then the strongest lock on the table is taken as the one that built each object).
+    A blocking lock held long with no rule to explain it is a hazard too.
     """
     populated = {t for t, n in rows_before.items() if n > 0}
+    concurrent, validated = safe_by_statement(statements)
     found: list[Finding] = []
     def on(key: str) -> tuple[str, str, str] | None:
         kind, name = key.split(" ", 1)
@@ -206,11 +223,11 @@ def hazards(rows_before: dict[str, int], before: Snapshot, after: Snapshot, obse
         kind, table, name = where
         old, new, lock = before.get(key), after[key], observed.get(table)
         weak = lock is not None and lock["mode"] not in BLOCKING
-        if kind == "index" and old is None and not weak:
+        if kind == "index" and old is None and not weak and name not in concurrent:
             found.append(_hazard("create-index-not-concurrently", table, lock,
                                  f"index {name} built on {table} ({rows_before[table]} rows) without CONCURRENTLY"))
-        elif kind == "constraint" and old is None and new["validation"] == "validated" and (
-                new["definition"].startswith(("CHECK", "FOREIGN KEY"))):
+        elif kind == "constraint" and old is None and new["validation"] == "validated" and name not in validated \
+                and new["definition"].startswith(("CHECK", "FOREIGN KEY")):
             found.append(_hazard("constraint-without-not-valid", table, lock,
                                  f"{new['definition'].split(' ', 1)[0].lower()} constraint {name} on {table} "
                                  f"validated while added (no NOT VALID): every row checked"))

@@ -103,7 +103,7 @@ sql = \"\"\"
 SELECT e.post_id AS id, e.embedding <=> %(query)s AS distance
 FROM post_embeddings e JOIN posts p ON p.id = e.post_id
 WHERE p.ward_id = %(ward_id)s
-ORDER BY e.embedding <=> %(query)s LIMIT %(k)s
+ORDER BY e.embedding::halfvec(384) <=> %(query)s::halfvec(384) LIMIT %(k)s
 \"\"\"
 [settings]
 "hnsw.iterative_scan" = "{iterative}"

@@ -20,10 +20,13 @@ from rich.console import Console
 from harness import alembic_project
 from harness.config import load_profile
 from harness.datagen import content
+from harness.datagen.benchmark import generation_floor
 from harness.datagen.loader import TABLES, load_dataset
 from harness.db import Database, ServerHandle
 from harness.errors import UsageError
 from harness.results.generate import GenerateSection
+from harness.targets import defaults
+from harness.verify.checksums import database_checksums
 
 SCALE = 0.03  # ci x 0.03: 72 wards, 1,800 posts and embeddings, ~270 AI reports
 
@@ -112,6 +115,25 @@ def test_every_row_satisfies_the_schema_and_the_domain_invariants(loaded: tuple[
                 "ix_posts_ward_id_published_at"} <= names
 
 
+def test_the_floor_copies_every_table_and_leaves_the_dataset_as_it_was(
+        loaded: tuple[Database, GenerateSection]) -> None:
+    """generate --benchmark's floor: a timed raw COPY of every table's own rows plus the run's HNSW builds; the
+    scratch tables go with the rolled-back transaction, so the dataset's checksums are unchanged."""
+    db, summary = loaded
+    with db.connect() as conn:
+        before = database_checksums(conn)
+    floor, gate = generation_floor(db, summary, defaults())
+    assert set(floor.raw_copy_s) == set(summary.tables) and floor.raw_copy_s["post_embeddings"] > 0
+    hnsw = {n for n in summary.index_builds_s if "hnsw" in n}
+    assert hnsw == {"ix_post_embeddings_embedding_hnsw", "ix_ai_reports_embedding_hnsw"}
+    assert floor.hnsw_build_s == pytest.approx(sum(summary.index_builds_s[n] for n in hnsw), abs=1e-3)
+    assert floor.ratio == pytest.approx(summary.total_s / floor.floor_s, rel=1e-2) and floor.ratio > 1
+    assert gate.key == "generate_vs_floor" and gate.observed == floor.ratio
+    with db.connect() as conn:
+        assert database_checksums(conn) == before
+        assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'wardbench_loadbench'").fetchone() == (0,)
+
+
 def test_a_database_that_already_holds_data_is_refused(loaded: tuple[Database, GenerateSection]) -> None:
     with pytest.raises(UsageError, match="already holds data"):
         load_dataset(loaded[0], load_profile("ci"), SCALE, seed=8, console=quiet())
@@ -133,7 +155,9 @@ def test_hnsw_recall_is_high_on_generated_embeddings_and_lower_on_iid_ones(
         with conn.cursor().copy("COPY iid (id, embedding) FROM STDIN") as copy:
             for i, v in enumerate(iid):
                 copy.write_row((i, v))
-        conn.execute("CREATE INDEX ON iid USING hnsw (embedding vector_cosine_ops)")
+        # Both as the reference chain indexes post embeddings (revision 013): a halfvec expression index.
+        conn.execute(sql.SQL("CREATE INDEX ON iid USING hnsw ((embedding::halfvec({})) halfvec_cosine_ops)").format(
+            sql.Literal(data.shape[1])))
         conn.execute("SET hnsw.ef_search = 10")
         queries = np.arange(0, len(data), max(1, len(data) // 40))
 
@@ -141,8 +165,8 @@ def test_hnsw_recall_is_high_on_generated_embeddings_and_lower_on_iid_ones(
             hits = 0
             for q in queries:
                 ann = [r[0] for r in conn.execute(f"SELECT {'post_id' if table == 'post_embeddings' else 'id'} "
-                                                  f"FROM {table} ORDER BY embedding <=> %s LIMIT 10",
-                                                  (matrix[q],))]
+                                                  f"FROM {table} ORDER BY embedding::halfvec({data.shape[1]}) "
+                                                  f"<=> %s::halfvec({data.shape[1]}) LIMIT 10", (matrix[q],))]
                 exact = keys[np.argsort(-(matrix @ matrix[q]))[:10]]
                 hits += len(set(ann) & set(exact.tolist()))
             return hits / (10 * len(queries))

@@ -67,11 +67,12 @@ def _clustered(n: int, seed: int) -> np.ndarray[Any, Any]:
     return v / np.linalg.norm(v, axis=1, keepdims=True)  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize(("table", "key", "index"), [
-    ("post_embeddings", "post_id", "ix_post_embeddings_embedding_hnsw"),
-    ("ai_reports", "id", "ix_ai_reports_embedding_hnsw"),
+@pytest.mark.parametrize(("table", "key", "index", "order_by"), [
+    ("post_embeddings", "post_id", "ix_post_embeddings_embedding_hnsw",
+     "embedding::halfvec(384) <=> %s::halfvec(384)"),  # revision 013's expression index
+    ("ai_reports", "id", "ix_ai_reports_embedding_hnsw", "embedding <=> %s::vector"),
 ])
-def test_hnsw_serves_knn_order_by(fresh_db: Database, table: str, key: str, index: str) -> None:
+def test_hnsw_serves_knn_order_by(fresh_db: Database, table: str, key: str, index: str, order_by: str) -> None:
     """With 2,000 clustered vectors analysed (no planner switches touched), k-NN uses the HNSW index."""
     n = 2000
     alembic_project.upgrade(fresh_db, "head")
@@ -92,7 +93,7 @@ def test_hnsw_serves_knn_order_by(fresh_db: Database, table: str, key: str, inde
                     copy.write_row((ids["ward"], ids["ai_model"], "r", "b", vector_text(v)))
         conn.execute(psycopg.sql.SQL("ANALYZE {}").format(psycopg.sql.Identifier(table)))
         conn.commit()
-        query = psycopg.sql.SQL("SELECT {} FROM {} ORDER BY embedding <=> %s::vector LIMIT 10").format(
+        query = psycopg.sql.SQL("SELECT {} FROM {} ORDER BY " + order_by + " LIMIT 10").format(
             psycopg.sql.Identifier(key), psycopg.sql.Identifier(table))
         probe = vector_text(vectors[n])
         plan = "\n".join(r[0] for r in conn.execute(psycopg.sql.SQL("EXPLAIN ") + query, (probe,)))
@@ -180,8 +181,8 @@ def test_audit_writes_one_row_per_changed_row(fresh_db: Database) -> None:
 
 
 def test_ward_filtered_search_is_exact_through_the_ward_index(fresh_db: Database) -> None:
-    """A ward's k nearest posts come from the ward B-tree plus an exact sort, not an HNSW scan filtered after
-    the fact (which returns too few rows): plan names a ward index, and rows equal a brute-force answer."""
+    """A ward's k nearest posts come from the embeddings' ward B-tree plus an exact sort, not an HNSW scan filtered
+    after the fact (which returns too few rows): plan names that index, and rows equal a brute-force answer."""
     n, wards = 2000, 40
     alembic_project.upgrade(fresh_db, "head")
     vectors = _clustered(n + 1, seed=11)
@@ -203,8 +204,8 @@ def test_ward_filtered_search_is_exact_through_the_ward_index(fresh_db: Database
         conn.commit()
         target = ward_ids[3]
         probe = vectors[n]
-        query = ("SELECT e.post_id FROM posts p JOIN post_embeddings e ON e.post_id = p.id WHERE p.ward_id = %s "
-                 "ORDER BY e.embedding <=> %s::vector LIMIT 10")
+        # The ward comes from post_embeddings' own copy (revision 014), filled by its trigger during the COPY.
+        query = "SELECT e.post_id FROM post_embeddings e WHERE e.ward_id = %s ORDER BY e.embedding <=> %s::vector LIMIT 10"
         plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + query, (target, vector_text(probe))))
         rows = [r[0] for r in conn.execute(query, (target, vector_text(probe)))]
     in_ward = [i for i in range(n) if post_ward[i] == target]
@@ -212,7 +213,7 @@ def test_ward_filtered_search_is_exact_through_the_ward_index(fresh_db: Database
     sent = np.array([float(x) for x in vector_text(probe)[1:-1].split(",")])
     distances = 1 - (stored @ sent) / (np.linalg.norm(stored, axis=1) * np.linalg.norm(sent))
     exact = [post_ids[in_ward[j]] for j in np.argsort(distances)[:10]]
-    assert "ix_posts_ward_id" in plan and "hnsw" not in plan, plan
+    assert "ix_post_embeddings_ward_id" in plan and "hnsw" not in plan, plan
     assert rows == exact
 
 
@@ -235,3 +236,60 @@ def test_011_swaps_the_rebuilt_hnsw_in_and_back_and_resumes_an_interrupted_build
     alembic_project.downgrade(fresh_db, "010")
     with fresh_db.connect() as conn:
         assert indexes(conn) == [("ix_post_embeddings_embedding_hnsw", True, ["m=16", "ef_construction=64"])]
+
+
+def test_013_indexes_halfvec_and_swaps_the_vector_index_back(fresh_db: Database) -> None:
+    """After 013 the post embeddings' HNSW index keeps its name and is a valid halfvec expression index; the
+    downgrade swaps revision 011's single-precision index (ef_construction 128) back."""
+
+    def definition(conn: psycopg.Connection[Any]) -> list[tuple[str, bool]]:
+        return [(r[0], r[1]) for r in conn.execute(
+            "SELECT pg_get_indexdef(x.indexrelid), x.indisvalid FROM pg_index x JOIN pg_class c "
+            "ON c.oid = x.indexrelid WHERE x.indrelid = 'post_embeddings'::regclass AND c.relname LIKE '%%hnsw%%'")]
+
+    alembic_project.upgrade(fresh_db, "013")
+    with fresh_db.connect() as conn:
+        [(ddl, valid)] = definition(conn)
+        assert valid and "ix_post_embeddings_embedding_hnsw ON public.post_embeddings USING hnsw " \
+            "(((embedding)::halfvec(384)) halfvec_cosine_ops) WITH (m='16', ef_construction='64')" in ddl, ddl
+    alembic_project.downgrade(fresh_db, "012")
+    with fresh_db.connect() as conn:
+        [(ddl, valid)] = definition(conn)
+        assert valid and "(embedding vector_cosine_ops) WITH (m='16', ef_construction='128')" in ddl, ddl
+
+
+def test_014_backfills_the_post_copies_and_triggers_keep_them(fresh_db: Database) -> None:
+    """Rows written before 014 are backfilled; afterwards every way of writing keeps post_embeddings' ward and
+    publication time equal to the post's: a new embedding (also in one statement with its post, as the load
+    writer does), a post moved to another ward, and a direct write of the copy (overridden)."""
+
+    def drift(conn: psycopg.Connection[Any]) -> int:
+        return int(conn.execute(  # type: ignore[index]
+            "SELECT count(*) FROM post_embeddings e JOIN posts p ON p.id = e.post_id "
+            "WHERE e.ward_id IS DISTINCT FROM p.ward_id OR e.published_at IS DISTINCT FROM p.published_at"
+        ).fetchone()[0])
+
+    alembic_project.upgrade(fresh_db, "013")
+    with fresh_db.connect(autocommit=True) as conn:
+        ids = seed_rows(conn)
+        conn.execute("INSERT INTO posts (source_id, ward_id, title, body, topic, published_at) SELECT %s, %s, 't', "
+                     "'b', 'x', timestamptz '2025-01-01' + g * interval '1 hour' FROM generate_series(1, 50) g",
+                     (ids["source"], ids["other_ward"]))
+        conn.execute("INSERT INTO post_embeddings (post_id, embedding) SELECT id, %s FROM posts",
+                     (vector_text(_clustered(1, 3)[0]),))
+    alembic_project.upgrade(fresh_db, "014")
+    probe = vector_text(_clustered(1, 4)[0])
+    with fresh_db.connect(autocommit=True) as conn:
+        assert conn.execute("SELECT count(*) FROM post_embeddings WHERE ward_id IS NULL").fetchone() == (0,)
+        assert drift(conn) == 0
+        conn.execute("WITH post AS (INSERT INTO posts (source_id, ward_id, title, body, topic, published_at) "
+                     "VALUES (%s, %s, 't', 'b', 'x', now()) RETURNING id) "
+                     "INSERT INTO post_embeddings (post_id, embedding) SELECT id, %s FROM post",
+                     (ids["source"], ids["ward"], probe))
+        conn.execute("UPDATE posts SET ward_id = %s, published_at = published_at - interval '1 day' "
+                     "WHERE id IN (SELECT id FROM posts ORDER BY id LIMIT 5)", (ids["ward"],))
+        conn.execute("UPDATE post_embeddings SET ward_id = %s, published_at = now() WHERE post_id = %s",
+                     (ids["other_ward"], ids["post"]))
+        assert drift(conn) == 0
+        assert conn.execute("SELECT count(*) FROM post_embeddings WHERE ward_id = %s",
+                            (ids["ward"],)).fetchone() == (6,)  # the first 5 (the seeded one among them), 1 new

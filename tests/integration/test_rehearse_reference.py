@@ -1,5 +1,5 @@
 """The reference chain's rehearsal on the ci profile's generated dataset (small scale): the revisions that change
-populated tables the safe way (010 onwards) are downgraded then upgraded under ward readers, vector readers and
+populated tables the safe way (011 onwards) are downgraded then upgraded under ward readers, vector readers and
 AI writers; every round trip is lossless and each revision's statements are the ones it preaches."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def rehearsed(pg_server: Any) -> tuple[Results, Rehearsal, Database]:
     generate(cfg, db, results)
     results.gates.clear()
     options = replace(options_for(cfg), baseline_s=1.5, rate=80.0)
-    section = rehearse_reference(cfg, db, results, since="009", options=options)
+    section = rehearse_reference(cfg, db, results, since="010", options=options)
     assert section is not None
     return results, section, db
 
@@ -39,7 +39,7 @@ def rehearsed(pg_server: Any) -> tuple[Results, Rehearsal, Database]:
 def test_safe_revisions_down_then_up_under_scenarios(rehearsed: tuple[Results, Rehearsal, Database]) -> None:
     results, section, db = rehearsed
     head = alembic_project.head_revision()
-    window = [r for r in ("010", "011", "012") if r <= head]
+    window = [r for r in ("011", "012", "013", "014") if r <= head]
     steps = section.steps
     assert [(s.direction, s.revision) for s in steps] == \
         [("downgrade", r) for r in reversed(window)] + [("upgrade", r) for r in window]
@@ -51,26 +51,30 @@ def test_safe_revisions_down_then_up_under_scenarios(rehearsed: tuple[Results, R
         assert isinstance(live, LiveRun) and {"ward", "vector", "write"} <= set(live.kinds), live
         assert live.kinds["ward"].during.count + live.kinds["ward"].before.count > 0
         assert step.loss.lossless is True, step.loss
-    assert down["010"].loss.removed and down["010"].loss.removed[0].startswith("posts.status (")
+    assert [c.split(" ")[0] for c in down["014"].loss.removed] == ["post_embeddings.published_at",
+                                                                  "post_embeddings.ward_id"], down["014"].loss
     assert [t.revision for t in section.round_trips] == window
     for trip in section.round_trips:
         assert trip.lossless is True and trip.rows_checked > 1000 and trip.not_compared == []
-    preached = {"010": ("NOT VALID", "VALIDATE CONSTRAINT", "SET NOT NULL", "CREATE INDEX CONCURRENTLY",
-                        "UPDATE posts"),
-                "011": ("CREATE INDEX CONCURRENTLY ix_post_embeddings_embedding_hnsw_rebuild",
+    preached = {"011": ("CREATE INDEX CONCURRENTLY ix_post_embeddings_embedding_hnsw_rebuild",
                         "DROP INDEX CONCURRENTLY IF EXISTS ix_post_embeddings_embedding_hnsw",
                         "RENAME TO ix_post_embeddings_embedding_hnsw"),
-                "012": ("CREATE INDEX CONCURRENTLY ix_sentiment_scores_score_post_id",)}
+                "012": ("CREATE INDEX CONCURRENTLY ix_sentiment_scores_score_post_id",),
+                "013": ("CREATE INDEX CONCURRENTLY ix_post_embeddings_embedding_hnsw_rebuild",
+                        "halfvec_cosine_ops", "RENAME TO ix_post_embeddings_embedding_hnsw"),
+                "014": ("CREATE TRIGGER tr_post_embeddings_from_post", "UPDATE post_embeddings SET post_id",
+                        "CREATE INDEX CONCURRENTLY ix_post_embeddings_ward_id",
+                        "CREATE INDEX CONCURRENTLY ix_post_embeddings_published_at")}
     for revision in window:
         statements = " ".join(s.statement for s in up[revision].statements)
         for expected in preached[revision]:
             assert expected in statements, (revision, expected)
-    for revision in ("011", "012"):  # the concurrent builds and drops never take a lock that blocks writers
+    for revision in ("011", "012", "013"):  # the concurrent builds and drops never take a lock that blocks writers
         for direction in (up, down):
             modes = {m for lock in direction[revision].locks.values() for m in lock.modes}
             assert modes <= {"ShareUpdateExclusiveLock", "AccessShareLock", "RowExclusiveLock"}, (revision, modes)
     with db.connect() as conn:
-        assert conn.execute("SELECT count(*) FROM posts WHERE status IS NULL").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM post_embeddings WHERE ward_id IS NULL").fetchone() == (0,)
         assert conn.execute("SELECT version_num FROM alembic_version").fetchone() == (head,)
 
 

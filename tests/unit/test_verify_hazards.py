@@ -26,6 +26,26 @@ def test_index_on_populated_table_but_not_on_an_empty_or_new_one() -> None:
     assert _rules(after, observed=concurrent) == []
 
 
+def test_safe_patterns_read_from_the_statements_are_not_hazards_despite_a_blocking_lock() -> None:
+    """The same upgrade added a column (a brief ACCESS EXCLUSIVE) and then, in autocommit, built an index
+    CONCURRENTLY and validated a NOT VALID check: the statements say what built them, not the strongest lock."""
+    index = {"definition": "CREATE INDEX ix_kind ON events (kind)", "validity": "valid"}
+    check = {"definition": "CHECK ((kind > 0))", "validation": "validated"}
+    after = {**BEFORE, "index events.ix_kind": index, "constraint events.ck_kind": check}
+    exclusive = {"events": Lock(mode="AccessExclusiveLock", held_ms=4.0)}
+    statements = ["ALTER TABLE events ADD COLUMN note text",
+                  "ALTER TABLE events ADD CONSTRAINT ck_kind CHECK (kind > 0) NOT VALID",
+                  "ALTER TABLE events VALIDATE CONSTRAINT ck_kind",
+                  'CREATE INDEX CONCURRENTLY IF NOT EXISTS "ix_kind" ON events (kind)']
+    assert locks.hazards({"events": 5}, BEFORE, after, exclusive, {}, statements) == []
+    # Without the statements (env.py ran them elsewhere), or with a plain build, both are named.
+    assert {f.rule for f in locks.hazards({"events": 5}, BEFORE, after, exclusive, {})} == {
+        "create-index-not-concurrently", "constraint-without-not-valid"}
+    plain = ["CREATE INDEX ix_kind ON events (kind)", "ALTER TABLE events ADD CONSTRAINT ck_kind CHECK (kind > 0)"]
+    assert {f.rule for f in locks.hazards({"events": 5}, BEFORE, after, exclusive, {}, plain)} == {
+        "create-index-not-concurrently", "constraint-without-not-valid"}
+
+
 def test_set_not_null_needs_a_validated_check_first() -> None:
     after = {**BEFORE, "column events.kind": {**COLUMN, "nullability": "not null"}}
     assert _rules(after) == [("set-not-null-scans-table", "events")]

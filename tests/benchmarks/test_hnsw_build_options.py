@@ -1,0 +1,192 @@
+"""The post-embeddings HNSW build by the options that matter on this machine: storage type (vector or a halfvec
+expression), ef_construction, maintenance_work_mem against the graph's size, parallel maintenance workers.
+
+Slow: 10^6 rows (WARDBENCH_HNSW_ROWS) of the release profile's own embeddings (the generator's batches, seed
+42), each option built once, then recall@10 against an exact scan and latency over the same perturbed queries
+(as the `post_embedding` sampler draws them) at the profile's ef_search and at the scenarios' 200. The table
+(option -> build s, index MB, recall@10, p50/p95 ms) is printed, kept in extra_info and written to
+hnsw-build-options.json; the choice is the fastest build whose recall@10 is >= 0.95 at ef_search 200.
+WARDBENCH_HNSW_OPTIONS picks options by name (default: the three that decide revision 013).
+Speed is never asserted: the assertions are on recall and on the build actually being what was asked for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+from pgvector.psycopg import register_vector
+
+from harness.bench.sampling import perturb_vector
+from harness.config import load_profile
+from harness.datagen import content, geography
+from harness.datagen.copy import copy_batches, table_columns
+from harness.datagen.embeddings import SyntheticEmbedder, make_space
+from harness.datagen.plan import make_plan
+from harness.datagen.pools import TOPICS, build_pools
+from harness.db import Database
+from harness.db.embedded import scratch_server
+
+pytestmark = pytest.mark.slow
+ROWS = int(os.environ.get("WARDBENCH_HNSW_ROWS", "1000000"))
+DIM, QUERIES, K, RECALL_FLOOR = 384, 100, 10, 0.95
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    opclass_expr: str  # what the index is built on, and with which operator class
+    order_by: str  # the ORDER BY expression that uses it
+    ef_construction: int
+    maintenance_work_mem: str
+    workers: int
+    m: int = 16
+
+
+VECTOR = ("embedding vector_cosine_ops", "embedding <=> %(q)s")
+HALF = ("(embedding::halfvec(384)) halfvec_cosine_ops", "embedding::halfvec(384) <=> %(q)s::halfvec(384)")
+OPTIONS = {o.name: o for o in (
+    Option("vector_ef64", *VECTOR, 64, "3GB", 1),  # revisions 004-010: the 1506 s build of the issue
+    Option("vector_ef128", *VECTOR, 128, "3GB", 1),  # revision 011
+    Option("halfvec_ef64", *HALF, 64, "3GB", 1),
+    Option("halfvec_ef32", *HALF, 32, "3GB", 1),
+    Option("halfvec_ef64_serial", *HALF, 64, "3GB", 0),
+    Option("halfvec_ef64_mwm256", *HALF, 64, "256MB", 1),  # the graph (~1 GB at 10^6) does not fit
+)}
+DEFAULT = "vector_ef64,halfvec_ef64,halfvec_ef32"
+
+
+@dataclass
+class Row:
+    option: str
+    build_s: float
+    index_mb: int
+    ef_search: int
+    recall_at_10: float
+    recall_min: float
+    p50_ms: float
+    p95_ms: float
+
+
+def _embedding_batches(rows: int) -> Iterator[dict[str, Any]]:
+    """The release profile's post embeddings, batch by batch, exactly as `generate` writes them."""
+    plan = make_plan(dict(load_profile("release")), rows / 1_000_000, 42)
+    pools = build_pools(plan.seed, plan.locale)
+    act = content.build(plan, pools, geography.build(plan, pools))
+    embedder = SyntheticEmbedder(make_space(DIM, len(TOPICS), plan.seed))
+    for i, batch in enumerate(content.post_batches(plan, act, pools)):
+        yield content.embedding_rows(plan, batch, embedder, i)
+
+
+@pytest.fixture
+def embeddings() -> Iterator[Database]:
+    """A server with the release profile's settings (shared_buffers holds the table and the index)."""
+    settings = {k: str(v) for k, v in load_profile("release")["server"].items()}
+    with scratch_server(18, settings, prefix="tests-") as server:
+        handle = server.handle()
+        handle.create_database("hnsw_options")
+        db = Database(handle.database_dsn("hnsw_options"), "hnsw_options", handle, disposable=True)
+        _load(db)
+        yield db
+
+
+def _load(db: Database) -> None:
+    with db.connect(autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        conn.execute(f"CREATE TABLE post_embeddings (post_id bigint PRIMARY KEY, embedding vector({DIM}) NOT NULL)")
+        with conn.cursor() as cur:
+            copy_batches(cur, "post_embeddings", table_columns(conn, "post_embeddings"), _embedding_batches(ROWS))
+        conn.execute("VACUUM (ANALYZE) post_embeddings")
+
+
+def _queries(conn: psycopg.Connection[Any]) -> list[np.ndarray[Any, Any]]:
+    rng = np.random.default_rng(7)
+    ids = rng.choice(np.arange(1, ROWS + 1), QUERIES, replace=False).tolist()
+    rows = conn.execute("SELECT embedding FROM post_embeddings WHERE post_id = ANY(%s) ORDER BY post_id",
+                        (ids,)).fetchall()
+    return [perturb_vector(r[0].to_numpy(), 0.05, rng) for r in rows]
+
+
+def _search(conn: psycopg.Connection[Any], order_by: str, queries: list[np.ndarray[Any, Any]]
+            ) -> tuple[list[list[int]], list[float]]:
+    """Top-k ids per query and each query's latency (ms); k candidates re-ranked by full-precision distance."""
+    query = (f"WITH c AS MATERIALIZED (SELECT post_id, embedding FROM post_embeddings ORDER BY {order_by} "
+             f"LIMIT {K}) SELECT post_id FROM c ORDER BY embedding <=> %(q)s")
+    ids, ms = [], []
+    for q in queries:
+        t0 = time.perf_counter()
+        rows = conn.execute(query, {"q": q}).fetchall()
+        ms.append((time.perf_counter() - t0) * 1000)
+        ids.append([r[0] for r in rows])
+    return ids, ms
+
+
+def _truth(conn: psycopg.Connection[Any], queries: list[np.ndarray[Any, Any]]) -> list[list[int]]:
+    conn.execute("SET enable_indexscan = off")
+    try:
+        return _search(conn, "embedding <=> %(q)s", queries)[0]
+    finally:
+        conn.execute("RESET enable_indexscan")
+
+
+def _measure(conn: psycopg.Connection[Any], option: Option, queries: list[np.ndarray[Any, Any]],
+             truth: list[list[int]], ef_search: int, build_s: float, index_mb: int) -> Row:
+    conn.execute(f"SET hnsw.ef_search = {ef_search}")
+    _search(conn, option.order_by, queries[:10])  # warm the index's pages
+    ids, ms = _search(conn, option.order_by, queries)
+    plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN SELECT post_id FROM post_embeddings ORDER BY "
+                                                 f"{option.order_by} LIMIT {K}", {"q": queries[0]}).fetchall())
+    assert "hnsw_build_option" in plan, plan  # the option's index answered, not a scan
+    recalls = [len(set(a) & set(t)) / K for a, t in zip(ids, truth, strict=True)]
+    ms.sort()
+    return Row(option.name, round(build_s, 1), index_mb, ef_search, round(statistics.fmean(recalls), 3),
+               min(recalls), round(statistics.median(ms), 2), round(ms[int(0.95 * len(ms)) - 1], 2))
+
+
+def test_hnsw_build_options(embeddings: Database, benchmark: Any, tmp_path: Path) -> None:
+    names = os.environ.get("WARDBENCH_HNSW_OPTIONS", DEFAULT).split(",")
+    ef_default = int(load_profile("release")["ef_search"])
+    table: list[Row] = []
+
+    def build_all() -> None:
+        with embeddings.connect(autocommit=True) as conn:
+            register_vector(conn)
+            queries = _queries(conn)
+            truth = _truth(conn, queries)
+            for name in names:
+                o = OPTIONS[name]
+                conn.execute(f"SET maintenance_work_mem = '{o.maintenance_work_mem}'")
+                conn.execute(f"SET max_parallel_maintenance_workers = {o.workers}")
+                t0 = time.perf_counter()
+                conn.execute(f"CREATE INDEX hnsw_build_option ON post_embeddings USING hnsw ({o.opclass_expr}) "
+                             f"WITH (m = {o.m}, ef_construction = {o.ef_construction})")
+                build_s = time.perf_counter() - t0
+                mb = conn.execute("SELECT pg_relation_size('hnsw_build_option') / 1048576").fetchone()[0]  # type: ignore[index]
+                for ef in sorted({ef_default, 200}):
+                    table.append(_measure(conn, o, queries, truth, ef, build_s, int(mb)))
+                conn.execute("DROP INDEX hnsw_build_option")
+                print(f"{name}: built in {build_s:.1f} s, {mb} MB", flush=True)
+
+    benchmark.pedantic(build_all, rounds=1, iterations=1)
+    good = [r for r in table if r.ef_search == 200 and r.recall_at_10 >= RECALL_FLOOR]
+    chosen = min(good, key=lambda r: r.build_s) if good else None
+    lines = [f"HNSW build options, {ROWS:,} x {DIM} (release embeddings), m 16, {QUERIES} queries:",
+             "option | build s | index MB | ef_search | recall@10 (min) | p50 ms | p95 ms"]
+    lines += [f"{r.option} | {r.build_s} | {r.index_mb} | {r.ef_search} | {r.recall_at_10} ({r.recall_min}) | "
+              f"{r.p50_ms} | {r.p95_ms}" for r in table]
+    lines.append(f"chosen (fastest build with recall@10 >= {RECALL_FLOOR} at ef_search 200): "
+                 f"{chosen.option if chosen else 'none'}")
+    print("\n" + "\n".join(lines))
+    out = {"rows": ROWS, "table": [asdict(r) for r in table], "chosen": chosen.option if chosen else None}
+    benchmark.extra_info.update(out)
+    (tmp_path / "hnsw-build-options.json").write_text(json.dumps(out, indent=2))
+    assert chosen is not None, lines
