@@ -28,6 +28,7 @@ from harness.results.capacity import (
     CapacityPoint,
     FitVerdict,
     PlanChange,
+    SizePrediction,
 )
 
 DRAWS = 4000
@@ -249,12 +250,37 @@ def _trusted(entry: CapacityFit, measured_max: float) -> CapacityFit:
                    verdict=FitVerdict.NOT_EXTRAPOLATED, reason=reason)
 
 
-def fit_section(points: Sequence[CapacityPoint], axis: Axis, targets: dict[str, float], seed: int = 0
-                ) -> list[CapacityFit]:
+REACH = 10.0  # a prediction needs a measured size within this factor of the size asked about
+
+
+def predict_at(entry: CapacityFit, at: float, measured_max: float) -> SizePrediction:
+    """The size fit's p95 at `at` posts, refused when the backtest missed its bound (or could not be run), the
+    plan changed across the measured sizes, or no measured size lies within REACH x of `at`."""
+    test = entry.backtest
+    if entry.intercept is None or entry.slope is None:
+        refused = entry.reason or "not fitted"
+    elif entry.plan_changes:
+        c = entry.plan_changes[-1]
+        refused = f"plan changes from {c.from_plan} to {c.to_plan} between {c.between[0]:g} and {c.between[1]:g}"
+    elif test is None or not test.evaluated:
+        refused = f"no backtest ({test.reason if test else 'not run'})"
+    elif not test.within_bound:
+        refused = f"backtest error {test.error:.0%} > {BACKTEST_BOUND:.0%}"
+    elif at > REACH * measured_max:
+        refused = (f"the largest measured size ({measured_max:,.0f} posts) is more than {REACH:g}x below {at:,.0f}: "
+                   f"measure {at / REACH:,.0f} or more (a prepared dataset, or --dsn for a larger server)")
+    else:
+        return SizePrediction(at=at, p95_ms=round(math.exp(entry.intercept + entry.slope * math.log(at)), 3))
+    return SizePrediction(at=at, refused=refused)
+
+
+def fit_section(points: Sequence[CapacityPoint], axis: Axis, targets: dict[str, float], seed: int = 0,
+                predict: float | None = None) -> list[CapacityFit]:
     """Per scenario (and per value of the other axis), fit p95 along `axis` and predict its break.
 
     `targets` maps scenario name -> p95 target (ms). Size is fitted with a power law, concurrency with
-    the USL; points without a p95 are left out.
+    the USL; points without a p95 are left out. With `predict` (posts), each size fit also gives its p95
+    there, or refuses to (predict_at).
     """
     other: Axis = "users" if axis == "posts" else "posts"
     groups: dict[tuple[str, int], list[CapacityPoint]] = {}
@@ -270,8 +296,12 @@ def fit_section(points: Sequence[CapacityPoint], axis: Axis, targets: dict[str, 
         try:
             entry = _fit_usl(entry, xs, ys, target) if axis == "users" else _fit_power(entry, xs, ys, target, seed)
         except ValueError as exc:
-            fits.append(replace(entry, reason=str(exc)))
+            entry = replace(entry, reason=str(exc))
+            fits.append(replace(entry, prediction=predict_at(entry, predict, max(xs)))
+                        if predict and axis == "posts" else entry)
             continue
         entry = replace(entry, backtest=backtest(axis, xs, ys), plan_changes=plan_changes(rows, axis))
+        if predict and axis == "posts":
+            entry = replace(entry, prediction=predict_at(entry, predict, max(xs)))
         fits.append(_trusted(entry, max(xs)))
     return fits

@@ -93,8 +93,8 @@ def _size_database(cfg: RunConfig, db: Database, posts: int, prepared: DatasetRe
 
 def run_capacity(cfg: RunConfig, db: Database, scenarios: list[Scenario], scales: list[int], users: list[int],
                  duration_s: float = 20.0, options: BenchOptions | None = None,
-                 console: Console | None = None, prepared: dict[int, DatasetRecord] | None = None
-                 ) -> tuple[CapacitySection, list[Gate]]:
+                 console: Console | None = None, prepared: dict[int, DatasetRecord] | None = None,
+                 predict: float | None = None) -> tuple[CapacitySection, list[Gate]]:
     """Measure every (size, concurrency) point, fit p95 growth, predict breaking points; section and gates.
     A size found in `prepared` (posts -> dataset) is copied from that dataset instead of generated."""
     console = console or Console(stderr=True)
@@ -114,7 +114,7 @@ def run_capacity(cfg: RunConfig, db: Database, scenarios: list[Scenario], scales
                 for u in users:
                     points += _load_points(sub, fresh, scenarios, u, duration_s, made, console)
     targets = {s.name: s.target_ms(cfg.targets) for s in scenarios}
-    fits = fit_section(points, "posts", targets, cfg.seed)
+    fits = fit_section(points, "posts", targets, cfg.seed, predict)
     if len(set(users)) >= 3:
         fits += fit_section(points, "users", targets, cfg.seed)
     section = CapacitySection(scales=tuple(scales), users=tuple(users), base_profile=cfg.profile,

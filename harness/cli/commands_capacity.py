@@ -37,6 +37,9 @@ def capacity(
         scenario: Annotated[list[str] | None, typer.Option(help="only this scenario, repeatable")] = None,
         rounds: Annotated[int | None, typer.Option(help="timed rounds per scenario and size (one user)")] = None,
         json: JsonOut = None,
+        predict_at: Annotated[str | None, typer.Option(
+            help="a size (posts, e.g. 1m) each size fit predicts p95 at, refusing when its backtest misses, "
+                 "the plan changes, or no measured size lies within 10x")] = None,
         dataset: Annotated[list[str] | None, typer.Option(
             "--dataset", help="a prepared dataset as one size of the sweep, repeatable, instead of --scales "
                               "(each built with `wardbench generate --profile capacity --scale-factor F "
@@ -53,6 +56,7 @@ def capacity(
     if dataset and scales is not None:
         raise UsageError("--dataset and --scales both choose the sweep's sizes: give one of them")
     sizes = sorted(set(parse_list(scales or "10k,30k,100k", parse_count)))
+    predict = float(parse_count(predict_at)) if predict_at is not None else None
     levels = _users(users)
     if (len(set(dataset)) if dataset else len(sizes)) < 3 and len(levels) < 3:
         raise UsageError("a capacity fit needs three or more --scales (or --dataset, or --users) values")
@@ -76,11 +80,16 @@ def capacity(
         sizes = sorted(prepared) or sizes
         results.environment = collect_environment(db)
         results.capacity, gates = run_capacity(cfg, db, chosen, sizes, levels, parse_duration(duration), options,
-                                               console, prepared)
+                                               console, prepared, predict)
     results.gates += gates
 
     def show(results: Results, paths: list[Path]) -> None:
         Console().print(_table(results))
+        for fit in results.capacity.fits if results.capacity else ():
+            if fit.prediction is not None:
+                p = fit.prediction
+                Console().print(f"{fit.scenario}: p95 at {p.at:,.0f} posts " + (
+                    f"predicted {p.p95_ms:.2f} ms" if p.p95_ms is not None else f"not predicted: {p.refused}"))
         console.print("wrote: " + ", ".join(str(p) for p in paths))
 
     finish(cfg, results, json, console, reports=True, show=show)

@@ -137,6 +137,20 @@ class PlanChange:
 
 
 @dataclass(frozen=True)
+class SizePrediction:
+    """The fit's p95 at a size asked about (--predict-at), or why it refuses to give one."""
+
+    __pydantic_config__ = _DOCS
+
+    at: float
+    """Posts asked about."""
+    p95_ms: float | None = None
+    """Predicted p95 there (None: refused)."""
+    refused: str = ""
+    """Why no prediction is given: the backtest's error, a plan change, or no measured size within 10x."""
+
+
+@dataclass(frozen=True)
 class CapacityFit:
     """p95 along one axis for one scenario (the other axis held at `at`): model, parameters, prediction.
 
@@ -189,6 +203,8 @@ class CapacityFit:
     """Prediction of the largest measured point from the others."""
     plan_changes: tuple[PlanChange, ...] = ()
     """Plan changes between neighbouring points."""
+    prediction: SizePrediction | None = None
+    """p95 at the size asked about (size fits with --predict-at)."""
 
     @property
     def verdict_text(self) -> str:

@@ -128,3 +128,24 @@ def test_usl_fits_render_in_the_report() -> None:
                                method="usl")
     assert capacity_rows(capacity)[0]["slope"].startswith("USL sigma 0.05")
     assert len(capacity_fits(capacity)) == 1
+
+
+def test_predict_at_gives_the_fit_at_a_size_within_reach_and_refuses_otherwise() -> None:
+    """A clean power law predicts 10x past its largest point; 11x is out of reach; a failed backtest, a plan
+    change or a failed fit refuse, each saying why."""
+    sizes = [1e4, 3e4, 1e5]
+    clean = [_pt(x, y) for x, y in zip(sizes, _points(0.5, sizes, 0.0, 0), strict=True)]
+    (fit,) = fit_section(clean, "posts", {"s": 100.0}, predict=1e6)
+    assert fit.prediction is not None and fit.prediction.p95_ms == pytest.approx(2.0 * 100 ** 0.5, rel=1e-3)
+    (far,) = fit_section(clean, "posts", {"s": 100.0}, predict=1.1e6)
+    assert far.prediction is not None and far.prediction.p95_ms is None
+    assert far.prediction.refused.startswith("the largest measured size (100,000 posts) is more than 10x below")
+    jump = [_pt(x, y) for x, y in zip(sizes, [3.0, 3.1, 60.0], strict=True)]
+    (missed,) = fit_section(jump, "posts", {"s": 100.0}, predict=1e6)
+    assert missed.prediction is not None and missed.prediction.refused.startswith("backtest error")
+    plans = [_pt(x, y, plan=p) for x, y, p in zip(sizes, _points(0.5, sizes, 0.0, 0), ["a", "a", "b"], strict=True)]
+    (changed,) = fit_section(plans, "posts", {"s": 100.0}, predict=1e6)
+    assert changed.prediction is not None and changed.prediction.refused.startswith("plan changes from a to b")
+    (few,) = fit_section(clean[:2], "posts", {"s": 100.0}, predict=1e6)
+    assert few.prediction is not None and few.prediction.p95_ms is None and "three or more" in few.prediction.refused
+    assert fit_section(clean, "posts", {"s": 100.0})[0].prediction is None  # only when asked
