@@ -229,14 +229,19 @@ class PostEmbedding(Base):
               postgresql_using="hnsw", postgresql_with={"m": 16, "ef_construction": 64}),
         Index("ix_post_embeddings_ward_id", "ward_id"),
         Index("ix_post_embeddings_published_at", "published_at"),
+        *(Index(f"ix_post_embeddings_{band}_hnsw", text(f"(embedding::halfvec({EMBEDDING_DIM})) halfvec_cosine_ops"),
+                postgresql_using="hnsw", postgresql_with={"m": 16, "ef_construction": 64},
+                postgresql_where=text(where))
+          for band, where in (("positive", "sentiment_score >= 0.9"), ("negative", "sentiment_score <= -0.9"))),
     )
 
     post_id: Mapped[int] = mapped_column(
         ForeignKey("posts.id", name="fk_post_embeddings_post_id_posts", ondelete="CASCADE"), primary_key=True)
     embedding: Mapped[Any] = mapped_column(Vector(EMBEDDING_DIM))
-    # Copies of the post's, set by triggers (revision 014) so filtered searches read this table alone.
+    # Copies of the post's and its score, set by triggers (revision 014): filtered searches read this table alone.
     ward_id: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sentiment_score: Mapped[float | None] = mapped_column(REAL)
 
 
 class AiModel(Base):

@@ -171,10 +171,11 @@ def test_hnsw_build_options(embeddings: Database, benchmark: Any, tmp_path: Path
                              f"WITH (m = {o.m}, ef_construction = {o.ef_construction})")
                 build_s = time.perf_counter() - t0
                 mb = conn.execute("SELECT pg_relation_size('hnsw_build_option') / 1048576").fetchone()[0]  # type: ignore[index]
+                print(f"{name}: built in {build_s:.1f} s, {mb} MB", flush=True)
                 for ef in sorted({ef_default, 200}):
                     table.append(_measure(conn, o, queries, truth, ef, build_s, int(mb)))
+                    print(f"  {asdict(table[-1])}", flush=True)
                 conn.execute("DROP INDEX hnsw_build_option")
-                print(f"{name}: built in {build_s:.1f} s, {mb} MB", flush=True)
 
     benchmark.pedantic(build_all, rounds=1, iterations=1)
     good = [r for r in table if r.ef_search == 200 and r.recall_at_10 >= RECALL_FLOOR]

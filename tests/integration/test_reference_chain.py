@@ -259,14 +259,16 @@ def test_013_indexes_halfvec_and_swaps_the_vector_index_back(fresh_db: Database)
 
 
 def test_014_backfills_the_post_copies_and_triggers_keep_them(fresh_db: Database) -> None:
-    """Rows written before 014 are backfilled; afterwards every way of writing keeps post_embeddings' ward and
-    publication time equal to the post's: a new embedding (also in one statement with its post, as the load
-    writer does), a post moved to another ward, and a direct write of the copy (overridden)."""
+    """Rows written before 014 are backfilled; afterwards every way of writing keeps post_embeddings' ward,
+    publication time and sentiment score equal to the post's and its score's: a new embedding (also in one
+    statement with its post, as the load writer does), a post moved, a direct write of the copy (overridden),
+    a score changed, removed or added, and a post deleted with its rows."""
 
     def drift(conn: psycopg.Connection[Any]) -> int:
         return int(conn.execute(  # type: ignore[index]
             "SELECT count(*) FROM post_embeddings e JOIN posts p ON p.id = e.post_id "
-            "WHERE e.ward_id IS DISTINCT FROM p.ward_id OR e.published_at IS DISTINCT FROM p.published_at"
+            "LEFT JOIN sentiment_scores s ON s.post_id = e.post_id WHERE e.ward_id IS DISTINCT FROM p.ward_id "
+            "OR e.published_at IS DISTINCT FROM p.published_at OR e.sentiment_score IS DISTINCT FROM s.score"
         ).fetchone()[0])
 
     alembic_project.upgrade(fresh_db, "013")
@@ -277,6 +279,8 @@ def test_014_backfills_the_post_copies_and_triggers_keep_them(fresh_db: Database
                      (ids["source"], ids["other_ward"]))
         conn.execute("INSERT INTO post_embeddings (post_id, embedding) SELECT id, %s FROM posts",
                      (vector_text(_clustered(1, 3)[0]),))
+        conn.execute("INSERT INTO sentiment_scores (post_id, score, model) SELECT id, (id % 21 - 10) / 10.0, 'm' "
+                     "FROM posts WHERE id % 3 <> 0")
     alembic_project.upgrade(fresh_db, "014")
     probe = vector_text(_clustered(1, 4)[0])
     with fresh_db.connect(autocommit=True) as conn:
@@ -288,8 +292,14 @@ def test_014_backfills_the_post_copies_and_triggers_keep_them(fresh_db: Database
                      (ids["source"], ids["ward"], probe))
         conn.execute("UPDATE posts SET ward_id = %s, published_at = published_at - interval '1 day' "
                      "WHERE id IN (SELECT id FROM posts ORDER BY id LIMIT 5)", (ids["ward"],))
-        conn.execute("UPDATE post_embeddings SET ward_id = %s, published_at = now() WHERE post_id = %s",
-                     (ids["other_ward"], ids["post"]))
+        conn.execute("UPDATE post_embeddings SET ward_id = %s, published_at = now(), sentiment_score = 5 "
+                     "WHERE post_id = %s", (ids["other_ward"], ids["post"]))
+        conn.execute("UPDATE sentiment_scores SET score = -score WHERE post_id % 2 = 0")
+        conn.execute("DELETE FROM sentiment_scores WHERE post_id % 5 = 0")
+        conn.execute("INSERT INTO sentiment_scores (post_id, score, model) SELECT id, 0.95, 'm' FROM posts "
+                     "WHERE id NOT IN (SELECT post_id FROM sentiment_scores)")
         assert drift(conn) == 0
         assert conn.execute("SELECT count(*) FROM post_embeddings WHERE ward_id = %s",
                             (ids["ward"],)).fetchone() == (6,)  # the first 5 (the seeded one among them), 1 new
+        conn.execute("DELETE FROM posts WHERE id IN (SELECT id FROM posts ORDER BY id DESC LIMIT 3)")  # cascades
+        assert drift(conn) == 0 and conn.execute("SELECT count(*) FROM post_embeddings").fetchone() == (49,)
