@@ -188,6 +188,32 @@ class BenchFidelity:
     """How the overhead is measured."""
 
 
+class PrewarmMethod(StrEnum):
+    PG_PREWARM = "pg_prewarm"
+    TID_RANGE_SCANS = "tid range scans"
+
+
+@dataclass(frozen=True)
+class Prewarm:
+    """What was read into shared_buffers before anything was timed: the scenarios are measured in steady state,
+    with the dataset cached as a server in service has it, not while a fresh copy is read from disk."""
+
+    __pydantic_config__ = _DOCS
+
+    method: PrewarmMethod
+    """pg_prewarm (tables and indexes) where the server offers it, else TID range scans (tables only)"""
+    relations: int
+    """tables and indexes read"""
+    mb: float
+    """their size"""
+    shared_buffers_mb: float
+    """the server's shared_buffers: what exceeds it cannot all stay cached"""
+    seconds: float
+    """time spent reading"""
+    note: str = ""
+    """why the fallback was used"""
+
+
 @dataclass(frozen=True)
 class BenchSection:
     """How the bench stage measured: its options, pytest-benchmark's own JSON, the harness's fidelity."""
@@ -202,3 +228,5 @@ class BenchSection:
     """psycopg's prepare_threshold on timed sessions (None: never prepared)."""
     fidelity: BenchFidelity
     """Harness overhead against server-side time."""
+    prewarm: Prewarm | None = None
+    """What was cached before timing."""
