@@ -125,7 +125,8 @@ def test_the_floor_copies_every_table_and_leaves_the_dataset_as_it_was(
     floor, gate = generation_floor(db, summary, defaults())
     assert set(floor.raw_copy_s) == set(summary.tables) and floor.raw_copy_s["post_embeddings"] > 0
     hnsw = {n for n in summary.index_builds_s if "hnsw" in n}
-    assert hnsw == {"ix_post_embeddings_embedding_hnsw", "ix_ai_reports_embedding_hnsw"}
+    assert hnsw == {"ix_post_embeddings_embedding_hnsw", "ix_ai_reports_embedding_hnsw",
+                    "ix_post_embeddings_positive_hnsw", "ix_post_embeddings_negative_hnsw"}
     assert floor.hnsw_build_s == pytest.approx(sum(summary.index_builds_s[n] for n in hnsw), abs=1e-3)
     assert floor.ratio == pytest.approx(summary.total_s / floor.floor_s, rel=1e-2) and floor.ratio > 1
     assert gate.key == "generate_vs_floor" and gate.observed == floor.ratio
