@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +14,17 @@ from harness.db.embedded import scratch_server
 
 TEST_SETTINGS = {"shared_buffers": "256MB", "maintenance_work_mem": "512MB", "max_connections": "200",
                  "fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """SIGTERM/SIGHUP (a cancelled CI job, `kill`) interrupt like Ctrl-C, so fixtures unwind and every scratch
+    server is stopped; killed outright, a benchmark's server (and its index build) ran on with nobody to stop it."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
 
 
 @pytest.fixture(scope="session")
