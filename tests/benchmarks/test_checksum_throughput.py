@@ -65,19 +65,26 @@ def posts(fresh_db: Database) -> Database:
 def test_checksum_against_count_star(posts: Database, benchmark: Any) -> None:
     with posts.connect(autocommit=True) as conn:
         size = conn.execute("SELECT pg_relation_size('posts')").fetchone()[0]  # type: ignore[index]
+        # cast=True: the zero-cost vector -> bytea cast (in a rolled-back savepoint) the rehearsal and the
+        # stairway use in their disposable databases.
         timed = benchmark.pedantic(timed_checksums, args=(conn, ["posts", "posts_projected"]),
-                                   kwargs={"pairs": PAIRS}, rounds=1, iterations=1)
+                                   kwargs={"pairs": PAIRS, "cast": True}, rounds=1, iterations=1)
+        # A database that is not the harness's to write (backup verify) is read through vector_send instead.
+        sent = timed_checksums(conn, ["posts"], pairs=PAIRS)
     new_s, old_s = timed.checksum_s["posts"], timed.checksum_s["posts_projected"]
     new_count, old_count = timed.count_s["posts"], timed.count_s["posts_projected"]
     info = {"rows": ROWS, "heap_mb": round(size / 2**20), "pairs": PAIRS, "count_s": round(new_count, 3),
             "exact_checksum_s": round(new_s, 3), "exact_ratio": round(new_s / new_count, 2),
             "count_s_beside_old": round(old_count, 3), "projection_checksum_s": round(old_s, 3),
-            "projection_ratio": round(old_s / old_count, 2), "target_ratio": TARGET_RATIO}
+            "projection_ratio": round(old_s / old_count, 2), "target_ratio": TARGET_RATIO,
+            "send_form_checksum_s": round(sent.checksum_s["posts"], 3),
+            "send_form_ratio": round(sent.checksum_s["posts"] / sent.count_s["posts"], 2)}
     benchmark.extra_info.update(info)
     info["meets_target"] = info["exact_ratio"] <= TARGET_RATIO
     print(f"\nchecksum vs count(*) on posts ({ROWS:,} rows, vector({DIM}), heap {info['heap_mb']} MB, medians of "
           f"{PAIRS} pairs): exact {new_s:.2f} s vs {new_count:.2f} s = {info['exact_ratio']}x; previous design "
-          f"(vector projected) {old_s:.2f} s vs {old_count:.2f} s = {info['projection_ratio']}x; "
+          f"(vector projected) {old_s:.2f} s vs {old_count:.2f} s = {info['projection_ratio']}x; send form (no "
+          f"write, user databases) {info['send_form_ratio']}x; "
           f"goal <= {TARGET_RATIO}x")
     assert timed.checksums["posts"].rows == ROWS
     # Exactness costs no more than the projection did (hashing through vector_send made it 2.6x slower).
