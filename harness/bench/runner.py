@@ -23,10 +23,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from harness.bench import plans, pytest_suite, session
 from harness.bench.handoff import BenchPlan, Observation, ScenarioSpec
+from harness.bench.prewarm import prewarm
 from harness.bench.readonly import check_reads_only
 from harness.bench.sampling import Params, draw_params
 from harness.bench.scenarios import Scenario, reads_only
-from harness.bench.prewarm import prewarm
 from harness.bench.timing import latency_summary_ms, recall_at_k, tie_tolerant_recall
 from harness.config import RunConfig
 from harness.db import Database, redact_dsn
@@ -266,7 +266,8 @@ def run_bench(cfg: RunConfig, db: Database, results: Results, scenarios: list[Sc
     n = options.warmup_rounds + options.rounds
     warm = prewarm(db)
     console.print(f"prewarmed {warm.relations} relations, {warm.mb:,.0f} MB ({warm.method}; shared_buffers "
-                  f"{warm.shared_buffers_mb:,.0f} MB) in {warm.seconds:.1f} s" + (f": {warm.note}" if warm.note else ""))
+                  f"{warm.shared_buffers_mb:,.0f} MB) in {warm.seconds:.1f} s"
+                  + (f": {warm.note}" if warm.note else ""))
     with session.connect(db.dsn, read_only=True) as conn:
         draws = {s.name: draw_params(conn, s, n, cfg.seed + i) for i, s in enumerate(scenarios)}
         check_reads_only(conn, scenarios, draws)  # a read scenario that writes: UsageError, nothing measured

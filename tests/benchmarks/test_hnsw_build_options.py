@@ -5,7 +5,8 @@ Slow: 10^6 rows (WARDBENCH_HNSW_ROWS) of the release profile's own embeddings (t
 42), each option built once, then recall@10 against an exact scan and latency over the same perturbed queries
 (as the `post_embedding` sampler draws them) at the profile's ef_search and at the scenarios' 200. The table
 (option -> build s, index MB, recall@10, p50/p95 ms) is printed, kept in extra_info and written to
-hnsw-build-options.json (in WARDBENCH_HNSW_OUT when set); the choice is the fastest build whose recall@10 is >= 0.95 at ef_search 200.
+hnsw-build-options.json (in WARDBENCH_HNSW_OUT when set); the choice is the fastest build whose recall@10 is
+>= 0.95 at ef_search 200 (unfiltered: the filtered scenarios are checked by `bench` on a dataset built with it).
 WARDBENCH_HNSW_OPTIONS picks options by name (default: the three that decide revision 013).
 Speed is never asserted: the assertions are on recall and on the build actually being what was asked for.
 """

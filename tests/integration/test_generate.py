@@ -132,7 +132,8 @@ def test_the_floor_copies_every_table_and_leaves_the_dataset_as_it_was(
     assert gate.key == "generate_vs_floor" and gate.observed == floor.ratio
     with db.connect() as conn:
         assert database_checksums(conn) == before
-        assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'wardbench_loadbench'").fetchone() == (0,)
+        scratch = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'wardbench_loadbench'").fetchone()
+        assert scratch == (0,)
 
 
 def test_a_database_that_already_holds_data_is_refused(loaded: tuple[Database, GenerateSection]) -> None:

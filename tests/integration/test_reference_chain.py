@@ -205,7 +205,8 @@ def test_ward_filtered_search_is_exact_through_the_ward_index(fresh_db: Database
         target = ward_ids[3]
         probe = vectors[n]
         # The ward comes from post_embeddings' own copy (revision 014), filled by its trigger during the COPY.
-        query = "SELECT e.post_id FROM post_embeddings e WHERE e.ward_id = %s ORDER BY e.embedding <=> %s::vector LIMIT 10"
+        query = ("SELECT e.post_id FROM post_embeddings e WHERE e.ward_id = %s "
+                 "ORDER BY e.embedding <=> %s::vector LIMIT 10")
         plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + query, (target, vector_text(probe))))
         rows = [r[0] for r in conn.execute(query, (target, vector_text(probe)))]
     in_ward = [i for i in range(n) if post_ward[i] == target]
