@@ -29,7 +29,7 @@ _PARAM = re.compile(r"%\((\w+)\)s")
 TomlTable = dict[str, Any]  # a table as tomllib parsed it: values unchecked until the functions below validate them
 Samplers = dict[str, TomlTable]  # [samplers.NAME] tables by name, validated, merged into a parameter on use
 _SCENARIO_KEYS = {"name", "kind", "description", "sql", "params", "target_p95_ms", "k", "selectivity",
-                  "settings", "truth", "tie_tolerance", "variants", "samplers"}
+                  "settings", "truth", "tie_tolerance", "variants", "samplers", "requires_revision"}
 _PARAM_KEYS = {"sql", "sampler", "value", "perturb", "provides", "pool"}
 _VARIANT_KEYS = {"selectivity", "params", "settings", "target_p95_ms", "description"}
 
@@ -68,6 +68,7 @@ class Scenario:
     truth_sql: str | None = None
     truth_settings: dict[str, str] = field(default_factory=dict)
     tie_tolerance: float = DEFAULT_TIE_TOLERANCE
+    requires_revision: str | None = None  # the reference chain revision whose schema the SQL needs
 
     @property
     def sql_params(self) -> list[str]:
@@ -202,6 +203,8 @@ def _scenario(path: Path, data: TomlTable, samplers: Samplers) -> Scenario:
         truth_sql=_text(path, "truth.sql", truth["sql"]) if "sql" in truth else None,
         truth_settings={**EXACT_SETTINGS, **_settings(path, "truth.settings", truth.get("settings", {}))},
         tie_tolerance=_number(path, "tie_tolerance", data.get("tie_tolerance", DEFAULT_TIE_TOLERANCE), False),
+        requires_revision=_text(path, "requires_revision", data["requires_revision"])
+        if "requires_revision" in data else None,
     )
 
 

@@ -7,6 +7,7 @@ a `--wb-sql-file` run replaces the mix with one fixed statement, the same text p
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,11 +69,13 @@ def select_scenarios(scenario_dirs: list[Path], only: list[str]) -> list[Scenari
 
 
 def load_workload(conn: psycopg.Connection[Any], scenario_dirs: list[str], only: list[str],
-                  sql_file: str | None, seed: int, fixed_kind: str = "ward") -> Workload:
-    """Jobs for this process: one fixed statement from `sql_file`, else the scenarios with drawn parameters."""
+                  sql_file: str | None, seed: int, fixed_kind: str = "ward",
+                  keep: Callable[[Scenario], bool] | None = None) -> Workload:
+    """Jobs for this process: one fixed statement from `sql_file`, else the scenarios (those `keep` accepts)
+    with drawn parameters."""
     if sql_file:
         return Workload((Job("fixed_statement", fixed_kind, Path(sql_file).read_text()),))
-    scenarios = select_scenarios([Path(d) for d in scenario_dirs], only)
+    scenarios = [s for s in select_scenarios([Path(d) for d in scenario_dirs], only) if keep is None or keep(s)]
     jobs = tuple(Job(s.name, s.kind, s.sql, dict(s.settings),
                      tuple(draw_params(conn, s, DRAWS_PER_SCENARIO, seed + i)))
                  for i, s in enumerate(scenarios))

@@ -66,12 +66,16 @@ class Plan:
         return bool(self.reads or self.inserts or self.jobs)
 
 
-def scenario_plan(conn: psycopg.Connection[Any], seed: int) -> Plan:
-    """The load stage's reference scenarios (ward and vector readers, AI writers) with drawn parameters."""
+def scenario_plan(conn: psycopg.Connection[Any], seed: int, applied: set[str]) -> Plan:
+    """The load stage's reference scenarios (ward and vector readers, AI writers) with drawn parameters: those
+    whose SQL the older schema of the step supports (`applied`: its revisions). The application running during a
+    step is the one both schemas serve; a query that needs a column the step adds (or its downgrade removes)
+    belongs to the next release of the application, not to the one live while the migration runs."""
     from harness.load.workload import load_workload
 
     register_vector(conn)
-    workload = load_workload(conn, [], [], None, seed)
+    workload = load_workload(conn, [], [], None, seed,
+                             keep=lambda s: s.requires_revision is None or s.requires_revision in applied)
     conn.rollback()
     return Plan([], [], list(workload.jobs))
 

@@ -21,6 +21,7 @@ import psycopg
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from psycopg import sql
 
 from harness.bench.timing import percentile
@@ -175,6 +176,13 @@ class Move:
     downgrade: bool
 
 
+def _applied(cfg: Config, revision: str) -> set[str]:
+    """The revisions a database at `revision` has applied (none at base)."""
+    if revision in ("base", ""):
+        return set()
+    return {r.revision for r in ScriptDirectory.from_config(cfg).iterate_revisions(revision, "base")}
+
+
 def rehearse_step(db: Database, conn: psycopg.Connection[Any], engine: sa.Engine, cfg: Config, move: Move,
                   options: RehearseOptions, seeding: Seeding) -> tuple[Step, Before, list[tuple[str, str]]]:
     """Upgrade (or downgrade) to `move.target` under the live workload: the step's record (see the module
@@ -182,7 +190,8 @@ def rehearse_step(db: Database, conn: psycopg.Connection[Any], engine: sa.Engine
     dsn = db.dsn
     before = measure_before(conn)
     counter = server_stats.StatementCounter.open(conn, db.server_log, db.disposable)
-    plan = live.scenario_plan(conn, options.seed) if options.scenarios else live.plan(conn, engine, SCHEMA)
+    plan = live.scenario_plan(conn, options.seed, _applied(cfg, move.target if move.downgrade else move.source)) \
+        if options.scenarios else live.plan(conn, engine, SCHEMA)
     workload = live_workload(dsn, plan, options)
     has_live = bool(plan)
     if has_live:

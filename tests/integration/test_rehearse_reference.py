@@ -51,8 +51,7 @@ def test_safe_revisions_down_then_up_under_scenarios(rehearsed: tuple[Results, R
         assert isinstance(live, LiveRun) and {"ward", "vector", "write"} <= set(live.kinds), live
         assert live.kinds["ward"].during.count + live.kinds["ward"].before.count > 0
         assert step.loss.lossless is True, step.loss
-    assert sorted(c.split(" ")[0] for c in down["014"].loss.removed) == [
-        "post_embeddings.published_at", "post_embeddings.sentiment_score", "post_embeddings.ward_id"], down["014"]
+    assert down["014"].loss.removed[0].startswith("post_embeddings.ward_id, published_at, sentiment_score ("), down["014"]
     assert [t.revision for t in section.round_trips] == window
     for trip in section.round_trips:
         assert trip.lossless is True and trip.rows_checked > 1000 and trip.not_compared == []

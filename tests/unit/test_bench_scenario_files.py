@@ -134,3 +134,14 @@ def test_filtered_vector_search_picks_its_shape_by_query_form() -> None:
         assert ("ORDER BY" in cte) is (name not in exact), name
         assert ("hnsw.iterative_scan" in vector[name].settings) is (name not in exact), name
         assert (vector[name].settings.get("plan_cache_mode") == "force_custom_plan") is (name in bands), name
+
+
+def test_scenarios_that_read_the_copied_filters_say_which_revision_they_need() -> None:
+    """A rehearsal step leaves out a scenario whose schema its older side lacks; the scenarios reading
+    post_embeddings' copies of ward, time and score (revision 014) say so, and no other does."""
+    needing = {s.name.split(".")[0] for s in load_scenarios() if s.requires_revision == "014"}
+    assert needing == {"vector_search_ward", "vector_search_constituency", "vector_search_date_day",
+                       "vector_search_date_week", "vector_search_date_range", "vector_search_sentiment_extreme"}
+    for s in load_scenarios():
+        reads_copies = any(f"e.{c}" in s.sql for c in ("ward_id", "published_at", "sentiment_score"))
+        assert reads_copies is (s.requires_revision == "014"), s.name
