@@ -51,7 +51,8 @@ def test_safe_revisions_down_then_up_under_scenarios(rehearsed: tuple[Results, R
         assert isinstance(live, LiveRun) and {"ward", "vector", "write"} <= set(live.kinds), live
         assert live.kinds["ward"].during.count + live.kinds["ward"].before.count > 0
         assert step.loss.lossless is True, step.loss
-    assert down["014"].loss.removed[0].startswith("post_embeddings.ward_id, published_at, sentiment_score ("), down["014"]
+    removed = down["014"].loss.removed
+    assert removed and removed[0].startswith("post_embeddings.ward_id, published_at, sentiment_score ("), removed
     assert [t.revision for t in section.round_trips] == window
     for trip in section.round_trips:
         assert trip.lossless is True and trip.rows_checked > 1000 and trip.not_compared == []
