@@ -8,6 +8,8 @@ kept: candidates are re-ranked by their full-precision distance, which the table
 halved). ef_construction 32 builds in 251 s with recall@10 0.963 unfiltered, against 0.973 at 64; 64 is kept
 until every filtered scenario is measured on a 32 graph (tests/benchmarks/test_hnsw_build_options.py has the
 table). Searches that should use the index order by `embedding::halfvec(384) <=> query::halfvec(384)`.
+An embedding element a half float cannot hold (|x| > 65,504) is refused from here on (the index expression
+cannot cast it); model embeddings are normalised, and an upgrade over such a row fails before any swap.
 
 How: as revision 011, the new index is built next to the old one with CREATE INDEX CONCURRENTLY in an autocommit
 block, the old one is dropped CONCURRENTLY and the new one takes the name; an interrupted step is resumed. The

@@ -109,10 +109,27 @@ def test_non_finite_vector_element_refused(head: Head, table: str, values: list[
     _refused(head, table, {"embedding": text}, errors.DataException)
 
 
+# Revision 013 indexes post embeddings as embedding::halfvec(384), so an element a half float cannot hold
+# (|x| > 65504) is refused there; ai_reports keeps a single-precision index and takes any finite float.
+HALF_MAX = 65504.0
+half = st.floats(min_value=-HALF_MAX, max_value=HALF_MAX, width=32)
+TABLE_ELEMENTS = {"post_embeddings": half, "ai_reports": finite}
+
+
 @EXAMPLES
-@given(table=st.sampled_from(["post_embeddings", "ai_reports"]), values=st.lists(finite, min_size=DIM, max_size=DIM))
-def test_right_vector_dimension_accepted(head: Head, table: str, values: list[float]) -> None:
-    _accepted(head, table, {"embedding": "[" + ",".join(repr(v) for v in values) + "]"})
+@given(data=st.data(), table=st.sampled_from(sorted(TABLE_ELEMENTS)))
+def test_right_vector_dimension_accepted(head: Head, data: st.DataObject, table: str) -> None:
+    values = data.draw(st.lists(TABLE_ELEMENTS[table], min_size=DIM, max_size=DIM))
+    _accepted(head, table, {"embedding": vector_text(values)})
+
+
+@EXAMPLES
+@given(values=st.lists(half, min_size=DIM, max_size=DIM), position=st.integers(0, DIM - 1),
+       beyond=st.floats(min_value=65520.0, max_value=1e6, width=32), sign=st.sampled_from([1.0, -1.0]))
+def test_post_embedding_beyond_half_precision_refused(head: Head, values: list[float], position: int,
+                                                      beyond: float, sign: float) -> None:
+    values[position] = sign * beyond
+    _refused(head, "post_embeddings", {"embedding": vector_text(values)}, errors.NumericValueOutOfRange)
 
 
 # NUL cannot travel in PostgreSQL text at all (the client refuses it), so it is not a database refusal.
