@@ -226,20 +226,24 @@ def _fit_usl(entry: CapacityFit, xs: list[float], ys: list[float], target: float
     return replace(entry, target_ms=target, breaks_at=_finite_or_none(crossing), verdict=verdict, reason=reason)
 
 
+def _distrust(entry: CapacityFit) -> str | None:
+    """Why a fit must not be carried past its measured sizes: a plan change, else a backtest over its bound."""
+    test = entry.backtest
+    if entry.plan_changes:
+        c = entry.plan_changes[-1]
+        return f"plan changes from {c.from_plan} to {c.to_plan} between {c.between[0]:g} and {c.between[1]:g}"
+    if test is not None and test.evaluated and not test.within_bound:
+        return f"backtest error {test.error:.0%} > {BACKTEST_BOUND:.0%}"
+    return None
+
+
 def _trusted(entry: CapacityFit, measured_max: float) -> CapacityFit:
     """Withdraw a break predicted beyond the measured range when the backtest or the plans say not to trust it."""
     breaks = entry.breaks_at
     beyond = breaks is None or breaks > measured_max
     if entry.target_ms is None or not beyond:
         return entry
-    reason = None
-    test = entry.backtest
-    if entry.plan_changes:
-        c = entry.plan_changes[-1]
-        reason = (f"plan changes from {c.from_plan} to {c.to_plan} between {c.between[0]:g} and "
-                  f"{c.between[1]:g}")
-    elif test is not None and test.evaluated and not test.within_bound:
-        reason = f"backtest error {test.error:.0%} > {BACKTEST_BOUND:.0%}"
+    reason = _distrust(entry)
     if reason is None:
         return entry
     kept = entry.band
@@ -257,15 +261,13 @@ def predict_at(entry: CapacityFit, at: float, measured_max: float) -> SizePredic
     """The size fit's p95 at `at` posts, refused when the backtest missed its bound (or could not be run), the
     plan changed across the measured sizes, or no measured size lies within REACH x of `at`."""
     test = entry.backtest
+    distrust = _distrust(entry)
     if entry.intercept is None or entry.slope is None:
         refused = entry.reason or "not fitted"
-    elif entry.plan_changes:
-        c = entry.plan_changes[-1]
-        refused = f"plan changes from {c.from_plan} to {c.to_plan} between {c.between[0]:g} and {c.between[1]:g}"
+    elif distrust is not None:
+        refused = distrust
     elif test is None or not test.evaluated:
         refused = f"no backtest ({test.reason if test else 'not run'})"
-    elif not test.within_bound:
-        refused = f"backtest error {test.error:.0%} > {BACKTEST_BOUND:.0%}"
     elif at > REACH * measured_max:
         refused = (f"the largest measured size ({measured_max:,.0f} posts) is more than {REACH:g}x below {at:,.0f}: "
                    f"measure {at / REACH:,.0f} or more (a prepared dataset, or --dsn for a larger server)")
