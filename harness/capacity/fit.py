@@ -257,9 +257,32 @@ def _trusted(entry: CapacityFit, measured_max: float) -> CapacityFit:
 REACH = 10.0  # a prediction needs a measured size within this factor of the size asked about
 
 
-def predict_at(entry: CapacityFit, at: float, measured_max: float) -> SizePrediction:
+def _fixed_plus_proportional(xs: Sequence[float], ys: Sequence[float], x: float) -> float:
+    """p95 = a + b * size with a, b >= 0 (non-negative least squares), evaluated at x: a per-query cost plus work
+    in proportion to the rows a filter selects, which a power law fitted to small sizes reads as a flat trend."""
+    coef, _ = optimize.nnls(np.column_stack([np.ones(len(xs)), np.asarray(xs, float)]), np.asarray(ys, float))
+    return float(coef[0] + coef[1] * x)
+
+
+def _rival(xs: Sequence[float], ys: Sequence[float], at: float) -> tuple[float, float]:
+    """The fixed-plus-proportional model's p95 at `at` and its backtest error (fitted without the largest size)."""
+    order = np.argsort(xs)
+    rest, held = order[:-1], int(order[-1])
+    predicted = _fixed_plus_proportional([xs[i] for i in rest], [ys[i] for i in rest], xs[held])
+    return _fixed_plus_proportional(xs, ys, at), abs(predicted - ys[held]) / ys[held]
+
+
+def predict_at(entry: CapacityFit, at: float, xs: Sequence[float], ys: Sequence[float]) -> SizePrediction:
     """The size fit's p95 at `at` posts, refused when the backtest missed its bound (or could not be run), the
-    plan changed across the measured sizes, or no measured size lies within REACH x of `at`."""
+    plan changed across the measured sizes, or no measured size lies within REACH x of `at`.
+
+    Passing a backtest from three sizes a few times apart is weak evidence: at 10^4-10^5 posts a fixed
+    per-query cost hides work that grows with the rows a filter selects (a day's window: 0.33-0.52 ms measured,
+    a power law said 0.83 ms at 10^6, 2.63 ms was measured). So a rival, fixed plus proportional cost, is fitted
+    to the same points; when it passes the backtest too and the two disagree at `at` by more than the bound,
+    the measured sizes cannot tell them apart and the prediction is refused.
+    """
+    measured_max = max(xs)
     test = entry.backtest
     distrust = _distrust(entry)
     if entry.intercept is None or entry.slope is None:
@@ -272,7 +295,15 @@ def predict_at(entry: CapacityFit, at: float, measured_max: float) -> SizePredic
         refused = (f"the largest measured size ({measured_max:,.0f} posts) is more than {REACH:g}x below {at:,.0f}: "
                    f"measure {at / REACH:,.0f} or more (a prepared dataset, or --dsn for a larger server)")
     else:
-        return SizePrediction(at=at, p95_ms=round(math.exp(entry.intercept + entry.slope * math.log(at)), 3))
+        p95 = math.exp(entry.intercept + entry.slope * math.log(at))
+        rival, rival_error = _rival(xs, ys, at)
+        gap = abs(rival - p95) / p95
+        kept = {"rival_ms": round(rival, 3), "rival_backtest_error": round(rival_error, 3)}
+        if rival_error <= BACKTEST_BOUND and gap > BACKTEST_BOUND:
+            return SizePrediction(at=at, refused=(
+                f"a power law ({p95:.3g} ms) and a fixed plus proportional cost ({rival:.3g} ms) both pass the "
+                f"backtest and differ by {gap:.0%} at {at:,.0f}: measure a size nearer to it"), **kept)
+        return SizePrediction(at=at, p95_ms=round(p95, 3), **kept)
     return SizePrediction(at=at, refused=refused)
 
 
@@ -299,11 +330,11 @@ def fit_section(points: Sequence[CapacityPoint], axis: Axis, targets: dict[str, 
             entry = _fit_usl(entry, xs, ys, target) if axis == "users" else _fit_power(entry, xs, ys, target, seed)
         except ValueError as exc:
             entry = replace(entry, reason=str(exc))
-            fits.append(replace(entry, prediction=predict_at(entry, predict, max(xs)))
+            fits.append(replace(entry, prediction=predict_at(entry, predict, xs, ys))
                         if predict and axis == "posts" else entry)
             continue
         entry = replace(entry, backtest=backtest(axis, xs, ys), plan_changes=plan_changes(rows, axis))
         if predict and axis == "posts":
-            entry = replace(entry, prediction=predict_at(entry, predict, max(xs)))
+            entry = replace(entry, prediction=predict_at(entry, predict, xs, ys))
         fits.append(_trusted(entry, max(xs)))
     return fits

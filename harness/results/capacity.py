@@ -147,7 +147,12 @@ class SizePrediction:
     p95_ms: float | None = None
     """Predicted p95 there (None: refused)."""
     refused: str = ""
-    """Why no prediction is given: the backtest's error, a plan change, or no measured size within 10x."""
+    """Why no prediction is given: the backtest's error, a plan change, no measured size within 10x, or a rival
+    model that passes its backtest too and disagrees there by more than the bound."""
+    rival_ms: float | None = None
+    """The rival model's p95 there: a fixed plus a proportional cost (p95 = a + b * posts, a and b >= 0)."""
+    rival_backtest_error: float | None = None
+    """The rival's relative error predicting the largest measured size from the others."""
 
 
 @dataclass(frozen=True)
