@@ -298,12 +298,12 @@ def predict_at(entry: CapacityFit, at: float, xs: Sequence[float], ys: Sequence[
         p95 = math.exp(entry.intercept + entry.slope * math.log(at))
         rival, rival_error = _rival(xs, ys, at)
         gap = abs(rival - p95) / p95
-        kept = {"rival_ms": round(rival, 3), "rival_backtest_error": round(rival_error, 3)}
+        rival_ms, rival_error = round(rival, 3), round(rival_error, 3)
         if rival_error <= BACKTEST_BOUND and gap > BACKTEST_BOUND:
-            return SizePrediction(at=at, refused=(
+            return SizePrediction(at=at, rival_ms=rival_ms, rival_backtest_error=rival_error, refused=(
                 f"a power law ({p95:.3g} ms) and a fixed plus proportional cost ({rival:.3g} ms) both pass the "
-                f"backtest and differ by {gap:.0%} at {at:,.0f}: measure a size nearer to it"), **kept)
-        return SizePrediction(at=at, p95_ms=round(p95, 3), **kept)
+                f"backtest and differ by {gap:.0%} at {at:,.0f}: measure a size nearer to it"))
+        return SizePrediction(at=at, p95_ms=round(p95, 3), rival_ms=rival_ms, rival_backtest_error=rival_error)
     return SizePrediction(at=at, refused=refused)
 
 
