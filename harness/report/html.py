@@ -35,8 +35,19 @@ def capacity_rows(capacity: CapacitySection | None) -> list[dict[str, str]]:
             "breaks": fit.verdict_text if fit.breaks_at is None else
             f"{_fmt(fit.breaks_at)} {fit.axis} [{_fmt(low)}, {'unbounded' if high is None else _fmt(high)}]"
             + ("" if fit.verdict == FitVerdict.PREDICTED else f" ({fit.verdict_text})"),
+            "predicted": _predicted(fit),
         })
     return rows
+
+
+def _predicted(fit: CapacityFit) -> str:
+    """--predict-at's answer: the p95 there (with the rival model's), or why it was refused."""
+    p = fit.prediction
+    if p is None:
+        return ""
+    if p.p95_ms is None:
+        return f"{_fmt(p.at)} posts: not predicted ({p.refused})"
+    return f"{_fmt(p.at)} posts: {_fmt(p.p95_ms)} ms (fixed plus proportional: {_fmt(p.rival_ms)} ms)"
 
 
 def _growth(fit: CapacityFit) -> str:

@@ -165,3 +165,11 @@ def test_predict_at_refuses_when_a_fixed_plus_proportional_cost_fits_as_well_and
     (kept,) = fit_section(clean, "posts", {"s": 100.0}, predict=1e6)
     assert kept.prediction is not None and kept.prediction.p95_ms is not None
     assert kept.prediction.rival_backtest_error is not None and kept.prediction.rival_backtest_error > 0.3
+    from harness.report.html import capacity_rows
+
+    capacity = CapacitySection(scales=(10_000, 30_000, 100_000), users=(1,), base_profile="ci", duration_s=3.0,
+                               tool="locust", loads=(), points=(*day, *clean), fits=(fit, kept), method="power law")
+    refused, predicted = (row["predicted"] for row in capacity_rows(capacity))
+    assert refused.startswith("1,000,000 posts: not predicted (a power law (0.814 ms)")
+    assert predicted == f"1,000,000 posts: {kept.prediction.p95_ms:.3g} ms (fixed plus proportional: " \
+                        f"{kept.prediction.rival_ms:.3g} ms)"
