@@ -1,8 +1,9 @@
 """What a prepared dataset records about how it was made, and whether a run may start from it.
 
 A dataset is only reusable while it is what `generate` would build now for the run: same profile, seed and
-scale, the chain's current head, and the same generator (the harness/datagen sources and the profile's data
-keys, hashed). Anything else is a mismatch, refused with the exact command that rebuilds it.
+scale, the chain's current head, and the same generator (the harness/datagen sources, the reference chain's
+revision files and the profile's data keys, hashed). Anything else is a mismatch, refused with the exact
+command that rebuilds it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
+from harness import REPO_ROOT
 from harness.errors import UsageError
 from harness.results.generate import GenerateSection
 
@@ -41,13 +43,17 @@ def database_name(name: str) -> str:
     return DATABASE_PREFIX + name
 
 
-def generator_digest(profile_data: dict[str, Any]) -> str:
-    """Hash of every harness/datagen source file and the profile's data keys: equal when `generate` would
-    write the same rows (given the same seed, scale and head)."""
+GENERATOR_SOURCES = (REPO_ROOT / "harness" / "datagen", REPO_ROOT / "migrations" / "versions")
+
+
+def generator_digest(profile_data: dict[str, Any], sources: tuple[Path, ...] = GENERATOR_SOURCES) -> str:
+    """Hash of every harness/datagen source file, every revision of the reference chain (generate builds its
+    schema, indexes and triggers with them: an index option edited in a revision changes the dataset) and the
+    profile's data keys: equal when `generate` would build the same database (given the same seed and scale)."""
     digest = hashlib.sha256()
-    source_dir = Path(__file__).resolve().parent.parent / "datagen"
-    for path in sorted(source_dir.glob("*.py")):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    for source_dir in sources:
+        for path in sorted(source_dir.glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
     data = {k: v for k, v in profile_data.items() if not isinstance(v, dict) and k not in _NOT_DATA}
     digest.update(json.dumps(data, sort_keys=True, default=str).encode())
     return digest.hexdigest()[:16]
@@ -129,7 +135,7 @@ def mismatches(record: DatasetRecord, expected: Expected) -> list[str]:
         out.append(f"built at revision {record.head_revision}, the chain's head is now {expected.head_revision}")
     if record.generator_digest != expected.generator_digest:
         out.append(f"generator digest {record.generator_digest}, now {expected.generator_digest} "
-                   "(harness/datagen or the profile's data changed)")
+                   "(harness/datagen, a revision of the reference chain or the profile's data changed)")
     return out
 
 

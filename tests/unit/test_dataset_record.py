@@ -4,6 +4,7 @@ refusal tells the user to run; --dataset refused before any server starts where 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from harness.config import load_profile
-from harness.datasets.record import DatasetRecord, Expected, check_fresh, check_name, generator_digest, mismatches
+from harness.datasets.record import (
+    GENERATOR_SOURCES,
+    DatasetRecord,
+    Expected,
+    check_fresh,
+    check_name,
+    generator_digest,
+    mismatches,
+)
 from harness.errors import UsageError
 
 RECORD = DatasetRecord(name="ci", profile="ci", seed=42, scale_factor=1.0, head_revision="009",
@@ -38,6 +47,18 @@ def test_generator_digest_follows_the_data_keys_not_the_rest() -> None:
     assert generator_digest({**ci, "load": {"users": 1}}) == generator_digest(ci)  # run settings, not data
 
 
+def test_generator_digest_follows_the_chain_revisions(tmp_path: Path) -> None:
+    """An index option edited in a revision (013's ef_construction) changes what generate builds: the digest."""
+    ci = load_profile("ci")
+    datagen, versions = (tmp_path / "datagen", tmp_path / "versions")
+    for copy, source in zip((datagen, versions), GENERATOR_SOURCES, strict=True):
+        shutil.copytree(source, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert generator_digest(ci, (datagen, versions)) == generator_digest(ci)
+    revision = next(versions.glob("013_*.py"))
+    revision.write_text(revision.read_text().replace("ef_construction = ", "ef_construction = 1"))
+    assert generator_digest(ci, (datagen, versions)) != generator_digest(ci)
+
+
 def test_a_fresh_record_matches() -> None:
     assert mismatches(RECORD, EXPECTED) == []
     check_fresh(RECORD, EXPECTED)
@@ -47,7 +68,8 @@ def test_stale_record_names_each_difference_and_the_rebuild_command() -> None:
     expected = Expected("ci", 42, 1.0, "010", "fff")
     assert mismatches(RECORD, expected) == [
         "built at revision 009, the chain's head is now 010",
-        "generator digest abc, now fff (harness/datagen or the profile's data changed)"]
+        "generator digest abc, now fff "
+        "(harness/datagen, a revision of the reference chain or the profile's data changed)"]
     with pytest.raises(UsageError) as err:
         check_fresh(RECORD, expected)
     assert err.value.message.endswith("rebuild it with `wardbench generate --profile ci --seed 42 --keep-dataset ci`")
