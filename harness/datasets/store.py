@@ -91,14 +91,24 @@ def keep(db: Database, record: DatasetRecord) -> None:
     """Turn the run's database `db` into dataset `record.name` (replacing one of that name): renamed, its
     record written as its comment, then frozen (a template taking no connections)."""
     admin = db.server.admin_dsn
-    drop(admin, record.database)
+    aside = record.database + "_replaced"  # the dataset it replaces, kept until the new one has its name
+    drop(admin, aside)
     with _admin(admin) as conn:
         _wait_alone(conn, db.name)
         target = sql.Identifier(record.database)
-        conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(db.name), target))
+        replacing = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (record.database,)).fetchone()
+        if replacing:
+            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(target, sql.Identifier(aside)))
+        try:
+            conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(db.name), target))
+        except psycopg.Error:
+            if replacing:
+                conn.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(sql.Identifier(aside), target))
+            raise
         conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
             target, sql.Literal(COMMENT_PREFIX + record.to_json())))
         conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false").format(target))
+    drop(admin, aside)
 
 
 def _server_major(conn: psycopg.Connection[Any]) -> int:

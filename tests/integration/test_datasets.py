@@ -9,6 +9,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +199,40 @@ def test_served_copy_replaces_the_previous_one(dataset: DatasetRecord, pg_server
             assert checksums(conn)["ai_reports"][0] == dataset.rows["ai_reports"]
     finally:
         pg_server.drop_database(first.name)
+
+
+def test_keep_replaces_a_dataset_only_once_the_new_one_is_in_place(dataset: DatasetRecord,
+                                                                    pg_server: ServerHandle) -> None:
+    """Replacing dataset NAME: a run database that cannot take the name leaves the old dataset whole; one that
+    can takes its place, and nothing is left aside."""
+    name = f"t-re-{secrets.token_hex(3)}"
+    record = replace(dataset, name=name)
+    store.copy_database(pg_server.admin_dsn, dataset.database, record.database)
+    try:
+        with psycopg.connect(pg_server.admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("ALTER DATABASE {} WITH IS_TEMPLATE true ALLOW_CONNECTIONS false").format(
+                sql.Identifier(record.database)))
+        with store.opened(pg_server.admin_dsn, record) as conn:
+            before = checksums(conn)
+        gone = Database(dsn=pg_server.database_dsn("t_missing"), name="t_missing", server=pg_server,
+                        disposable=True)
+        with pytest.raises(psycopg.errors.InvalidCatalogName):
+            store.keep(gone, record)
+        with store.opened(pg_server.admin_dsn, record) as conn:
+            assert checksums(conn) == before
+        run = f"t_new_{secrets.token_hex(3)}"
+        store.copy_database(pg_server.admin_dsn, dataset.database, run)
+        with psycopg.connect(pg_server.database_dsn(run), autocommit=True) as conn:
+            conn.execute("DELETE FROM ai_reports")
+        store.keep(Database(dsn=pg_server.database_dsn(run), name=run, server=pg_server, disposable=True), record)
+        with store.opened(pg_server.admin_dsn, record) as conn:
+            assert checksums(conn)["ai_reports"][0] == 0
+        with psycopg.connect(pg_server.admin_dsn) as conn:
+            left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE %s",
+                                (record.database + "%",)).fetchall()
+        assert left == [(record.database,)]
+    finally:
+        store.drop(pg_server.admin_dsn, record.database)
 
 
 def test_copy_is_a_database_of_the_run(dataset: DatasetRecord, pg_server: ServerHandle) -> None:
