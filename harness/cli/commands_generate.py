@@ -11,10 +11,12 @@ from rich.console import Console
 from harness.cli.options import JsonOut, check_datasets, with_config
 from harness.cli.run import finish, new_results
 from harness.config import RunConfig
+from harness.datagen.benchmark import SPEED_KEYS
 from harness.datagen.plan import make_plan
 from harness.datasets.record import DatasetRecord
 from harness.db import Database, open_database
 from harness.environment import collect_environment
+from harness.results.core import Verdict
 from harness.results.generate import GenerateSection
 
 Embeddings = Annotated[str | None, typer.Option(
@@ -52,10 +54,12 @@ def generate(cfg: RunConfig, json: JsonOut = None, embeddings: Embeddings = None
         console.print(f"database: {db.display_dsn}")
         results.environment = collect_environment(db)
         summary = generate_stage(cfg, db, results, benchmark=benchmark, console=console)
-        if keep_dataset is not None and results.exit_code == 0:
-            _keep(cfg, db, keep_dataset, summary, console)
-        elif keep_dataset is not None:
-            console.print(f"[red]not kept as dataset {keep_dataset}[/]: a generate gate failed (below)")
+        if keep_dataset is not None:
+            data_failed = [g for g in results.gates if g.verdict != Verdict.PASS and g.key not in SPEED_KEYS]
+            if data_failed:
+                console.print(f"[red]not kept as dataset {keep_dataset}[/]: {data_failed[0].name} (below)")
+            else:  # a speed gate says how fast it was made, not what was made: the run still fails on it
+                _keep(cfg, db, keep_dataset, summary, console)
     for table, info in summary.tables.items():
         console.print(f"{table:<18} {info.rows:>10,} rows {info.rows_per_s or 0:>12,} rows/s")
     console.print(f"total {summary.total_s:.1f} s (load {summary.load_s:.1f} s, indexes "

@@ -60,6 +60,9 @@ PGBENCH_UNGATED = ("pgbench -i loads tables with no foreign key, CHECK or index;
                    "SELECT with the same constraints, measured in this run, is the ceiling the loader is gated on")
 _GENERATE = re.compile(r"client-side generate ([0-9.]+) s")
 
+# The gates --benchmark adds: how fast the dataset was made, never what was made.
+SPEED_KEYS = frozenset({"generate_vs_floor", "generate_vs_insert_select", "generate_binary_vs_text_copy"})
+
 
 def pgbench_init_rate(db: Database, scale: int = 5, runs: int = 3) -> PgbenchInit:
     """`pgbench -i` (drop, create, client-side generate) in a scratch schema; rows/s of its generate step."""

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from harness.datagen.benchmark import SPEED_KEYS
 from harness.datagen.loader import TABLES
 from harness.datasets import store
 from harness.datasets.record import DatasetRecord
@@ -70,6 +71,21 @@ def test_keep_records_how_it_was_made_and_freezes_it(dataset: DatasetRecord, pg_
     assert row == (True, False)  # a template nobody connects to: no accidental write, no blocked copy
     with pytest.raises(psycopg.OperationalError):
         psycopg.connect(pg_server.database_dsn(dataset.database)).close()
+
+
+def test_a_failed_speed_gate_fails_generate_and_keeps_the_dataset(pg_server: ServerHandle, tmp_path: Path) -> None:
+    """generate_vs_floor at 1.0001 cannot be met (the floor is part of generate): exit 1, the dataset kept."""
+    name = f"t-speed-{secrets.token_hex(3)}"
+    proc = run_cli("generate", *common(pg_server, tmp_path), "--benchmark", "--target", "generate_vs_floor=1.0001",
+                   "--keep-dataset", name, "--json", str(tmp_path / "gen.json"))
+    try:
+        assert proc.returncode == 1, proc.stderr[-2000:]
+        gates = json.loads((tmp_path / "gen.json").read_text())["gates"]
+        failed = {g["key"] for g in gates if g["verdict"] != "pass"}
+        assert "generate_vs_floor" in failed and failed <= SPEED_KEYS  # at this size others may miss too
+        assert store.find(pg_server.admin_dsn, name).rows["posts"] > 0
+    finally:
+        store.drop(pg_server.admin_dsn, f"wardbench_ds_{name}")
 
 
 def test_copy_holds_exactly_the_datasets_data(dataset: DatasetRecord, pg_server: ServerHandle) -> None:
