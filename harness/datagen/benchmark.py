@@ -266,7 +266,8 @@ def generation_floor(db: Database, summary: GenerateSection, targets: Mapping[st
             bare = sql.Identifier(SCRATCH, f"floor_{table}")
             conn.execute(sql.SQL("CREATE TABLE {} (LIKE {})").format(bare, sql.Identifier(table)))
             t0 = time.perf_counter()
-            with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN (FORMAT binary)").format(bare)) as cp:
+            with conn.cursor() as cur, cur.copy(sql.SQL("COPY {} FROM STDIN (FORMAT binary, FREEZE)").format(
+                    bare)) as cp:  # created in this transaction: frozen as generate's own COPY
                 cp.write(payload)
             copy_s[table] = round(time.perf_counter() - t0, 3)
             del payload

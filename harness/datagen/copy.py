@@ -211,8 +211,11 @@ def copy_order(columns: Mapping[str, Column], data: Mapping[str, ColumnData]) ->
 
 
 def copy_statement(table: str, columns: Sequence[Column], binary: bool = True,
-                   schema: str = "public") -> sql.Composed:
-    fmt = sql.SQL(" (FORMAT BINARY)") if binary else sql.SQL("")
+                   schema: str = "public", freeze: bool = False) -> sql.Composed:
+    """COPY ... FROM STDIN; FREEZE (only for a table created or truncated in this transaction) writes the rows
+    frozen and all-visible, so the VACUUM after a load has no page left to visit."""
+    options = [o for o, on in (("FORMAT BINARY", binary), ("FREEZE", freeze)) if on]
+    fmt = sql.SQL(f" ({', '.join(options)})") if options else sql.SQL("")
     return sql.SQL("COPY {} ({}) FROM STDIN{}").format(
         sql.Identifier(schema, table), sql.SQL(", ").join(sql.Identifier(c.name) for c in columns), fmt)
 
@@ -268,7 +271,7 @@ def prefetch(batches: Iterable[T], depth: int = 2) -> Iterator[T]:
 
 def copy_batches(cur: psycopg.Cursor[Any], table: str, columns: Mapping[str, Column],
                  batches: Iterable[Mapping[str, ColumnData]], on_batch: Callable[[int], None] | None = None,
-                 schema: str = "public") -> int:
+                 schema: str = "public", freeze: bool = False) -> int:
     """Stream NumPy batches into `table` through one raw binary COPY; returns the rows written.
 
     The column list is fixed by the first batch. Batches are generated and encoded in a worker thread
@@ -287,7 +290,7 @@ def copy_batches(cur: psycopg.Cursor[Any], table: str, columns: Mapping[str, Col
     if first is None:
         return 0
     total = 0
-    with cur.copy(copy_statement(table, orders[0], schema=schema)) as copy:
+    with cur.copy(copy_statement(table, orders[0], schema=schema, freeze=freeze)) as copy:
         copy.write(COPY_HEADER)
         for payload, n in itertools.chain([first], payloads):
             copy.write(payload)
@@ -299,13 +302,13 @@ def copy_batches(cur: psycopg.Cursor[Any], table: str, columns: Mapping[str, Col
 
 
 def copy_records(cur: psycopg.Cursor[Any], table: str, columns: Mapping[str, Column],
-                 names: Sequence[str], records: Iterable[Sequence[Any]]) -> int:
+                 names: Sequence[str], records: Iterable[Sequence[Any]], freeze: bool = False) -> int:
     """Small tables: psycopg's binary `write_row` with `set_types` from the catalog (numeric, jsonb, NULLs)."""
     missing = [n for n in names if n not in columns]
     if missing:
         raise LookupError(f"{table} has no column(s) {', '.join(missing)}")
     count = 0
-    with cur.copy(copy_statement(table, [columns[n] for n in names])) as copy:
+    with cur.copy(copy_statement(table, [columns[n] for n in names], freeze=freeze)) as copy:
         copy.set_types([columns[n].type_oid for n in names])
         for record in records:
             copy.write_row(record)

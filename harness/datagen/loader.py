@@ -198,9 +198,10 @@ def load_dataset(db: Database, profile: Mapping[str, Any], scale: float, seed: i
             indexes = secondary_indexes(conn)
             for name, _, _ in indexes:
                 conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+            freeze = _truncated(conn)
             with _progress(console) as progress, conn.cursor() as cur:
                 for job in jobs:
-                    tables[job.name] = _load_table(cur, job, catalog[job.name], progress)
+                    tables[job.name] = _load_table(cur, job, catalog[job.name], progress, freeze)
             _reset_sequences(conn, catalog)
             for key, value in settings.items():
                 conn.execute("SELECT set_config(%s, %s, true)", (key, value))
@@ -238,8 +239,19 @@ def load_dataset(db: Database, profile: Mapping[str, Any], scale: float, seed: i
     )
 
 
+def _truncated(conn: psycopg.Connection[Any]) -> bool:
+    """TRUNCATE the (empty) tables in the load's transaction, so their COPY may FREEZE; False, and nothing
+    truncated, when another table of the database references them (a user's database at head may have one)."""
+    try:
+        with conn.transaction():
+            conn.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(sql.Identifier(t) for t in TABLES)))
+    except psycopg.errors.FeatureNotSupported:
+        return False
+    return True
+
+
 def _load_table(cur: psycopg.Cursor[Any], job: TableLoad, columns: dict[str, Column],
-                progress: Progress) -> LoadedTable:
+                progress: Progress, freeze: bool = False) -> LoadedTable:
     task = progress.add_task(job.name, total=job.planned_rows or None, rate="")
     t0 = time.perf_counter()
 
@@ -249,11 +261,11 @@ def _load_table(cur: psycopg.Cursor[Any], job: TableLoad, columns: dict[str, Col
         progress.update(task, advance=n, rate=f"{done / elapsed:,.0f} rows/s")
 
     if job.records is not None:
-        rows = copy_records(cur, job.name, columns, job.columns, job.records())
+        rows = copy_records(cur, job.name, columns, job.columns, job.records(), freeze)
         advance(rows)
     else:
         assert job.batches is not None
-        rows = copy_batches(cur, job.name, columns, job.batches(), advance)
+        rows = copy_batches(cur, job.name, columns, job.batches(), advance, freeze=freeze)
     seconds = time.perf_counter() - t0  # until the server acknowledged the COPY: the rate that counts
     progress.update(task, total=rows, completed=rows, rate=f"{rows / max(seconds, 1e-9):,.0f} rows/s")
     return LoadedTable(rows=rows, seconds=round(seconds, 4), rows_per_s=round(rows / seconds) if seconds else None,

@@ -179,6 +179,18 @@ def test_hnsw_recall_is_high_on_generated_embeddings_and_lower_on_iid_ones(
     assert random < generated
 
 
+def test_a_table_of_the_users_referencing_ours_loads_without_freeze(fresh_db: Database) -> None:
+    """A database at head with one more table referencing posts cannot TRUNCATE posts alone: generate loads the
+    same rows without COPY FREEZE, and the user's table is left as it was."""
+    alembic_project.upgrade(fresh_db, "head")
+    with fresh_db.connect(autocommit=True) as conn:
+        conn.execute("CREATE TABLE user_bookmarks (post_id bigint REFERENCES posts (id), note text)")
+    summary = load_dataset(fresh_db, load_profile("ci"), SCALE, seed=8, console=quiet())
+    with fresh_db.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM posts").fetchone() == (summary.planned_rows["posts"],)
+        assert conn.execute("SELECT count(*) FROM user_bookmarks").fetchone() == (0,)
+
+
 def test_a_failure_mid_load_leaves_nothing_behind(fresh_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     alembic_project.upgrade(fresh_db, "head")
     with fresh_db.connect() as conn:

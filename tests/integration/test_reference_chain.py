@@ -304,3 +304,36 @@ def test_014_backfills_the_post_copies_and_triggers_keep_them(fresh_db: Database
                             (ids["ward"],)).fetchone() == (6,)  # the first 5 (the seeded one among them), 1 new
         conn.execute("DELETE FROM posts WHERE id IN (SELECT id FROM posts ORDER BY id DESC LIMIT 3)")  # cascades
         assert drift(conn) == 0 and conn.execute("SELECT count(*) FROM post_embeddings").fetchone() == (49,)
+
+
+def test_015_audits_every_column_but_the_embedding_and_006_back(fresh_db: Database) -> None:
+    """At 015 an audited ai_reports insert, update and delete record every column but the embedding (a row
+    without one, the seeded candidate, is recorded whole); downgraded to 014 the embedding is recorded again."""
+    alembic_project.upgrade(fresh_db, "015")
+    embedding = vector_text(_clustered(1, 5)[0])
+
+    def audited(conn: psycopg.Connection[Any]) -> list[tuple[str, Any, Any]]:
+        start = conn.execute("SELECT coalesce(max(id), 0) FROM audit_log").fetchone()[0]  # type: ignore[index]
+        conn.execute("INSERT INTO ai_reports (ward_id, ai_model_id, title, body, embedding) "
+                     "VALUES (%s, %s, 't', 'b', %s)", (ids["ward"], ids["ai_model"], embedding))
+        conn.execute("UPDATE ai_reports SET title = 'u' WHERE title = 't'")
+        conn.execute("DELETE FROM ai_reports WHERE title = 'u'")
+        return conn.execute("SELECT op, old_row, new_row FROM audit_log WHERE id > %s AND table_name = "
+                            "'ai_reports' ORDER BY id", (start,)).fetchall()
+
+    with fresh_db.connect(autocommit=True) as conn:
+        ids = seed_rows(conn)
+        rows = audited(conn)
+        assert [op for op, _, _ in rows] == ["INSERT", "UPDATE", "DELETE"]
+        for _, old, new in rows:
+            for image in (old, new):
+                assert image is None or ("embedding" not in image and image["body"] == "b"), image
+        assert rows[1][1]["title"] == "t" and rows[1][2]["title"] == "u"
+        result = conn.execute("SELECT new_row FROM audit_log WHERE table_name = 'candidates' "
+                              "ORDER BY id DESC LIMIT 1").fetchone()
+        assert result is not None and {"id", "party_id", "ward_id"} <= set(result[0]), result
+    alembic_project.downgrade(fresh_db, "014")
+    with fresh_db.connect(autocommit=True) as conn:
+        rows = audited(conn)
+        assert [op for op, _, _ in rows] == ["INSERT", "UPDATE", "DELETE"]
+        assert "embedding" in rows[0][2] and "embedding" in rows[2][1]
