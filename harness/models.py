@@ -226,7 +226,7 @@ class PostEmbedding(Base):
     __table_args__ = (
         # A halfvec expression index (revision 013): searches order by embedding::halfvec(384) <=> ...
         Index("ix_post_embeddings_embedding_hnsw", text(f"(embedding::halfvec({EMBEDDING_DIM})) halfvec_cosine_ops"),
-              postgresql_using="hnsw", postgresql_with={"m": 16, "ef_construction": 32}),
+              postgresql_using="hnsw", postgresql_with={"m": 16, "ef_construction": 64}),
         Index("ix_post_embeddings_ward_id", "ward_id"),
         Index("ix_post_embeddings_published_at", "published_at"),
         *(Index(f"ix_post_embeddings_{band}_hnsw", text(f"(embedding::halfvec({EMBEDDING_DIM})) halfvec_cosine_ops"),

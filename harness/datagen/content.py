@@ -143,5 +143,8 @@ def sentiment_rows(plan: Plan, batch: PostBatch) -> dict[str, ColumnData]:
 
 
 def embedding_rows(plan: Plan, batch: PostBatch, embedder: Embedder, b: int) -> dict[str, ColumnData]:
+    """Each post's vector with the copies revision 014's trigger keeps of its ward, time and score (the loader
+    writes them itself, the trigger off for the load; every post has a score)."""
     vectors = embedder.vectors(batch.topic, batch.title, batch.body, stream(plan.seed, EMBED_KEY, b))
-    return {"post_id": batch.ids, "embedding": vectors}
+    return {"post_id": batch.ids, "embedding": vectors, "ward_id": batch.ward + 1,
+            "published_at": batch.published.astype("datetime64[us]"), "sentiment_score": batch.score}

@@ -199,9 +199,13 @@ def load_dataset(db: Database, profile: Mapping[str, Any], scale: float, seed: i
             for name, _, _ in indexes:
                 conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
             freeze = _truncated(conn)
+            paused = _pause_copy_triggers(conn)
             with _progress(console) as progress, conn.cursor() as cur:
                 for job in jobs:
                     tables[job.name] = _load_table(cur, job, catalog[job.name], progress, freeze)
+            for table, trigger in paused:
+                conn.execute(sql.SQL("ALTER TABLE {} ENABLE TRIGGER {}").format(
+                    sql.Identifier(table), sql.Identifier(trigger)))
             _reset_sequences(conn, catalog)
             for key, value in settings.items():
                 conn.execute("SELECT set_config(%s, %s, true)", (key, value))
@@ -237,6 +241,25 @@ def load_dataset(db: Database, profile: Mapping[str, Any], scale: float, seed: i
         checksums=sums, dataset_digest=dataset_digest(sums), audit_log=audit,
         planned_rows={job.name: job.planned_rows for job in jobs if job.planned_rows},
     )
+
+
+# Row triggers (revision 014) that keep copies of a post's ward, time and sentiment score on its embedding row.
+# The loader writes those copies itself (content.embedding_rows), so for the load's transaction it switches
+# them off: 1M trigger calls on each table cost more than the raw COPY of the rows.
+COPY_TRIGGERS = (("post_embeddings", "tr_post_embeddings_from_post"),
+                 ("sentiment_scores", "tr_sentiment_scores_to_post_embeddings"))
+
+
+def _pause_copy_triggers(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
+    """Disable the COPY_TRIGGERS the schema has, in the load's transaction; returns them, to be enabled."""
+    paused = []
+    for table, trigger in COPY_TRIGGERS:
+        if conn.execute("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname = %s",
+                        (table, trigger)).fetchone():
+            conn.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(
+                sql.Identifier(table), sql.Identifier(trigger)))
+            paused.append((table, trigger))
+    return paused
 
 
 def _truncated(conn: psycopg.Connection[Any]) -> bool:

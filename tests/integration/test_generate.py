@@ -179,6 +179,25 @@ def test_hnsw_recall_is_high_on_generated_embeddings_and_lower_on_iid_ones(
     assert random < generated
 
 
+def test_the_copies_on_embedding_rows_equal_their_sources_and_the_triggers_are_back(
+        loaded: tuple[Database, GenerateSection]) -> None:
+    """The loader writes each embedding row's ward, time and score itself with revision 014's triggers off:
+    every copy equals its post's and its score, and the triggers are enabled again after the load."""
+    from harness.datagen.loader import COPY_TRIGGERS
+
+    with loaded[0].connect() as conn:
+        drift = conn.execute(
+            "SELECT count(*) FROM post_embeddings e JOIN posts p ON p.id = e.post_id "
+            "LEFT JOIN sentiment_scores s ON s.post_id = e.post_id "
+            "WHERE (e.ward_id, e.published_at, e.sentiment_score) IS DISTINCT FROM (p.ward_id, p.published_at, s.score)"
+        ).fetchone()
+        assert drift == (0,)
+        assert conn.execute("SELECT count(*) FROM post_embeddings WHERE sentiment_score IS NULL").fetchone() == (0,)
+        states = conn.execute("SELECT tgname, tgenabled FROM pg_trigger WHERE tgname = ANY(%s) ORDER BY 1",
+                              ([t for _, t in COPY_TRIGGERS],)).fetchall()
+    assert states == sorted((t, "O") for _, t in COPY_TRIGGERS)
+
+
 def test_a_table_of_the_users_referencing_ours_loads_without_freeze(fresh_db: Database) -> None:
     """A database at head with one more table referencing posts cannot TRUNCATE posts alone: generate loads the
     same rows without COPY FREEZE, and the user's table is left as it was."""

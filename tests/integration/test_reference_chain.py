@@ -252,7 +252,7 @@ def test_013_indexes_halfvec_and_swaps_the_vector_index_back(fresh_db: Database)
     with fresh_db.connect() as conn:
         [(ddl, valid)] = definition(conn)
         assert valid and "ix_post_embeddings_embedding_hnsw ON public.post_embeddings USING hnsw " \
-            "(((embedding)::halfvec(384)) halfvec_cosine_ops) WITH (m='16', ef_construction='32')" in ddl, ddl
+            "(((embedding)::halfvec(384)) halfvec_cosine_ops) WITH (m='16', ef_construction='64')" in ddl, ddl
     alembic_project.downgrade(fresh_db, "012")
     with fresh_db.connect() as conn:
         [(ddl, valid)] = definition(conn)
