@@ -16,6 +16,7 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,13 +200,9 @@ def load_dataset(db: Database, profile: Mapping[str, Any], scale: float, seed: i
             for name, _, _ in indexes:
                 conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
             freeze = _truncated(conn)
-            paused = _pause_copy_triggers(conn)
-            with _progress(console) as progress, conn.cursor() as cur:
+            with _copy_triggers_paused(conn), _progress(console) as progress, conn.cursor() as cur:
                 for job in jobs:
                     tables[job.name] = _load_table(cur, job, catalog[job.name], progress, freeze)
-            for table, trigger in paused:
-                conn.execute(sql.SQL("ALTER TABLE {} ENABLE TRIGGER {}").format(
-                    sql.Identifier(table), sql.Identifier(trigger)))
             _reset_sequences(conn, catalog)
             for key, value in settings.items():
                 conn.execute("SELECT set_config(%s, %s, true)", (key, value))
@@ -250,16 +247,17 @@ COPY_TRIGGERS = (("post_embeddings", "tr_post_embeddings_from_post"),
                  ("sentiment_scores", "tr_sentiment_scores_to_post_embeddings"))
 
 
-def _pause_copy_triggers(conn: psycopg.Connection[Any]) -> list[tuple[str, str]]:
-    """Disable the COPY_TRIGGERS the schema has, in the load's transaction; returns them, to be enabled."""
-    paused = []
-    for table, trigger in COPY_TRIGGERS:
-        if conn.execute("SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname = %s",
-                        (table, trigger)).fetchone():
-            conn.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(
-                sql.Identifier(table), sql.Identifier(trigger)))
-            paused.append((table, trigger))
-    return paused
+@contextmanager
+def _copy_triggers_paused(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """The COPY_TRIGGERS the schema has, disabled inside the block and enabled after it (same transaction: a
+    failed load rolls both back)."""
+    paused = [(sql.Identifier(t), sql.Identifier(g)) for t, g in COPY_TRIGGERS if conn.execute(
+        "SELECT 1 FROM pg_trigger WHERE tgrelid = to_regclass(%s) AND tgname = %s", (t, g)).fetchone()]
+    for table, trigger in paused:
+        conn.execute(sql.SQL("ALTER TABLE {} DISABLE TRIGGER {}").format(table, trigger))
+    yield
+    for table, trigger in paused:
+        conn.execute(sql.SQL("ALTER TABLE {} ENABLE TRIGGER {}").format(table, trigger))
 
 
 def _truncated(conn: psycopg.Connection[Any]) -> bool:
