@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from pgvector.psycopg import register_vector
 from psycopg import sql
 
+from harness.alembic_project import sqlalchemy_url
 from harness.bench.session import apply_settings, pgoptions
 from harness.bench.timing import percentile
 from harness.errors import EnvironmentFailure, first_line
@@ -64,6 +65,44 @@ class Plan:
 
     def __bool__(self) -> bool:
         return bool(self.reads or self.inserts or self.jobs)
+
+
+@dataclass(frozen=True)
+class ScenarioPlanner:
+    """Builds scenario_plan in the live workload's own process (a plan's inserts are closures: not picklable)."""
+
+    seed: int
+    applied: frozenset[str]
+
+    def __call__(self, conn: psycopg.Connection[Any], dsn: str) -> Plan:
+        return scenario_plan(conn, self.seed, set(self.applied))
+
+
+@dataclass(frozen=True)
+class KeysPlanner:
+    """Builds plan (primary-key reads and inserts of any chain) in the live workload's own process."""
+
+    schema: str = "public"
+
+    def __call__(self, conn: psycopg.Connection[Any], dsn: str) -> Plan:
+        engine = sa.create_engine(sqlalchemy_url(dsn), poolclass=sa.pool.NullPool)
+        try:
+            return plan(conn, engine, self.schema)
+        finally:
+            engine.dispose()
+
+
+@dataclass(frozen=True)
+class FixedPlanner:
+    """A plan given whole (scenario jobs only: those pickle)."""
+
+    plan: Plan
+
+    def __call__(self, conn: psycopg.Connection[Any], dsn: str) -> Plan:
+        return self.plan
+
+
+Planner = ScenarioPlanner | KeysPlanner | FixedPlanner
 
 
 def scenario_plan(conn: psycopg.Connection[Any], seed: int, applied: set[str]) -> Plan:
@@ -266,6 +305,14 @@ class LiveWorkload:
         self._stop.set()
         for thread in self._threads:
             thread.join()
+
+    @property
+    def kinds(self) -> dict[str, str]:
+        return self.plan.kinds
+
+    @property
+    def names(self) -> list[str]:
+        return self.plan.names
 
 
 def kind(sample: Sample, kinds: dict[str, str] | None = None) -> str:

@@ -27,6 +27,7 @@ from psycopg import sql
 from harness.bench.timing import percentile
 from harness.db import Database
 from harness.rehearse import live, server_stats, waits
+from harness.rehearse.live_process import LiveProcess, Schedule
 from harness.results.rehearsal import (
     ChecksumTiming,
     Difference,
@@ -159,10 +160,11 @@ def _lsn(conn: psycopg.Connection[Any]) -> str:
     return str(conn.execute("SELECT pg_current_wal_lsn()::text").fetchone()[0])  # type: ignore[index]
 
 
-def live_workload(dsn: str, plan: live.Plan, options: RehearseOptions) -> live.LiveWorkload:
-    """The live workload beside a step: `plan` at the options' rate and sessions, under their session settings."""
-    return live.LiveWorkload(dsn, plan, options.rate, options.sessions(), options.write_share, options.seed,
-                             settings=options.session)
+def live_workload(dsn: str, planner: live.Planner, options: RehearseOptions) -> LiveProcess:
+    """The live workload beside a step, in its own process: the plan `planner` builds, at the options' rate and
+    sessions, under their session settings."""
+    return LiveProcess(dsn, planner, Schedule(options.rate, options.sessions(), options.write_share, options.seed,
+                                              dict(options.session)))
 
 
 @dataclass(frozen=True)
@@ -190,12 +192,12 @@ def rehearse_step(db: Database, conn: psycopg.Connection[Any], engine: sa.Engine
     dsn = db.dsn
     before = measure_before(conn)
     counter = server_stats.StatementCounter.open(conn, db.server_log, db.disposable)
-    plan = live.scenario_plan(conn, options.seed, _applied(cfg, move.target if move.downgrade else move.source)) \
-        if options.scenarios else live.plan(conn, engine, SCHEMA)
-    workload = live_workload(dsn, plan, options)
-    has_live = bool(plan)
-    if has_live:
-        workload.start()
+    applied = frozenset(_applied(cfg, move.target if move.downgrade else move.source))
+    planner = live.ScenarioPlanner(options.seed, applied) if options.scenarios else live.KeysPlanner(SCHEMA)
+    conn.rollback()
+    workload = live_workload(dsn, planner, options)
+    workload.start()
+    has_live = workload.active
     try:
         baseline_start = time.perf_counter()
         if has_live:
@@ -273,20 +275,20 @@ def _timing(before: Before) -> ChecksumTiming:
                           round(ratio, 2) if ratio is not None else None)
 
 
-def _live_record(workload: live.LiveWorkload, sampler: waits.WaitSampler, options: RehearseOptions,
+def _live_record(workload: LiveProcess, sampler: waits.WaitSampler, options: RehearseOptions,
                  baseline_start: float, ran: migrate.Run, has_live: bool) -> LiveRun | LiveSkipped:
     if not has_live:
         return LiveSkipped("no table with rows and a single-column primary key to read or insert")
     end = ran.end + options.settle_s
-    before, during, kinds = live.compare(workload.samples, baseline_start, ran.start, end, workload.plan.kinds)
+    before, during, kinds = live.compare(workload.samples, baseline_start, ran.start, end, workload.kinds)
     episodes = list(sampler.episodes.values())
     return LiveRun(
-        before=before, during=during, kinds=kinds, requests=workload.plan.names, rate_per_s=options.rate,
+        before=before, during=during, kinds=kinds, requests=workload.names, rate_per_s=options.rate,
         workers=options.sessions(), during_s=round(ran.end - ran.start + options.settle_s, 3),
         settle_s=options.settle_s, baseline_s=options.baseline_s, errors_seen=dict(workload.errors),
         blocked_requests=len(episodes), longest_wait=waits.longest(episodes, workload.samples, sampler.interval_s),
         wait_polls=sampler.polls, sampler_error=sampler.error or None, rows_inserted=len(workload.inserted),
-        series=series(workload.samples, workload.plan.kinds, baseline_start, ran.start, end))
+        series=series(workload.samples, workload.kinds, baseline_start, ran.start, end))
 
 
 def series(samples: list[Sample], kinds: dict[str, str], baseline_start: float, start: float,

@@ -11,7 +11,7 @@ from harness.bench.session import scenario_settings, session_settings
 from harness.config import build_config
 from harness.db import Database
 from harness.load.workload import Job
-from harness.rehearse.live import Plan
+from harness.rehearse.live import FixedPlanner, Plan
 from harness.rehearse.reference import options_for
 from harness.rehearse.step import live_workload
 
@@ -34,7 +34,7 @@ def test_every_path_takes_the_profile_s_ef_search_from_one_place() -> None:
 def _probe_live(db: Database, session: dict[str, str]) -> tuple[int, dict[str, int]]:
     """Run the probe as the rehearsal's live workload for a moment: (requests, errors by message)."""
     options = replace(options_for(build_config(profile="ci")), rate=100.0, workers=2, session=session)
-    workload = live_workload(db.dsn, Plan([], [], [Job("ef_probe", "vector", PROBE)]), options)
+    workload = live_workload(db.dsn, FixedPlanner(Plan([], [], [Job("ef_probe", "vector", PROBE)])), options)
     workload.start()
     try:
         time.sleep(1.0)
