@@ -61,6 +61,7 @@ class Observation:
     plan_shapes: dict[str, int] | None = None
     client_ms: list[float] = field(default_factory=list)
     server_explain_ms: list[float] = field(default_factory=list)
+    server_blocks: list[int] = field(default_factory=list)
     server_log_ms: list[float] | None = None
     roundtrip_floor_ms: float | None = None
     timed_statement_prepared: bool | None = None

@@ -12,7 +12,8 @@ from harness.results.bench import PlanSummary, SeqScan
 
 # The keys of EXPLAIN's JSON this module reads (PostgreSQL names them with spaces).
 PlanNode = TypedDict("PlanNode", {"Node Type": Required[str], "Plans": list["PlanNode"], "Index Name": str,
-                                  "Relation Name": str, "Total Cost": float}, total=False)
+                                  "Relation Name": str, "Total Cost": float, "Shared Hit Blocks": int,
+                                  "Shared Read Blocks": int}, total=False)
 ExplainDoc = TypedDict("ExplainDoc", {"Plan": Required[PlanNode], "Planning Time": float, "Execution Time": float},
                        total=False)
 
@@ -27,13 +28,24 @@ def explain(conn: psycopg.Connection[Any], query: str, params: Mapping[str, obje
             analyze: bool = False) -> ExplainDoc:
     """The plan JSON document (top object, with Plan, and timings under ANALYZE) for one parameter set."""
     # TIMING OFF: per-node clocks would inflate the execution time we compare client latency against.
-    options = sql.SQL("ANALYZE, TIMING OFF, FORMAT JSON" if analyze else "FORMAT JSON")
+    # BUFFERS only reports the counts the executor keeps anyway.
+    options = sql.SQL("ANALYZE, TIMING OFF, BUFFERS, FORMAT JSON" if analyze else "FORMAT JSON")
     statement = sql.SQL("EXPLAIN ({}) ").format(options) + sql.SQL(query)
     row = conn.execute(statement, params).fetchone()
     if row is None:
         raise RuntimeError("EXPLAIN returned no plan")
     doc = row[0]
     return cast(ExplainDoc, dict(doc[0] if isinstance(doc, list) else doc))
+
+
+def blocks(plan: ExplainDoc) -> int | None:
+    """Shared buffers the execution touched, hit or read (EXPLAIN ANALYZE BUFFERS; the top node counts its
+    children's): the query's work in pages, which grows with the data even where a fixed per-query cost hides
+    that growth in the latency. None without ANALYZE."""
+    top = plan["Plan"]
+    if "Shared Hit Blocks" not in top:
+        return None
+    return top["Shared Hit Blocks"] + top.get("Shared Read Blocks", 0)
 
 
 def uses_index(plan: ExplainDoc) -> bool:

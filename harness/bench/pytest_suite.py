@@ -61,11 +61,13 @@ def _fidelity_pairs(conn: psycopg.Connection[Any], ex: wire.Executor, spec: Scen
     server logs for one more run of the query. An untimed run first, and every measure right after the
     timed one, keep them in the same cache state (a vector search runs ~2x slower after other queries
     have evicted its index pages from the CPU caches). Also counts the plan shapes chosen (plans can
-    differ by parameter value) and times a `SELECT 1` round trip, the client floor.
+    differ by parameter value), the shared buffers each execution touched, and times a `SELECT 1` round trip,
+    the client floor.
     """
     log = ServerLog.open(conn, server_log) if server_log else None
     client: list[float] = []
     explained: list[float] = []
+    touched: list[int] = []
     shapes: dict[str, int] = {}
     for params in sample:
         enc = wire.encode(conn, spec.sql, params)
@@ -77,6 +79,9 @@ def _fidelity_pairs(conn: psycopg.Connection[Any], ex: wire.Executor, spec: Scen
             log.run(ex, enc)
         doc = plans.explain(conn, spec.sql, params, analyze=True)
         explained.append(float(doc.get("Planning Time", 0.0)) + float(doc["Execution Time"]))
+        pages = plans.blocks(doc)
+        if pages is not None:
+            touched.append(pages)
         shape = plans.shape(doc)
         shapes[shape] = shapes.get(shape, 0) + 1
     select1 = wire.encode(conn, "SELECT 1", {})
@@ -86,6 +91,7 @@ def _fidelity_pairs(conn: psycopg.Connection[Any], ex: wire.Executor, spec: Scen
         ex.execute(select1)
         floor.append((time.perf_counter() - start) * 1e3)
     record.client_ms, record.server_explain_ms, record.plan_shapes = client, explained, shapes
+    record.server_blocks = touched
     record.server_log_ms = log.durations(len(sample)) if log else None
     record.roundtrip_floor_ms = sorted(floor)[len(floor) // 2] if floor else None
 

@@ -71,6 +71,7 @@ class Fidelity:
     server_time_from: ServerTimeSource | None = None
     roundtrip_floor_ms: float | None = None
     overhead_p50_vs_explain_ms: float | None = None
+    blocks_p50: float | None = None
     overhead_ms: list[float] = field(default_factory=list)
     server_ms: list[float] = field(default_factory=list)
 
@@ -199,6 +200,7 @@ def _fidelity(m: Measured) -> Fidelity:
     return Fidelity(server_p50_ms=statistics.median(server), client_p50_ms=statistics.median(client),
                     overhead_p50_ms=statistics.median(overhead), samples=len(client), server_time_from=method,
                     roundtrip_floor_ms=m.observed.roundtrip_floor_ms, overhead_p50_vs_explain_ms=vs_explain,
+                    blocks_p50=statistics.median(m.observed.server_blocks) if m.observed.server_blocks else None,
                     overhead_ms=overhead, server_ms=server)
 
 
@@ -232,6 +234,7 @@ def judge(cfg: RunConfig, db: Database, m: Measured, params: list[Params],
         server_p50_ms=fid.server_p50_ms, client_p50_ms=fid.client_p50_ms, overhead_p50_ms=fid.overhead_p50_ms,
         fidelity_samples=fid.samples, server_time_from=fid.server_time_from,
         roundtrip_floor_ms=fid.roundtrip_floor_ms, overhead_p50_vs_explain_ms=fid.overhead_p50_vs_explain_ms,
+        blocks_p50=fid.blocks_p50,
         k=vector.k, rows_returned_min=vector.rows_returned_min, rows_short_queries=vector.rows_short_queries,
         recall_at_10=rec.recall_at_10, recall_at_10_tie_tolerant=rec.recall_at_10_tie_tolerant,
         recall_queries=rec.recall_queries, recall_min=rec.recall_min, truth_rows_min=rec.truth_rows_min,

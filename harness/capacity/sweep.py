@@ -41,7 +41,8 @@ def _bench_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], optio
     records = run_bench(cfg, db, scratch, scenarios, options, console)
     return [CapacityPoint(scenario=r.name, kind=r.kind, posts=_posts(size), users=1, p95_ms=r.p95_ms,
                           p50_ms=r.p50_ms, count=r.count, errors=r.errors, tool="pytest-benchmark",
-                          posts_requested=size.posts, plan=_dominant(r.plan_shapes)) for r in records]
+                          posts_requested=size.posts, plan=_dominant(r.plan_shapes), blocks_p50=r.blocks_p50)
+            for r in records]
 
 
 def _posts(size: SizeDatabase) -> int:

@@ -41,13 +41,15 @@ def capacity_rows(capacity: CapacitySection | None) -> list[dict[str, str]]:
 
 
 def _predicted(fit: CapacityFit) -> str:
-    """--predict-at's answer: the p95 there (with the rival model's), or why it was refused."""
+    """--predict-at's answer: the p95 there (with the rival model's, and the all-work bound where pages were
+    counted), or why it was refused."""
     p = fit.prediction
     if p is None:
         return ""
     if p.p95_ms is None:
         return f"{_fmt(p.at)} posts: not predicted ({p.refused})"
-    return f"{_fmt(p.at)} posts: {_fmt(p.p95_ms)} ms (fixed plus proportional: {_fmt(p.rival_ms)} ms)"
+    work = f"; all work: {_fmt(p.work_ms)} ms" if p.work_ms is not None else ""
+    return f"{_fmt(p.at)} posts: {_fmt(p.p95_ms)} ms (fixed plus proportional: {_fmt(p.rival_ms)} ms{work})"
 
 
 def _growth(fit: CapacityFit) -> str:

@@ -140,6 +140,9 @@ class ScenarioResult:
     """Median client time of SELECT 1 on the same connection."""
     overhead_p50_vs_explain_ms: float | None = None
     """Median overhead against EXPLAIN ANALYZE time, where the server log was the primary measure."""
+    blocks_p50: float | None = None
+    """Median shared buffers (pages) one execution touched, hit or read (EXPLAIN ANALYZE BUFFERS over the
+    fidelity samples): the query's work, which `capacity` extrapolates beside its latency."""
     k: int | None = None
     """Rows a vector scenario asks for."""
     rows_returned_min: int | None = None

@@ -58,6 +58,8 @@ class CapacityPoint:
     """The size the sweep asked for."""
     plan: str | None = None
     """Dominant plan shape over the fidelity samples (single-user points)."""
+    blocks_p50: float | None = None
+    """Median shared buffers (pages) one execution touched (single-user points; EXPLAIN ANALYZE BUFFERS)."""
 
     def along(self, axis: Axis) -> int:
         """The point's value on `axis`."""
@@ -147,12 +149,19 @@ class SizePrediction:
     p95_ms: float | None = None
     """Predicted p95 there (None: refused)."""
     refused: str = ""
-    """Why no prediction is given: the backtest's error, a plan change, no measured size within 10x, or a rival
-    model that passes its backtest too and disagrees there by more than the bound."""
+    """Why no prediction is given: the backtest's error, a plan change, no measured size within 10x, a rival
+    model that passes its backtest too and disagrees there by more than the bound, or work per query that grows
+    so much faster than the latency that the two bounds on the latency there differ by more than the bound."""
     rival_ms: float | None = None
     """The rival model's p95 there: a fixed plus a proportional cost (p95 = a + b * posts, a and b >= 0)."""
     rival_backtest_error: float | None = None
     """The rival's relative error predicting the largest measured size from the others."""
+    work_blocks: float | None = None
+    """Shared buffers one execution would touch there: a power law of the measured pages per query."""
+    work_ms: float | None = None
+    """The p95 there if all of it grew with the work: the largest measured size's p95 times work_blocks over
+    the pages measured there. When the work grows faster than the latency, the latency sits between the power
+    law and this bound."""
 
 
 @dataclass(frozen=True)

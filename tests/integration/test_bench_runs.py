@@ -64,6 +64,7 @@ def test_every_reference_scenario_is_measured_and_gated(tiny_db: Database, tmp_p
         assert r.margin == pytest.approx((r.target_ms - r.p95_ms) / r.target_ms)
         assert r.timed_statement_prepared is False  # prepare_threshold=None: every execution planned afresh
         assert r.plan is not None and r.plan.nodes and r.server_p50_ms is not None and r.server_p50_ms > 0
+        assert r.blocks_p50 is not None and r.blocks_p50 > 0  # every scenario reads pages of its tables
         if r.kind == "vector":
             label = f"{r.name} [{r.selectivity}]"
             assert by_gate[f"{label} rows returned"].verdict == "pass", r.name

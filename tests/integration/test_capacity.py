@@ -27,6 +27,7 @@ def test_capacity_three_sizes_fit_and_predict(pg_server: ServerHandle, tmp_path:
     assert len(sizes) == 3 and sizes[0] < sizes[1] < sizes[2]
     assert {p["scenario"] for p in cap["points"]} == {"ward_dashboard", "vector_search_all"}
     assert all(p["p95_ms"] > 0 for p in cap["points"])
+    assert all(p["blocks_p50"] > 0 for p in cap["points"])  # pages per query, for predict_at's all-work bound
     for fit in cap["fits"]:
         assert fit["axis"] == "posts" and fit["n_points"] == 3 and fit["slope"] is not None
         low, high = fit["slope_ci"]

@@ -11,8 +11,10 @@ from harness.capacity.fit import UslFit, fit_power_law, fit_section, predict_bre
 from harness.results.capacity import CapacityPoint, CapacitySection, FitVerdict, PlanChange
 
 
-def _pt(posts: float, p95_ms: float, users: int = 1, plan: str | None = None) -> CapacityPoint:
-    return CapacityPoint(scenario="s", kind="ward", posts=int(posts), users=users, p95_ms=p95_ms, plan=plan)
+def _pt(posts: float, p95_ms: float, users: int = 1, plan: str | None = None,
+        pages: float | None = None) -> CapacityPoint:
+    return CapacityPoint(scenario="s", kind="ward", posts=int(posts), users=users, p95_ms=p95_ms, plan=plan,
+                         blocks_p50=pages)
 
 
 def _points(exponent: float, sizes: list[float], noise: float, seed: int, base_ms: float = 2.0) -> list[float]:
@@ -173,3 +175,30 @@ def test_predict_at_refuses_when_a_fixed_plus_proportional_cost_fits_as_well_and
     assert refused.startswith("1,000,000 posts: not predicted (a power law (0.814 ms)")
     assert predicted == f"1,000,000 posts: {kept.prediction.p95_ms:.3g} ms (fixed plus proportional: " \
                         f"{kept.prediction.rival_ms:.3g} ms)"
+
+
+def test_predict_at_refuses_when_the_pages_touched_grow_faster_than_the_latency() -> None:
+    """A band's HNSW graph measured 0.39 / 0.49 / 0.63 ms at 10^4 / 3x10^4 / 10^5 posts (4.8-5.4 ms at 10^6): the
+    power law passes its backtest (1 %), the rival fails its own (33 %), so neither refuses; the pages one query
+    touches grow 7x over the same sizes, so the latency at 10^6 may lie anywhere up to ~7x the largest measured
+    one: refused. A quiet ward's lookup, whose pages do not grow, is still predicted, with its all-work bound."""
+    sizes = [1e4, 3e4, 1e5]
+    band = [_pt(x, y, pages=n) for x, y, n in zip(sizes, [0.39, 0.49, 0.63], [130, 360, 900], strict=True)]
+    (fit,) = fit_section(band, "posts", {"s": 100.0}, predict=1e6)
+    p = fit.prediction
+    assert p is not None and p.p95_ms is None and p.rival_backtest_error is not None and p.rival_backtest_error > 0.3
+    assert p.work_blocks is not None and 5000 < p.work_blocks < 8000 and p.work_ms is not None and p.work_ms > 3.0
+    assert p.refused.startswith("the pages a query touches grow faster than its latency: 900 at 100,000 posts"), \
+        p.refused
+    unpaged = [_pt(x, y) for x, y in zip(sizes, [0.39, 0.49, 0.63], strict=True)]
+    (blind,) = fit_section(unpaged, "posts", {"s": 100.0}, predict=1e6)  # without pages: the old answer
+    assert blind.prediction is not None and blind.prediction.p95_ms == pytest.approx(1.03, abs=0.02)
+    quiet = [_pt(x, y, pages=n) for x, y, n in zip(sizes, [0.25, 0.28, 0.27], [9, 9, 10], strict=True)]
+    (kept,) = fit_section(quiet, "posts", {"s": 100.0}, predict=1e6)
+    q = kept.prediction
+    assert q is not None and q.p95_ms is not None and q.work_ms is not None and q.work_ms < q.p95_ms * 1.3
+    from harness.report.html import capacity_rows
+
+    capacity = CapacitySection(scales=(10_000, 30_000, 100_000), users=(1,), base_profile="ci", duration_s=3.0,
+                               tool="locust", loads=(), points=(*band, *quiet), fits=(fit, kept), method="power law")
+    assert capacity_rows(capacity)[1]["predicted"].endswith(f"; all work: {q.work_ms:.3g} ms)")
