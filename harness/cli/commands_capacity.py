@@ -39,7 +39,8 @@ def capacity(
         json: JsonOut = None,
         predict_at: Annotated[str | None, typer.Option(
             help="a size (posts, e.g. 1m) each size fit predicts p95 at, refusing when its backtest misses, "
-                 "the plan changes, or no measured size lies within 10x")] = None,
+                 "the plan changes, no measured size lies within 10x, a rival model fits as well and disagrees, "
+                 "or the pages a query touches grow too much faster than its latency")] = None,
         dataset: Annotated[list[str] | None, typer.Option(
             "--dataset", help="a prepared dataset as one size of the sweep, repeatable, instead of --scales "
                               "(each built with `wardbench generate --profile capacity --scale-factor F "
