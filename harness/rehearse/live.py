@@ -306,14 +306,6 @@ class LiveWorkload:
         for thread in self._threads:
             thread.join()
 
-    @property
-    def kinds(self) -> dict[str, str]:
-        return self.plan.kinds
-
-    @property
-    def names(self) -> list[str]:
-        return self.plan.names
-
 
 def kind(sample: Sample, kinds: dict[str, str] | None = None) -> str:
     """The request's query kind: from `kinds` (Plan.kinds) when it names it, else read or insert."""
