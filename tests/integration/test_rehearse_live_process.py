@@ -7,7 +7,10 @@ from __future__ import annotations
 import statistics
 import time
 
+import pytest
+
 from harness.db import Database
+from harness.errors import EnvironmentFailure
 from harness.load.workload import Job
 from harness.rehearse.live import FixedPlanner, LiveWorkload, Plan
 from harness.rehearse.live_process import LiveProcess, Schedule
@@ -56,3 +59,13 @@ def test_a_stall_of_the_harness_is_not_timed_as_live_latency(fresh_db: Database)
     assert process.pids and process.names == ["select_one"] and process.kinds == {"select_one": "ward"}
     latencies = sorted(s.latency_ms for s in due)
     assert latencies[int(0.95 * (len(latencies) - 1))] < held * 1000 / 4, (held, latencies)
+
+
+def test_a_live_workload_that_cannot_connect_says_so_and_leaves_no_process(fresh_db: Database) -> None:
+    dsn = fresh_db.dsn.replace(f"dbname={fresh_db.name}", "dbname=wb_no_such_database")
+    assert dsn != fresh_db.dsn
+    process = LiveProcess(dsn, FixedPlanner(PLAN), Schedule(RATE, WORKERS, 0.0, 1, {}))
+    with pytest.raises(EnvironmentFailure, match='the live workload could not start: .*"wb_no_such_database"'):
+        process.start()
+    assert process._process is None and not process.active  # joined, nothing left running
+    process.stop()  # stopping a workload that never ran is harmless
