@@ -30,6 +30,11 @@ from harness.results.bench import BenchOptions
 from harness.results.capacity import CapacityPoint, CapacitySection, SizeDatabase
 
 STAGE = "capacity"
+# Timed rounds per single-user point unless --rounds says otherwise. A fit's backtest must see the growth, not
+# the p95's sampling noise: with bench's 200 rounds, sub-millisecond scenarios moved 20-50 % between sizes
+# without growing (release sweep 10^4-10^5: quiet ward backtest error 38 %, a ward's AI reports 53 %); with
+# 1,000 the same sweep gave 15 % and 28 %, for about 3 minutes instead of 2.
+ROUNDS = 1000
 METHOD = ("size: least squares of log p95 on log size, intervals from the fit covariance (multivariate t draws, "
           "2.5-97.5 %); users: Universal Scalability Law (non-negative least squares); every fit backtested on "
           f"its largest point and not extrapolated past a plan change or a backtest error over {BACKTEST_BOUND:.0%}")

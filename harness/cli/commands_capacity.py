@@ -35,7 +35,8 @@ def capacity(
         duration: Annotated[str, typer.Option(help="load time per concurrency (Locust runs)")] = "20s",
         suite: Annotated[str, typer.Option(help="ward | vector | all")] = "all",
         scenario: Annotated[list[str] | None, typer.Option(help="only this scenario, repeatable")] = None,
-        rounds: Annotated[int | None, typer.Option(help="timed rounds per scenario and size (one user)")] = None,
+        rounds: Annotated[int | None, typer.Option(
+            help="timed rounds per scenario and size (one user; default 1000)")] = None,
         json: JsonOut = None,
         predict_at: Annotated[str | None, typer.Option(
             help="a size (posts, e.g. 1m) each size fit predicts p95 at, refusing when its backtest misses, "
@@ -51,7 +52,7 @@ def capacity(
     With --dataset (repeatable) each size is a copy of a prepared dataset instead of generated data.
     """
     from harness.bench.scenarios import load_scenarios, suite_kinds
-    from harness.capacity.sweep import run_capacity
+    from harness.capacity.sweep import ROUNDS, run_capacity
     from harness.results.bench import BenchOptions
 
     if dataset and scales is not None:
@@ -72,7 +73,7 @@ def capacity(
     chosen = [s for s in load_scenarios(kinds=suite_kinds(suite)) if not scenario or s.name in scenario]
     if scenario and (unknown := sorted(set(scenario) - {s.name for s in chosen})):
         raise UsageError(f"unknown scenario(s) {', '.join(unknown)} in suite {suite!r}")
-    options = BenchOptions.from_config(cfg, rounds=rounds, recall_queries=1)
+    options = BenchOptions.from_config(cfg, rounds=ROUNDS if rounds is None else rounds, recall_queries=1)
     console = Console(stderr=True)
     results = new_results(cfg, "capacity", {"stages": ["capacity"], "scenarios": [s.name for s in chosen]})
     del results.profile["scale_factor"]  # the sweep's sizes are --scales (or --dataset), not a scale factor
