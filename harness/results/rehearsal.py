@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
+from harness.results.bench import Prewarm
 from harness.results.migrations import Shortfall
 
 _CONFIG = ConfigDict(use_attribute_docstrings=True)
@@ -477,3 +478,5 @@ class Rehearsal:
     """checksum throughput; null when it could not run"""
     seeding_rows_per_s: int | None = None
     """bulk seeding rate over all steps; null when nothing was seeded"""
+    prewarm: Prewarm | None = None
+    """how the prepared dataset's copy was read into shared_buffers before the first step; null when seeded"""

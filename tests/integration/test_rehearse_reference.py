@@ -54,6 +54,7 @@ def test_safe_revisions_down_then_up_under_scenarios(rehearsed: tuple[Results, R
     removed = down["014"].loss.removed
     assert removed and removed[0].startswith("post_embeddings.ward_id, published_at, sentiment_score ("), removed
     assert [t.revision for t in section.round_trips] == window
+    assert section.prewarm is not None and section.prewarm.relations > 10  # the copy was read in before step one
     for trip in section.round_trips:
         assert trip.lossless is True and trip.rows_checked > 1000 and trip.not_compared == []
     preached = {"011": ("CREATE INDEX CONCURRENTLY ix_post_embeddings_embedding_hnsw_rebuild",
