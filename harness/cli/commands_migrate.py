@@ -16,6 +16,7 @@ from harness.cli.options import (
     Keep,
     PgVersion,
     Profile,
+    ReportsDir,
     ScaleFactor,
     Seed,
     TargetList,
@@ -89,7 +90,7 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: S
              every: AllRevisions = False, baseline: Baseline = None, live_rate: LiveRate = None,
              target: TargetList = None, json: JsonOut = None, profile: Profile = None, scale_factor: ScaleFactor = None,
              backend: Backend = None, dsn: Dsn = None, pg_version: PgVersion = None, seed: Seed = None,
-             keep_database: Keep = False, prepared: DatasetName = None) -> None:
+             keep_database: Keep = False, prepared: DatasetName = None, reports_dir: ReportsDir = None) -> None:
     """Rehearse the newest revision(s) at volume, downgrades too, while a live workload runs beside them.
 
     Any chain (--alembic-ini): every table seeded with --rows rows, the window upgraded, then downgraded. The
@@ -129,7 +130,8 @@ def rehearse(alembic_ini: AlembicIni = None, rows: RehearseRows = None, since: S
     revisions = window(chain, since, every)
     dataset: dict[str, Any] = {"profile": profile, "scale_factor": scale_factor} if reference else {}
     cfg = make_config(backend=backend, dsn=dsn, pg_version=pg_version, seed=seed, keep_database=keep_database,
-                      outputs=[("--json", json)], targets=target, dataset=prepared, **dataset)
+                      outputs=[("--json", json)], targets=target, dataset=prepared, reports_dir=reports_dir,
+                      **dataset)
     console = Console(stderr=True)
     results = Results(run_id=cfg.run_id, command="migrate rehearse", profile={"targets": dict(cfg.targets)},
                       selection={"alembic_ini": str(chain.ini), "window": revisions,

@@ -111,6 +111,8 @@ CASES: list[tuple[str, list[str], int, str]] = [
      "live p95 targets apply to the reference chain"),
     ("rehearse-unknown-since", ["migrate", "rehearse", "--since", "zzz"], 2, "--since zzz matches no revision"),
     ("reports-dir-is-a-file", ["gate", "--reports-dir", GARBAGE.name], 2, "is a file, not a directory"),
+    ("rehearse-reports-dir-is-a-file", ["migrate", "rehearse", "--reports-dir", GARBAGE.name], 2,
+     "is a file, not a directory"),
     ("report-out-is-a-file", ["report", str(VALID), "--out", GARBAGE.name], 2, "is a file, not a directory"),
     ("compare-json-is-a-directory", ["compare", str(VALID), str(VALID), "--json", tempfile.gettempdir()], 2,
      "is a directory"),
