@@ -227,11 +227,10 @@ class LiveWorkload:
         with self._lock:
             self.pids.add(pid)
             self._conns.append(conn)
-        self._prime(conn, rng)
+        applied = self._prime(conn, rng)
         ready.wait()
         interval = self.workers / self.rate
         next_at = time.perf_counter() + interval * index / self.workers  # workers interleave
-        applied: dict[str, str] = {}
         while not self._stop.is_set():
             pause = next_at - time.perf_counter()
             if pause > 0:
@@ -244,25 +243,25 @@ class LiveWorkload:
                 self._one(conn, pid, rng, seeder, next_at)
             next_at += interval
 
-    def _prime(self, conn: psycopg.Connection[Any], rng: random.Random) -> None:
+    def _prime(self, conn: psycopg.Connection[Any], rng: random.Random) -> dict[str, str]:
         """Run every read once, untimed, before the schedule starts: a new session loads its catalog caches on
         its first queries, and 50 sessions doing that at once on 2 cores queued a release baseline's first
         seconds (p95 0.4-1.3 s, against 30 ms once settled). Writes are not primed: their rows would have to be
-        left out of the zero-loss check like the timed ones. A failing read is left to the timed run to report."""
+        left out of the zero-loss check like the timed ones. A failing read is left to the timed run to report.
+        Returns the session settings the last read left applied (as _job does)."""
+        applied: dict[str, str] = {}
         for job in (j for j in self.plan.jobs if j.role != "writer"):
             try:
-                apply_settings(conn, job.settings)
+                applied = _switch_settings(conn, applied, job.settings)
                 conn.execute(job.sql, job.sample(rng))
-                for name in job.settings:
-                    conn.execute("SELECT set_config(name, reset_val, false) FROM pg_settings WHERE name = %s",
-                                 (name,))
             except psycopg.Error:
-                pass
+                applied = {}
         for read in self.plan.reads:
             try:
                 conn.execute(read.query, [rng.choice(read.keys)] if read.keys else None).fetchall()
             except psycopg.Error:
                 pass
+        return applied
 
     def _one(self, conn: psycopg.Connection[Any], pid: int, rng: random.Random, seeder: reflected.Seeder,
              intended: float) -> None:
@@ -301,12 +300,7 @@ class LiveWorkload:
         job = rng.choice(pool)
         started, ok = time.perf_counter(), True
         try:
-            if job.settings != applied:
-                for name in set(applied) - set(job.settings):
-                    conn.execute("SELECT set_config(name, reset_val, false) FROM pg_settings WHERE name = %s",
-                                 (name,))
-                apply_settings(conn, job.settings)
-                applied = dict(job.settings)
+            applied = _switch_settings(conn, applied, job.settings)
             conn.execute(job.sql, job.sample(rng))
         except psycopg.Error as exc:
             ok = False
@@ -330,6 +324,17 @@ class LiveWorkload:
             thread.join()
         for conn in self._conns:
             conn.close()
+
+
+def _switch_settings(conn: psycopg.Connection[Any], applied: dict[str, str], wanted: dict[str, str]
+                     ) -> dict[str, str]:
+    """Move the session from the scenario settings `applied` to `wanted`: those no longer wanted back to their
+    session values, the wanted ones set; nothing when they are the same. Returns what is now applied."""
+    if wanted != applied:
+        for name in set(applied) - set(wanted):
+            conn.execute("SELECT set_config(name, reset_val, false) FROM pg_settings WHERE name = %s", (name,))
+        apply_settings(conn, wanted)
+    return dict(wanted)
 
 
 def kind(sample: Sample, kinds: dict[str, str] | None = None) -> str:
