@@ -92,6 +92,8 @@ def run(dsn: str, engine: Engine, cfg: Config, action: Callable[..., None], targ
     except WardbenchError:
         raise
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - the chain's own code failed: that is the finding
+        if _interrupted(exc):
+            raise KeyboardInterrupt from exc
         envpy.refuse_foreign(foreign)  # it failed somewhere else: say so, not "upgrade_failed"
         mistake = envpy.config_error(exc, cfg)
         if mistake is not None:
@@ -100,3 +102,20 @@ def run(dsn: str, engine: Engine, cfg: Config, action: Callable[..., None], targ
         paths = {Path(s.path).resolve(): str(s.revision) for s in ScriptDirectory.from_config(cfg).walk_revisions()}
         failure = failures.failure_info(exc, paths)
     return Run(start, time.perf_counter(), error, failure, statements)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether `exc` was raised while handling a Ctrl-C.
+
+    Ctrl-C inside a statement makes SQLAlchemy invalidate the connection; leaving the transaction then raises
+    PendingRollbackError, which replaces the KeyboardInterrupt. That is the user stopping the run, not the
+    chain's code failing: it must end the run as interrupted, not be recorded as the step's failure.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
