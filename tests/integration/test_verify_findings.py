@@ -100,3 +100,23 @@ def test_strict_locks_make_hazards_and_a_missing_lock_timeout_fail(walk: Walk) -
     assert _step(section, "002").verdict == "lock_hazard"
     failing = {g.name for g in gates(section) if g.verdict != "pass"}
     assert failing == {"migration 001 -> 002 lossless and reversible", "migration sessions set lock_timeout"}
+
+
+def test_every_row_of_an_hnsw_table_updated_is_flagged_and_a_plain_tables_is_not(walk: Walk) -> None:
+    step = _step(walk("hnsw_table_backfilled"), "002")
+    hazards = [f for f in step.findings if f.kind == "lock_hazard"]
+    assert [(h.rule, h.table) for h in hazards] == [("update-reinserts-hnsw", "items")]
+    (hazard,) = hazards
+    assert "ix_items_embedding_hnsw" in hazard.detail and "5 rows" in hazard.detail, hazard.detail
+    assert "INSERT ... SELECT" in (hazard.safe_pattern or "") and hazard.severity == "warning"
+    assert step.verdict == "lossless"  # a warning by default
+
+
+def test_an_update_of_some_rows_of_an_hnsw_table_is_not_flagged() -> None:
+    from harness.verify.locks import hazards, updated_rows
+
+    index = {"index items.ix_items_embedding_hnsw": {"definition": "CREATE INDEX ix ON items USING hnsw (e)"}}
+    updated = updated_rows([("UPDATE items SET rank = 1 WHERE id = 1", 1), ("SELECT 1", 1)])
+    assert updated == {"items": 1}
+    assert hazards({"items": 5}, index, index, {}, {}, [], updated) == []
+    assert [f.rule for f in hazards({"items": 1}, index, index, {}, {}, [], updated)] == ["update-reinserts-hnsw"]
