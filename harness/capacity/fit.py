@@ -176,17 +176,22 @@ def _point_prediction(axis: Axis, xs: list[float], ys: list[float], x: float) ->
     return float(math.exp(intercept + slope * math.log(x)))
 
 
-def backtest(axis: Axis, xs: list[float], ys: list[float]) -> Backtest:
-    """Fit without the largest measured point, predict it, and say whether the error is within the bound."""
+def _hold_out(xs: Sequence[float], ys: Sequence[float]) -> tuple[list[float], list[float], float, float]:
+    """The points without the largest measured x, and that point (x, y): what every backtest predicts."""
     order = np.argsort(xs)
     held = int(order[-1])
-    rest = [int(i) for i in order[:-1]]
+    return [xs[int(i)] for i in order[:-1]], [ys[int(i)] for i in order[:-1]], xs[held], ys[held]
+
+
+def backtest(axis: Axis, xs: list[float], ys: list[float]) -> Backtest:
+    """Fit without the largest measured point, predict it, and say whether the error is within the bound."""
+    rest_x, rest_y, held_x, held_y = _hold_out(xs, ys)
     need = 3 if axis == "users" else 2
-    if len({xs[i] for i in rest}) < need:
+    if len(set(rest_x)) < need:
         return Backtest(False, f"a backtest needs {need + 1} or more distinct {axis} values")
-    predicted = _point_prediction(axis, [xs[i] for i in rest], [ys[i] for i in rest], xs[held])
-    error = abs(predicted - ys[held]) / ys[held]
-    return Backtest(True, held_out=xs[held], measured_ms=ys[held], predicted_ms=predicted, error=error,
+    predicted = _point_prediction(axis, rest_x, rest_y, held_x)
+    error = abs(predicted - held_y) / held_y
+    return Backtest(True, held_out=held_x, measured_ms=held_y, predicted_ms=predicted, error=error,
                     bound=BACKTEST_BOUND, within_bound=bool(error <= BACKTEST_BOUND))
 
 
@@ -266,10 +271,9 @@ def _fixed_plus_proportional(xs: Sequence[float], ys: Sequence[float], x: float)
 
 def _rival(xs: Sequence[float], ys: Sequence[float], at: float) -> tuple[float, float]:
     """The fixed-plus-proportional model's p95 at `at` and its backtest error (fitted without the largest size)."""
-    order = np.argsort(xs)
-    rest, held = order[:-1], int(order[-1])
-    predicted = _fixed_plus_proportional([xs[i] for i in rest], [ys[i] for i in rest], xs[held])
-    return _fixed_plus_proportional(xs, ys, at), abs(predicted - ys[held]) / ys[held]
+    rest_x, rest_y, held_x, held_y = _hold_out(xs, ys)
+    predicted = _fixed_plus_proportional(rest_x, rest_y, held_x)
+    return _fixed_plus_proportional(xs, ys, at), abs(predicted - held_y) / held_y
 
 
 def _work(xs: Sequence[float], ys: Sequence[float], pages: Sequence[float | None], at: float

@@ -1,12 +1,16 @@
-"""The post-embeddings HNSW build by the options that matter on this machine: storage type (vector or a halfvec
-expression), ef_construction, maintenance_work_mem against the graph's size, parallel maintenance workers.
+"""The post-embeddings HNSW build by the options that matter on this machine: storage type (vector, a halfvec
+expression, or a binary-quantized expression re-ranked in full precision), ef_construction, maintenance_work_mem
+against the graph's size, parallel maintenance workers.
 
 Slow: 10^6 rows (WARDBENCH_HNSW_ROWS) of the release profile's own embeddings (the generator's batches, seed
 42), each option built once, then recall@10 against an exact scan and latency over the same perturbed queries
-(as the `post_embedding` sampler draws them) at the profile's ef_search and at the scenarios' 200. The table
-(option -> build s, index MB, recall@10, p50/p95 ms) is printed, kept in extra_info and written to
-hnsw-build-options.json (in WARDBENCH_HNSW_OUT when set); the choice is the fastest build whose recall@10 is
->= 0.95 at ef_search 200 (unfiltered: the filtered scenarios are checked by `bench` on a dataset built with it).
+(as the `post_embedding` sampler draws them), unfiltered and filtered (sentiment >= 0, about half the rows,
+through pgvector's iterative scan as `vector_search_sentiment` runs it), at the profile's ef_search and at the
+scenarios' 200. The table (option -> build s, index MB, recall@10, p50/p95 ms) is printed, kept in extra_info and
+written to hnsw-build-options.json (in WARDBENCH_HNSW_OUT when set); the choice is the fastest build whose
+recall@10 is >= 0.95 and p95 <= 20 ms (issue 15's bar) both unfiltered and filtered at one ef_search.
+Filtered recall is what decided revision 013: ef_construction 32 passes unfiltered on these queries (0.963) and
+failed the release bench's filtered scenarios.
 WARDBENCH_HNSW_OPTIONS picks options by name (default: the three that decide revision 013).
 Speed is never asserted: the assertions are on recall and on the build actually being what was asked for.
 """
@@ -40,6 +44,7 @@ from harness.db.embedded import scratch_server
 pytestmark = pytest.mark.slow
 ROWS = int(os.environ.get("WARDBENCH_HNSW_ROWS", "1000000"))
 DIM, QUERIES, K, RECALL_FLOOR = 384, 100, 10, 0.95
+P95_BAR_MS = 20.0  # issue 15's bar for a vector scenario at release scale (the users' target is 200)
 
 
 @dataclass(frozen=True)
@@ -51,10 +56,14 @@ class Option:
     maintenance_work_mem: str
     workers: int
     m: int = 16
+    candidates: int = 10  # rows the index returns for re-ranking in full precision (k, or more when quantized)
+    ef_searches: tuple[int, ...] = ()  # () = the profile's ef_search and 200
 
 
 VECTOR = ("embedding vector_cosine_ops", "embedding <=> %(q)s")
 HALF = ("(embedding::halfvec(384)) halfvec_cosine_ops", "embedding::halfvec(384) <=> %(q)s::halfvec(384)")
+BITS = ("(binary_quantize(embedding)::bit(384)) bit_hamming_ops",
+        "binary_quantize(embedding)::bit(384) <~> binary_quantize(%(q)s::vector(384))")
 OPTIONS = {o.name: o for o in (
     Option("vector_ef64", *VECTOR, 64, "3GB", 1),  # revisions 004-010: the 1506 s build of the issue
     Option("vector_ef128", *VECTOR, 128, "3GB", 1),  # revision 011
@@ -62,6 +71,9 @@ OPTIONS = {o.name: o for o in (
     Option("halfvec_ef32", *HALF, 32, "3GB", 1),
     Option("halfvec_ef64_serial", *HALF, 64, "3GB", 0),
     Option("halfvec_ef64_mwm256", *HALF, 64, "256MB", 1),  # the graph (~1 GB at 10^6) does not fit
+    # One bit per dimension: a graph of 332 MB, distances nearly free; recall comes from re-ranking 400 candidates.
+    Option("binary_ef48", *BITS, 48, "3GB", 1, candidates=400, ef_searches=(400,)),
+    Option("binary_ef64", *BITS, 64, "3GB", 1, candidates=400, ef_searches=(400,)),
 )}
 DEFAULT = "vector_ef64,halfvec_ef64,halfvec_ef32"
 
@@ -76,6 +88,8 @@ class Row:
     recall_min: float
     p50_ms: float
     p95_ms: float
+    filtered_recall_at_10: float
+    filtered_p95_ms: float
 
 
 def _embedding_batches(rows: int) -> Iterator[dict[str, Any]]:
@@ -85,7 +99,8 @@ def _embedding_batches(rows: int) -> Iterator[dict[str, Any]]:
     act = content.build(plan, pools, geography.build(plan, pools))
     embedder = SyntheticEmbedder(make_space(DIM, len(TOPICS), plan.seed))
     for i, batch in enumerate(content.post_batches(plan, act, pools)):
-        yield content.embedding_rows(plan, batch, embedder, i)
+        data = content.embedding_rows(plan, batch, embedder, i)
+        yield {name: data[name] for name in ("post_id", "embedding", "sentiment_score")}
 
 
 @pytest.fixture
@@ -103,7 +118,9 @@ def embeddings() -> Iterator[Database]:
 def _load(db: Database) -> None:
     with db.connect(autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        conn.execute(f"CREATE TABLE post_embeddings (post_id bigint PRIMARY KEY, embedding vector({DIM}) NOT NULL)")
+        # sentiment_score: revision 014's copy of the post's score, so a filter can be probed on the table itself.
+        conn.execute(f"CREATE TABLE post_embeddings (post_id bigint PRIMARY KEY, embedding vector({DIM}) NOT NULL, "
+                     "sentiment_score double precision NOT NULL)")
         with conn.cursor() as cur:
             copy_batches(cur, "post_embeddings", table_columns(conn, "post_embeddings"), _embedding_batches(ROWS))
         conn.execute("VACUUM (ANALYZE) post_embeddings")
@@ -117,11 +134,12 @@ def _queries(conn: psycopg.Connection[Any]) -> list[np.ndarray[Any, Any]]:
     return [perturb_vector(r[0].to_numpy(), 0.05, rng) for r in rows]
 
 
-def _search(conn: psycopg.Connection[Any], order_by: str, queries: list[np.ndarray[Any, Any]]
-            ) -> tuple[list[list[int]], list[float]]:
-    """Top-k ids per query and each query's latency (ms); k candidates re-ranked by full-precision distance."""
-    query = (f"WITH c AS MATERIALIZED (SELECT post_id, embedding FROM post_embeddings ORDER BY {order_by} "
-             f"LIMIT {K}) SELECT post_id FROM c ORDER BY embedding <=> %(q)s")
+def _search(conn: psycopg.Connection[Any], order_by: str, queries: list[np.ndarray[Any, Any]], *,
+            candidates: int = K, where: str = "") -> tuple[list[list[int]], list[float]]:
+    """Top-k ids per query and each query's latency (ms); the index's candidates re-ranked by full-precision
+    distance, as the scenarios do."""
+    query = (f"WITH c AS MATERIALIZED (SELECT post_id, embedding FROM post_embeddings {where} ORDER BY {order_by} "
+             f"LIMIT {candidates}) SELECT post_id FROM c ORDER BY embedding <=> %(q)s LIMIT {K}")
     ids, ms = [], []
     for q in queries:
         t0 = time.perf_counter()
@@ -131,26 +149,40 @@ def _search(conn: psycopg.Connection[Any], order_by: str, queries: list[np.ndarr
     return ids, ms
 
 
-def _truth(conn: psycopg.Connection[Any], queries: list[np.ndarray[Any, Any]]) -> list[list[int]]:
+def _truth(conn: psycopg.Connection[Any], queries: list[np.ndarray[Any, Any]], where: str = "") -> list[list[int]]:
     conn.execute("SET enable_indexscan = off")
     try:
-        return _search(conn, "embedding <=> %(q)s", queries)[0]
+        return _search(conn, "embedding <=> %(q)s", queries, where=where)[0]
     finally:
         conn.execute("RESET enable_indexscan")
 
 
+FILTER = "WHERE sentiment_score >= 0"
+
+
+def _recalls(ids: list[list[int]], truth: list[list[int]]) -> list[float]:
+    return [len(set(a) & set(t)) / K for a, t in zip(ids, truth, strict=True)]
+
+
+def _p95(ms: list[float]) -> float:
+    return round(sorted(ms)[int(0.95 * len(ms)) - 1], 2)
+
+
 def _measure(conn: psycopg.Connection[Any], option: Option, queries: list[np.ndarray[Any, Any]],
-             truth: list[list[int]], ef_search: int, build_s: float, index_mb: int) -> Row:
+             truth: tuple[list[list[int]], list[list[int]]], ef_search: int, build_s: float, index_mb: int) -> Row:
     conn.execute(f"SET hnsw.ef_search = {ef_search}")
-    _search(conn, option.order_by, queries[:10])  # warm the index's pages
-    ids, ms = _search(conn, option.order_by, queries)
-    plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN SELECT post_id FROM post_embeddings ORDER BY "
-                                                 f"{option.order_by} LIMIT {K}", {"q": queries[0]}).fetchall())
-    assert "hnsw_build_option" in plan, plan  # the option's index answered, not a scan
-    recalls = [len(set(a) & set(t)) / K for a, t in zip(ids, truth, strict=True)]
-    ms.sort()
+    _search(conn, option.order_by, queries[:10], candidates=option.candidates)  # warm the index's pages
+    ids, ms = _search(conn, option.order_by, queries, candidates=option.candidates)
+    fids, fms = _search(conn, option.order_by, queries, candidates=option.candidates, where=FILTER)
+    for where in ("", FILTER):
+        plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN SELECT post_id FROM post_embeddings {where} ORDER BY "
+                                                     f"{option.order_by} LIMIT {option.candidates}",
+                                                     {"q": queries[0]}).fetchall())
+        assert "hnsw_build_option" in plan, plan  # the option's index answered, not a scan
+    recalls, frecalls = _recalls(ids, truth[0]), _recalls(fids, truth[1])
     return Row(option.name, round(build_s, 1), index_mb, ef_search, round(statistics.fmean(recalls), 3),
-               min(recalls), round(statistics.median(ms), 2), round(ms[int(0.95 * len(ms)) - 1], 2))
+               min(recalls), round(statistics.median(ms), 2), _p95(ms), round(statistics.fmean(frecalls), 3),
+               _p95(fms))
 
 
 def test_hnsw_build_options(embeddings: Database, benchmark: Any, tmp_path: Path) -> None:
@@ -161,8 +193,9 @@ def test_hnsw_build_options(embeddings: Database, benchmark: Any, tmp_path: Path
     def build_all() -> None:
         with embeddings.connect(autocommit=True) as conn:
             register_vector(conn)
+            conn.execute("SET hnsw.iterative_scan = relaxed_order")  # filtered searches, as the scenarios run them
             queries = _queries(conn)
-            truth = _truth(conn, queries)
+            truth = (_truth(conn, queries), _truth(conn, queries, FILTER))
             for name in names:
                 o = OPTIONS[name]
                 conn.execute(f"SET maintenance_work_mem = '{o.maintenance_work_mem}'")
@@ -173,19 +206,22 @@ def test_hnsw_build_options(embeddings: Database, benchmark: Any, tmp_path: Path
                 build_s = time.perf_counter() - t0
                 mb = conn.execute("SELECT pg_relation_size('hnsw_build_option') / 1048576").fetchone()[0]  # type: ignore[index]
                 print(f"{name}: built in {build_s:.1f} s, {mb} MB", flush=True)
-                for ef in sorted({ef_default, 200}):
+                for ef in o.ef_searches or sorted({ef_default, 200}):
                     table.append(_measure(conn, o, queries, truth, ef, build_s, int(mb)))
                     print(f"  {asdict(table[-1])}", flush=True)
                 conn.execute("DROP INDEX hnsw_build_option")
 
     benchmark.pedantic(build_all, rounds=1, iterations=1)
-    good = [r for r in table if r.ef_search == 200 and r.recall_at_10 >= RECALL_FLOOR]
+    good = [r for r in table if min(r.recall_at_10, r.filtered_recall_at_10) >= RECALL_FLOOR
+            and max(r.p95_ms, r.filtered_p95_ms) <= P95_BAR_MS]
     chosen = min(good, key=lambda r: r.build_s) if good else None
     lines = [f"HNSW build options, {ROWS:,} x {DIM} (release embeddings), m 16, {QUERIES} queries:",
-             "option | build s | index MB | ef_search | recall@10 (min) | p50 ms | p95 ms"]
+             "option | build s | index MB | ef_search | recall@10 (min) | p50 ms | p95 ms | filtered recall@10 | "
+             "filtered p95 ms"]
     lines += [f"{r.option} | {r.build_s} | {r.index_mb} | {r.ef_search} | {r.recall_at_10} ({r.recall_min}) | "
-              f"{r.p50_ms} | {r.p95_ms}" for r in table]
-    lines.append(f"chosen (fastest build with recall@10 >= {RECALL_FLOOR} at ef_search 200): "
+              f"{r.p50_ms} | {r.p95_ms} | {r.filtered_recall_at_10} | {r.filtered_p95_ms}" for r in table]
+    lines.append(f"chosen (fastest build with recall@10 >= {RECALL_FLOOR} and p95 <= {P95_BAR_MS} ms, unfiltered and "
+                 "filtered): "
                  f"{chosen.option if chosen else 'none'}")
     print("\n" + "\n".join(lines))
     out = {"rows": ROWS, "table": [asdict(r) for r in table], "chosen": chosen.option if chosen else None}
