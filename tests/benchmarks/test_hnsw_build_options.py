@@ -8,7 +8,8 @@ Slow: 10^6 rows (WARDBENCH_HNSW_ROWS) of the release profile's own embeddings (t
 through pgvector's iterative scan as `vector_search_sentiment` runs it), at the profile's ef_search and at the
 scenarios' 200. The table (option -> build s, index MB, recall@10, p50/p95 ms) is printed, kept in extra_info and
 written to hnsw-build-options.json (in WARDBENCH_HNSW_OUT when set); the choice is the fastest build whose
-recall@10 is >= 0.95 and p95 <= 20 ms (issue 15's bar) both unfiltered and filtered at one ef_search.
+recall@10 is >= 0.95 by its lower 95 % confidence bound and p95 <= 20 ms (issue 15's bar), both unfiltered and
+filtered, at one ef_search.
 Filtered recall is what decided revision 013: ef_construction 32 passes unfiltered on these queries (0.963) and
 failed the release bench's filtered scenarios.
 WARDBENCH_HNSW_OPTIONS picks options by name (default: the three that decide revision 013).
@@ -18,6 +19,7 @@ Speed is never asserted: the assertions are on recall and on the build actually 
 from __future__ import annotations
 
 import json
+import math
 import os
 import statistics
 import time
@@ -43,7 +45,7 @@ from harness.db.embedded import scratch_server
 
 pytestmark = pytest.mark.slow
 ROWS = int(os.environ.get("WARDBENCH_HNSW_ROWS", "1000000"))
-DIM, QUERIES, K, RECALL_FLOOR = 384, 100, 10, 0.95
+DIM, QUERIES, K, RECALL_FLOOR = 384, 200, 10, 0.95
 P95_BAR_MS = 20.0  # issue 15's bar for a vector scenario at release scale (the users' target is 200)
 
 
@@ -90,6 +92,7 @@ class Row:
     p95_ms: float
     filtered_recall_at_10: float
     filtered_p95_ms: float
+    recall_low: float  # the worse lower 95 % confidence bound of the two mean recalls (what the choice reads)
 
 
 def _embedding_batches(rows: int) -> Iterator[dict[str, Any]]:
@@ -164,6 +167,13 @@ def _recalls(ids: list[list[int]], truth: list[list[int]]) -> list[float]:
     return [len(set(a) & set(t)) / K for a, t in zip(ids, truth, strict=True)]
 
 
+def _low(recalls: list[float]) -> float:
+    """Lower 95 % confidence bound of the mean recall: a few stranded queries (recall 0-0.7) move a mean near
+    0.95 across the floor from one query set to the next (ef_construction 32: 0.963 on this benchmark's first
+    100 queries, 0.944 on the release bench's), so an option must clear the floor by its sampling error."""
+    return statistics.fmean(recalls) - 1.96 * statistics.stdev(recalls) / math.sqrt(len(recalls))
+
+
 def _p95(ms: list[float]) -> float:
     return round(sorted(ms)[int(0.95 * len(ms)) - 1], 2)
 
@@ -182,9 +192,10 @@ def _measure(conn: psycopg.Connection[Any], option: Option, queries: list[np.nda
     recalls, frecalls = _recalls(ids, truth[0]), _recalls(fids, truth[1])
     return Row(option.name, round(build_s, 1), index_mb, ef_search, round(statistics.fmean(recalls), 3),
                min(recalls), round(statistics.median(ms), 2), _p95(ms), round(statistics.fmean(frecalls), 3),
-               _p95(fms))
+               _p95(fms), round(min(_low(recalls), _low(frecalls)), 3))
 
 
+@pytest.mark.timeout(4 * 3600)  # builds of 4-8 min each at 10^6, not the suite's 15-min limit per test
 def test_hnsw_build_options(embeddings: Database, benchmark: Any, tmp_path: Path) -> None:
     names = os.environ.get("WARDBENCH_HNSW_OPTIONS", DEFAULT).split(",")
     ef_default = int(load_profile("release")["ef_search"])
@@ -212,16 +223,17 @@ def test_hnsw_build_options(embeddings: Database, benchmark: Any, tmp_path: Path
                 conn.execute("DROP INDEX hnsw_build_option")
 
     benchmark.pedantic(build_all, rounds=1, iterations=1)
-    good = [r for r in table if min(r.recall_at_10, r.filtered_recall_at_10) >= RECALL_FLOOR
+    good = [r for r in table if r.recall_low >= RECALL_FLOOR
             and max(r.p95_ms, r.filtered_p95_ms) <= P95_BAR_MS]
     chosen = min(good, key=lambda r: r.build_s) if good else None
     lines = [f"HNSW build options, {ROWS:,} x {DIM} (release embeddings), m 16, {QUERIES} queries:",
              "option | build s | index MB | ef_search | recall@10 (min) | p50 ms | p95 ms | filtered recall@10 | "
-             "filtered p95 ms"]
+             "filtered p95 ms | recall lower bound"]
     lines += [f"{r.option} | {r.build_s} | {r.index_mb} | {r.ef_search} | {r.recall_at_10} ({r.recall_min}) | "
-              f"{r.p50_ms} | {r.p95_ms} | {r.filtered_recall_at_10} | {r.filtered_p95_ms}" for r in table]
-    lines.append(f"chosen (fastest build with recall@10 >= {RECALL_FLOOR} and p95 <= {P95_BAR_MS} ms, unfiltered and "
-                 "filtered): "
+              f"{r.p50_ms} | {r.p95_ms} | {r.filtered_recall_at_10} | {r.filtered_p95_ms} | {r.recall_low}"
+              for r in table]
+    lines.append(f"chosen (fastest build whose recall@10 lower bound is >= {RECALL_FLOOR} and p95 <= {P95_BAR_MS} ms, "
+                 "unfiltered and filtered): "
                  f"{chosen.option if chosen else 'none'}")
     print("\n" + "\n".join(lines))
     out = {"rows": ROWS, "table": [asdict(r) for r in table], "chosen": chosen.option if chosen else None}
