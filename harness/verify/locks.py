@@ -192,7 +192,7 @@ def _hazard(rule: str, table: str, lock: Lock | None, what: str) -> Finding:
 _UPDATE = re.compile(r'^\s*UPDATE\s+(?:ONLY\s+)?(?:"?\w+"?\.)?"?(\w+)"?', re.I)
 
 
-def updated_rows(statements: Sequence[tuple[str, int | None]]) -> dict[str, int]:
+def _updated_rows(statements: Sequence[tuple[str, int | None]]) -> dict[str, int]:
     """Rows each table's UPDATE statements reported (statement text, row count), summed per table."""
     out: dict[str, int] = {}
     for text, rows in statements:
@@ -202,7 +202,7 @@ def updated_rows(statements: Sequence[tuple[str, int | None]]) -> dict[str, int]
     return out
 
 
-def hnsw_indexes(snap: Snapshot, table: str) -> list[str]:
+def _hnsw_indexes(snap: Snapshot, table: str) -> list[str]:
     """Names of `table`'s HNSW indexes in a catalog snapshot."""
     prefix = f"index {table}."
     return sorted(key.removeprefix(prefix) for key, fields in snap.items()
@@ -222,21 +222,20 @@ def safe_by_statement(statements: Sequence[str]) -> tuple[set[str], set[str]]:
 
 
 def hazards(rows_before: dict[str, int], before: Snapshot, after: Snapshot, observed: dict[str, Lock],
-            rewritten: dict[str, int], statements: Sequence[str] = (),
-            updated: dict[str, int] | None = None) -> list[Finding]:
+            rewritten: dict[str, int], statements: Sequence[tuple[str, int | None]] = ()) -> list[Finding]:
     """Lock hazards of one upgrade, on tables that existed before it and held rows (new tables never count).
 
     `before`/`after` are catalog snapshots (harness.verify.schema), `observed` the lock report, `rewritten`
-    the tables whose storage changed, `statements` the migration's own (empty when env.py ran them on an
-    engine of its own: then the strongest lock on the table is taken as the one that built each object),
-    `updated` the rows its UPDATEs reported per table (`updated_rows`).
+    the tables whose storage changed, `statements` the migration's own with the rows each reported (empty when
+    env.py ran them on an engine of its own: then the strongest lock on the table is taken as the one that
+    built each object).
     A blocking lock held long with no rule to explain it is a hazard too. So is an UPDATE of every row of a
     table with an HNSW index: it blocks no one, but each row not updated in place (no HOT update: the page is
     full, as after a bulk load) is inserted into the graph again. At 10^6 rows on 2 cores that ran at ~130
     rows/s, two hours for one backfill (the reference chain's revision 014).
     """
     populated = {t for t, n in rows_before.items() if n > 0}
-    concurrent, validated = safe_by_statement(statements)
+    concurrent, validated = safe_by_statement([text for text, _ in statements])
     found: list[Finding] = []
     def on(key: str) -> tuple[str, str, str] | None:
         kind, name = key.split(" ", 1)
@@ -272,8 +271,8 @@ def hazards(rows_before: dict[str, int], before: Snapshot, after: Snapshot, obse
             found.append(_hazard("set-not-null-scans-table", table, lock,
                                  f"SET NOT NULL on {table}.{name} scans {rows_before[table]} rows (no validated "
                                  "CHECK proves it first)"))
-    for table, rows in sorted((updated or {}).items()):
-        graphs = hnsw_indexes(before, table)
+    for table, rows in sorted(_updated_rows(statements).items()):
+        graphs = _hnsw_indexes(before, table)
         if table in populated and graphs and rows >= rows_before[table]:
             found.append(_hazard("update-reinserts-hnsw", table, None,  # slow, not blocking: no lock to name
                                  f"every row of {table} updated ({rows} row updates, {rows_before[table]} rows); "

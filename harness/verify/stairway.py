@@ -374,8 +374,7 @@ def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Conf
                                                if lock["mode"] in locks.BLOCKING and t in before and before[t].rows)))
     up_state = _after_upgrade(conn, timing, before, shape_before)
     hazards = locks.hazards({t: c.rows for t, c in before.items()}, shape_before, up_state.shape, held, rewritten,
-                            [s.statement for s in up.statements],
-                            locks.updated_rows([(s.statement, s.rows) for s in up.statements]))
+                            [(s.statement, s.rows) for s in up.statements])
     conn.rollback()
     down, down_monitor = _monitored(db.dsn, engine, cfg, command.downgrade, down_target, own)
     step = replace(step, downgrade_s=down.duration_s, downgrade_locks=down_monitor.report(conn))

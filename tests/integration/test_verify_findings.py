@@ -113,10 +113,10 @@ def test_every_row_of_an_hnsw_table_updated_is_flagged_and_a_plain_tables_is_not
 
 
 def test_an_update_of_some_rows_of_an_hnsw_table_is_not_flagged() -> None:
-    from harness.verify.locks import hazards, updated_rows
+    from harness.verify.locks import _updated_rows, hazards
 
     index = {"index items.ix_items_embedding_hnsw": {"definition": "CREATE INDEX ix ON items USING hnsw (e)"}}
-    updated = updated_rows([("UPDATE items SET rank = 1 WHERE id = 1", 1), ("SELECT 1", 1)])
-    assert updated == {"items": 1}
-    assert hazards({"items": 5}, index, index, {}, {}, [], updated) == []
-    assert [f.rule for f in hazards({"items": 1}, index, index, {}, {}, [], updated)] == ["update-reinserts-hnsw"]
+    statements = [("UPDATE items SET rank = 1 WHERE id = 1", 1), ("SELECT 1", 1)]
+    assert _updated_rows(statements) == {"items": 1}
+    assert hazards({"items": 5}, index, index, {}, {}, statements) == []
+    assert [f.rule for f in hazards({"items": 1}, index, index, {}, {}, statements)] == ["update-reinserts-hnsw"]

@@ -33,15 +33,16 @@ def test_safe_patterns_read_from_the_statements_are_not_hazards_despite_a_blocki
     check = {"definition": "CHECK ((kind > 0))", "validation": "validated"}
     after = {**BEFORE, "index events.ix_kind": index, "constraint events.ck_kind": check}
     exclusive = {"events": Lock(mode="AccessExclusiveLock", held_ms=4.0)}
-    statements = ["ALTER TABLE events ADD COLUMN note text",
-                  "ALTER TABLE events ADD CONSTRAINT ck_kind CHECK (kind > 0) NOT VALID",
-                  "ALTER TABLE events VALIDATE CONSTRAINT ck_kind",
-                  'CREATE INDEX CONCURRENTLY IF NOT EXISTS "ix_kind" ON events (kind)']
+    statements = [("ALTER TABLE events ADD COLUMN note text", None),
+                  ("ALTER TABLE events ADD CONSTRAINT ck_kind CHECK (kind > 0) NOT VALID", None),
+                  ("ALTER TABLE events VALIDATE CONSTRAINT ck_kind", None),
+                  ('CREATE INDEX CONCURRENTLY IF NOT EXISTS "ix_kind" ON events (kind)', None)]
     assert locks.hazards({"events": 5}, BEFORE, after, exclusive, {}, statements) == []
     # Without the statements (env.py ran them elsewhere), or with a plain build, both are named.
     assert {f.rule for f in locks.hazards({"events": 5}, BEFORE, after, exclusive, {})} == {
         "create-index-not-concurrently", "constraint-without-not-valid"}
-    plain = ["CREATE INDEX ix_kind ON events (kind)", "ALTER TABLE events ADD CONSTRAINT ck_kind CHECK (kind > 0)"]
+    plain = [("CREATE INDEX ix_kind ON events (kind)", None),
+             ("ALTER TABLE events ADD CONSTRAINT ck_kind CHECK (kind > 0)", None)]
     assert {f.rule for f in locks.hazards({"events": 5}, BEFORE, after, exclusive, {}, plain)} == {
         "create-index-not-concurrently", "constraint-without-not-valid"}
 
