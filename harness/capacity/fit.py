@@ -8,7 +8,8 @@ solved, so the breaking point gets an interval instead of a single number.
 
 Straight lines fitted to small scales cannot see a plan change or a filter effect, so every fit is
 backtested (fitted without its largest measured point, which it must then predict within
-BACKTEST_BOUND), and a fit whose points ran under different plans is not extrapolated past them.
+BACKTEST_BOUND), and a fit whose points ran under different plans, or whose vector graph changed regime against
+the CPU's last-level cache (harness.capacity.cache), is not extrapolated past them.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import optimize, stats
 
+from harness.capacity import cache
 from harness.results.capacity import (
     Axis,
     Backtest,
@@ -202,6 +204,17 @@ def plan_changes(rows: list[CapacityPoint], axis: Axis) -> tuple[PlanChange, ...
                  for a, b in zip(planned, planned[1:], strict=False) if a.plan != b.plan)
 
 
+def cache_crossing(rows: list[CapacityPoint], cache_bytes: int | None) -> tuple[float, float] | None:
+    """The last pair of neighbouring sizes between which the graph the plan walks changed regime against the
+    last-level cache (harness.capacity.cache; None when the cache or a graph size is unknown, or none did)."""
+    sized = sorted((r for r in rows if r.graph_bytes is not None), key=lambda r: r.posts)
+    if cache_bytes is None or len(sized) < len(rows):
+        return None
+    steps = [(float(a.posts), float(b.posts)) for a, b in zip(sized, sized[1:], strict=False)
+             if cache.regime(a.graph_bytes or 0, cache_bytes) != cache.regime(b.graph_bytes or 0, cache_bytes)]
+    return steps[-1] if steps else None
+
+
 def _fit_power(entry: CapacityFit, xs: list[float], ys: list[float], target: float | None,
                seed: int) -> CapacityFit:
     fit = fit_power_law(xs, ys)
@@ -237,6 +250,10 @@ def _distrust(entry: CapacityFit) -> str | None:
     if entry.plan_changes:
         c = entry.plan_changes[-1]
         return f"plan changes from {c.from_plan} to {c.to_plan} between {c.between[0]:g} and {c.between[1]:g}"
+    if entry.cache_crossing:
+        low, high = entry.cache_crossing
+        return (f"the graph the plan walks changes regime against the CPU's last-level cache between {low:g} and "
+                f"{high:g} posts (the cost of a page steps up as it spills out): fit sizes from {high:g} on only")
     if test is not None and test.evaluated and not test.within_bound:
         return f"backtest error {test.error:.0%} > {BACKTEST_BOUND:.0%}"
     return None
@@ -289,8 +306,30 @@ def _work(xs: Sequence[float], ys: Sequence[float], pages: Sequence[float | None
     return projected, float(ys[top] * projected / measured[top])
 
 
+def _outgrows_cache(xs: Sequence[float], graphs: Sequence[int | None], cache_bytes: int | None,
+                    at: float) -> str | None:
+    """Why the graph the plan walks will be in another regime against the cache at `at` than at the largest
+    measured size (its size grows with the rows it indexes); None when it stays in one, or a size is unknown."""
+    if cache_bytes is None or len(graphs) != len(xs) or not graphs:
+        return None
+    top = int(np.argmax(xs))
+    measured = graphs[top]
+    if measured is None:
+        return None
+    projected = measured * at / xs[top]
+    now, then = cache.regime(measured, cache_bytes), cache.regime(projected, cache_bytes)
+    if now == then:
+        return None
+    mb = 1024 ** 2
+    return (f"the graph the plan walks ({measured / mb:.1f} MB at {xs[top]:,.0f} posts, {cache.REGIMES[now]}) "
+            f"will be ~{projected / mb:.0f} MB at {at:,.0f}, {cache.REGIMES[then]} ({cache_bytes / mb:.0f} MB "
+            "last-level cache): the cost of a page steps up in between (measured: the AI reports' graph 1.0 us per "
+            "page at 42 MB, 2.9 us at ~140 MB), which no measured size shows; measure a size past the step")
+
+
 def predict_at(entry: CapacityFit, at: float, xs: Sequence[float], ys: Sequence[float],
-               pages: Sequence[float | None] = ()) -> SizePrediction:
+               pages: Sequence[float | None] = (), graphs: Sequence[int | None] = (),
+               cache_bytes: int | None = None) -> SizePrediction:
     """The size fit's p95 at `at` posts, refused when the backtest missed its bound (or could not be run), the
     plan changed across the measured sizes, or no measured size lies within REACH x of `at`.
 
@@ -306,6 +345,11 @@ def predict_at(entry: CapacityFit, at: float, xs: Sequence[float], ys: Sequence[
     is a fixed cost plus a cost per page, it grows by less than the pages do; so when the pages grow faster,
     the p95 at `at` lies between the power law and the largest measured p95 scaled by the pages' growth
     (work_ms), and when those differ by more than the bound the prediction is refused.
+
+    The cost of a page is not constant either: it steps up as the graph a plan walks spills out of the CPU's
+    last-level cache (`graphs`: its bytes per measured size; `cache_bytes`: None when the server's machine is
+    not this one). A change of regime between the largest measured size and `at` is refused
+    (harness.capacity.cache).
     """
     measured_max = max(xs)
     test = entry.backtest
@@ -316,6 +360,8 @@ def predict_at(entry: CapacityFit, at: float, xs: Sequence[float], ys: Sequence[
         refused = distrust
     elif test is None or not test.evaluated:
         refused = f"no backtest ({test.reason if test else 'not run'})"
+    elif (crossing := _outgrows_cache(xs, graphs, cache_bytes, at)) is not None:
+        refused = crossing
     elif at > REACH * measured_max:
         refused = (f"the largest measured size ({measured_max:,.0f} posts) is more than {REACH:g}x below {at:,.0f}: "
                    f"measure {at / REACH:,.0f} or more (a prepared dataset, or --dsn for a larger server)")
@@ -343,12 +389,12 @@ def predict_at(entry: CapacityFit, at: float, xs: Sequence[float], ys: Sequence[
 
 
 def fit_section(points: Sequence[CapacityPoint], axis: Axis, targets: dict[str, float], seed: int = 0,
-                predict: float | None = None) -> list[CapacityFit]:
+                predict: float | None = None, cache_bytes: int | None = None) -> list[CapacityFit]:
     """Per scenario (and per value of the other axis), fit p95 along `axis` and predict its break.
 
     `targets` maps scenario name -> p95 target (ms). Size is fitted with a power law, concurrency with
     the USL; points without a p95 are left out. With `predict` (posts), each size fit also gives its p95
-    there, or refuses to (predict_at).
+    there, or refuses to (predict_at). `cache_bytes`: the server machine's last-level cache, when known.
     """
     other: Axis = "users" if axis == "posts" else "posts"
     groups: dict[tuple[str, int], list[CapacityPoint]] = {}
@@ -358,7 +404,7 @@ def fit_section(points: Sequence[CapacityPoint], axis: Axis, targets: dict[str, 
     fits = []
     for (scenario, at), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
         xs, ys = [float(r.along(axis)) for r in rows], [float(r.p95_ms or 0.0) for r in rows]
-        pages = [r.blocks_p50 for r in rows]
+        pages, graphs = [r.blocks_p50 for r in rows], [r.graph_bytes for r in rows]
         target = targets.get(scenario)
         entry = CapacityFit(scenario=scenario, axis=axis, at=at, n_points=len(rows), target_ms=target,
                             model="usl" if axis == "users" else "power law", verdict=FitVerdict.NOT_FITTED)
@@ -366,11 +412,12 @@ def fit_section(points: Sequence[CapacityPoint], axis: Axis, targets: dict[str, 
             entry = _fit_usl(entry, xs, ys, target) if axis == "users" else _fit_power(entry, xs, ys, target, seed)
         except ValueError as exc:
             entry = replace(entry, reason=str(exc))
-            fits.append(replace(entry, prediction=predict_at(entry, predict, xs, ys, pages))
+            fits.append(replace(entry, prediction=predict_at(entry, predict, xs, ys, pages, graphs, cache_bytes))
                         if predict and axis == "posts" else entry)
             continue
-        entry = replace(entry, backtest=backtest(axis, xs, ys), plan_changes=plan_changes(rows, axis))
+        entry = replace(entry, backtest=backtest(axis, xs, ys), plan_changes=plan_changes(rows, axis),
+                        cache_crossing=cache_crossing(rows, cache_bytes) if axis == "posts" else None)
         if predict and axis == "posts":
-            entry = replace(entry, prediction=predict_at(entry, predict, xs, ys, pages))
+            entry = replace(entry, prediction=predict_at(entry, predict, xs, ys, pages, graphs, cache_bytes))
         fits.append(_trusted(entry, max(xs)))
     return fits

@@ -17,6 +17,7 @@ from harness import alembic_project
 from harness.bench.runner import run_bench
 from harness.bench.scenarios import Scenario, default_scenarios_dir
 from harness.bench.session import session_settings
+from harness.capacity.cache import graph_bytes, server_cache_bytes
 from harness.capacity.fit import BACKTEST_BOUND, fit_section
 from harness.config import RunConfig
 from harness.datagen.loader import load_dataset
@@ -37,16 +38,21 @@ STAGE = "capacity"
 ROUNDS = 1000
 METHOD = ("size: least squares of log p95 on log size, intervals from the fit covariance (multivariate t draws, "
           "2.5-97.5 %); users: Universal Scalability Law (non-negative least squares); every fit backtested on "
-          f"its largest point and not extrapolated past a plan change or a backtest error over {BACKTEST_BOUND:.0%}")
+          "its largest point and not extrapolated past a plan change, a vector graph outgrowing the CPU's last-level "
+          f"cache or a backtest error over {BACKTEST_BOUND:.0%}")
 
 
 def _bench_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], options: BenchOptions,
                   size: SizeDatabase, console: Console) -> list[CapacityPoint]:
     scratch = Results(run_id=cfg.run_id, command="capacity")
     records = run_bench(cfg, db, scratch, scenarios, options, console)
+    with db.connect() as conn:
+        plans = {r.name: _dominant(r.plan_shapes) for r in records}
+        graphs = {name: graph_bytes(conn, plan) for name, plan in plans.items()}
     return [CapacityPoint(scenario=r.name, kind=r.kind, posts=_posts(size), users=1, p95_ms=r.p95_ms,
                           p50_ms=r.p50_ms, count=r.count, errors=r.errors, tool="pytest-benchmark",
-                          posts_requested=size.posts, plan=_dominant(r.plan_shapes), blocks_p50=r.blocks_p50)
+                          posts_requested=size.posts, plan=plans[r.name], blocks_p50=r.blocks_p50,
+                          graph_bytes=graphs[r.name])
             for r in records]
 
 
@@ -120,12 +126,14 @@ def run_capacity(cfg: RunConfig, db: Database, scenarios: list[Scenario], scales
                 for u in users:
                     points += _load_points(sub, fresh, scenarios, u, duration_s, made, console)
     targets = {s.name: s.target_ms(cfg.targets) for s in scenarios}
-    fits = fit_section(points, "posts", targets, cfg.seed, predict)
+    cache = server_cache_bytes(db)
+    fits = fit_section(points, "posts", targets, cfg.seed, predict, cache)
     if len(set(users)) >= 3:
         fits += fit_section(points, "users", targets, cfg.seed)
     section = CapacitySection(scales=tuple(scales), users=tuple(users), base_profile=cfg.profile,
                               duration_s=duration_s, tool="pytest-benchmark" if users == [1] else "locust",
-                              loads=tuple(loads), points=tuple(points), fits=tuple(fits), method=METHOD)
+                              loads=tuple(loads), points=tuple(points), fits=tuple(fits), method=METHOD,
+                              cache_bytes=cache)
     return section, _gates(points, scenarios, cfg.targets)
 
 

@@ -40,6 +40,17 @@ def capacity_rows(capacity: CapacitySection | None) -> list[dict[str, str]]:
     return rows
 
 
+def capacity_cache(capacity: CapacitySection | None) -> str:
+    """The cache the size fits were judged against (harness.capacity.cache), or why none was."""
+    if capacity is None:
+        return ""
+    if capacity.cache_bytes is None:
+        return "CPU last-level cache of the server's machine: not known (not this machine); no fit is judged by it."
+    return (f"CPU last-level cache of the server's machine: {capacity.cache_bytes / 1024 ** 2:.0f} MB; a fit whose "
+            "vector graph changes regime against it (within it, spilling out of it, far beyond it), between its "
+            "sizes or before the size asked about, is not extrapolated.")
+
+
 def _predicted(fit: CapacityFit) -> str:
     """--predict-at's answer: the p95 there (with the rival model's, and the all-work bound where pages were
     counted), or why it was refused."""
@@ -86,7 +97,8 @@ def render_html(results: Results) -> str:
         scenarios=scenarios, fidelity=view.bench_fidelity(results.bench), figures=figures,
         load_facts=view.load_summary(load), targets=view.target_rows(results),
         load_groups=view.load_groups(load), steps=steps, migration_facts=view.migration_facts(results.migrations),
-        capacity_rows=capacity_rows(results.capacity), other_sections=other,
+        capacity_rows=capacity_rows(results.capacity), capacity_cache=capacity_cache(results.capacity),
+        other_sections=other,
         rehearsal_rows=rehearsal.rows(results.rehearsal), rehearsal_columns=rehearsal.COLUMNS,
         dataset=view.dataset_rows(results), environment=view.environment_rows(results),
         selection=[(k, ", ".join(map(str, v)) if isinstance(v, list) else str(v))

@@ -60,6 +60,8 @@ class CapacityPoint:
     """Dominant plan shape over the fidelity samples (single-user points)."""
     blocks_p50: float | None = None
     """Median shared buffers (pages) one execution touched (single-user points; EXPLAIN ANALYZE BUFFERS)."""
+    graph_bytes: int | None = None
+    """Bytes of the vector graphs (HNSW, IVFFlat) the dominant plan walks, at this size (single-user points)."""
 
     def along(self, axis: Axis) -> int:
         """The point's value on `axis`."""
@@ -150,8 +152,10 @@ class SizePrediction:
     """Predicted p95 there (None: refused)."""
     refused: str = ""
     """Why no prediction is given: the backtest's error, a plan change, no measured size within 10x, a rival
-    model that passes its backtest too and disagrees there by more than the bound, or work per query that grows
-    so much faster than the latency that the two bounds on the latency there differ by more than the bound."""
+    model that passes its backtest too and disagrees there by more than the bound, work per query that grows
+    so much faster than the latency that the two bounds on the latency there differ by more than the bound, or
+    a vector graph that changes regime against the CPU's last-level cache between the measured sizes or before
+    this one."""
     rival_ms: float | None = None
     """The rival model's p95 there: a fixed plus a proportional cost (p95 = a + b * posts, a and b >= 0)."""
     rival_backtest_error: float | None = None
@@ -217,6 +221,10 @@ class CapacityFit:
     """Prediction of the largest measured point from the others."""
     plan_changes: tuple[PlanChange, ...] = ()
     """Plan changes between neighbouring points."""
+    cache_crossing: tuple[float, float] | None = None
+    """Neighbouring sizes between which the graph the plan walks changed regime against the CPU's last-level
+    cache (within it, spilling out of it, far beyond it): the cost of a page stepped there, so the fit spans
+    two regimes."""
     prediction: SizePrediction | None = None
     """p95 at the size asked about (size fits with --predict-at)."""
 
@@ -249,3 +257,5 @@ class CapacitySection:
     """Fits along size, and along users with three or more concurrencies."""
     method: str
     """How the fits and their intervals are computed."""
+    cache_bytes: int | None = None
+    """The server machine's CPU last-level cache, when it is this machine (else None: not known)."""

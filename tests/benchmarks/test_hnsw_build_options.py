@@ -4,15 +4,20 @@ against the graph's size, parallel maintenance workers.
 
 Slow: 10^6 rows (WARDBENCH_HNSW_ROWS) of the release profile's own embeddings (the generator's batches, seed
 42), each option built once, then recall@10 against an exact scan and latency over the same perturbed queries
-(as the `post_embedding` sampler draws them), unfiltered and filtered (sentiment >= 0, about half the rows,
-through pgvector's iterative scan as `vector_search_sentiment` runs it), at the profile's ef_search and at the
-scenarios' 200. The table (option -> build s, index MB, recall@10, p50/p95 ms) is printed, kept in extra_info and
-written to hnsw-build-options.json (in WARDBENCH_HNSW_OUT when set); the choice is the fastest build whose
-recall@10 is >= 0.95 by its lower 95 % confidence bound and p95 <= 20 ms (issue 15's bar), both unfiltered and
-filtered, at one ef_search.
+(as the `post_embedding` sampler draws them), unfiltered and under two filters through pgvector's iterative
+scan as the scenarios run them: sentiment >= 0 (about half the rows, spread over the graph, as
+`vector_search_sentiment`) and the newest 37.7 % of rows (the rows inserted last, as model v2 selects them:
+posts are generated in publication order and v2 scored the latest), at the profile's ef_search and the
+scenarios' 200 (or the option's own). The table (option -> build s, index MB, recall@10, p50/p95 ms) is
+printed, kept in extra_info and written to hnsw-build-options.json (in WARDBENCH_HNSW_OUT when set), with the
+fastest build whose recall@10 is >= 0.95 by its lower 95 % confidence bound and p95 <= 20 ms (issue 15's bar),
+unfiltered and under both filters, at one ef_search.
 Filtered recall is what decided revision 013: ef_construction 32 passes unfiltered on these queries (0.963) and
-failed the release bench's filtered scenarios.
-WARDBENCH_HNSW_OPTIONS picks options by name (default: the three that decide revision 013).
+failed the release bench's filtered scenarios. This table screens; the release bench decides: m 12 with
+ef_construction 48 passes here at ef_search 400 (lower bounds 0.951-0.954, the newest rows included), and a release
+bench on a dataset indexed so measured recall@10 0.932 for model v2 (its filter joins the scores table) and
+0.950-0.956 for three more scenarios.
+WARDBENCH_HNSW_OPTIONS picks options by name (default: the issue's build, revision 013's, and m 12).
 Speed is never asserted: the assertions are on recall and on the build actually being what was asked for.
 """
 
@@ -76,8 +81,14 @@ OPTIONS = {o.name: o for o in (
     # One bit per dimension: a graph of 332 MB, distances nearly free; recall comes from re-ranking 400 candidates.
     Option("binary_ef48", *BITS, 48, "3GB", 1, candidates=400, ef_searches=(400,)),
     Option("binary_ef64", *BITS, 64, "3GB", 1, candidates=400, ef_searches=(400,)),
+    # Fewer links per node: each insertion's search expands fewer neighbours, so the build does less work; the
+    # searches must then widen (ef_search) to keep recall.
+    Option("halfvec_m8_ef64", *HALF, 64, "3GB", 1, m=8, ef_searches=(100, 200, 400)),
+    Option("halfvec_m8_ef48", *HALF, 48, "3GB", 1, m=8, ef_searches=(100, 200, 400)),
+    Option("halfvec_m12_ef48", *HALF, 48, "3GB", 1, m=12, ef_searches=(200, 400)),
+    Option("halfvec_m12_ef40", *HALF, 40, "3GB", 1, m=12, ef_searches=(200, 400)),
 )}
-DEFAULT = "vector_ef64,halfvec_ef64,halfvec_ef32"
+DEFAULT = "vector_ef64,halfvec_ef64,halfvec_m12_ef48"
 
 
 @dataclass
@@ -90,9 +101,11 @@ class Row:
     recall_min: float
     p50_ms: float
     p95_ms: float
-    filtered_recall_at_10: float
+    filtered_recall_at_10: float  # sentiment >= 0
     filtered_p95_ms: float
-    recall_low: float  # the worse lower 95 % confidence bound of the two mean recalls (what the choice reads)
+    newest_recall_at_10: float  # the newest 37.7 % of rows
+    newest_p95_ms: float
+    recall_low: float  # the worst lower 95 % confidence bound of the three mean recalls (what the choice reads)
 
 
 def _embedding_batches(rows: int) -> Iterator[dict[str, Any]]:
@@ -160,7 +173,9 @@ def _truth(conn: psycopg.Connection[Any], queries: list[np.ndarray[Any, Any]], w
         conn.execute("RESET enable_indexscan")
 
 
-FILTER = "WHERE sentiment_score >= 0"
+SENTIMENT = "WHERE sentiment_score >= 0"
+NEWEST = f"WHERE post_id > {int(ROWS * 0.623)}"  # model v2's share of the release dataset: posts after 623,262
+WHERE = ("", SENTIMENT, NEWEST)
 
 
 def _recalls(ids: list[list[int]], truth: list[list[int]]) -> list[float]:
@@ -179,20 +194,23 @@ def _p95(ms: list[float]) -> float:
 
 
 def _measure(conn: psycopg.Connection[Any], option: Option, queries: list[np.ndarray[Any, Any]],
-             truth: tuple[list[list[int]], list[list[int]]], ef_search: int, build_s: float, index_mb: int) -> Row:
+             truth: list[list[list[int]]], ef_search: int, build_s: float, index_mb: int) -> Row:
     conn.execute(f"SET hnsw.ef_search = {ef_search}")
     _search(conn, option.order_by, queries[:10], candidates=option.candidates)  # warm the index's pages
-    ids, ms = _search(conn, option.order_by, queries, candidates=option.candidates)
-    fids, fms = _search(conn, option.order_by, queries, candidates=option.candidates, where=FILTER)
-    for where in ("", FILTER):
+    recalls, p95s = [], []
+    for where, exact in zip(WHERE, truth, strict=True):
         plan = "\n".join(r[0] for r in conn.execute(f"EXPLAIN SELECT post_id FROM post_embeddings {where} ORDER BY "
                                                      f"{option.order_by} LIMIT {option.candidates}",
                                                      {"q": queries[0]}).fetchall())
         assert "hnsw_build_option" in plan, plan  # the option's index answered, not a scan
-    recalls, frecalls = _recalls(ids, truth[0]), _recalls(fids, truth[1])
-    return Row(option.name, round(build_s, 1), index_mb, ef_search, round(statistics.fmean(recalls), 3),
-               min(recalls), round(statistics.median(ms), 2), _p95(ms), round(statistics.fmean(frecalls), 3),
-               _p95(fms), round(min(_low(recalls), _low(frecalls)), 3))
+        ids, ms = _search(conn, option.order_by, queries, candidates=option.candidates, where=where)
+        recalls.append(_recalls(ids, exact))
+        p95s.append(_p95(ms))
+        if not where:
+            p50 = round(statistics.median(ms), 2)
+    mean = [round(statistics.fmean(r), 3) for r in recalls]
+    return Row(option.name, round(build_s, 1), index_mb, ef_search, mean[0], min(recalls[0]), p50, p95s[0],
+               mean[1], p95s[1], mean[2], p95s[2], round(min(_low(r) for r in recalls), 3))
 
 
 @pytest.mark.timeout(4 * 3600)  # builds of 4-8 min each at 10^6, not the suite's 15-min limit per test
@@ -206,7 +224,7 @@ def test_hnsw_build_options(embeddings: Database, benchmark: Any, tmp_path: Path
             register_vector(conn)
             conn.execute("SET hnsw.iterative_scan = relaxed_order")  # filtered searches, as the scenarios run them
             queries = _queries(conn)
-            truth = (_truth(conn, queries), _truth(conn, queries, FILTER))
+            truth = [_truth(conn, queries, where) for where in WHERE]
             for name in names:
                 o = OPTIONS[name]
                 conn.execute(f"SET maintenance_work_mem = '{o.maintenance_work_mem}'")
@@ -224,20 +242,21 @@ def test_hnsw_build_options(embeddings: Database, benchmark: Any, tmp_path: Path
 
     benchmark.pedantic(build_all, rounds=1, iterations=1)
     good = [r for r in table if r.recall_low >= RECALL_FLOOR
-            and max(r.p95_ms, r.filtered_p95_ms) <= P95_BAR_MS]
-    chosen = min(good, key=lambda r: r.build_s) if good else None
-    lines = [f"HNSW build options, {ROWS:,} x {DIM} (release embeddings), m 16, {QUERIES} queries:",
-             "option | build s | index MB | ef_search | recall@10 (min) | p50 ms | p95 ms | filtered recall@10 | "
-             "filtered p95 ms | recall lower bound"]
-    lines += [f"{r.option} | {r.build_s} | {r.index_mb} | {r.ef_search} | {r.recall_at_10} ({r.recall_min}) | "
-              f"{r.p50_ms} | {r.p95_ms} | {r.filtered_recall_at_10} | {r.filtered_p95_ms} | {r.recall_low}"
+            and max(r.p95_ms, r.filtered_p95_ms, r.newest_p95_ms) <= P95_BAR_MS]
+    fastest = min(good, key=lambda r: r.build_s) if good else None
+    lines = [f"HNSW build options, {ROWS:,} x {DIM} (release embeddings), {QUERIES} queries:",
+             "option | m | build s | index MB | ef_search | recall@10 (min) | p50 ms | p95 ms | filtered recall@10 | "
+             "filtered p95 ms | newest recall@10 | newest p95 ms | recall lower bound"]
+    lines += [f"{r.option} | {OPTIONS[r.option].m} | {r.build_s} | {r.index_mb} | {r.ef_search} | "
+              f"{r.recall_at_10} ({r.recall_min}) | {r.p50_ms} | {r.p95_ms} | {r.filtered_recall_at_10} | "
+              f"{r.filtered_p95_ms} | {r.newest_recall_at_10} | {r.newest_p95_ms} | {r.recall_low}"
               for r in table]
-    lines.append(f"chosen (fastest build whose recall@10 lower bound is >= {RECALL_FLOOR} and p95 <= {P95_BAR_MS} ms, "
-                 "unfiltered and filtered): "
-                 f"{chosen.option if chosen else 'none'}")
+    lines.append(f"fastest build passing this screen (recall@10 lower bound >= {RECALL_FLOOR}, p95 <= {P95_BAR_MS} ms, "
+                 "unfiltered and under both filters): "
+                 f"{fastest.option if fastest else 'none'}; a release bench on a dataset indexed so decides")
     print("\n" + "\n".join(lines))
-    out = {"rows": ROWS, "table": [asdict(r) for r in table], "chosen": chosen.option if chosen else None}
+    out = {"rows": ROWS, "table": [asdict(r) for r in table], "fastest_passing": fastest.option if fastest else None}
     benchmark.extra_info.update(out)
     (Path(os.environ.get("WARDBENCH_HNSW_OUT", tmp_path)) / "hnsw-build-options.json").write_text(
         json.dumps(out, indent=2))
-    assert chosen is not None, lines
+    assert fastest is not None, lines

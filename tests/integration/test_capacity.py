@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import alembic_project
+from harness.capacity.cache import graph_bytes, last_level_cache_bytes, server_cache_bytes
 from harness.db import Database, ServerHandle
 from harness.report.schema import validate_results
 
@@ -28,6 +30,10 @@ def test_capacity_three_sizes_fit_and_predict(pg_server: ServerHandle, tmp_path:
     assert {p["scenario"] for p in cap["points"]} == {"ward_dashboard", "vector_search_all"}
     assert all(p["p95_ms"] > 0 for p in cap["points"])
     assert all(p["blocks_p50"] > 0 for p in cap["points"])  # pages per query, for predict_at's all-work bound
+    # The cache rules' inputs: at these sizes no plan walks a graph (an exact scan is cheaper), and the server
+    # is this machine, so its last-level cache is known.
+    assert all(p["graph_bytes"] is None for p in cap["points"] if not p["plan"].startswith("ix_post_embeddings_em"))
+    assert cap["cache_bytes"] == last_level_cache_bytes() and cap["cache_bytes"] > 0
     for fit in cap["fits"]:
         assert fit["axis"] == "posts" and fit["n_points"] == 3 and fit["slope"] is not None
         low, high = fit["slope_ci"]
@@ -83,3 +89,16 @@ def test_capacity_locust_points_run_with_the_profiles_ef_search(fresh_db: Databa
     points = [p for p in section.points if p.scenario == "ef_probe"]
     assert {p.users for p in points} == {1, 2}
     assert all(p.count > 0 and p.errors == 0 for p in points), [(p.count, p.errors) for p in points]
+
+
+def test_graph_bytes_counts_the_vector_graphs_a_plan_names(fresh_db: Database) -> None:
+    """The HNSW indexes a plan shape names are sized, B-trees and unknown names are not; the embedded server runs
+    here, so the cache the fits are judged against is this machine's."""
+    alembic_project.upgrade(fresh_db, "head")
+    with fresh_db.connect() as conn:
+        graph = graph_bytes(conn, "ix_post_embeddings_embedding_hnsw + pk_sentiment_scores")
+        both = graph_bytes(conn, "ix_post_embeddings_embedding_hnsw + ix_ai_reports_embedding_hnsw")
+        assert graph is not None and graph > 0 and both is not None and both > graph
+        assert graph_bytes(conn, "pk_wards + ix_wards_constituency_id") is None
+        assert graph_bytes(conn, "Seq Scan + CTE Scan") is None and graph_bytes(conn, None) is None
+    assert server_cache_bytes(fresh_db) == last_level_cache_bytes()

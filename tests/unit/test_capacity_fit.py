@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from harness.capacity.cache import last_level_cache_bytes
 from harness.capacity.fit import UslFit, fit_power_law, fit_section, predict_break
 from harness.results.capacity import CapacityPoint, CapacitySection, FitVerdict, PlanChange
 
 
 def _pt(posts: float, p95_ms: float, users: int = 1, plan: str | None = None,
-        pages: float | None = None) -> CapacityPoint:
+        pages: float | None = None, graph: int | None = None) -> CapacityPoint:
     return CapacityPoint(scenario="s", kind="ward", posts=int(posts), users=users, p95_ms=p95_ms, plan=plan,
-                         blocks_p50=pages)
+                         blocks_p50=pages, graph_bytes=graph)
 
 
 def _points(exponent: float, sizes: list[float], noise: float, seed: int, base_ms: float = 2.0) -> list[float]:
@@ -202,3 +205,72 @@ def test_predict_at_refuses_when_the_pages_touched_grow_faster_than_the_latency(
     capacity = CapacitySection(scales=(10_000, 30_000, 100_000), users=(1,), base_profile="ci", duration_s=3.0,
                                tool="locust", loads=(), points=(*band, *quiet), fits=(fit, kept), method="power law")
     assert capacity_rows(capacity)[1]["predicted"].endswith(f"; all work: {q.work_ms:.3g} ms)")
+
+
+MB = 1024 ** 2
+LLC = 32 * MB
+
+
+def test_a_graph_leaving_the_cache_before_the_size_asked_about_refuses_the_prediction() -> None:
+    """The AI reports' graph: 1.4 / 4.2 / 13.9 MB at 10^4 / 3x10^4 / 10^5 posts, within the 32 MB cache, and
+    ~140 MB at 10^6, where its cost per page had tripled. A p95 growing cleanly is refused there, naming both
+    regimes; without a known cache (a remote server), or asked about a size the graph still fits at, it is
+    predicted."""
+    sizes = [1e4, 3e4, 1e5]
+    ys = _points(0.3, sizes, 0.0, 0, base_ms=0.6)
+    graph = [_pt(x, y, graph=int(x * 146)) for x, y in zip(sizes, ys, strict=True)]
+    (fit,) = fit_section(graph, "posts", {"s": 200.0}, predict=1e6, cache_bytes=LLC)
+    p = fit.prediction
+    assert p is not None and p.p95_ms is None and fit.cache_crossing is None
+    assert p.refused.startswith("the graph the plan walks (13.9 MB at 100,000 posts, within the CPU's last-level "
+                                "cache) will be ~139 MB at 1,000,000, far beyond it (32 MB last-level cache)"), \
+        p.refused
+    (kept,) = fit_section(graph, "posts", {"s": 200.0}, predict=1e6, cache_bytes=None)
+    assert kept.prediction is not None and kept.prediction.p95_ms is not None
+    (fits_there,) = fit_section(graph, "posts", {"s": 200.0}, predict=2e5, cache_bytes=LLC)  # ~28 MB: still fits
+    assert fits_there.prediction is not None and fits_there.prediction.p95_ms is not None
+    (spilling,) = fit_section(graph, "posts", {"s": 200.0}, predict=5e5, cache_bytes=LLC)  # ~70 MB
+    assert spilling.prediction is not None and "will be ~70 MB at 500,000, spilling out of it" in \
+        spilling.prediction.refused
+
+
+def test_a_fit_across_a_change_of_regime_is_not_extrapolated() -> None:
+    """The main graph: 11 / 34 / 112 / 335 MB at 10^4 - 3x10^5 posts. Its cost per page rose from ~1.0 to ~2 us
+    as it spilled out of the 32 MB cache, which the power law read as growth: 13.5 ms predicted at 10^6 against
+    9.9 measured. The step is named, the fit not extrapolated, and fitting past it is suggested; sizes whose
+    graphs are all far beyond the cache are not refused for it."""
+    sizes = [1e4, 3e4, 1e5, 3e5]
+    main = [_pt(x, y, graph=int(x * 1170)) for x, y in zip(sizes, [1.59, 1.67, 4.67, 7.64], strict=True)]
+    (fit,) = fit_section(main, "posts", {"s": 200.0}, predict=1e6, cache_bytes=LLC)
+    assert fit.cache_crossing == (1e5, 3e5) and fit.verdict == FitVerdict.NOT_EXTRAPOLATED  # 112 MB -> 335 MB
+    assert fit.prediction is not None and fit.prediction.p95_ms is None
+    assert fit.prediction.refused.startswith("the graph the plan walks changes regime against the CPU's last-level "
+                                             "cache between 100000 and 300000 posts"), fit.prediction.refused
+    assert fit.prediction.refused.endswith("fit sizes from 300000 on only")
+    above_sizes = [3e5, 6e5, 1e6]
+    past = [_pt(x, y, graph=int(x * 1170)) for x, y in zip(above_sizes, _points(0.45, above_sizes, 0.0, 0, 7.64),
+                                                             strict=True)]
+    (above,) = fit_section(past, "posts", {"s": 200.0}, predict=3e6, cache_bytes=LLC)
+    assert above.cache_crossing is None and above.prediction is not None
+    assert "last-level cache" not in above.prediction.refused  # (refused or not on other grounds)
+    from harness.report.html import capacity_cache
+
+    section = CapacitySection(scales=(10_000, 30_000, 100_000, 300_000), users=(1,), base_profile="ci",
+                              duration_s=3.0, tool="pytest-benchmark", loads=(), points=tuple(main), fits=(fit,),
+                              method="power law", cache_bytes=LLC)
+    assert capacity_cache(section).startswith("CPU last-level cache of the server's machine: 32 MB;")
+    assert "not known" in capacity_cache(replace(section, cache_bytes=None))
+    unsized = [_pt(x, y) for x, y in zip(sizes, [1.59, 1.67, 4.67, 7.64], strict=True)]  # a B-tree plan
+    (btree,) = fit_section(unsized, "posts", {"s": 200.0}, predict=1e6, cache_bytes=LLC)
+    assert btree.cache_crossing is None
+
+
+def test_last_level_cache_is_the_deepest_data_or_unified_level(tmp_path: Path) -> None:
+    """sysfs as Linux lays it out: L1 data and instruction, L2, L3; an instruction cache never counts."""
+    for index, (level, kind, size) in enumerate([(1, "Data", "48K"), (1, "Instruction", "32K"), (2, "Unified", "2M"),
+                                                 (3, "Unified", "32768K"), (4, "Instruction", "64M")]):
+        entry = tmp_path / f"index{index}"
+        entry.mkdir()
+        for name, value in (("level", str(level)), ("type", kind), ("size", size)):
+            (entry / name).write_text(value + "\n")
+    assert last_level_cache_bytes(tmp_path) == 32 * MB

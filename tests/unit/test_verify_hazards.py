@@ -11,7 +11,7 @@ SHARE = {"events": Lock(mode="ShareLock", held_ms=12.0)}
 
 
 def _rules(after: dict[str, dict[str, str]], rows: int = 5, observed: dict[str, Lock] | None = None,
-           rewritten: dict[str, int] | None = None) -> list[tuple[str, str]]:
+           rewritten: dict[str, int] | None = None) -> list[tuple[str | None, str | None]]:
     found = locks.hazards({"events": rows}, BEFORE, after, SHARE if observed is None else observed, rewritten or {})
     return [(f.rule, f.table) for f in found]
 
