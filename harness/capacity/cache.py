@@ -3,11 +3,11 @@
 A query's time is roughly the pages it touches times the cost of one. On the release sweep (this machine, 32 MB
 last-level cache, everything in shared_buffers) the cost of a page of a graph search stepped up as the graph grew
 from about the cache's size to a few times it: the main post graph 0.95-1.0 us per page at 11-34 MB (10^4-3x10^4
-posts), 1.9 us at 112 MB, 2.2-2.3 us at 335 MB-1.1 GB; the AI reports' graph 1.0-1.1 us at 14-42 MB, 2.9 us at
-~140 MB. So a graph is within the cache (<= its size), spilling out of it (up to SPILL x), or far beyond it. A
-power law fitted across two of these regimes, or extrapolated into another, carries a step where none continues.
-A B-tree lookup with its heap row, probed the same way, cost 0.9-1.4 us per page from 4 MB to 3.3 GB: no step,
-so only graphs are judged by it.
+posts), 1.9 us at 112 MB, 2.2-2.3 us at 335 MB-1.1 GB; the AI reports' graph 0.97-1.07 us at 14-42 MB, 2.9 us
+at ~140 MB (p95 over the median pages per query). So a graph is within the cache (<= its size), spilling out
+of it (up to SPILL x), or far beyond it. A power law fitted across two of these regimes, or extrapolated into
+another, carries a step where none continues. A B-tree lookup with its heap row (random ids over one table in
+shared_buffers) cost 0.9-1.4 us per page from 4 MB to 3.3 GB: no step, so only graphs are judged by it.
 """
 
 from __future__ import annotations

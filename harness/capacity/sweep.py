@@ -38,8 +38,8 @@ STAGE = "capacity"
 ROUNDS = 1000
 METHOD = ("size: least squares of log p95 on log size, intervals from the fit covariance (multivariate t draws, "
           "2.5-97.5 %); users: Universal Scalability Law (non-negative least squares); every fit backtested on "
-          "its largest point and not extrapolated past a plan change, a vector graph outgrowing the CPU's last-level "
-          f"cache or a backtest error over {BACKTEST_BOUND:.0%}")
+          "its largest point and not extrapolated past a plan change, a vector graph changing regime against the "
+          f"CPU's last-level cache or a backtest error over {BACKTEST_BOUND:.0%}")
 
 
 def _bench_points(cfg: RunConfig, db: Database, scenarios: list[Scenario], options: BenchOptions,
