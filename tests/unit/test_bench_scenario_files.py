@@ -117,10 +117,10 @@ def test_a_scenario_may_not_turn_read_only_off(tmp_path: Path, setting: str) -> 
 
 def test_filtered_vector_search_picks_its_shape_by_query_form() -> None:
     """Selective filters (a ward, a constituency, a day, a week) are exact: their distances are computed in a
-    subquery fenced by OFFSET 0 whose output no index can order. Broad ones, and the narrow sentiment bands that have partial HNSW
-    graphs of their own, order inside the CTE, so HNSW can serve them; broad ones with iterative scans, the bands
-    with custom plans (a generic plan cannot prove the band inside the index's). Together they span the filter
-    spectrum from one quiet ward to half the posts."""
+    subquery fenced by OFFSET 0, whose output no index can order. Broad ones, and the narrow sentiment bands that
+    have partial HNSW graphs of their own, order inside a MATERIALIZED CTE, so HNSW can serve them; broad ones with
+    iterative scans, the bands with custom plans (a generic plan cannot prove the band inside the index's).
+    Together they span the filter spectrum from one quiet ward to half the posts."""
     vector = {s.name: s for s in load_scenarios(kinds=suite_kinds("vector"))}
     exact = ["vector_search_ward.busy_ward", "vector_search_ward.quiet_ward", "vector_search_constituency",
              "vector_search_date_day", "vector_search_date_week"]
