@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models of the reference schema at head (revision 014), kept equal to what the chain builds.
+"""SQLAlchemy 2 models of the reference schema at head (revision 016), kept equal to what the chain builds.
 
 The chain in migrations/versions is the source of truth; tests/integration/test_models_match_chain.py
 compares these models with a database migrated to head. Triggers and plpgsql functions (the audit trail,
@@ -28,7 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import BIT, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 EMBEDDING_DIM = 384
@@ -227,8 +227,9 @@ class PostEmbedding(Base):
         # A halfvec expression index (revision 013): searches order by embedding::halfvec(384) <=> ...
         Index("ix_post_embeddings_embedding_hnsw", text(f"(embedding::halfvec({EMBEDDING_DIM})) halfvec_cosine_ops"),
               postgresql_using="hnsw", postgresql_with={"m": 16, "ef_construction": 64}),
-        Index("ix_post_embeddings_ward_id", "ward_id"),
-        Index("ix_post_embeddings_published_at", "published_at"),
+        # Covering B-trees (revision 016): a filtered search ranks its rows by Hamming distance from the index alone.
+        Index("ix_post_embeddings_ward_bits", "ward_id", postgresql_include=["post_id", "embedding_bits"]),
+        Index("ix_post_embeddings_published_bits", "published_at", postgresql_include=["post_id", "embedding_bits"]),
         *(Index(f"ix_post_embeddings_{band}_hnsw", text(f"(embedding::halfvec({EMBEDDING_DIM})) halfvec_cosine_ops"),
                 postgresql_using="hnsw", postgresql_with={"m": 16, "ef_construction": 64},
                 postgresql_where=text(where))
@@ -242,6 +243,8 @@ class PostEmbedding(Base):
     ward_id: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sentiment_score: Mapped[float | None] = mapped_column(REAL)
+    # One bit per dimension (binary_quantize), set by a trigger (revision 016) from the embedding.
+    embedding_bits: Mapped[str | None] = mapped_column(BIT(EMBEDDING_DIM))
 
 
 class AiModel(Base):
