@@ -227,9 +227,8 @@ class PostEmbedding(Base):
         # A halfvec expression index (revision 013): searches order by embedding::halfvec(384) <=> ...
         Index("ix_post_embeddings_embedding_hnsw", text(f"(embedding::halfvec({EMBEDDING_DIM})) halfvec_cosine_ops"),
               postgresql_using="hnsw", postgresql_with={"m": 16, "ef_construction": 64}),
-        # Covering B-trees (revision 016): a filtered search ranks its rows by Hamming distance from the index alone.
-        Index("ix_post_embeddings_ward_bits", "ward_id", postgresql_include=["post_id", "embedding_bits"]),
-        Index("ix_post_embeddings_published_bits", "published_at", postgresql_include=["post_id", "embedding_bits"]),
+        Index("ix_post_embeddings_ward_id", "ward_id"),
+        Index("ix_post_embeddings_published_at", "published_at"),
         *(Index(f"ix_post_embeddings_{band}_hnsw", text(f"(embedding::halfvec({EMBEDDING_DIM})) halfvec_cosine_ops"),
                 postgresql_using="hnsw", postgresql_with={"m": 16, "ef_construction": 64},
                 postgresql_where=text(where))
@@ -243,9 +242,25 @@ class PostEmbedding(Base):
     ward_id: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sentiment_score: Mapped[float | None] = mapped_column(REAL)
-    # One bit per dimension (binary_quantize), set by a trigger (revision 016) from the embedding.
-    embedding_bits: Mapped[str | None] = mapped_column(BIT(EMBEDDING_DIM))
 
+
+
+class PostEmbeddingBits(Base):
+    """One bit per dimension of each post embedding, with its ward and time (revision 016, kept by a trigger on
+    post_embeddings): filtered searches rank candidates from the covering B-trees alone."""
+
+    __tablename__ = "post_embedding_bits"
+    __table_args__ = (
+        Index("ix_post_embedding_bits_ward_id", "ward_id", postgresql_include=["post_id", "bits"]),
+        Index("ix_post_embedding_bits_published_at", "published_at", postgresql_include=["post_id", "bits"]),
+    )
+
+    post_id: Mapped[int] = mapped_column(
+        ForeignKey("post_embeddings.post_id", name="fk_post_embedding_bits_post_id_post_embeddings",
+                   ondelete="CASCADE", onupdate="CASCADE"), primary_key=True)
+    ward_id: Mapped[int | None] = mapped_column(Integer)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    bits: Mapped[str] = mapped_column(BIT(EMBEDDING_DIM))
 
 class AiModel(Base):
     __tablename__ = "ai_models"

@@ -406,7 +406,8 @@ class RoundTrip:
     differences: list[Difference]
     """what did not come back"""
     not_compared: list[str]
-    """tables the downgrade dropped, whose rows cannot come back"""
+    """tables the downgrade dropped whose rows the upgrade did not bring back (a derived table that came back whole
+    is compared like the others)"""
 
 
 @dataclass(frozen=True)

@@ -181,8 +181,9 @@ def test_hnsw_recall_is_high_on_generated_embeddings_and_lower_on_iid_ones(
 
 def test_the_copies_on_embedding_rows_equal_their_sources_and_the_triggers_are_back(
         loaded: tuple[Database, GenerateSection]) -> None:
-    """The loader writes each embedding row's ward, time and score itself with revision 014's triggers off:
-    every copy equals its post's and its score, and the triggers are enabled again after the load."""
+    """The loader writes each embedding row's ward, time and score itself with revision 014's triggers off, and
+    revision 016's post_embedding_bits in one statement with its trigger off: every copy equals its source, and
+    the triggers are enabled again after the load."""
     from harness.datagen.loader import COPY_TRIGGERS
 
     with loaded[0].connect() as conn:
@@ -193,6 +194,11 @@ def test_the_copies_on_embedding_rows_equal_their_sources_and_the_triggers_are_b
         ).fetchone()
         assert drift == (0,)
         assert conn.execute("SELECT count(*) FROM post_embeddings WHERE sentiment_score IS NULL").fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*), count(e.post_id) FILTER (WHERE b.bits IS DISTINCT FROM "
+            "binary_quantize(e.embedding)::bit(384) OR (b.ward_id, b.published_at) IS DISTINCT FROM "
+            "(e.ward_id, e.published_at)) FROM post_embeddings e FULL JOIN post_embedding_bits b USING (post_id)"
+        ).fetchone() == (loaded[1].planned_rows["post_embeddings"], 0)
         states = conn.execute("SELECT tgname, tgenabled FROM pg_trigger WHERE tgname = ANY(%s) ORDER BY 1",
                               ([t for _, t in COPY_TRIGGERS],)).fetchall()
     assert states == sorted((t, "O") for _, t in COPY_TRIGGERS)

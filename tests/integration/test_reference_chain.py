@@ -207,7 +207,7 @@ def test_ward_filtered_search_ranks_the_wards_bits_then_re_ranks(fresh_db: Datab
         # The visibility map an index-only scan reads, as generate leaves it. The test server commits
         # asynchronously, and VACUUM marks no page all-visible while the commit's WAL is unflushed.
         conn.execute("CHECKPOINT")
-        conn.execute("VACUUM ANALYZE post_embeddings")
+        conn.execute("VACUUM ANALYZE post_embedding_bits")
         target = ward_ids[3]
         in_ward = [i for i in range(n) if post_ward[i] == target]
         stored = np.array([[float(x) for x in vector_text(vectors[i])[1:-1].split(",")] for i in in_ward])
@@ -221,7 +221,7 @@ def test_ward_filtered_search_ranks_the_wards_bits_then_re_ranks(fresh_db: Datab
             exact = [post_ids[in_ward[j]] for j in np.argsort(distances)[:10]]
             assert len(rows) == 10 and set(rows) <= {post_ids[i] for i in in_ward}
             recalls.append(len(set(rows) & set(exact)) / 10)
-    assert "Index Only Scan using ix_post_embeddings_ward_bits" in plan and "hnsw" not in plan, plan
+    assert "Index Only Scan using ix_post_embedding_bits_ward_id" in plan and "hnsw" not in plan, plan
     assert float(np.mean(recalls)) >= 0.95, recalls  # 200 candidates of the ward's 400
 
 
@@ -346,12 +346,14 @@ def test_015_audits_every_column_but_the_embedding_and_006_back(fresh_db: Databa
         assert "embedding" in rows[0][2] and "embedding" in rows[2][1]
 
 
-def test_016_backfills_the_bits_and_the_trigger_keeps_them(fresh_db: Database) -> None:
-    """Rows written before 016 get their bits; afterwards a new embedding, a changed one and a direct write of the
-    bits (overridden) all leave them equal to binary_quantize(embedding); the downgrade removes column, trigger and
+def test_016_copies_the_bits_and_the_trigger_keeps_them(fresh_db: Database) -> None:
+    """Rows written before 016 get their bits, ward and time in post_embedding_bits; afterwards a new embedding, a
+    changed one, a post moved (through revision 014's copies), a direct write (overridden at the next write of
+    the embedding row) and a deletion keep it equal to post_embeddings; the downgrade removes table, trigger and
     function."""
-    drift = ("SELECT count(*) FROM post_embeddings "
-             "WHERE embedding_bits IS DISTINCT FROM binary_quantize(embedding)::bit(384)")
+    drift = ("SELECT count(*) FROM post_embeddings e FULL JOIN post_embedding_bits b USING (post_id) "
+             "WHERE b.bits IS DISTINCT FROM binary_quantize(e.embedding)::bit(384) "
+             "OR (b.ward_id, b.published_at) IS DISTINCT FROM (e.ward_id, e.published_at)")
     vectors = [vector_text(v) for v in _clustered(60, 6)]
     alembic_project.upgrade(fresh_db, "015")
     with fresh_db.connect(autocommit=True) as conn:
@@ -363,21 +365,26 @@ def test_016_backfills_the_bits_and_the_trigger_keeps_them(fresh_db: Database) -
             conn.execute("INSERT INTO post_embeddings (post_id, embedding) VALUES (%s, %s)", (post_id, v))
     alembic_project.upgrade(fresh_db, "016")
     with fresh_db.connect(autocommit=True) as conn:
-        assert conn.execute("SELECT count(*) FROM post_embeddings WHERE embedding_bits IS NULL").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM post_embedding_bits").fetchone() == (51,)
         assert conn.execute(drift).fetchone() == (0,)
         conn.execute("WITH post AS (INSERT INTO posts (source_id, ward_id, title, body, topic, published_at) "
                      "VALUES (%s, %s, 't', 'b', 'x', now()) RETURNING id) "
                      "INSERT INTO post_embeddings (post_id, embedding) SELECT id, %s FROM post",
                      (ids["source"], ids["ward"], vectors[55]))
         conn.execute("UPDATE post_embeddings SET embedding = %s WHERE post_id = %s", (vectors[56], ids["post"]))
-        conn.execute("UPDATE post_embeddings SET embedding_bits = (B'1' || repeat('0', 383)::bit(383))::bit(384) "
+        conn.execute("UPDATE posts SET ward_id = %s, published_at = published_at - interval '1 day' "
+                     "WHERE id IN (SELECT id FROM posts ORDER BY id LIMIT 5)", (ids["ward"],))
+        conn.execute("UPDATE post_embedding_bits SET bits = (B'1' || repeat('0', 383)::bit(383))::bit(384) "
                      "WHERE post_id IN (SELECT post_id FROM post_embeddings ORDER BY post_id DESC LIMIT 3)")
+        conn.execute("UPDATE post_embeddings SET embedding = embedding "
+                     "WHERE post_id IN (SELECT post_id FROM post_embeddings ORDER BY post_id DESC LIMIT 3)")
+        conn.execute("DELETE FROM posts WHERE id IN (SELECT id FROM posts ORDER BY id DESC LIMIT 2 OFFSET 4)")
         assert conn.execute(drift).fetchone() == (0,)
-        assert conn.execute("SELECT count(DISTINCT embedding_bits) > 40 FROM post_embeddings").fetchone() == (True,)
+        assert conn.execute("SELECT count(*), count(DISTINCT bits) > 40 FROM post_embedding_bits").fetchone() \
+            == (50, True)
     alembic_project.downgrade(fresh_db, "015")
     with fresh_db.connect() as conn:
-        assert conn.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'post_embeddings'::regclass "
-                            "AND attname = 'embedding_bits' AND NOT attisdropped").fetchone() == (0,)
-        assert conn.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'tr_post_embeddings_bits'").fetchone() \
+        assert conn.execute("SELECT to_regclass('post_embedding_bits')").fetchone() == (None,)
+        assert conn.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'tr_post_embedding_bits'").fetchone() \
             == (0,)
-        assert conn.execute("SELECT to_regprocedure('post_embeddings_bits()')").fetchone() == (None,)
+        assert conn.execute("SELECT to_regprocedure('post_embedding_bits_from_embedding()')").fetchone() == (None,)

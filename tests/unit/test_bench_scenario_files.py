@@ -117,12 +117,12 @@ def test_a_scenario_may_not_turn_read_only_off(tmp_path: Path, setting: str) -> 
 
 def test_filtered_vector_search_picks_its_shape_by_query_form() -> None:
     """Selective filters (a ward, a constituency, a day, a week) rank the filtered rows by the Hamming distance of
-    their bits (revision 016; no index orders bits, so HNSW cannot serve it), then re-rank the closest 200 in full
-    precision; their ground truth is the exact answer, distances computed in a subquery fenced by OFFSET 0. Broad
-    ones, and the narrow sentiment bands that have partial HNSW graphs of their own, order inside a MATERIALIZED
-    CTE, so HNSW can serve them; broad ones with iterative scans, the bands with custom plans (a generic plan
-    cannot prove the band inside the index's). Together they span the filter spectrum from one quiet ward to half
-    the posts."""
+    their bits (post_embedding_bits, revision 016; no index orders bits, so HNSW cannot serve it), then re-rank the
+    closest 200 in full precision; their ground truth is the exact answer, distances computed in a subquery
+    fenced by OFFSET 0. Broad ones, and the narrow sentiment bands that have partial HNSW graphs of their own,
+    order inside a MATERIALIZED CTE, so HNSW can serve them; broad ones with iterative scans, the bands with
+    custom plans (a generic plan cannot prove the band inside the index's). Together they span the filter
+    spectrum from one quiet ward to half the posts."""
     vector = {s.name: s for s in load_scenarios(kinds=suite_kinds("vector"))}
     quantized = ["vector_search_ward.busy_ward", "vector_search_ward.quiet_ward", "vector_search_constituency",
                  "vector_search_date_day", "vector_search_date_week"]
@@ -134,12 +134,13 @@ def test_filtered_vector_search_picks_its_shape_by_query_form() -> None:
         sql = " ".join(scenario.sql.split())
         if name in quantized:
             candidates = sql.split("ANY (ARRAY( ", 1)[1].split(" ))", 1)[0]
-            assert "ORDER BY c.embedding_bits <~> (SELECT binary_quantize(" in candidates, name
+            assert "FROM post_embedding_bits c" in candidates, name
+            assert "ORDER BY c.bits <~> (SELECT binary_quantize(" in candidates, name
             assert candidates.endswith("LIMIT 200") and sql.endswith("ORDER BY distance LIMIT %(k)s"), name
             assert scenario.requires_revision == "016", name
             truth = " ".join((scenario.truth_sql or "").split())
             inner = truth.split("FROM ( ", 1)[1].split(" OFFSET 0 )", 1)[0]
-            assert "ORDER BY" not in inner and "embedding_bits" not in truth, name
+            assert "ORDER BY" not in inner and "bits" not in truth, name
         else:
             cte = sql.split("AS MATERIALIZED", 1)[1].split(") SELECT", 1)[0]
             assert "ORDER BY" in cte, name
@@ -157,4 +158,4 @@ def test_scenarios_that_read_the_copied_filters_say_which_revision_they_need() -
     for s in load_scenarios():
         reads_copies = any(f"{t}.{c}" in s.sql for t in "ec" for c in ("ward_id", "published_at", "sentiment_score"))
         assert reads_copies is (s.requires_revision is not None), s.name
-        assert ("embedding_bits" in s.sql) is (s.requires_revision == "016"), s.name
+        assert ("post_embedding_bits" in s.sql) is (s.requires_revision == "016"), s.name
