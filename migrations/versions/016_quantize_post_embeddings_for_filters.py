@@ -22,11 +22,11 @@ upserts each row's bits, ward and time (revision 014's triggers keep those on po
 re-timed passes through), and the foreign key deletes them with their embedding. So they cannot drift, and a
 downgrade then upgrade restores them exactly.
 
-How, without blocking: the table and its function are new objects; CREATE TRIGGER takes a SHARE ROW EXCLUSIVE
-lock on post_embeddings for a moment, waiting at most LOCK_WAIT and retrying. Rows are then copied in committed
-batches of BATCH ids (ON CONFLICT DO NOTHING: a row the trigger already wrote stays), and the covering indexes
-are built with CREATE INDEX CONCURRENTLY. The downgrade drops the trigger (the same way), the function and the
-table. Every statement tolerates a step already done, so an interrupted run is resumed.
+How, without blocking: the new table's foreign key and the trigger each take a SHARE ROW EXCLUSIVE lock on
+post_embeddings for a moment (writers wait, readers do not), each statement in its own transaction waiting at
+most LOCK_WAIT and retrying. Rows are then copied in committed batches of BATCH ids (ON CONFLICT DO NOTHING: a
+row the trigger already wrote stays), and the covering indexes are built with CREATE INDEX CONCURRENTLY. The
+downgrade drops the trigger and the table (the same way), then the function. Every statement tolerates a step already done, so an interrupted run is resumed.
 
 Revision ID: 016
 Revises: 015
@@ -46,7 +46,7 @@ depends_on: str | Sequence[str] | None = None
 BATCH = 50_000  # post ids per committed copy batch
 INDEXES = (("ix_post_embedding_bits_ward_id", "(ward_id) INCLUDE (post_id, bits)"),
            ("ix_post_embedding_bits_published_at", "(published_at) INCLUDE (post_id, bits)"))
-LOCK_WAIT = "200ms"  # the longest the trigger's DDL waits for its lock before it retries
+LOCK_WAIT = "200ms"  # the longest a statement locking post_embeddings waits before it retries
 TABLE = """
 CREATE TABLE IF NOT EXISTS post_embedding_bits (
     post_id bigint CONSTRAINT pk_post_embedding_bits PRIMARY KEY
@@ -84,9 +84,9 @@ def _brief(statement: str, attempts: int = 50) -> None:
 
 def upgrade() -> None:
     with op.get_context().autocommit_block():
-        op.execute(sa.text(TABLE))
         op.execute(sa.text(FUNCTION))
         op.execute(sa.text(f"SET lock_timeout = '{LOCK_WAIT}'"))
+        _brief(TABLE)
         _brief("DROP TRIGGER IF EXISTS tr_post_embedding_bits ON post_embeddings")
         _brief(TRIGGER)
         op.execute(sa.text("RESET lock_timeout"))
