@@ -26,7 +26,8 @@ How, without blocking: the new table's foreign key and the trigger each take a S
 post_embeddings for a moment (writers wait, readers do not), each statement in its own transaction waiting at
 most LOCK_WAIT and retrying. Rows are then copied in committed batches of BATCH ids (ON CONFLICT DO NOTHING: a
 row the trigger already wrote stays), and the covering indexes are built with CREATE INDEX CONCURRENTLY. The
-downgrade drops the trigger and the table (the same way), then the function. Every statement tolerates a step already done, so an interrupted run is resumed.
+downgrade drops the trigger and the table (the same way), then the function. Every statement tolerates a step
+already done, so an interrupted run is resumed.
 
 Revision ID: 016
 Revises: 015
