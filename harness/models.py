@@ -244,7 +244,6 @@ class PostEmbedding(Base):
     sentiment_score: Mapped[float | None] = mapped_column(REAL)
 
 
-
 class PostEmbeddingBits(Base):
     """One bit per dimension of each post embedding, with its ward and time (revision 016, kept by a trigger on
     post_embeddings): filtered searches rank candidates from the covering B-trees alone."""
@@ -261,6 +260,7 @@ class PostEmbeddingBits(Base):
     ward_id: Mapped[int | None] = mapped_column(Integer)
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     bits: Mapped[str] = mapped_column(BIT(EMBEDDING_DIM))
+
 
 class AiModel(Base):
     __tablename__ = "ai_models"

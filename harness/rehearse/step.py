@@ -320,13 +320,12 @@ def _size_changes(old: dict[str, tuple[str, int]], new: dict[str, tuple[str, int
 
 
 def loss(conn: psycopg.Connection[Any], before: Before, inserted: list[tuple[str, str]],
-         removal_expected: bool = False, skip: frozenset[str] = frozenset()) -> Loss:
+         removal_expected: bool = False) -> Loss:
     """Every row and value of the tables and columns that existed before, live rows left out, still there.
 
     Live rows are those whose key the workload recorded and, on tables with an integer primary key, those
     above its highest value before (the scenario writers' rows and what their triggers add). With
-    `removal_expected` (a downgrade) a table or column that is gone is listed under `removed`, not as loss;
-    tables in `skip` are left out (the round trip: tables the downgrade dropped).
+    `removal_expected` (a downgrade) a table or column that is gone is listed under `removed`, not as loss.
     """
     conn.execute(sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (tbl text, key text)").format(
         sql.Identifier(LIVE_TABLE)))
@@ -340,8 +339,7 @@ def loss(conn: psycopg.Connection[Any], before: Before, inserted: list[tuple[str
     keys = _keys(conn)
     differences: list[Difference] = []
     removed: list[str] = []
-    checked = [t for t in before.tables if t not in skip]
-    for table in checked:
+    for table in before.tables:
         old = before.checksums[table]
         if table not in now:
             if removal_expected:
@@ -381,6 +379,6 @@ def loss(conn: psycopg.Connection[Any], before: Before, inserted: list[tuple[str
             differences.append(Difference(table, what, old.rows, int(rows)))
         conn.execute(sql.SQL("DROP VIEW {}").format(sql.Identifier(view)))
     conn.rollback()
-    return Loss(lossless=not differences, tables=len(checked),
-                rows_checked=sum(before.checksums[t].rows for t in checked), live_rows_left_out=len(inserted),
+    return Loss(lossless=not differences, tables=len(before.tables),
+                rows_checked=sum(before.checksums[t].rows for t in before.tables), live_rows_left_out=len(inserted),
                 removed=removed, differences=differences)
