@@ -121,6 +121,9 @@ def valid_rows(ids: dict[str, int]) -> dict[str, dict[str, Any]]:
                   "topic": "parks", "published_at": "2025-02-01T10:00Z"},
         "sentiment_scores": {"post_id": ids["post"], "score": 0.5, "model": "sent-v1"},
         "post_embeddings": {"post_id": ids["post"], "embedding": unit_vector(1)},
+        # Derived (revision 016): tests write the embedding row first and clear what its trigger copied.
+        "post_embedding_bits": {"post_id": ids["post"], "ward_id": ids["ward"], "published_at": "2025-01-10T09:00Z",
+                                "bits": "1" * 384},
         "ai_models": {"provider": "perplexity", "name": "sonar", "version": "2024-11"},
         "experiments": {"name": "prompt-v2", "ai_model_id": ids["ai_model"], "config": '{"k": 5}'},
         "ai_reports": {"ward_id": ids["ward"], "ai_model_id": ids["ai_model"], "experiment_id": ids["experiment"],

@@ -63,6 +63,8 @@ KEPT = {
                         "WHERE p.published_at >= %(as_of)s - interval '730 days'",
     "post_embeddings": "SELECT e.* FROM post_embeddings e JOIN posts p ON p.id = e.post_id "
                        "WHERE p.published_at >= %(as_of)s - interval '730 days'",
+    "post_embedding_bits": "SELECT b.* FROM post_embedding_bits b JOIN posts p ON p.id = b.post_id "
+                           "WHERE p.published_at >= %(as_of)s - interval '730 days'",
     "ai_reports": "SELECT * FROM ai_reports WHERE generated_at >= %(as_of)s - interval '1095 days'",
     "audit_log": "SELECT * FROM audit_log WHERE changed_at >= %(as_of)s - interval '2555 days'",
 }
@@ -88,7 +90,7 @@ def test_purge_removes_exactly_the_expired(fresh_db: Database) -> None:
 
         assert purged == expired
         assert all(n > 0 for n in expired.values())
-        for table in ("posts", "sentiment_scores", "post_embeddings", "ai_reports"):
+        for table in ("posts", "sentiment_scores", "post_embeddings", "post_embedding_bits", "ai_reports"):
             assert table_checksum(conn, table) == table_checksum(conn, table, "expected"), table
         # audit_log: the surviving old rows exactly, plus one DELETE row per purged report (the purge is audited).
         conn.execute("CREATE SCHEMA observed")
