@@ -1,6 +1,7 @@
 """The post-embeddings HNSW build by the options that matter on this machine: storage type (vector, a halfvec
 expression, or a binary-quantized expression re-ranked in full precision), ef_construction, maintenance_work_mem
-against the graph's size, parallel maintenance workers.
+against the graph's size, parallel maintenance workers; and, as the peer with no graph to build, an IVFFlat index
+(k-means lists) searched at a few probe counts.
 
 Slow: 10^6 rows (WARDBENCH_HNSW_ROWS) of the release profile's own embeddings (the generator's batches, seed
 42), each option built once, then recall@10 against an exact scan and latency over the same perturbed queries
@@ -64,7 +65,21 @@ class Option:
     workers: int
     m: int = 16
     candidates: int = 10  # rows the index returns for re-ranking in full precision (k, or more when quantized)
-    ef_searches: tuple[int, ...] = ()  # () = the profile's ef_search and 200
+    ef_searches: tuple[int, ...] = ()  # () = the profile's ef_search and 200; an IVFFlat index's probes
+    lists: int = 0  # > 0: an IVFFlat index of that many lists instead of a graph (m, ef_construction unused)
+
+    @property
+    def method(self) -> str:
+        return "ivfflat" if self.lists else "hnsw"
+
+    @property
+    def build_with(self) -> str:
+        return f"lists = {self.lists}" if self.lists else f"m = {self.m}, ef_construction = {self.ef_construction}"
+
+    @property
+    def breadth(self) -> str:
+        """The setting that widens a search: candidates a graph walk keeps, or lists an IVFFlat scan reads."""
+        return "ivfflat.probes" if self.lists else "hnsw.ef_search"
 
 
 VECTOR = ("embedding vector_cosine_ops", "embedding <=> %(q)s")
@@ -87,6 +102,12 @@ OPTIONS = {o.name: o for o in (
     Option("halfvec_m8_ef48", *HALF, 48, "3GB", 1, m=8, ef_searches=(100, 200, 400)),
     Option("halfvec_m12_ef48", *HALF, 48, "3GB", 1, m=12, ef_searches=(200, 400)),
     Option("halfvec_m12_ef40", *HALF, 40, "3GB", 1, m=12, ef_searches=(200, 400)),
+    # No graph at all: k-means lists (rows / 1000, as pgvector advises), each row assigned to its nearest centre.
+    # The build is a sample's clustering plus one distance per row and centre; a search reads `probes` lists.
+    Option("ivfflat_halfvec_l1000", *HALF, 0, "3GB", 1, lists=1000, ef_searches=(5, 8, 10, 12, 16, 20, 40)),
+    Option("ivfflat_halfvec_l2000", *HALF, 0, "3GB", 1, lists=2000, ef_searches=(5, 10, 16, 20, 40)),
+    Option("ivfflat_halfvec_l500", *HALF, 0, "3GB", 1, lists=500, ef_searches=(5, 8, 10, 20)),
+    Option("ivfflat_binary_l1000", *BITS, 0, "3GB", 1, lists=1000, candidates=400, ef_searches=(20, 40, 80)),
 )}
 DEFAULT = "vector_ef64,halfvec_ef64,halfvec_m12_ef48"
 
@@ -195,7 +216,7 @@ def _p95(ms: list[float]) -> float:
 
 def _measure(conn: psycopg.Connection[Any], option: Option, queries: list[np.ndarray[Any, Any]],
              truth: list[list[list[int]]], ef_search: int, build_s: float, index_mb: int) -> Row:
-    conn.execute(f"SET hnsw.ef_search = {ef_search}")
+    conn.execute(f"SET {option.breadth} = {ef_search}")
     _search(conn, option.order_by, queries[:10], candidates=option.candidates)  # warm the index's pages
     recalls, latencies = [], []  # per filter, in WHERE's order (unfiltered first)
     for where, exact in zip(WHERE, truth, strict=True):
@@ -222,7 +243,8 @@ def test_hnsw_build_options(embeddings: Database, benchmark: Any, tmp_path: Path
     def build_all() -> None:
         with embeddings.connect(autocommit=True) as conn:
             register_vector(conn)
-            conn.execute("SET hnsw.iterative_scan = relaxed_order")  # filtered searches, as the scenarios run them
+            for method in ("hnsw", "ivfflat"):  # filtered searches, as the scenarios run them
+                conn.execute(f"SET {method}.iterative_scan = relaxed_order")
             queries = _queries(conn)
             truth = [_truth(conn, queries, where) for where in WHERE]
             for name in names:
@@ -230,8 +252,8 @@ def test_hnsw_build_options(embeddings: Database, benchmark: Any, tmp_path: Path
                 conn.execute(f"SET maintenance_work_mem = '{o.maintenance_work_mem}'")
                 conn.execute(f"SET max_parallel_maintenance_workers = {o.workers}")
                 t0 = time.perf_counter()
-                conn.execute(f"CREATE INDEX hnsw_build_option ON post_embeddings USING hnsw ({o.opclass_expr}) "
-                             f"WITH (m = {o.m}, ef_construction = {o.ef_construction})")
+                conn.execute(f"CREATE INDEX hnsw_build_option ON post_embeddings USING {o.method} "
+                             f"({o.opclass_expr}) WITH ({o.build_with})")
                 build_s = time.perf_counter() - t0
                 mb = conn.execute("SELECT pg_relation_size('hnsw_build_option') / 1048576").fetchone()[0]  # type: ignore[index]
                 print(f"{name}: built in {build_s:.1f} s, {mb} MB", flush=True)
@@ -245,7 +267,7 @@ def test_hnsw_build_options(embeddings: Database, benchmark: Any, tmp_path: Path
             and max(r.p95_ms, r.filtered_p95_ms, r.newest_p95_ms) <= P95_BAR_MS]
     fastest = min(good, key=lambda r: r.build_s) if good else None
     lines = [f"HNSW build options, {ROWS:,} x {DIM} (release embeddings), {QUERIES} queries:",
-             "option | m | build s | index MB | ef_search | recall@10 (min) | p50 ms | p95 ms | filtered recall@10 | "
+             "option | m | build s | index MB | ef_search (IVFFlat: probes) | recall@10 (min) | p50 ms | p95 ms | filtered recall@10 | "
              "filtered p95 ms | newest recall@10 | newest p95 ms | recall lower bound"]
     lines += [f"{r.option} | {OPTIONS[r.option].m} | {r.build_s} | {r.index_mb} | {r.ef_search} | "
               f"{r.recall_at_10} ({r.recall_min}) | {r.p50_ms} | {r.p95_ms} | {r.filtered_recall_at_10} | "
