@@ -25,7 +25,7 @@ lists, 74.4-81.7 s (passing at 16 probes: lower bound 0.954, p95 17.6 ms; 12 pro
 at 40 probes (lower bound 0.979, p95 14.1 / 20.0 / 15.7 ms). On a copy of the release dataset with the graph
 replaced, the scenarios' own queries (60 each): halfvec at 16 probes recall@10 0.960-0.975 and p95 17.0-18.4 ms for
 all, model v1/v2 and sentiment >= 0, but the 30-day window's plan turned into its B-tree and an exact sort (p95
-~280 ms); binary's 400 candidates made the joined filters 17-24 ms at p50. Its lists are trained on the rows
+~280 ms); binary's 400 candidates made the joined filters 18-23 ms at p50. Its lists are trained on the rows
 present at CREATE INDEX, so posts on topics that arrive later land in lists centred elsewhere: an IVFFlat index is
 rebuilt as the data drifts, which a graph is not.
 WARDBENCH_HNSW_OPTIONS picks options by name (default: the issue's build, revision 013's, and m 12).
