@@ -13,7 +13,8 @@ from harness.db import Database
 # Server settings that change query and load timings; recorded so comparisons are honest.
 SETTINGS = ("shared_buffers", "work_mem", "maintenance_work_mem", "effective_cache_size", "max_connections",
             "max_parallel_workers_per_gather", "max_parallel_maintenance_workers", "synchronous_commit",
-            "fsync", "jit", "random_page_cost", "hnsw.ef_search", "hnsw.iterative_scan")
+            "fsync", "jit", "random_page_cost", "hnsw.ef_search", "hnsw.iterative_scan", "ivfflat.probes",
+            "ivfflat.iterative_scan")
 
 
 def git_commit() -> str | None:

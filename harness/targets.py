@@ -64,7 +64,7 @@ TARGETS: tuple[Target, ...] = (
     Target("generate_vs_insert_select", "ratio", ">=", 0.9, "loader COPY rate / the server's own INSERT ... "
            "SELECT of the same rows, same constraints (generate --benchmark)"),
     Target("generate_vs_floor", "ratio", "<=", 1.2, "generate wall time / (a raw binary COPY of the same rows into "
-           "bare tables + its HNSW builds), same run (generate --benchmark)", low=1.0, high=100.0),
+           "bare tables + its vector index builds), same run (generate --benchmark)", low=1.0, high=100.0),
     Target("generate_binary_vs_text_copy", "ratio", ">=", 10.0, "binary COPY rate / text COPY rate of the same "
            "vectors (generate --benchmark)"),
 )
