@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models of the reference schema at head (revision 017), kept equal to what the chain builds.
+"""SQLAlchemy 2 models of the reference schema at head (revision 016), kept equal to what the chain builds.
 
 The chain in migrations/versions is the source of truth; tests/integration/test_models_match_chain.py
 compares these models with a database migrated to head. Triggers and plpgsql functions (the audit trail,
@@ -224,11 +224,9 @@ class SentimentScore(Base):
 class PostEmbedding(Base):
     __tablename__ = "post_embeddings"
     __table_args__ = (
-        # IVFFlat lists over a halfvec expression (revisions 013, 017): searches order by
-        # embedding::halfvec(384) <=> ... and set ivfflat.probes. The chain sizes the lists to the rows present
-        # (1000 at 10^6 posts, the release scale shown here).
-        Index("ix_post_embeddings_embedding_ivfflat", text(f"(embedding::halfvec({EMBEDDING_DIM})) halfvec_cosine_ops"),
-              postgresql_using="ivfflat", postgresql_with={"lists": 1000}),
+        # A halfvec expression index (revision 013): searches order by embedding::halfvec(384) <=> ...
+        Index("ix_post_embeddings_embedding_hnsw", text(f"(embedding::halfvec({EMBEDDING_DIM})) halfvec_cosine_ops"),
+              postgresql_using="hnsw", postgresql_with={"m": 16, "ef_construction": 64}),
         Index("ix_post_embeddings_ward_id", "ward_id"),
         Index("ix_post_embeddings_published_at", "published_at"),
         *(Index(f"ix_post_embeddings_{band}_hnsw", text(f"(embedding::halfvec({EMBEDDING_DIM})) halfvec_cosine_ops"),

@@ -1,9 +1,8 @@
 """Load a whole synthetic dataset in one transaction: drop secondary indexes, COPY, rebuild, commit.
 
 Constraints and foreign keys stay on for every row. Indexes that back no constraint (B-trees for access
-paths, HNSW graphs, IVFFlat lists) are dropped inside the transaction and rebuilt after the load (IVFFlat's
-lists sized to the loaded rows), so a failure anywhere rolls back the data and the index changes together:
-nothing half-loaded is left behind.
+paths, HNSW) are dropped inside the transaction and rebuilt after the load, so a failure anywhere rolls
+back the data and the index changes together: nothing half-loaded is left behind.
 
 Audit triggers are not disabled either: candidates, ward_results, ward_turnout and ai_reports write
 audit_log rows during the load exactly as the application would. Those rows carry now(), txid_current()
@@ -15,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -148,23 +145,6 @@ def _derived(conn: psycopg.Connection[Any]) -> dict[str, str]:
             if conn.execute("SELECT to_regclass(%s)", (f"public.{t}",)).fetchone() != (None,)}
 
 
-_LISTS = re.compile(r"\blists\s*=\s*'?\d+'?")
-
-
-def ivfflat_lists(rows: int) -> int:
-    """pgvector's advice for an IVFFlat index's lists: rows / 1000 up to 10^6 rows, sqrt(rows) above; at least 1
-    (the rule revision 017 sizes its index by)."""
-    return max(1, rows // 1000 if rows <= 1_000_000 else math.isqrt(rows))
-
-
-def sized_to_rows(definition: str, rows: int) -> str:
-    """An IVFFlat index's DDL with its lists sized to the rows it will hold; any other index's as it is. A chain
-    migrated while the tables were empty built its lists for no rows: k-means centres need the rows."""
-    if " USING ivfflat " not in definition:
-        return definition
-    return _LISTS.sub(f"lists='{ivfflat_lists(rows)}'", definition, count=1)
-
-
 def hnsw_memory_bytes(rows: int, dim: int) -> int:
     """pgvector's sizing rule for an in-memory HNSW build: N x (8 + 4 dims) x 1.3 bytes."""
     return int(rows * (8 + 4 * dim) * 1.3)
@@ -240,8 +220,7 @@ def load_dataset(db: Database, profile: Mapping[str, Any], scale: float, seed: i
                 for name, table, definition in indexes:
                     status.update(f"building index {name} on {table}")
                     t0 = time.perf_counter()
-                    rows = tables[table].rows if table in tables else 0
-                    conn.execute(sized_to_rows(definition, rows))  # pg_get_indexdef output: the catalog's own DDL
+                    conn.execute(definition)  # pg_get_indexdef output: the catalog's own DDL
                     index_builds[name] = round(time.perf_counter() - t0, 3)
                     console.print(f"index {name}: {index_builds[name]:.1f} s")
             conn.commit()

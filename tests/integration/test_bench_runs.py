@@ -39,22 +39,6 @@ def tiny_db(pg_server: ServerHandle) -> Iterator[Database]:
         pg_server.drop_database(name)
 
 
-@pytest.fixture(scope="module")
-def graph_db(pg_server: ServerHandle) -> Iterator[Database]:
-    """The same tiny dataset at revision 016, where an HNSW graph indexes the post embeddings: an approximate index
-    at this size (revision 017's lists are sized to the rows: at 1,200 rows one list, an exact scan)."""
-    name = f"t_graph_{secrets.token_hex(3)}"
-    pg_server.create_database(name)
-    db = Database(pg_server.database_dsn(name), name, pg_server, disposable=True)
-    try:
-        alembic_project.upgrade(db, "head")
-        load_dataset(db, load_profile("ci"), SCALE, seed=3)
-        alembic_project.downgrade(db, "016")
-        yield db
-    finally:
-        pg_server.drop_database(name)
-
-
 def _bench(db: Database, tmp_path: Path, dirs: list[Path] | None = None, suite: str = "all",
            options: BenchOptions = TINY, only: set[str] | None = None) -> tuple[Results, list[ScenarioResult]]:
     cfg = build_config(reports_dir=tmp_path, profile="ci")
@@ -135,10 +119,10 @@ sampler = "quiet_ward"
 
 
 @pytest.mark.parametrize("iterative", ["off", "relaxed_order"])
-def test_selective_filter_without_iterative_scan_is_caught(graph_db: Database, tmp_path: Path,
+def test_selective_filter_without_iterative_scan_is_caught(tiny_db: Database, tmp_path: Path,
                                                              iterative: str) -> None:
     folder = _trap_scenario(tmp_path / "mine", iterative)
-    results, records = _bench(graph_db, tmp_path, [folder], "vector", only={f"trap_{iterative}"})
+    results, records = _bench(tiny_db, tmp_path, [folder], "vector", only={f"trap_{iterative}"})
     (record,) = records
     assert record.plan is not None and "ix_post_embeddings_embedding_hnsw" in record.plan.indexes
     by_gate = {g.name: g for g in results.gates}
@@ -151,7 +135,7 @@ def test_selective_filter_without_iterative_scan_is_caught(graph_db: Database, t
         assert rows.verdict == "pass" and recall.verdict == "pass"
 
 
-def test_weak_index_setting_fails_the_recall_gate(graph_db: Database, tmp_path: Path) -> None:
+def test_weak_index_setting_fails_the_recall_gate(tiny_db: Database, tmp_path: Path) -> None:
     """Fast but wrong: HNSW with a candidate list of 2 returns at most 2 rows; rows and recall gates fail."""
     folder = tmp_path / "weak"
     folder.mkdir()
@@ -160,7 +144,7 @@ def test_weak_index_setting_fails_the_recall_gate(graph_db: Database, tmp_path: 
     assert '"hnsw.ef_search" = "200"' in weak
     (folder / "weak.toml").write_text(weak.replace('"hnsw.ef_search" = "200"',
                                                    '"hnsw.ef_search" = "2"\nenable_sort = "off"'))
-    results, (record,) = _bench(graph_db, tmp_path, [folder], "vector", only={"weak_index"})
+    results, (record,) = _bench(tiny_db, tmp_path, [folder], "vector", only={"weak_index"})
     verdicts = {g.name: g.verdict for g in results.gates}
     assert record.plan is not None and record.plan.indexes == ("ix_post_embeddings_embedding_hnsw",)
     assert verdicts["weak_index p95"] == "pass"  # the latency gate alone would let it through

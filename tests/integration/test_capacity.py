@@ -96,8 +96,8 @@ def test_graph_bytes_counts_the_vector_graphs_a_plan_names(fresh_db: Database) -
     here, so the cache the fits are judged against is this machine's."""
     alembic_project.upgrade(fresh_db, "head")
     with fresh_db.connect() as conn:
-        graph = graph_bytes(conn, "ix_post_embeddings_embedding_ivfflat + pk_sentiment_scores")
-        both = graph_bytes(conn, "ix_post_embeddings_embedding_ivfflat + ix_ai_reports_embedding_hnsw")
+        graph = graph_bytes(conn, "ix_post_embeddings_embedding_hnsw + pk_sentiment_scores")
+        both = graph_bytes(conn, "ix_post_embeddings_embedding_hnsw + ix_ai_reports_embedding_hnsw")
         assert graph is not None and graph > 0 and both is not None and both > graph
         assert graph_bytes(conn, "pk_wards + ix_wards_constituency_id") is None
         assert graph_bytes(conn, "Seq Scan + CTE Scan") is None and graph_bytes(conn, None) is None

@@ -69,8 +69,8 @@ def _clustered(n: int, seed: int) -> np.ndarray[Any, Any]:
 
 
 @pytest.mark.parametrize(("table", "key", "index", "order_by"), [
-    # The post embeddings' lists (revision 017) are sized to the rows present at upgrade: one list on the empty
-    # table this test migrates, which no planner prefers to a scan. test_017_... loads rows first.
+    ("post_embeddings", "post_id", "ix_post_embeddings_embedding_hnsw",
+     "embedding::halfvec(384) <=> %s::halfvec(384)"),  # revision 013's expression index
     ("ai_reports", "id", "ix_ai_reports_embedding_hnsw", "embedding <=> %s::vector"),
 ])
 def test_hnsw_serves_knn_order_by(fresh_db: Database, table: str, key: str, index: str, order_by: str) -> None:
@@ -264,47 +264,6 @@ def test_013_indexes_halfvec_and_swaps_the_vector_index_back(fresh_db: Database)
     with fresh_db.connect() as conn:
         [(ddl, valid)] = definition(conn)
         assert valid and "(embedding vector_cosine_ops) WITH (m='16', ef_construction='128')" in ddl, ddl
-
-
-def test_017_swaps_the_graph_for_lists_and_back_and_resumes_an_interrupted_build(fresh_db: Database) -> None:
-    """With rows in the table, 017 leaves one valid vector index on the halfvec expression: IVFFlat with lists
-    sized to the rows, named for them, the graph gone; a build left behind by an interrupted run is replaced. The
-    lists serve a k-NN search; the downgrade swaps revision 013's graph back."""
-
-    def vector_indexes(conn: psycopg.Connection[Any]) -> list[tuple[str, bool]]:
-        return [(r[0], r[1]) for r in conn.execute(
-            "SELECT pg_get_indexdef(x.indexrelid), x.indisvalid FROM pg_index x JOIN pg_class c "
-            "ON c.oid = x.indexrelid JOIN pg_am a ON a.oid = c.relam WHERE x.indrelid = 'post_embeddings'::regclass "
-            "AND a.amname IN ('hnsw', 'ivfflat') AND x.indpred IS NULL")]
-
-    n = 3000
-    alembic_project.upgrade(fresh_db, "016")
-    vectors = _clustered(n + 1, seed=17)
-    with fresh_db.connect(autocommit=True) as conn:
-        ids = seed_rows(conn)
-        conn.execute("INSERT INTO posts (source_id, ward_id, title, body, topic, published_at) "
-                     "SELECT %s, %s, 't' || g, 'b', 'x', now() FROM generate_series(1, %s) g",
-                     (ids["source"], ids["ward"], n))
-        with conn.cursor().copy("COPY post_embeddings (post_id, embedding) FROM STDIN") as copy:
-            for post_id, v in zip(range(2, n + 2), vectors[:n], strict=True):
-                copy.write_row((post_id, vector_text(v)))
-        conn.execute("CREATE INDEX ix_post_embeddings_embedding_ivfflat_rebuild ON post_embeddings (post_id)")
-    alembic_project.upgrade(fresh_db, "017")
-    with fresh_db.connect() as conn:
-        [(ddl, valid)] = vector_indexes(conn)
-        assert valid and "ix_post_embeddings_embedding_ivfflat ON public.post_embeddings USING ivfflat " \
-            "(((embedding)::halfvec(384)) halfvec_cosine_ops) WITH (lists='3')" in ddl, ddl  # 3,000 rows / 1000
-        conn.execute("ANALYZE post_embeddings")
-        conn.execute("SET ivfflat.probes = 1")  # of 3: the planner prices 16 (all of them) above a scan
-        query = "SELECT post_id FROM post_embeddings ORDER BY embedding::halfvec(384) <=> %s::halfvec(384) LIMIT 10"
-        probe = vector_text(vectors[n])
-        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + query, (probe,)))
-        assert "ix_post_embeddings_embedding_ivfflat" in plan and len(conn.execute(query, (probe,)).fetchall()) == 10
-    alembic_project.downgrade(fresh_db, "016")
-    with fresh_db.connect() as conn:
-        [(ddl, valid)] = vector_indexes(conn)
-        assert valid and "ix_post_embeddings_embedding_hnsw ON public.post_embeddings USING hnsw " \
-            "(((embedding)::halfvec(384)) halfvec_cosine_ops) WITH (m='16', ef_construction='64')" in ddl, ddl
 
 
 def test_014_backfills_the_post_copies_and_triggers_keep_them(fresh_db: Database) -> None:

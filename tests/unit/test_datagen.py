@@ -11,7 +11,6 @@ from harness.config import load_profile
 from harness.datagen import ai, content, elections, geography
 from harness.datagen.copy import Column, FieldPool, Pooled, copy_order, encode_rows
 from harness.datagen.embeddings import PooledTextEmbedder, SentenceModel, make_space, real_model_available, sample
-from harness.datagen.loader import ivfflat_lists, sized_to_rows
 from harness.datagen.plan import Plan, make_plan
 from harness.datagen.pools import TOPICS, Pools, build_pools
 from harness.errors import UsageError
@@ -230,16 +229,3 @@ def test_model_embeddings_put_related_texts_closer() -> None:
     v = emb.vectors(np.zeros(2, int), np.array([0, 1]), np.array([0, 1]), np.random.default_rng(0))
     housing = model.embed(["affordable homes and rent"])[0]
     assert v[0] @ housing > v[1] @ housing
-
-
-def test_ivfflat_lists_are_sized_to_the_loaded_rows_and_other_indexes_kept() -> None:
-    """pgvector's rule (rows / 1000 up to 10^6, sqrt above, at least 1) replaces the lists an empty table was
-    migrated with; a graph's or a B-tree's DDL is left as the catalog wrote it."""
-    ivfflat = ("CREATE INDEX ix_e ON public.e USING ivfflat (((embedding)::halfvec(384)) halfvec_cosine_ops) "
-               "WITH (lists='1')")
-    assert [ivfflat_lists(n) for n in (0, 999, 60_000, 1_000_000, 4_000_000)] == [1, 1, 60, 1000, 2000]
-    assert sized_to_rows(ivfflat, 1_000_000) == ivfflat.replace("lists='1'", "lists='1000'")
-    assert sized_to_rows(ivfflat, 1_200) == ivfflat
-    hnsw = "CREATE INDEX ix_h ON public.e USING hnsw (embedding vector_cosine_ops) WITH (m='16', ef_construction='64')"
-    btree = "CREATE INDEX ix_b ON public.e USING btree (lists)"
-    assert sized_to_rows(hnsw, 10**6) == hnsw and sized_to_rows(btree, 10**6) == btree
