@@ -28,11 +28,12 @@ all, model v1/v2 and sentiment >= 0, but the 30-day window's plan turned into it
 ~280 ms); binary's 400 candidates made the joined filters 18-23 ms at p50. Its lists are trained on the rows
 present at CREATE INDEX, so posts on topics that arrive later land in lists centred elsewhere: an IVFFlat index is
 rebuilt as the data drifts, which a graph is not.
-In the chain, the lists lost (issue 15's session 7, a revision swapping the graph for 1000 lists, reverted): generate
-took 290.4 s against 1,080.9 s, but the release bench at 16 probes measured p95 21.5-26.2 ms for all, model v1/v2,
-sentiment >= 0 and the 30-day window (the graph: 18.1-21.6 on a slower day), recall@10 0.944 for the window (its
-plan fenced onto the lists), and at the lists' default of 1 probe the planner preferred them to the sentiment
-bands' partial graphs (0 rows). On a copy of that dataset, 12 probes: p95 19.5-25.8 ms, recall 0.925-0.952.
+In the chain, the lists lost (issue 15's session 7, a revision swapping the graph for 1000 lists, reverted). Same
+day, same machine, quiet: generate took 290.4 s (lists 67.2 s) against 993.5 s (graph 766.2 s), but the release
+bench at 16 probes measured p95 21.5-26.2 ms for all, model v1/v2, sentiment >= 0 and the 30-day window (the
+graph: 16.6-20.4), recall@10 0.944 for the window (its plan fenced onto the lists), and at the lists' default of
+1 probe the planner preferred them to the sentiment bands' partial graphs (0 rows). On a copy of that dataset,
+12 probes: p95 19.5-25.8 ms, recall 0.925-0.952.
 WARDBENCH_HNSW_OPTIONS picks options by name (default: the issue's build, revision 013's, and m 12).
 Speed is never asserted: the assertions are on recall and on the build actually being what was asked for.
 """
