@@ -52,6 +52,15 @@ def test_locust_command_keeps_the_dsn_out_of_argv(tmp_path: Path) -> None:
     assert env["PGAPPNAME"] == "wardbench-load/mixed"
 
 
+def test_a_masters_run_time_leaves_out_its_wait_for_workers(tmp_path: Path) -> None:
+    """Locust starts a master's `-t` clock once its workers are ready: the wait for them (given to Locust as
+    --expect-workers-max-wait) added to `-t` kept every remote-worker run going two minutes after its window."""
+    cmd = locust_command(LocustRun(label="mixed", users=4, duration_s=3, expect_workers=2, master_port=6000),
+                         tmp_path)
+    assert cmd[cmd.index("-t") + 1] == "7s"  # + warm-up 1 s + slack 3 s, as with local worker processes
+    assert cmd[cmd.index("--expect-workers-max-wait") + 1] == "120"
+
+
 def test_locust_percentiles_are_read_from_its_stats_csv(tmp_path: Path) -> None:
     csv = tmp_path / "locust_stats.csv"
     csv.write_text('Type,Name,Request Count,95%,99%\nward,dash,10,100,110\n,Aggregated,10,100,110\n')
