@@ -18,7 +18,6 @@ from dataclasses import replace
 from typing import Any
 
 import psycopg
-from alembic import command
 from alembic.config import Config
 from rich.console import Console
 from sqlalchemy import Engine, create_engine, pool
@@ -120,7 +119,7 @@ def run_rehearsal(db: Database, results: Results, chain: Chain, revisions: list[
                 start_at = below[revisions[0]]
                 if start_at != "base":
                     console.print(f"upgrading the empty database to {start_at}, the revision before the window")
-                    ran = migrate.run(db.dsn, engine, cfg, command.upgrade, start_at)
+                    ran = migrate.run(db.dsn, engine, cfg, migrate.upgrade, start_at)
                     if ran.error:
                         return fail(f"upgrade to {start_at} failed on an empty database: {ran.error}")
             # Phase one measures each revision's state before its step; phase two's step for the same revision

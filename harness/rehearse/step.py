@@ -19,9 +19,7 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from alembic import command
 from alembic.config import Config
-from alembic.script import ScriptDirectory
 from psycopg import sql
 
 from harness.bench.timing import percentile
@@ -182,7 +180,7 @@ def _applied(cfg: Config, revision: str) -> set[str]:
     """The revisions a database at `revision` has applied (none at base)."""
     if revision in ("base", ""):
         return set()
-    return {r.revision for r in ScriptDirectory.from_config(cfg).iterate_revisions(revision, "base")}
+    return {r.revision for r in migrate.script_of(cfg).iterate_revisions(revision, "base")}
 
 
 def rehearse_step(db: Database, conn: psycopg.Connection[Any], engine: sa.Engine, cfg: Config, move: Move,
@@ -212,7 +210,7 @@ def rehearse_step(db: Database, conn: psycopg.Connection[Any], engine: sa.Engine
         conn.rollback()
         try:
             with counter.watching(engine):
-                ran = migrate.run(dsn, engine, cfg, command.downgrade if move.downgrade else command.upgrade,
+                ran = migrate.run(dsn, engine, cfg, migrate.downgrade if move.downgrade else migrate.upgrade,
                                   move.target, monitor)
             if has_live:
                 time.sleep(options.settle_s)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, event
 
@@ -21,6 +22,36 @@ from harness.errors import WardbenchError
 from harness.results.migrations import FailureInfo
 from harness.verify import envpy, failures
 from harness.verify.locks import LockMonitor
+
+_SCRIPT = "wardbench.script"  # cfg.attributes key: the chain's ScriptDirectory, its revisions loaded once
+
+
+def script_of(cfg: Config) -> ScriptDirectory:
+    """The chain's revisions, loaded once per Config.
+
+    Alembic's own commands build a ScriptDirectory per call, which imports every revision file again: a walk
+    of N revisions (three commands a step) imported ~3N² files, most of a 100-revision verify's time.
+    """
+    script = cfg.attributes.get(_SCRIPT)
+    if not isinstance(script, ScriptDirectory):
+        script = cfg.attributes[_SCRIPT] = ScriptDirectory.from_config(cfg)
+    return script
+
+
+def upgrade(cfg: Config, revision: str) -> None:
+    """alembic.command.upgrade (online) on the revisions `script_of` loaded."""
+    script = script_of(cfg)
+    with EnvironmentContext(cfg, script, fn=lambda rev, _: script._upgrade_revs(revision, rev),
+                            destination_rev=revision):
+        script.run_env()
+
+
+def downgrade(cfg: Config, revision: str) -> None:
+    """alembic.command.downgrade (online) on the revisions `script_of` loaded."""
+    script = script_of(cfg)
+    with EnvironmentContext(cfg, script, fn=lambda rev, _: script._downgrade_revs(revision, rev),
+                            destination_rev=revision):
+        script.run_env()
 
 
 @dataclass
@@ -56,7 +87,7 @@ class Run:
 
 def run(dsn: str, engine: Engine, cfg: Config, action: Callable[..., None], target: str,
         monitor: LockMonitor | None = None) -> Run:
-    """`action(cfg, target)` (alembic.command.upgrade or downgrade) timed; locks read at every commit on this
+    """`action(cfg, target)` (`upgrade` or `downgrade` here) timed; locks read at every commit on this
     database by `monitor` (the caller starts and stops it), also on an engine env.py builds of its own."""
     foreign: list[str] = []
     start = time.perf_counter()
@@ -99,7 +130,7 @@ def run(dsn: str, engine: Engine, cfg: Config, action: Callable[..., None], targ
         if mistake is not None:
             raise mistake from exc
         error = envpy.describe(exc)
-        paths = {Path(s.path).resolve(): str(s.revision) for s in ScriptDirectory.from_config(cfg).walk_revisions()}
+        paths = {Path(s.path).resolve(): str(s.revision) for s in script_of(cfg).walk_revisions()}
         failure = failures.failure_info(exc, paths)
     return Run(start, time.perf_counter(), error, failure, statements)
 

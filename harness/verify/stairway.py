@@ -16,7 +16,6 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import psycopg
-from alembic import command
 from alembic.config import Config
 from psycopg import sql
 from rich.console import Console
@@ -236,9 +235,9 @@ def _plain_walk(conn: psycopg.Connection[Any], engine: Engine, dsn: str, cfg: Co
     order = [r.revision for r in chain.revisions]
     extensions = _extensions(conn)  # a template database may bring some: they come back after the walk
     for key, action, target, kind in (
-            ("upgrade_s", command.upgrade, chain.head, FindingKind.UPGRADE_FAILED),
-            ("downgrade_s", command.downgrade, "base", FindingKind.DOWNGRADE_FAILED_ON_EMPTY),
-            ("reupgrade_s", command.upgrade, chain.head, FindingKind.UPGRADE_FAILED)):
+            ("upgrade_s", migrate.upgrade, chain.head, FindingKind.UPGRADE_FAILED),
+            ("downgrade_s", migrate.downgrade, "base", FindingKind.DOWNGRADE_FAILED_ON_EMPTY),
+            ("reupgrade_s", migrate.upgrade, chain.head, FindingKind.UPGRADE_FAILED)):
         ran = migrate.run(dsn, engine, cfg, action, target)
         seconds[key] = ran.duration_s
         if not ran.error:
@@ -349,7 +348,7 @@ def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Conf
             workload.start()
             time.sleep(options.baseline_s)
     try:
-        up, monitor = _monitored(db.dsn, engine, cfg, command.upgrade, nxt, own, workload)
+        up, monitor = _monitored(db.dsn, engine, cfg, migrate.upgrade, nxt, own, workload)
     finally:
         if workload is not None:
             workload.stop()
@@ -376,7 +375,7 @@ def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Conf
     hazards = locks.hazards({t: c.rows for t, c in before.items()}, shape_before, up_state.shape, held, rewritten,
                             [(s.statement, s.rows) for s in up.statements])
     conn.rollback()
-    down, down_monitor = _monitored(db.dsn, engine, cfg, command.downgrade, down_target, own)
+    down, down_monitor = _monitored(db.dsn, engine, cfg, migrate.downgrade, down_target, own)
     step = replace(step, downgrade_s=down.duration_s, downgrade_locks=down_monitor.report(conn))
     conn.rollback()
     if down.error:
@@ -393,7 +392,7 @@ def _step(db: Database, conn: psycopg.Connection[Any], engine: Engine, cfg: Conf
     findings += [Finding(FindingKind.SCHEMA_DRIFT, "downgrade", d.object,
                          f"after upgrade {nxt} and its downgrade, {schema.describe(d)}", "error") for d in drift]
     diff.drop_snapshot(conn)
-    again = migrate.run(db.dsn, engine, cfg, command.upgrade, nxt)
+    again = migrate.run(db.dsn, engine, cfg, migrate.upgrade, nxt)
     conn.rollback()
     detail = "; ".join(f.detail for f in findings)
     if again.error:
@@ -451,13 +450,13 @@ def _round_trip(dsn: str, conn: psycopg.Connection[Any], engine: Engine, cfg: Co
     shape = schema.snapshot(conn, SCHEMA)
     rows = sum(_count(conn, table) for table in user_tables(conn, SCHEMA))
     conn.rollback()
-    down = migrate.run(dsn, engine, cfg, command.downgrade, "base")
+    down = migrate.run(dsn, engine, cfg, migrate.downgrade, "base")
     if down.error:
         return VerifyRoundTrip(RoundTripVerdict.IRREVERSIBLE, f"head -> base raised {down.error}", rows,
                                down.duration_s)
     leftovers = tuple(user_tables(conn, SCHEMA))
     conn.rollback()
-    up = migrate.run(dsn, engine, cfg, command.upgrade, head)
+    up = migrate.run(dsn, engine, cfg, migrate.upgrade, head)
     if up.error:
         return VerifyRoundTrip(RoundTripVerdict.UPGRADE_FAILED, f"base -> head raised {up.error}", rows,
                                down.duration_s, up.duration_s, leftovers)
