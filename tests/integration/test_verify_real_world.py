@@ -159,8 +159,9 @@ def test_bad_acceptance_is_exit_2_before_any_database(tmp_path: Path) -> None:
     assert not (tmp_path / "reports").exists()
 
 
-def _generate_chain(root: Path, count: int) -> Path:
-    """`count` trivial revisions (each adds a nullable column to one table), like a long-lived project's chain."""
+def _generate_chain(root: Path, count: int, import_log: Path | None = None) -> Path:
+    """`count` trivial revisions (each adds a nullable column to one table), like a long-lived project's chain;
+    with `import_log`, each revision file appends its number there whenever it is imported."""
     versions = root / "versions"
     versions.mkdir(parents=True)
     (root / "alembic.ini").write_text("[alembic]\nscript_location = %(here)s\npath_separator = os\n")
@@ -170,8 +171,9 @@ def _generate_chain(root: Path, count: int) -> Path:
               else f'op.add_column("events", sa.Column("c{n}", sa.Integer, nullable=True))')
         down = 'op.drop_table("events")' if n == 1 else f'op.drop_column("events", "c{n}")'
         previous = f'"{n - 1:03d}"' if n > 1 else "None"
+        log = f'with open({str(import_log)!r}, "a") as _log:\n    _log.write("{n}\\n")\n' if import_log else ""
         (versions / f"{n:03d}_step_{n}.py").write_text(
-            f'"""Step {n}."""\n\nimport sqlalchemy as sa\nfrom alembic import op\n\nrevision = "{n:03d}"\n'
+            f'"""Step {n}."""\n\nimport sqlalchemy as sa\nfrom alembic import op\n\n{log}revision = "{n:03d}"\n'
             f"down_revision = {previous}\n\n\ndef upgrade() -> None:\n    {up}\n\n\n"
             f"def downgrade() -> None:\n    {down}\n")
     return root
@@ -183,6 +185,21 @@ def test_hundred_revisions_that_pass_print_under_60_lines(pg_server: ServerHandl
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "100 revisions: 100 lossless; 0 lock hazards" in proc.stderr
     assert len(proc.stderr.splitlines()) < 60, proc.stderr
+
+
+def test_each_revision_file_is_imported_a_fixed_number_of_times_whatever_the_chain_length(
+        pg_server: ServerHandle, tmp_path: Path) -> None:
+    """Alembic's commands load every revision file again on each call: a verifier calling them per step imported
+    ~3N files a revision (3N^2 in all), most of a long chain's time. Its imports must not grow with N."""
+    per_file = {}
+    for count in (4, 12):
+        log = tmp_path / f"imports-{count}.txt"
+        proc = _verify(pg_server, _generate_chain(tmp_path / f"chain{count}", count, log), "--rows", "2", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        imports = log.read_text().split()
+        assert set(imports) == {str(n) for n in range(1, count + 1)}
+        per_file[count] = max(imports.count(str(n)) for n in range(1, count + 1))
+    assert per_file[12] == per_file[4] <= 3, per_file
 
 
 @pytest.mark.parametrize(("chain", "expected"), [
