@@ -103,15 +103,25 @@ def reflect(engine: sa.Engine, schema: str = "public",
         catalog = _catalog_types(conn, schema)
         exclude = (*exclude, *conn.exec_driver_sql(VERSION_TABLES_QUERY, {"schema": schema}).scalars())
     order = [t for t, _ in insp.get_sorted_table_and_fkc_names(schema) if t and t not in exclude]
+    # One catalog query per kind for all tables (not one per table: the verifier reflects at every step).
+    multi: dict[str, dict[Any, Any]] = {
+        "columns": insp.get_multi_columns(schema, filter_names=order),
+        "pk": insp.get_multi_pk_constraint(schema, filter_names=order),
+        "unique": insp.get_multi_unique_constraints(schema, filter_names=order),
+        "indexes": insp.get_multi_indexes(schema, filter_names=order),
+        "checks": insp.get_multi_check_constraints(schema, filter_names=order),
+        "fks": insp.get_multi_foreign_keys(schema, filter_names=order),
+    }
     specs = []
     for table in order:
-        columns = insp.get_columns(table, schema)
-        unique_sets = [list(insp.get_pk_constraint(table, schema)["constrained_columns"] or [])]
-        unique_sets += [list(u["column_names"]) for u in insp.get_unique_constraints(table, schema)]
-        unique_sets += [[str(c) for c in i["column_names"]] for i in insp.get_indexes(table, schema)
+        of: dict[str, Any] = {kind: found.get((schema, table)) or [] for kind, found in multi.items()}
+        columns = of["columns"]
+        unique_sets = [list((of["pk"] or {}).get("constrained_columns") or [])]
+        unique_sets += [list(u["column_names"]) for u in of["unique"]]
+        unique_sets += [[str(c) for c in i["column_names"]] for i in of["indexes"]
                         if i["unique"] and None not in i["column_names"]]
         single_unique = {s[0] for s in unique_sets if len(s) == 1}
-        checks = [str(c["sqltext"]) for c in insp.get_check_constraints(table, schema)]
+        checks = [str(c["sqltext"]) for c in of["checks"]]
         cols, sequences = [], []
         for col in columns:
             default = str(col.get("default") or "")
@@ -127,7 +137,7 @@ def reflect(engine: sa.Engine, schema: str = "public",
             checks += [c.replace("VALUE", f'"{col["name"]}"') for c in info.domain_checks]
             cols.append(spec)
         fks = [ForeignKey(list(fk["constrained_columns"]), fk["referred_table"], list(fk["referred_columns"]))
-               for fk in insp.get_foreign_keys(table, schema)]
+               for fk in of["fks"]]
         fks.sort(key=lambda fk: -len(fk.columns))  # composite keys first: they pin shared columns
         specs.append(TableSpec(table, cols, fks, parse_hints(checks), sequences))
     return specs
