@@ -11,4 +11,6 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt
 fi
 .venv/bin/ruff check .          # house style: ruff clean and mypy --strict on harness/ (pyproject.toml)
 .venv/bin/mypy
-exec .venv/bin/python -m pytest -m "not slow" "$@"
+# Two workers, a test file each (its module fixtures stay together): one file at a time left a core idle most
+# of the run (one client or one backend busy at a time); each worker starts its own embedded server.
+exec .venv/bin/python -m pytest -m "not slow" -n 2 --dist loadfile "$@"

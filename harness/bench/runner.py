@@ -125,7 +125,10 @@ def _run_pytest(plan_path: Path, out: Path, names: list[str], console: Console) 
     args = [sys.executable, "-m", "pytest", pytest_suite.__file__, "-c", str(out / "pytest.ini"),
             "--rootdir", str(out), "-p", "no:cacheprovider", "-v", "--benchmark-json", str(json_path),
             "--benchmark-columns", "min,median,max,rounds"]
-    env = {**os.environ, pytest_suite.PLAN_ENV: str(plan_path)}
+    # Not an xdist worker's variables (bench run from a parallel test suite): pytest-benchmark reads them as
+    # "xdist is on" and disables every benchmark.
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")},
+           pytest_suite.PLAN_ENV: str(plan_path)}
     done = re.compile(r"test_scenario\[(.+?)\]\s+(PASSED|FAILED|ERROR)")
     with open(out / "pytest.log", "w") as log, Progress(
             TextColumn("[bold]bench"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),

@@ -46,6 +46,9 @@ def bin_dir(version: int) -> Path:
     return build_for(version).bin_dir
 
 
+PORT_ATTEMPTS = 3  # starts on a newly chosen port when the one found free was taken meanwhile
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -87,21 +90,36 @@ class EmbeddedServer:
         return ServerHandle(self.admin_dsn, "embedded", self.build.bin_dir, self.log_file)
 
     def start(self) -> None:
-        """Start the server; on failure nothing is left running and the log's last line is reported."""
+        """Start the server; on failure nothing is left running and the log's reason is reported."""
         self.build.initdb(self.pgdata)
-        self.port = self.port or _free_port()
+        chosen = not self.port
+        for attempt in range(PORT_ATTEMPTS if chosen else 1):
+            self.port = _free_port() if chosen else self.port
+            detail = self._pg_ctl_start()
+            if detail is None:
+                break
+            # A port found free can be taken before postgres binds it (another client's ephemeral port).
+            if not (chosen and "could not bind" in detail and attempt + 1 < PORT_ATTEMPTS):
+                raise EnvironmentFailure(f"embedded PostgreSQL {self.version} ({self.build.package}) did not "
+                                         f"start: {detail}")
+        self._wait_ready()
+
+    def _pg_ctl_start(self) -> str | None:
+        """`pg_ctl start`; None when it started, else why not: the log's first FATAL or PANIC line (the last
+        line only says the server shut down again), or its last line."""
         opts = [f"-h 127.0.0.1 -p {self.port} -k {self.pgdata}"]
         opts += [f"-c {k}={v}" for k, v in sorted(self.settings.items())]
         log = self.log_file
+        offset = log.stat().st_size if log.exists() else 0
         proc = _run_as_server_user([str(self.build.bin_dir / "pg_ctl"), "-w", "-t", "60", "-D",
                                     str(self.pgdata), "-l", str(log), "-o", " ".join(opts), "start"])
-        if proc.returncode != 0:
-            self.stop()
-            tail = log.read_text(errors="replace").strip().splitlines()[-1:] if log.exists() else []
-            detail = tail[0] if tail else proc.stderr.strip()
-            raise EnvironmentFailure(f"embedded PostgreSQL {self.version} ({self.build.package}) did not start: "
-                                     f"{detail}")
-        self._wait_ready()
+        if proc.returncode == 0:
+            return None
+        self.stop()
+        lines = (log.read_bytes()[offset:] if log.exists() else b"").decode(errors="replace").strip().splitlines()
+        fatal = [ln for ln in lines if "FATAL:" in ln or "PANIC:" in ln]
+        bind = [ln for ln in lines if "could not bind" in ln]
+        return (bind or fatal or lines[-1:] or [proc.stderr.strip()])[0]
 
     def _wait_ready(self, timeout_s: float = 30) -> None:
         deadline = time.monotonic() + timeout_s

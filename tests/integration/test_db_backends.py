@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -166,3 +167,24 @@ def test_an_embedded_build_that_cannot_serve_is_a_usage_error(tmp_path: Path, bu
                   env={"WARDBENCH_HOME": str(home), "WARDBENCH_EMBEDDED_BUILD": build})
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr
     assert not list(home.glob("run-*"))  # refused before any server started
+
+
+def test_a_port_taken_between_choosing_it_and_binding_it_is_chosen_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A port found free may be some other client's ephemeral port a moment later (parallel CI jobs, Locust's
+    connections): a port wardbench chose is chosen again; a port the user named fails with postgres's reason."""
+    from harness.db import embedded
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        offered = iter([taken])
+        choose = embedded._free_port
+        monkeypatch.setattr(embedded, "_free_port", lambda: next(offered, None) or choose())
+        with embedded.scratch_server(18, {}, prefix="tests-port-") as server:
+            assert server.port != taken
+            with psycopg.connect(server.admin_dsn) as conn:
+                assert conn.execute("SELECT current_setting('port')::int").fetchone() == (server.port,)
+        with pytest.raises(EnvironmentFailure, match="did not start: .*could not bind IPv4 address"):
+            with embedded.scratch_server(18, {}, port=taken, prefix="tests-port-"):
+                pass
