@@ -188,3 +188,17 @@ def test_a_port_taken_between_choosing_it_and_binding_it_is_chosen_again(monkeyp
         with pytest.raises(EnvironmentFailure, match="did not start: .*could not bind IPv4 address"):
             with embedded.scratch_server(18, {}, port=taken, prefix="tests-port-"):
                 pass
+
+
+def test_a_server_starts_under_a_home_too_deep_for_a_unix_socket(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Unix socket's path must fit 108 bytes; under a deep WARDBENCH_HOME (an xdist worker's tmp_path) postgres
+    refused to start ("could not create any Unix-domain sockets"). The servers listen on TCP only."""
+    from harness.db import embedded
+
+    home = tmp_path / ("deep-" * 12) / "home"
+    monkeypatch.setenv("WARDBENCH_HOME", str(home))
+    with embedded.scratch_server(18, {}, prefix="tests-deep-") as server:
+        assert len(str(server.pgdata / ".s.PGSQL.65535")) > 107
+        with psycopg.connect(server.admin_dsn) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
