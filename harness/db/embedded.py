@@ -105,9 +105,9 @@ class EmbeddedServer:
         self._wait_ready()
 
     def _pg_ctl_start(self) -> str | None:
-        """`pg_ctl start`; None when it started, else why not: the log's first FATAL or PANIC line (the last
-        line only says the server shut down again), or its last line."""
-        # TCP only: a Unix socket's path must fit 107 bytes, which a deep WARDBENCH_HOME (a CI job's tmp) exceeds.
+        """`pg_ctl start`; None when it started, else why not: the log's bind failure, else its first FATAL or
+        PANIC line (the last line only says the server shut down again), else its last line."""
+        # TCP only: a Unix socket's path must fit 107 bytes (sun_path); a deep WARDBENCH_HOME (a CI tmp) is longer.
         opts = [f"-h 127.0.0.1 -p {self.port} -k ''"]
         opts += [f"-c {k}={v}" for k, v in sorted(self.settings.items())]
         log = self.log_file

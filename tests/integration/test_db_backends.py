@@ -192,7 +192,7 @@ def test_a_port_taken_between_choosing_it_and_binding_it_is_chosen_again(monkeyp
 
 def test_a_server_starts_under_a_home_too_deep_for_a_unix_socket(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """A Unix socket's path must fit 108 bytes; under a deep WARDBENCH_HOME (an xdist worker's tmp_path) postgres
+    """A Unix socket's path must fit 107 bytes; under a deep WARDBENCH_HOME (an xdist worker's tmp_path) postgres
     refused to start ("could not create any Unix-domain sockets"). The servers listen on TCP only."""
     from harness.db import embedded
 
